@@ -1,0 +1,127 @@
+#include "catalog/engine_preset.h"
+
+#include "catalog/json_reader.h"
+#include "core/units.h"
+
+namespace roofplan {
+
+namespace {
+
+ElementwiseCost ParseCost(const JsonObject& o, const std::string& key, ElementwiseCost base) {
+  auto c = o.OptionalObject(key);
+  if (!c) return base;
+  c->RejectUnknownKeys({"kernels", "bytes_per_element"});
+  if (auto k = c->OptionalInteger("kernels")) {
+    if (*k < 0) c->Fail("kernels", "expected a non-negative integer");
+    base.kernels = static_cast<int>(*k);
+  }
+  if (auto b = c->OptionalNumber("bytes_per_element")) {
+    if (*b < 0) c->Fail("bytes_per_element", "expected a non-negative number");
+    base.bytes_per_element = *b;
+  }
+  return base;
+}
+
+nlohmann::json CostJson(const ElementwiseCost& c) {
+  return {{"kernels", c.kernels}, {"bytes_per_element", c.bytes_per_element}};
+}
+
+double NonNegative(const JsonObject& o, const std::string& key, double base) {
+  auto v = o.OptionalNumber(key);
+  if (!v) return base;
+  if (*v < 0) o.Fail(key, "expected a non-negative number, got " + std::to_string(*v));
+  return *v;
+}
+
+int PositiveInt(const JsonObject& o, const std::string& key, int base) {
+  if (!o.Has(key)) return base;
+  return static_cast<int>(o.PositiveInteger(key));
+}
+
+}  // namespace
+
+EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& file,
+                               const std::string& path, const EnginePreset& base) {
+  JsonObject o(preset, file, path);
+  o.RejectUnknownKeys({"name", "preset", "description", "step_overhead_us",
+                       "graph_kernel_gap_us", "eager_kernel_gap_us", "cuda_graphs_decode",
+                       "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
+                       "kv_cache_write", "gemm_kernels_per_matmul",
+                       "repeat_kv_before_prefill_attention", "prefill_attention",
+                       "decode_attention_split_kv", "kv_block_tokens", "max_num_seqs",
+                       "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
+                       "fraction_of_free_memory", "reserve_full_sequence",
+                       "runtime_overhead_gib", "sources"});
+  EnginePreset e = base;
+  e.name = o.OptionalString("name").value_or(base.name);
+  e.description = o.OptionalString("description").value_or(base.description);
+  e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us);
+  e.graph_kernel_gap_us = NonNegative(o, "graph_kernel_gap_us", base.graph_kernel_gap_us);
+  e.eager_kernel_gap_us = NonNegative(o, "eager_kernel_gap_us", base.eager_kernel_gap_us);
+  e.cuda_graphs_decode = o.OptionalBool("cuda_graphs_decode").value_or(base.cuda_graphs_decode);
+  e.cuda_graphs_prefill = o.OptionalBool("cuda_graphs_prefill").value_or(base.cuda_graphs_prefill);
+  e.norm = ParseCost(o, "norm", base.norm);
+  e.rope = ParseCost(o, "rope", base.rope);
+  e.activation = ParseCost(o, "activation", base.activation);
+  e.residual = ParseCost(o, "residual", base.residual);
+  e.kv_cache_write = ParseCost(o, "kv_cache_write", base.kv_cache_write);
+  e.gemm_kernels_per_matmul = PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul);
+  e.repeat_kv_before_prefill_attention = o.OptionalBool("repeat_kv_before_prefill_attention")
+                                             .value_or(base.repeat_kv_before_prefill_attention);
+  if (auto k = o.OptionalString("prefill_attention")) {
+    if (*k == "fa2") {
+      e.prefill_attention = AttentionKernel::kFlashAttention2;
+    } else if (*k == "fa3") {
+      e.prefill_attention = AttentionKernel::kFlashAttention3;
+    } else {
+      o.Fail("prefill_attention", "expected \"fa2\" or \"fa3\", got \"" + *k + "\"");
+    }
+  }
+  e.decode_attention_split_kv =
+      o.OptionalBool("decode_attention_split_kv").value_or(base.decode_attention_split_kv);
+  e.kv_block_tokens = PositiveInt(o, "kv_block_tokens", base.kv_block_tokens);
+  e.max_num_seqs = PositiveInt(o, "max_num_seqs", base.max_num_seqs);
+  e.max_num_batched_tokens = PositiveInt(o, "max_num_batched_tokens", base.max_num_batched_tokens);
+  e.chunked_prefill = o.OptionalBool("chunked_prefill").value_or(base.chunked_prefill);
+  if (auto f = o.OptionalNumber("memory_fraction")) {
+    if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
+    e.memory_fraction = *f;
+  }
+  e.fraction_of_free_memory =
+      o.OptionalBool("fraction_of_free_memory").value_or(base.fraction_of_free_memory);
+  e.reserve_full_sequence =
+      o.OptionalBool("reserve_full_sequence").value_or(base.reserve_full_sequence);
+  e.runtime_overhead_bytes =
+      NonNegative(o, "runtime_overhead_gib", base.runtime_overhead_bytes / kGiB) * kGiB;
+  return e;
+}
+
+nlohmann::json EnginePresetToJson(const EnginePreset& e) {
+  return {{"name", e.name},
+          {"description", e.description},
+          {"step_overhead_us", e.step_overhead_us},
+          {"graph_kernel_gap_us", e.graph_kernel_gap_us},
+          {"eager_kernel_gap_us", e.eager_kernel_gap_us},
+          {"cuda_graphs_decode", e.cuda_graphs_decode},
+          {"cuda_graphs_prefill", e.cuda_graphs_prefill},
+          {"norm", CostJson(e.norm)},
+          {"rope", CostJson(e.rope)},
+          {"activation", CostJson(e.activation)},
+          {"residual", CostJson(e.residual)},
+          {"kv_cache_write", CostJson(e.kv_cache_write)},
+          {"gemm_kernels_per_matmul", e.gemm_kernels_per_matmul},
+          {"repeat_kv_before_prefill_attention", e.repeat_kv_before_prefill_attention},
+          {"prefill_attention",
+           e.prefill_attention == AttentionKernel::kFlashAttention2 ? "fa2" : "fa3"},
+          {"decode_attention_split_kv", e.decode_attention_split_kv},
+          {"kv_block_tokens", e.kv_block_tokens},
+          {"max_num_seqs", e.max_num_seqs},
+          {"max_num_batched_tokens", e.max_num_batched_tokens},
+          {"chunked_prefill", e.chunked_prefill},
+          {"memory_fraction", e.memory_fraction},
+          {"fraction_of_free_memory", e.fraction_of_free_memory},
+          {"reserve_full_sequence", e.reserve_full_sequence},
+          {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB}};
+}
+
+}  // namespace roofplan

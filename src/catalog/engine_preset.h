@@ -1,0 +1,76 @@
+// How a serving engine runs the model: kernel fusion, CUDA graphs, CPU
+// overhead per step, scheduler limits and memory policy. Real engines differ
+// mostly here, so these are data (engines/*.json), not code, and scenarios
+// may override any field.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace roofplan {
+
+// A small memory-bound op as the engine implements it: how many kernels it
+// launches and how many bytes it moves per element of its input (reads plus
+// writes, including fp32 upcasts of unfused implementations).
+struct ElementwiseCost {
+  int kernels = 1;
+  double bytes_per_element = 4;
+};
+
+enum class AttentionKernel { kFlashAttention2, kFlashAttention3 };
+
+struct EnginePreset {
+  std::string name;
+  std::string description;
+
+  // Time outside the GPU kernels.
+  double step_overhead_us = 0;     // CPU scheduling/sampling per step, not overlapped
+  double graph_kernel_gap_us = 0;  // gap per kernel when the step replays a CUDA graph
+  double eager_kernel_gap_us = 0;  // gap per kernel when launched from the CPU
+  bool cuda_graphs_decode = true;  // decode-only steps replay CUDA graphs
+  bool cuda_graphs_prefill = false;
+
+  // Kernel fusion. RMSNorm cost is per norm over `hidden` elements, RoPE
+  // over the q and k elements, activation over the MLP intermediate,
+  // residual over `hidden`. kernels = 0 means fused into a neighbour.
+  ElementwiseCost norm{1, 4};
+  ElementwiseCost rope{0, 0};
+  ElementwiseCost activation{1, 6};
+  ElementwiseCost residual{0, 0};
+  ElementwiseCost kv_cache_write{1, 2};  // per K and V element written
+  int gemm_kernels_per_matmul = 1;       // split-K or separate epilogue kernels
+  // PyTorch SDPA with GQA: K and V are expanded to every query head with a
+  // copy before prefill attention.
+  bool repeat_kv_before_prefill_attention = false;
+
+  AttentionKernel prefill_attention = AttentionKernel::kFlashAttention3;
+  // Decode attention splits long contexts across SMs (flash-decoding, XQA,
+  // paged attention v2). Without it one CTA streams one (sequence, KV head).
+  bool decode_attention_split_kv = true;
+
+  // Scheduler.
+  int kv_block_tokens = 16;
+  int max_num_seqs = 256;
+  int max_num_batched_tokens = 8192;
+  bool chunked_prefill = true;  // prefill chunks share steps with decodes
+
+  // Memory policy. fraction_of_free_memory: the KV cache gets `memory_fraction`
+  // of what is left after weights (TensorRT-LLM); otherwise the engine may use
+  // `memory_fraction` of the whole GPU for everything (vLLM, SGLang).
+  double memory_fraction = 0.9;
+  bool fraction_of_free_memory = false;
+  // Admission reserves KV for the whole sequence (isl + osl) up front
+  // (TensorRT-LLM guaranteed-no-evict) rather than growing as tokens come.
+  bool reserve_full_sequence = false;
+  double runtime_overhead_bytes = 0;  // CUDA context, library workspaces, graph pools
+};
+
+// Parses a preset object (engines/*.json, or a scenario's "engine" object
+// applied over `base`). Unknown keys are errors.
+EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& file,
+                               const std::string& path, const EnginePreset& base);
+
+nlohmann::json EnginePresetToJson(const EnginePreset& preset);
+
+}  // namespace roofplan

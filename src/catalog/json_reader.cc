@@ -1,0 +1,195 @@
+#include "catalog/json_reader.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace roofplan {
+
+namespace {
+
+// nlohmann reports a byte offset; users want a line and column.
+std::string LineColumn(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+bool IsIntegral(const nlohmann::json& v) {
+  if (v.is_number_integer()) return true;
+  if (!v.is_number_float()) return false;
+  double d = v.get<double>();
+  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
+}
+
+}  // namespace
+
+nlohmann::json ReadJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot open file for reading");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    // Drop nlohmann's "[json.exception.parse_error.101] parse error at ..." prefix noise.
+    auto colon = what.find(": ", what.find("parse error"));
+    std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
+    throw InputError(path, "", "malformed JSON at " + LineColumn(text, e.byte > 0 ? e.byte - 1 : 0) +
+                                   ": " + detail);
+  }
+}
+
+std::string DescribeJson(const nlohmann::json& value) {
+  std::string s = value.dump();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+JsonObject::JsonObject(const nlohmann::json& value, std::string file, std::string path)
+    : value_(&value), file_(std::move(file)), path_(std::move(path)) {
+  if (!value.is_object()) {
+    throw InputError(file_, path_, "expected a JSON object, got " + DescribeJson(value));
+  }
+}
+
+bool JsonObject::Has(const std::string& key) const {
+  auto it = value_->find(key);
+  return it != value_->end() && !it->is_null();
+}
+
+void JsonObject::Fail(const std::string& key, const std::string& message) const {
+  throw InputError(file_, key.empty() ? path_ : PathOf(key), message);
+}
+
+const nlohmann::json& JsonObject::Required(const std::string& key, const char* expected) const {
+  auto it = value_->find(key);
+  if (it == value_->end() || it->is_null()) {
+    Fail(key, std::string("missing required field (expected ") + expected + ")");
+  }
+  return *it;
+}
+
+double JsonObject::Number(const std::string& key) const {
+  const auto& v = Required(key, "a number");
+  if (!v.is_number()) Fail(key, "expected a number, got " + DescribeJson(v));
+  double d = v.get<double>();
+  if (!std::isfinite(d)) Fail(key, "expected a finite number");
+  return d;
+}
+
+double JsonObject::PositiveNumber(const std::string& key) const {
+  double d = Number(key);
+  if (!(d > 0)) Fail(key, "expected a positive number, got " + DescribeJson(value_->at(key)));
+  return d;
+}
+
+int64_t JsonObject::Integer(const std::string& key) const {
+  const auto& v = Required(key, "an integer");
+  if (!IsIntegral(v)) Fail(key, "expected an integer, got " + DescribeJson(v));
+  return static_cast<int64_t>(v.get<double>());
+}
+
+int64_t JsonObject::PositiveInteger(const std::string& key) const {
+  const auto& v = Required(key, "a positive integer");
+  if (!IsIntegral(v) || v.get<double>() <= 0) {
+    Fail(key, "expected a positive integer, got " + DescribeJson(v));
+  }
+  return static_cast<int64_t>(v.get<double>());
+}
+
+std::string JsonObject::String(const std::string& key) const {
+  const auto& v = Required(key, "a string");
+  if (!v.is_string()) Fail(key, "expected a string, got " + DescribeJson(v));
+  return v.get<std::string>();
+}
+
+bool JsonObject::Bool(const std::string& key) const {
+  const auto& v = Required(key, "true or false");
+  if (!v.is_boolean()) Fail(key, "expected true or false, got " + DescribeJson(v));
+  return v.get<bool>();
+}
+
+JsonObject JsonObject::Object(const std::string& key) const {
+  return JsonObject(Required(key, "an object"), file_, PathOf(key));
+}
+
+std::optional<double> JsonObject::OptionalNumber(const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  return Number(key);
+}
+
+std::optional<int64_t> JsonObject::OptionalInteger(const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  return Integer(key);
+}
+
+std::optional<std::string> JsonObject::OptionalString(const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  return String(key);
+}
+
+std::optional<bool> JsonObject::OptionalBool(const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  return Bool(key);
+}
+
+std::optional<JsonObject> JsonObject::OptionalObject(const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  return Object(key);
+}
+
+std::optional<std::vector<std::string>> JsonObject::OptionalStringArray(
+    const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  const auto& v = value_->at(key);
+  if (!v.is_array()) Fail(key, "expected an array of strings, got " + DescribeJson(v));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) {
+      throw InputError(file_, PathOf(key) + "[" + std::to_string(i) + "]",
+                       "expected a string, got " + DescribeJson(v[i]));
+    }
+    out.push_back(v[i].get<std::string>());
+  }
+  return out;
+}
+
+std::optional<std::vector<int64_t>> JsonObject::OptionalIntegerArray(
+    const std::string& key) const {
+  if (!Has(key)) return std::nullopt;
+  const auto& v = value_->at(key);
+  if (!v.is_array()) Fail(key, "expected an array of integers, got " + DescribeJson(v));
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!IsIntegral(v[i])) {
+      throw InputError(file_, PathOf(key) + "[" + std::to_string(i) + "]",
+                       "expected an integer, got " + DescribeJson(v[i]));
+    }
+    out.push_back(static_cast<int64_t>(v[i].get<double>()));
+  }
+  return out;
+}
+
+void JsonObject::RejectUnknownKeys(const std::vector<std::string>& known) const {
+  for (auto it = value_->begin(); it != value_->end(); ++it) {
+    bool found = false;
+    for (const auto& k : known) found = found || k == it.key();
+    if (!found) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      Fail(it.key(), "unknown field (expected one of: " + list + ")");
+    }
+  }
+}
+
+}  // namespace roofplan

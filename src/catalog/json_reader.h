@@ -1,0 +1,68 @@
+// Typed reads from a parsed JSON document that name the file and the JSON
+// path of anything missing or mistyped. Every loader in catalog/ goes
+// through this, so every bad-input message has the same shape:
+//   scenarios/x.json: $.workload.isl: expected a positive integer, got -3
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace roofplan {
+
+// Reads and parses a JSON file; throws InputError naming the file and the
+// line/column of a syntax error, or saying the file cannot be read.
+nlohmann::json ReadJsonFile(const std::string& path);
+
+// A JSON object plus where it came from. Cheap to copy (holds a pointer).
+class JsonObject {
+ public:
+  // Throws InputError if `value` is not an object.
+  JsonObject(const nlohmann::json& value, std::string file, std::string path = "$");
+
+  bool Has(const std::string& key) const;  // present and not null
+  const std::string& file() const { return file_; }
+  const std::string& path() const { return path_; }
+  std::string PathOf(const std::string& key) const { return path_ + "." + key; }
+  const nlohmann::json& raw() const { return *value_; }
+
+  // Required fields: throw InputError if missing, null or of the wrong type.
+  double Number(const std::string& key) const;
+  double PositiveNumber(const std::string& key) const;
+  int64_t Integer(const std::string& key) const;
+  int64_t PositiveInteger(const std::string& key) const;
+  std::string String(const std::string& key) const;
+  bool Bool(const std::string& key) const;
+  JsonObject Object(const std::string& key) const;
+
+  // Optional fields: std::nullopt when missing or null; wrong type throws.
+  std::optional<double> OptionalNumber(const std::string& key) const;
+  std::optional<int64_t> OptionalInteger(const std::string& key) const;
+  std::optional<std::string> OptionalString(const std::string& key) const;
+  std::optional<bool> OptionalBool(const std::string& key) const;
+  std::optional<JsonObject> OptionalObject(const std::string& key) const;
+  std::optional<std::vector<std::string>> OptionalStringArray(const std::string& key) const;
+  std::optional<std::vector<int64_t>> OptionalIntegerArray(const std::string& key) const;
+
+  // Throws InputError for the first key not in `known` (catches typos such
+  // as "concurency" that would otherwise be silently ignored).
+  void RejectUnknownKeys(const std::vector<std::string>& known) const;
+
+  [[noreturn]] void Fail(const std::string& key, const std::string& message) const;
+
+ private:
+  const nlohmann::json& Required(const std::string& key, const char* expected) const;
+  const nlohmann::json* value_;
+  std::string file_;
+  std::string path_;
+};
+
+// Short rendering of a JSON value for error messages.
+std::string DescribeJson(const nlohmann::json& value);
+
+}  // namespace roofplan

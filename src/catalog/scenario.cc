@@ -1,0 +1,87 @@
+#include "catalog/scenario.h"
+
+#include "catalog/json_reader.h"
+
+namespace roofplan {
+
+namespace {
+
+std::optional<DType> ReadDType(const JsonObject& o, const std::string& key) {
+  auto s = o.OptionalString(key);
+  if (!s) return std::nullopt;
+  auto d = ParseDType(*s);
+  if (!d) o.Fail(key, "unknown dtype \"" + *s + "\" (expected one of " + DTypeChoices() + ")");
+  return d;
+}
+
+std::optional<int> ReadPositiveInt(const JsonObject& o, const std::string& key) {
+  if (!o.Has(key)) return std::nullopt;
+  return static_cast<int>(o.PositiveInteger(key));
+}
+
+}  // namespace
+
+Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
+  JsonObject o(json, file);
+  o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep",
+                       "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
+                       "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
+                       "calibration"});
+  Scenario s;
+  s.file = file;
+  s.name = o.OptionalString("name").value_or("");
+  s.description = o.OptionalString("description").value_or("");
+  s.model = o.String("model");
+  s.gpu = o.String("gpu");
+  s.num_gpus = ReadPositiveInt(o, "num_gpus");
+  s.tp = ReadPositiveInt(o, "tp");
+  s.pp = ReadPositiveInt(o, "pp");
+  s.ep = ReadPositiveInt(o, "ep");
+  s.weight_dtype = ReadDType(o, "weight_dtype");
+  s.activation_dtype = ReadDType(o, "activation_dtype");
+  s.kv_dtype = ReadDType(o, "kv_dtype");
+  if (o.Has("engine")) {
+    const auto& e = o.raw().at("engine");
+    if (e.is_string()) {
+      s.engine = e.get<std::string>();
+    } else if (e.is_object()) {
+      JsonObject eo = o.Object("engine");
+      s.engine = eo.OptionalString("preset").value_or("vllm");
+      s.engine_overrides = e;
+    } else {
+      o.Fail("engine", "expected a preset name or an object {\"preset\": ..., overrides}");
+    }
+  }
+  if (auto w = o.OptionalObject("workload")) {
+    w->RejectUnknownKeys({"isl", "osl", "concurrency"});
+    if (w->Has("isl")) s.isl = w->PositiveInteger("isl");
+    if (w->Has("osl")) s.osl = w->PositiveInteger("osl");
+    if (w->Has("concurrency")) {
+      const auto& c = w->raw().at("concurrency");
+      if (c.is_string()) {
+        if (c.get<std::string>() != "max") {
+          w->Fail("concurrency", "expected a positive integer or \"max\", got " + DescribeJson(c));
+        }
+        s.concurrency_max = true;
+      } else {
+        s.concurrency = w->PositiveInteger("concurrency");
+      }
+    }
+  }
+  if (o.Has("usd_per_gpu_hour")) s.usd_per_gpu_hour = o.PositiveNumber("usd_per_gpu_hour");
+  if (o.Has("memory_fraction")) {
+    double f = o.Number("memory_fraction");
+    if (!(f > 0 && f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1], got " + std::to_string(f));
+    s.memory_fraction = f;
+  }
+  if (o.Has("inter_node_gb_per_s")) s.inter_node_gb_per_s = o.PositiveNumber("inter_node_gb_per_s");
+  s.calibration = o.OptionalString("calibration").value_or("");
+  return s;
+}
+
+Scenario LoadScenario(const std::string& path) {
+  nlohmann::json j = ReadJsonFile(path);
+  return ParseScenario(j, path);
+}
+
+}  // namespace roofplan

@@ -1,0 +1,45 @@
+// A scenario file (scenarios/*.json): what to deploy, on what, and under
+// which load. Every field can also come from a command-line flag; flags win.
+// The schema is documented in the README ("Scenario files").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dtype.h"
+
+namespace roofplan {
+
+struct Scenario {
+  std::string file;  // where it was read from ("" for flags only)
+  std::string name;
+  std::string description;
+
+  std::string model;  // catalog slug or path to an HF config.json
+  std::string gpu;    // catalog slug or path to a GPU profile
+  std::optional<int> num_gpus;
+  std::optional<int> tp, pp, ep;
+  std::optional<DType> weight_dtype, activation_dtype, kv_dtype;
+
+  std::string engine = "vllm";       // preset name or path
+  nlohmann::json engine_overrides;   // object applied over the preset, or null
+
+  std::optional<int64_t> isl, osl;
+  std::optional<int64_t> concurrency;  // nullopt with concurrency_max: offline maximum
+  bool concurrency_max = false;
+
+  std::optional<double> usd_per_gpu_hour;  // overrides the GPU profile's price
+  std::optional<double> memory_fraction;
+  std::optional<double> inter_node_gb_per_s;
+  std::string calibration;  // path to a calibration file ("" = the GPU's own, if any)
+};
+
+// Reads a scenario file; unknown keys, wrong types and bad values are
+// InputErrors naming the file and JSON path.
+Scenario LoadScenario(const std::string& path);
+Scenario ParseScenario(const nlohmann::json& json, const std::string& file);
+
+}  // namespace roofplan

@@ -1,0 +1,282 @@
+// roofplan command line. Thin: parse flags into a Scenario, call the
+// library, print a report. Every failure is one line on stderr and a
+// non-zero exit status.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "catalog/catalog.h"
+#include "catalog/scenario.h"
+#include "core/error.h"
+#include "memory/memory_plan.h"
+#include "model/params.h"
+#include "perf/setup.h"
+#include "report/reports.h"
+#include "report/table.h"
+#include "serving/steady_state.h"
+
+namespace roofplan {
+namespace {
+
+// Flags shared by estimate, step and memory; empty/unset means "take it
+// from the scenario, or the default".
+struct CommonFlags {
+  std::string scenario, model, gpu, engine, weight_dtype, act_dtype, kv_dtype, format = "table";
+  int num_gpus = 0, tp = 0, pp = 0, ep = 0;
+  double price = 0, memory_fraction = 0;
+};
+
+void AddCommonFlags(CLI::App* app, CommonFlags* f) {
+  app->add_option("--scenario", f->scenario, "scenario JSON file (flags override its fields)");
+  app->add_option("--model", f->model, "model slug (roofplan list models) or path to an HF config.json");
+  app->add_option("--gpu", f->gpu, "GPU slug (roofplan list gpus) or path to a profile");
+  app->add_option("--num-gpus", f->num_gpus, "GPUs in all (replicas = num_gpus / (tp*pp))")->check(CLI::PositiveNumber);
+  app->add_option("--tp", f->tp, "tensor parallelism (default: num_gpus / pp)")->check(CLI::PositiveNumber);
+  app->add_option("--pp", f->pp, "pipeline parallelism (default 1)")->check(CLI::PositiveNumber);
+  app->add_option("--ep", f->ep, "expert parallelism for MoE models (default 1)")->check(CLI::PositiveNumber);
+  app->add_option("--weight-dtype", f->weight_dtype, "bf16 (default), fp16, fp8, int8, int4, fp4");
+  app->add_option("--act-dtype", f->act_dtype, "activation (GEMM input) dtype; default follows the weights");
+  app->add_option("--kv-dtype", f->kv_dtype, "KV-cache dtype: bf16 (default), fp16, fp8, int8, fp4");
+  app->add_option("--engine", f->engine, "engine preset: trtllm, vllm (default), sglang, pytorch, or a path");
+  app->add_option("--price", f->price, "USD per GPU-hour (default: the GPU profile's)")->check(CLI::PositiveNumber);
+  app->add_option("--memory-fraction", f->memory_fraction, "GPU memory fraction the engine may use (default 0.9)")
+      ->check(CLI::Range(0.01, 1.0));
+  app->add_option("--format", f->format, "table (default), json, csv or markdown")
+      ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
+}
+
+DType DTypeFlag(const std::string& flag, const std::string& value) {
+  auto d = ParseDType(value);
+  if (!d) throw Error(flag + ": unknown dtype \"" + value + "\" (expected one of " + DTypeChoices() + ")");
+  return *d;
+}
+
+Scenario BuildScenario(const CommonFlags& f) {
+  Scenario s = f.scenario.empty() ? Scenario() : LoadScenario(f.scenario);
+  if (!f.model.empty()) s.model = f.model;
+  if (!f.gpu.empty()) s.gpu = f.gpu;
+  if (!f.engine.empty()) {
+    s.engine = f.engine;
+    s.engine_overrides = nullptr;
+  }
+  if (f.num_gpus) s.num_gpus = f.num_gpus;
+  if (f.tp) s.tp = f.tp;
+  if (f.pp) s.pp = f.pp;
+  if (f.ep) s.ep = f.ep;
+  if (!f.weight_dtype.empty()) s.weight_dtype = DTypeFlag("--weight-dtype", f.weight_dtype);
+  if (!f.act_dtype.empty()) s.activation_dtype = DTypeFlag("--act-dtype", f.act_dtype);
+  if (!f.kv_dtype.empty()) s.kv_dtype = DTypeFlag("--kv-dtype", f.kv_dtype);
+  if (f.price > 0) s.usd_per_gpu_hour = f.price;
+  if (f.memory_fraction > 0) s.memory_fraction = f.memory_fraction;
+  return s;
+}
+
+void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void PrintJson(const nlohmann::json& j) { Print(j.dump(2) + "\n"); }
+
+int64_t ParseCount(const std::string& flag, const std::string& value) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(value, &used);
+    if (used == value.size() && v > 0) return v;
+  } catch (...) {
+  }
+  throw Error(flag + ": expected a positive integer, got \"" + value + "\"");
+}
+
+int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string& osl,
+                const std::string& concurrency) {
+  Scenario s = BuildScenario(f);
+  if (!isl.empty()) s.isl = ParseCount("--isl", isl);
+  if (!osl.empty()) s.osl = ParseCount("--osl", osl);
+  if (concurrency == "max") {
+    s.concurrency_max = true;
+    s.concurrency.reset();
+  } else if (!concurrency.empty()) {
+    s.concurrency = ParseCount("--concurrency", concurrency);
+    s.concurrency_max = false;
+  }
+  if (!s.isl || !s.osl) throw Error("estimate needs --isl and --osl (or a scenario with workload.isl and workload.osl)");
+  Setup setup = ResolveScenario(s);
+  StepTimeModel perf = setup.MakeStepTimeModel();
+  Workload w{*s.isl, *s.osl, s.concurrency};
+  if (!s.concurrency && !s.concurrency_max) w.concurrency = 1;
+  Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
+  if (!e.memory.fits) throw Error(e.memory.why_not);
+  Format format = *ParseFormat(f.format);
+  if (format == Format::kJson) {
+    PrintJson(EstimateJson(setup, w, e));
+  } else if (format == Format::kCsv) {
+    Print(RenderCsv(EstimateCsvTable(setup, w, e)));
+  } else {
+    Print(Render(EstimateTable(setup, w, e), format));
+  }
+  return 0;
+}
+
+int RunStep(const CommonFlags& f, const std::string& phase, const std::string& batch,
+            const std::string& seq, const std::string& context) {
+  Scenario s = BuildScenario(f);
+  Setup setup = ResolveScenario(s);
+  StepTimeModel perf = setup.MakeStepTimeModel();
+  StepShape shape;
+  const double b = static_cast<double>(ParseCount("--batch", batch.empty() ? "1" : batch));
+  if (phase == "prefill") {
+    if (seq.empty()) throw Error("step --phase prefill needs --seq TOKENS (prompt tokens per sequence)");
+    shape.prefill_seqs = b;
+    shape.prefill_tokens = static_cast<double>(ParseCount("--seq", seq));
+    if (!context.empty()) shape.prefill_past = static_cast<double>(ParseCount("--context", context));
+  } else if (phase == "decode") {
+    if (context.empty()) throw Error("step --phase decode needs --context TOKENS (tokens already cached per sequence)");
+    shape.decode_seqs = b;
+    shape.decode_context = static_cast<double>(ParseCount("--context", context));
+  } else {
+    throw Error("--phase: expected prefill or decode, got \"" + phase + "\"");
+  }
+  StepTime st = perf.Step(shape, /*with_breakdown=*/true);
+  Format format = *ParseFormat(f.format);
+  if (format == Format::kJson) {
+    PrintJson(StepJson(setup, shape, st));
+  } else {
+    Print(Render(StepTable(setup, shape, st), format));
+  }
+  return 0;
+}
+
+int RunMemory(const CommonFlags& f, const std::string& context) {
+  Scenario s = BuildScenario(f);
+  Setup setup = ResolveScenario(s);
+  MemoryPlan m = PlanMemory(setup.model, setup.gpu, setup.plan, setup.precision, setup.engine);
+  double ctx = 0;
+  if (!context.empty()) {
+    ctx = static_cast<double>(ParseCount("--context", context));
+  } else if (s.isl && s.osl) {
+    ctx = static_cast<double>(*s.isl + *s.osl);
+  } else {
+    ctx = static_cast<double>(setup.model.max_position_embeddings);
+  }
+  int64_t max_seqs = MaxConcurrentSequences(m, setup.model, setup.plan, setup.precision, ctx);
+  Format format = *ParseFormat(f.format);
+  if (format == Format::kJson) {
+    nlohmann::json j = MemoryJson(m, max_seqs, ctx);
+    j["deployment"] = DeploymentJson(setup);
+    PrintJson(j);
+  } else {
+    Print(Render(MemoryTable(setup, m, max_seqs, ctx), format));
+  }
+  return m.fits ? 0 : 3;
+}
+
+int RunList(const std::string& what, const std::string& format_name) {
+  Format format = *ParseFormat(format_name);
+  Table t;
+  nlohmann::json j = nlohmann::json::array();
+  if (what == "models") {
+    t.header = {"model", "name", "params", "active", "layers", "hidden", "heads/kv", "context"};
+    t.numeric = {false, false, true, true, true, true, false, true};
+    for (const auto& slug : ListModels()) {
+      ModelConfig m = ResolveModel(slug);
+      ParamCounts c = CountParams(m);
+      t.rows.push_back({slug, m.name, FormatNumber(c.total() / 1e9, 4) + "B",
+                        FormatNumber(c.active / 1e9, 4) + "B", std::to_string(m.num_layers),
+                        std::to_string(m.hidden_size),
+                        std::to_string(m.num_heads) + "/" + std::to_string(m.num_kv_heads) + (m.mla ? " MLA" : ""),
+                        std::to_string(m.max_position_embeddings)});
+      j.push_back({{"slug", slug}, {"name", m.name}, {"params_total", c.total()}, {"params_active", c.active},
+                   {"layers", m.num_layers}, {"hidden_size", m.hidden_size}, {"moe", m.is_moe()}});
+    }
+  } else if (what == "gpus") {
+    t.header = {"gpu", "name", "memory", "TB/s", "bf16 TFLOPS", "fp8 TFLOPS", "scale-up", "$/GPU-h"};
+    t.numeric = {false, false, true, true, true, true, false, true};
+    for (const auto& slug : ListGpus()) {
+      GpuSpec g = ResolveGpu(slug);
+      auto peak = [&](DType d) {
+        const auto& v = g.peak_dense_tflops[DTypeIndex(d)];
+        return v ? FormatNumber(*v, 4) : std::string("-");
+      };
+      t.rows.push_back({slug, g.name, FormatBytes(g.memory_bytes), FormatNumber(g.memory_bandwidth_gb_per_s / 1e3, 3),
+                        peak(DType::kBf16), peak(DType::kFp8), std::string(ScaleUpLinkName(g.scale_up)),
+                        g.usd_per_gpu_hour ? FormatNumber(*g.usd_per_gpu_hour, 3) : "-"});
+      j.push_back({{"slug", slug}, {"name", g.name}, {"memory_bytes", g.memory_bytes},
+                   {"memory_bandwidth_gb_per_s", g.memory_bandwidth_gb_per_s},
+                   {"usd_per_gpu_hour", g.usd_per_gpu_hour ? nlohmann::json(*g.usd_per_gpu_hour) : nlohmann::json()},
+                   {"unverified", g.unverified}});
+    }
+  } else if (what == "engines") {
+    t.header = {"engine", "description"};
+    for (const auto& name : ListEngines()) {
+      EnginePreset e = ResolveEngine(name);
+      t.rows.push_back({name, e.description.substr(0, 100) + (e.description.size() > 100 ? "..." : "")});
+      j.push_back(EnginePresetToJson(e));
+    }
+  } else {
+    throw Error("list: expected models, gpus or engines, got \"" + what + "\"");
+  }
+  if (format == Format::kJson) {
+    PrintJson(j);
+  } else {
+    Print(Render(t, format));
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"roofplan: cost and capacity planning for serving large language models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "roofplan 0.1.0");
+
+  CommonFlags est_flags;
+  std::string isl, osl, concurrency;
+  CLI::App* estimate = app.add_subcommand("estimate", "steady-state TTFT, ITL, throughput and cost");
+  AddCommonFlags(estimate, &est_flags);
+  estimate->add_option("--isl", isl, "input (prompt) tokens per request");
+  estimate->add_option("--osl", osl, "output tokens per request");
+  estimate->add_option("--concurrency", concurrency, "requests in flight (default 1), or max for the offline maximum");
+
+  CommonFlags step_flags;
+  std::string phase = "decode", batch, seq, context;
+  CLI::App* step = app.add_subcommand("step", "time of one prefill or decode step, op by op");
+  AddCommonFlags(step, &step_flags);
+  step->add_option("--phase", phase, "prefill or decode (default decode)");
+  step->add_option("--batch", batch, "sequences in the step (default 1)");
+  step->add_option("--seq", seq, "prefill: prompt tokens per sequence");
+  step->add_option("--context", context, "decode: tokens cached per sequence; prefill: tokens cached before the prompt");
+
+  CommonFlags mem_flags;
+  std::string mem_context;
+  CLI::App* memory = app.add_subcommand("memory", "per-GPU memory breakdown and KV-cache capacity");
+  AddCommonFlags(memory, &mem_flags);
+  memory->add_option("--context", mem_context, "tokens per sequence for the max-concurrency line");
+
+  std::string list_what, list_format = "table";
+  CLI::App* list = app.add_subcommand("list", "list catalog entries: models, gpus or engines");
+  list->add_option("what", list_what, "models, gpus or engines")->required();
+  list->add_option("--format", list_format, "table, json, csv or markdown")
+      ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (estimate->parsed()) return RunEstimate(est_flags, isl, osl, concurrency);
+    if (step->parsed()) return RunStep(step_flags, phase, batch, seq, context);
+    if (memory->parsed()) return RunMemory(mem_flags, mem_context);
+    if (list->parsed()) return RunList(list_what, list_format);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "roofplan: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "roofplan: internal error: %s\n", e.what());
+    return 70;
+  }
+  return 1;
+}
+
+}  // namespace
+}  // namespace roofplan
+
+int main(int argc, char** argv) { return roofplan::Main(argc, argv); }

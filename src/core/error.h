@@ -1,0 +1,40 @@
+// Errors that reach the user. Every error says what was wrong and, for bad
+// input, where: the file and the JSON path (or the command-line flag).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace roofplan {
+
+// A problem with what the user asked for: bad input, a configuration that
+// cannot work. The CLI prints what() and exits non-zero.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Bad input at a known place. what() reads "FILE: PATH: MESSAGE", e.g.
+// "models/x.json: $.hidden_size: expected a positive integer, got \"abc\"".
+class InputError : public Error {
+ public:
+  InputError(std::string file, std::string json_path, const std::string& message)
+      : Error(Format(file, json_path, message)),
+        file_(std::move(file)),
+        json_path_(std::move(json_path)) {}
+
+  const std::string& file() const { return file_; }
+  const std::string& json_path() const { return json_path_; }
+
+ private:
+  static std::string Format(const std::string& file, const std::string& path,
+                            const std::string& message) {
+    std::string out = file.empty() ? std::string("<input>") : file;
+    if (!path.empty()) out += ": " + path;
+    return out + ": " + message;
+  }
+  std::string file_;
+  std::string json_path_;
+};
+
+}  // namespace roofplan

@@ -1,0 +1,33 @@
+#include "hardware/efficiency.h"
+
+namespace roofplan {
+
+Efficiency DefaultEfficiency(const GpuSpec& gpu) {
+  Efficiency e;
+  // cuBLAS/cuBLASLt on large square-ish GEMMs: bf16 reaches about 70-80% of
+  // the dense peak on A100 and H100 (NVIDIA's published GEMM benchmarks
+  // show ~750 TFLOP/s on H100 SXM, ~250-280 on A100); fp8 and int8 reach
+  // less of their doubled peak (~1200-1300 of 1979 on H100): 0.65.
+  e.gemm_peak_fraction.fill(0.75);
+  e.gemm_peak_fraction[DTypeIndex(DType::kFp32)] = 0.8;
+  e.gemm_peak_fraction[DTypeIndex(DType::kTf32)] = 0.7;
+  e.gemm_peak_fraction[DTypeIndex(DType::kFp8)] = 0.65;
+  e.gemm_peak_fraction[DTypeIndex(DType::kInt8)] = 0.65;
+  e.gemm_peak_fraction[DTypeIndex(DType::kFp4)] = 0.6;
+  // HBM streaming kernels reach ~90% of the datasheet bandwidth (e.g. ~3.0
+  // of 3.35 TB/s on H100 SXM); GDDR parts about the same.
+  e.memory_bandwidth_fraction = 0.9;
+  // FlashAttention-2 reaches 50-73% of peak on A100 but only ~35% on H100,
+  // which it cannot drive with wgmma; FlashAttention-3 (and TensorRT-LLM's
+  // Hopper FMHA) reaches 55-75% on H100 (FA3 paper, Shah et al. 2024).
+  if (gpu.architecture == "ampere" || gpu.architecture == "ada") {
+    e.prefill_attention_fraction_fa2 = 0.6;
+    e.prefill_attention_fraction_fa3 = 0.6;  // FA3 needs Hopper: engines fall back to FA2
+  } else {
+    e.prefill_attention_fraction_fa2 = 0.35;
+    e.prefill_attention_fraction_fa3 = 0.6;
+  }
+  return e;
+}
+
+}  // namespace roofplan

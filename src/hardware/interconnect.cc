@@ -1,0 +1,63 @@
+#include "hardware/interconnect.h"
+
+#include <algorithm>
+
+namespace roofplan {
+
+Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks) {
+  Link link;
+  const bool scale_up = gpu.scale_up != ScaleUpLink::kNone && gpu.scale_up != ScaleUpLink::kUnknown &&
+                        gpu.scale_up_gb_per_s_bidir.has_value() && ranks <= gpu.scale_up_max_gpus;
+  if (scale_up) {
+    link.gb_per_s = *gpu.scale_up_gb_per_s_bidir / 2;
+    link.latency_us = 1.0;
+    link.name = "nvlink";
+    if (gpu.scale_up == ScaleUpLink::kXgmi) {
+      // xGMI is point-to-point: a ring uses one 64 GB/s-per-direction link
+      // per neighbour pair (the 896 GB/s figure needs all 7 peers at once).
+      link.gb_per_s = std::min(link.gb_per_s, 64.0 * std::max(1, ranks - 1));
+      link.name = "xgmi";
+    }
+    return link;
+  }
+  if (ranks <= std::max(gpu.scale_up_max_gpus, 8)) {
+    // Same host, no (usable) NVLink: PCIe through the host bridge.
+    link.gb_per_s = gpu.pcie_gb_per_s_bidir.value_or(64.0) / 2;
+    link.latency_us = 3.0;
+    link.name = "pcie";
+    return link;
+  }
+  link.gb_per_s = network.inter_node_gb_per_s;
+  link.latency_us = network.inter_node_latency_us;
+  link.name = "network";
+  return link;
+}
+
+double CollectiveTimeUs(Collective collective, double bytes, int ranks, const Link& link,
+                        const Efficiency& e) {
+  if (ranks <= 1 || bytes <= 0) return 0;
+  const double n = ranks;
+  const double bw_bytes_per_us = link.gb_per_s * e.collective_bandwidth_fraction * 1e3;
+  const double step_us = std::max(link.latency_us, e.collective_step_latency_us);
+  double volume = 0, steps = 0;
+  switch (collective) {
+    case Collective::kAllReduce:
+      volume = 2 * (n - 1) / n * bytes;
+      steps = 2 * (n - 1);
+      break;
+    case Collective::kAllGather:
+    case Collective::kAllToAll:
+      volume = (n - 1) / n * bytes;
+      steps = n - 1;
+      break;
+    case Collective::kSendRecv:
+      volume = bytes;
+      steps = 1;
+      break;
+    case Collective::kNone:
+      return 0;
+  }
+  return volume / bw_bytes_per_us + steps * step_us + e.min_kernel_us;
+}
+
+}  // namespace roofplan

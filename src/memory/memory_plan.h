@@ -1,0 +1,47 @@
+// Where one GPU's memory goes: weights under tp/pp/ep, the activation peak
+// of the largest step, runtime overhead, and the KV-cache budget that is
+// left, in paged blocks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "catalog/engine_preset.h"
+#include "catalog/gpu_spec.h"
+#include "catalog/model_config.h"
+#include "model/deployment.h"
+
+namespace roofplan {
+
+struct MemoryPlan {
+  double capacity_bytes = 0;          // the GPU's memory
+  double usable_bytes = 0;            // what the engine lets itself use
+  double weights_bytes = 0;           // per GPU, the fullest pipeline stage
+  double activation_bytes = 0;        // transient peak of the largest step
+  double runtime_overhead_bytes = 0;  // CUDA context, workspaces, comm buffers, graphs
+  double kv_budget_bytes = 0;         // per GPU; negative when nothing is left
+  double kv_bytes_per_token = 0;      // per GPU (its shard of every layer on it)
+  double kv_bytes_per_token_model = 0;  // whole model, all layers
+  int kv_block_tokens = 16;
+  int64_t kv_blocks = 0;              // per GPU
+  int attention_dp = 1;               // attention groups per replica (wide EP)
+  bool fits = false;                  // weights + overhead fit with room for KV
+  std::string why_not;                // when !fits: the numbers that show why
+};
+
+MemoryPlan PlanMemory(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
+                      const Precision& precision, const EnginePreset& engine);
+
+// Sequences of `tokens` each that the KV budget holds at once in one replica
+// (every attention group), with whole paged blocks per sequence and
+// sliding-window layers capped at their window.
+int64_t MaxConcurrentSequences(const MemoryPlan& memory, const ModelConfig& model,
+                               const ParallelPlan& plan, const Precision& precision,
+                               double tokens);
+
+// Per-GPU bytes of KV that one sequence of `tokens` occupies, in whole blocks.
+double KvBytesPerSequencePerGpu(const MemoryPlan& memory, const ModelConfig& model,
+                                const ParallelPlan& plan, const Precision& precision,
+                                double tokens);
+
+}  // namespace roofplan

@@ -1,0 +1,57 @@
+#include "model/deployment.h"
+
+#include "core/error.h"
+
+namespace roofplan {
+
+DType DefaultActivationDType(DType weight, bool gpu_has_peak_for_weight_dtype) {
+  if ((weight == DType::kFp8 || weight == DType::kInt8 || weight == DType::kFp4) &&
+      gpu_has_peak_for_weight_dtype) {
+    return weight;
+  }
+  if (weight == DType::kFp16) return DType::kFp16;
+  return DType::kBf16;
+}
+
+void ValidatePlan(const ModelConfig& m, const ParallelPlan& p) {
+  auto s = [](int64_t v) { return std::to_string(v); };
+  if (p.tp < 1 || p.pp < 1 || p.ep < 1 || p.dp < 1) {
+    throw Error("tp, pp, ep and dp must each be at least 1");
+  }
+  if (m.num_heads % p.tp != 0) {
+    throw Error("tp=" + s(p.tp) + " does not divide the " + s(m.num_heads) + " attention heads of " +
+                m.slug + "; use a tp that divides " + s(m.num_heads));
+  }
+  if (m.num_kv_heads > p.tp && m.num_kv_heads % p.tp != 0) {
+    throw Error("tp=" + s(p.tp) + " does not divide the " + s(m.num_kv_heads) + " KV heads of " +
+                m.slug);
+  }
+  if (m.num_kv_heads < p.tp && p.tp % m.num_kv_heads != 0) {
+    throw Error("tp=" + s(p.tp) + " is not a multiple of the " + s(m.num_kv_heads) +
+                " KV heads of " + m.slug + ", so KV heads cannot be replicated evenly");
+  }
+  if (p.pp > m.num_layers) {
+    throw Error("pp=" + s(p.pp) + " exceeds the " + s(m.num_layers) + " layers of " + m.slug);
+  }
+  if (p.ep > 1) {
+    if (!m.is_moe()) throw Error("ep=" + s(p.ep) + " needs a mixture-of-experts model; " + m.slug + " is dense");
+    if (m.num_experts % p.ep != 0) {
+      throw Error("ep=" + s(p.ep) + " does not divide the " + s(m.num_experts) + " experts of " + m.slug);
+    }
+    if (p.ep <= p.tp && p.tp % p.ep != 0) {
+      throw Error("ep=" + s(p.ep) + " must divide tp=" + s(p.tp) + " (or be a multiple of it)");
+    }
+    if (p.ep > p.tp && p.ep % p.tp != 0) {
+      throw Error("ep=" + s(p.ep) + " must be a multiple of tp=" + s(p.tp) + " when larger than tp");
+    }
+  }
+  if (m.is_moe() && p.ep <= p.tp) {
+    int64_t expert_tp = p.tp / p.ep;
+    if (m.moe_intermediate_size % expert_tp != 0) {
+      throw Error("tp/ep=" + s(expert_tp) + " does not divide the expert width " +
+                  s(m.moe_intermediate_size) + " of " + m.slug);
+    }
+  }
+}
+
+}  // namespace roofplan

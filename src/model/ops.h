@@ -1,0 +1,62 @@
+// The operators of one engine step (design.md, "Ops of one forward pass"):
+// for a batch of prefilling and decoding sequences, every GEMM, attention,
+// memory-bound elementwise op and collective, each with the FLOPs and bytes
+// one GPU spends on it. Layers that look alike share one Op with a count, so
+// a 126-layer model costs no more to describe than a 32-layer one.
+#pragma once
+
+#include <vector>
+
+#include "catalog/engine_preset.h"
+#include "core/collective.h"
+#include "catalog/model_config.h"
+#include "model/deployment.h"
+
+namespace roofplan {
+
+enum class OpKind { kGemm, kAttentionPrefill, kAttentionDecode, kElementwise, kCollective };
+
+
+struct Op {
+  const char* name = "";  // static string: "qkv_proj", "attention_decode", ...
+  OpKind kind = OpKind::kElementwise;
+  Collective collective = Collective::kNone;
+  double count = 1;         // occurrences per step (e.g. layers), whole model
+  double flops = 0;         // per occurrence, on one GPU
+  double bytes = 0;         // per occurrence, one GPU's memory traffic (reads + writes)
+  double weight_bytes = 0;  // the weight part of `bytes`
+  DType dtype = DType::kBf16;  // math format of a GEMM or attention
+  // GEMM shape per group (m tokens x n outputs x k inputs) and how many
+  // independent GEMMs (experts) the op runs, for tile and wave efficiency.
+  double m = 0, n = 0, k = 0, groups = 1;
+  // Attention: independent work items (CTAs) available; 0 means plenty.
+  double parallel_units = 0;
+  int kernels = 1;          // kernel launches per occurrence
+  int ranks = 1;            // collective: GPUs taking part
+};
+
+// The batch of one step. Sequences in a phase are alike (averages are fine:
+// the steady-state estimate passes fractional counts).
+struct StepShape {
+  double prefill_seqs = 0;    // sequences with prompt tokens this step
+  double prefill_tokens = 0;  // prompt tokens per such sequence this step (a chunk)
+  double prefill_past = 0;    // of its prompt, tokens already cached
+  double decode_seqs = 0;     // sequences generating one token
+  double decode_context = 0;  // tokens cached per decoding sequence
+
+  double new_tokens() const { return prefill_seqs * prefill_tokens + decode_seqs; }
+  double logit_rows() const { return prefill_seqs + decode_seqs; }
+};
+
+// Fills `ops` (cleared first) with the step's ops on one GPU of one replica.
+// Counts cover all layers; the perf model divides them among pipeline
+// stages. Precondition: ValidatePlan(model, plan) passed.
+void BuildStepOps(const ModelConfig& model, const ParallelPlan& plan, const Precision& precision,
+                  const EnginePreset& engine, const StepShape& shape, std::vector<Op>* ops);
+
+// Sum of min(past + i, window) for i = 1..new: the keys that `new` causal
+// queries see after `past` cached tokens, capped by a sliding window
+// (window <= 0: none).
+double CausalKeysSeen(double past, double new_tokens, double window);
+
+}  // namespace roofplan

@@ -1,0 +1,53 @@
+#include "perf/setup.h"
+
+#include "catalog/catalog.h"
+#include "core/error.h"
+
+namespace roofplan {
+
+Setup ResolveScenario(const Scenario& s) {
+  if (s.model.empty()) throw Error("no model given: use --model NAME or a scenario with \"model\"");
+  if (s.gpu.empty()) throw Error("no GPU given: use --gpu NAME or a scenario with \"gpu\"");
+  Setup setup;
+  setup.model = ResolveModel(s.model);
+  setup.gpu = ResolveGpu(s.gpu);
+  setup.engine = ResolveEngine(s.engine);
+  if (!s.engine_overrides.is_null()) {
+    setup.engine = ParseEnginePreset(s.engine_overrides, s.file, "$.engine", setup.engine);
+  }
+  if (s.memory_fraction) setup.engine.memory_fraction = *s.memory_fraction;
+
+  ParallelPlan& p = setup.plan;
+  p.pp = s.pp.value_or(1);
+  p.ep = s.ep.value_or(1);
+  if (s.tp) {
+    p.tp = *s.tp;
+  } else if (s.num_gpus) {
+    p.tp = std::max(1, *s.num_gpus / p.pp);
+    if (p.ep > p.tp) p.tp = 1;  // wide EP: attention data-parallel
+  }
+  const int replica = p.gpus_per_replica();
+  const int gpus = s.num_gpus.value_or(replica);
+  if (gpus % replica != 0) {
+    throw Error("num_gpus=" + std::to_string(gpus) + " is not a multiple of the " +
+                std::to_string(replica) + " GPUs one replica needs (tp=" + std::to_string(p.tp) +
+                " x pp=" + std::to_string(p.pp) +
+                (p.attention_dp() > 1 ? " x ep/tp=" + std::to_string(p.attention_dp()) : "") + ")");
+  }
+  p.dp = gpus / replica;
+  ValidatePlan(setup.model, p);
+
+  Precision& prec = setup.precision;
+  prec.weight = s.weight_dtype.value_or(DType::kBf16);
+  const bool has_peak = setup.gpu.peak_dense_tflops[DTypeIndex(prec.weight)].has_value();
+  prec.activation = s.activation_dtype.value_or(DefaultActivationDType(prec.weight, has_peak));
+  prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);
+  if (prec.kv == DType::kInt4) throw Error("kv_dtype int4 is not supported by the modelled engines; use fp8, int8 or fp4");
+
+  setup.efficiency = DefaultEfficiency(setup.gpu);
+  if (s.inter_node_gb_per_s) setup.network.inter_node_gb_per_s = *s.inter_node_gb_per_s;
+  setup.usd_per_gpu_hour = s.usd_per_gpu_hour ? s.usd_per_gpu_hour : setup.gpu.usd_per_gpu_hour;
+  return setup;
+}
+
+}  // namespace roofplan

@@ -1,0 +1,34 @@
+// Turns a Scenario (names and options) into everything the perf model
+// needs: the resolved model, GPU, parallel plan, precision, engine preset
+// and efficiencies. All the "does this make sense" checks on a scenario
+// happen here, with messages that say what to change.
+#pragma once
+
+#include <optional>
+
+#include "catalog/scenario.h"
+#include "perf/step_time.h"
+
+namespace roofplan {
+
+struct Setup {
+  ModelConfig model;
+  GpuSpec gpu;
+  ParallelPlan plan;
+  Precision precision;
+  EnginePreset engine;
+  Efficiency efficiency;
+  Network network;
+  std::optional<double> usd_per_gpu_hour;
+
+  StepTimeModel MakeStepTimeModel() const {
+    return StepTimeModel(model, gpu, plan, precision, engine, efficiency, network);
+  }
+};
+
+// Throws Error (or InputError) when a name is unknown or the plan cannot
+// work: num_gpus not a multiple of tp*pp, tp not dividing the heads, a dtype
+// the GPU has no verified peak for, ...
+Setup ResolveScenario(const Scenario& scenario);
+
+}  // namespace roofplan

@@ -1,0 +1,149 @@
+#include "perf/step_time.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/units.h"
+
+namespace roofplan {
+
+namespace {
+
+// cuBLAS-class GEMMs on recent GPUs tile the output in blocks of about this
+// size; a GEMM whose tiles do not fill the last wave of SMs wastes the rest.
+constexpr double kGemmTileM = 128;
+constexpr double kGemmTileN = 128;
+// Without a verified SM count, assume a 100-SM part for wave quantisation.
+constexpr int kFallbackSms = 100;
+
+}  // namespace
+
+StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
+                             const Precision& precision, const EnginePreset& engine,
+                             const Efficiency& efficiency, const Network& network)
+    : model_(model),
+      gpu_(gpu),
+      plan_(plan),
+      precision_(precision),
+      engine_(engine),
+      efficiency_(efficiency),
+      network_(network) {
+  ValidatePlan(model_, plan_);
+  bytes_per_us_ = gpu_.memory_bandwidth_gb_per_s * efficiency_.memory_bandwidth_fraction * 1e3;
+  sms_ = gpu_.sm_count.value_or(kFallbackSms);
+  // Fail now, not in the middle of a sweep, if a needed peak is unknown.
+  PeakFlops(precision_.activation);
+  PeakFlops(DType::kBf16);
+}
+
+double StepTimeModel::PeakFlops(DType dtype) const {
+  const auto& peak = gpu_.peak_dense_tflops[DTypeIndex(dtype)];
+  if (!peak) {
+    std::string why = gpu_.IsUnverified("peak_dense_tflops." + std::string(DTypeName(dtype)))
+                          ? "its datasheet figure could not be verified (see the profile's "
+                            "\"unverified\" list)"
+                          : "the GPU has no such tensor-core format";
+    throw Error(gpu_.slug + " has no " + std::string(DTypeName(dtype)) +
+                " tensor peak in its profile: " + why +
+                "; pick another dtype or add a verified peak_dense_tflops." +
+                std::string(DTypeName(dtype)) + " to " + gpu_.source_file);
+  }
+  return *peak * kTera;
+}
+
+double StepTimeModel::GemmWaveEfficiency(const Op& op) const {
+  const double tiles =
+      std::ceil(op.m / kGemmTileM) * std::ceil(op.n / kGemmTileN) * std::max(1.0, op.groups);
+  const double waves = std::ceil(tiles / sms_);
+  return tiles / (waves * sms_);
+}
+
+OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
+  OpTime t;
+  t.op = op;
+  double compute_us = 0, memory_us = op.bytes / bytes_per_us_;
+  // Launched from the CPU, a kernel cannot start before the CPU has issued
+  // it: short kernels run at the launch rate.
+  const double floor_per_kernel =
+      cuda_graph ? efficiency_.min_kernel_us
+                 : std::max(efficiency_.min_kernel_us, engine_.eager_kernel_gap_us);
+  double latency_floor_us = op.kernels * floor_per_kernel;
+  t.bound = "memory";
+  switch (op.kind) {
+    case OpKind::kGemm: {
+      const double rate = PeakFlops(op.dtype) *
+                          efficiency_.gemm_peak_fraction[DTypeIndex(op.dtype)] *
+                          GemmWaveEfficiency(op);
+      compute_us = op.flops / rate * kUsPerS;
+      break;
+    }
+    case OpKind::kAttentionPrefill: {
+      const double rate = PeakFlops(op.dtype) *
+                          efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
+      // Fewer work items than SMs leaves SMs idle.
+      double occupancy = op.parallel_units > 0 ? std::min(1.0, op.parallel_units / sms_) : 1.0;
+      compute_us = op.flops / (rate * occupancy) * kUsPerS;
+      break;
+    }
+    case OpKind::kAttentionDecode: {
+      const double rate = PeakFlops(op.dtype) *
+                          efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
+      compute_us = op.flops / rate * kUsPerS;
+      if (op.parallel_units > 0) {
+        // Few CTAs: each streams at a lone SM's rate, not the whole GPU's.
+        const double lone_sm = gpu_.memory_bandwidth_gb_per_s * 1e3 / sms_ *
+                               efficiency_.lone_sm_bandwidth_multiple;
+        const double reachable = std::min(bytes_per_us_, lone_sm * std::min<double>(op.parallel_units, sms_));
+        memory_us = op.bytes / reachable;
+      }
+      break;
+    }
+    case OpKind::kElementwise:
+      break;
+    case OpKind::kCollective: {
+      int link_ranks = op.ranks;
+      if (op.collective == Collective::kSendRecv) link_ranks = plan_.gpus_per_replica();
+      const Link link = LinkFor(gpu_, network_, link_ranks);
+      t.time_us = op.count * CollectiveTimeUs(op.collective, op.bytes, op.ranks, link, efficiency_);
+      t.memory_us = t.time_us;
+      t.bound = "network";
+      return t;
+    }
+  }
+  double per_occurrence = std::max(compute_us, memory_us);
+  if (compute_us > memory_us) t.bound = "compute";
+  if (latency_floor_us > per_occurrence) {
+    per_occurrence = latency_floor_us;
+    t.bound = "latency";
+  }
+  t.compute_us = compute_us * op.count;
+  t.memory_us = memory_us * op.count;
+  t.time_us = per_occurrence * op.count;
+  return t;
+}
+
+StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const {
+  thread_local std::vector<Op> ops;
+  BuildStepOps(model_, plan_, precision_, engine_, shape, &ops);
+  StepTime st;
+  const bool decode_only = shape.prefill_seqs <= 0;
+  st.cuda_graph = decode_only ? engine_.cuda_graphs_decode : engine_.cuda_graphs_prefill;
+  double kernels_us = 0;
+  for (const Op& op : ops) {
+    OpTime t = PriceOp(op, st.cuda_graph);
+    kernels_us += t.time_us;
+    st.kernel_count += op.count * (op.kind == OpKind::kCollective ? 1 : op.kernels);
+    if (with_breakdown) st.ops.push_back(t);
+  }
+  // Graph replay adds a small gap per node; eager launches are already in
+  // the per-kernel floor.
+  const double gap_us = st.cuda_graph ? engine_.graph_kernel_gap_us : 0;
+  st.kernels_ms = kernels_us / 1e3;
+  st.gaps_ms = st.kernel_count * gap_us / 1e3;
+  st.overhead_ms = engine_.step_overhead_us / 1e3;
+  st.step_ms = st.kernels_ms + st.gaps_ms + st.overhead_ms;
+  return st;
+}
+
+}  // namespace roofplan

@@ -1,0 +1,74 @@
+// Time of one engine step: every op of the step priced on the GPU's
+// roofline (FLOPs at the achievable tensor peak vs bytes at the achievable
+// bandwidth), plus per-kernel floors and gaps, collectives, and the engine's
+// CPU overhead per step.
+#pragma once
+
+#include <vector>
+
+#include "catalog/engine_preset.h"
+#include "catalog/gpu_spec.h"
+#include "catalog/model_config.h"
+#include "hardware/efficiency.h"
+#include "hardware/interconnect.h"
+#include "model/deployment.h"
+#include "model/ops.h"
+
+namespace roofplan {
+
+// Where one op's time went.
+struct OpTime {
+  Op op;
+  double time_us = 0;     // all occurrences in the step, whole model
+  double compute_us = 0;  // all occurrences, at the achievable tensor peak
+  double memory_us = 0;   // all occurrences, at the achievable bandwidth
+  const char* bound = "";  // "compute", "memory", "latency" or "network"
+};
+
+struct StepTime {
+  double kernels_ms = 0;   // sum of op times over all pipeline stages
+  double gaps_ms = 0;      // launch gaps between kernels
+  double overhead_ms = 0;  // engine CPU time per step
+  double step_ms = 0;      // latency of the step: kernels + gaps + overhead
+  double kernel_count = 0;
+  bool cuda_graph = false;
+  std::vector<OpTime> ops;  // filled only when a breakdown is asked for
+};
+
+// Prices steps of one deployment. Construct once, call Step many times;
+// Step is const and thread-safe.
+class StepTimeModel {
+ public:
+  StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
+                const Precision& precision, const EnginePreset& engine,
+                const Efficiency& efficiency, const Network& network = Network());
+
+  StepTime Step(const StepShape& shape, bool with_breakdown = false) const;
+
+  // Peak of `dtype` in FLOP/s; throws Error naming the GPU when the profile
+  // has no verified figure for it.
+  double PeakFlops(DType dtype) const;
+
+  const ModelConfig& model() const { return model_; }
+  const GpuSpec& gpu() const { return gpu_; }
+  const ParallelPlan& plan() const { return plan_; }
+  const Precision& precision() const { return precision_; }
+  const EnginePreset& engine() const { return engine_; }
+  const Efficiency& efficiency() const { return efficiency_; }
+
+ private:
+  OpTime PriceOp(const Op& op, bool cuda_graph) const;
+  double GemmWaveEfficiency(const Op& op) const;
+
+  ModelConfig model_;
+  GpuSpec gpu_;
+  ParallelPlan plan_;
+  Precision precision_;
+  EnginePreset engine_;
+  Efficiency efficiency_;
+  Network network_;
+  double bytes_per_us_ = 0;  // achievable bandwidth
+  int sms_ = 0;
+};
+
+}  // namespace roofplan

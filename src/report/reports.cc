@@ -1,0 +1,238 @@
+#include "report/reports.h"
+
+#include <fmt/format.h>
+
+#include "model/params.h"
+
+namespace roofplan {
+
+namespace {
+
+std::string Dt(DType d) { return std::string(DTypeName(d)); }
+
+const char* OpKindName(OpKind k) {
+  switch (k) {
+    case OpKind::kGemm: return "gemm";
+    case OpKind::kAttentionPrefill: return "attention";
+    case OpKind::kAttentionDecode: return "attention";
+    case OpKind::kElementwise: return "elementwise";
+    case OpKind::kCollective: return "collective";
+  }
+  return "";
+}
+
+void Section(Table& t, const std::string& name) { t.rows.push_back({"[" + name + "]", "", ""}); }
+void Row(Table& t, const std::string& key, const std::string& value, const std::string& unit = "") {
+  t.rows.push_back({key, value, unit});
+}
+
+}  // namespace
+
+std::string DeploymentSummary(const Setup& s) {
+  const ParallelPlan& p = s.plan;
+  std::string par = fmt::format("tp{} pp{}", p.tp, p.pp);
+  if (p.ep > 1) par += fmt::format(" ep{}", p.ep);
+  if (p.dp > 1) par += fmt::format(", {} replicas", p.dp);
+  return fmt::format("{} on {}x {} ({}), weights {}, activations {}, KV {}, engine {}", s.model.slug,
+                     p.num_gpus(), s.gpu.slug, par, Dt(s.precision.weight),
+                     Dt(s.precision.activation), Dt(s.precision.kv), s.engine.name);
+}
+
+nlohmann::json DeploymentJson(const Setup& s) {
+  const ParamCounts params = CountParams(s.model);
+  return {{"model", s.model.slug},
+          {"gpu", s.gpu.slug},
+          {"num_gpus", s.plan.num_gpus()},
+          {"tp", s.plan.tp},
+          {"pp", s.plan.pp},
+          {"ep", s.plan.ep},
+          {"replicas", s.plan.dp},
+          {"weight_dtype", Dt(s.precision.weight)},
+          {"activation_dtype", Dt(s.precision.activation)},
+          {"kv_dtype", Dt(s.precision.kv)},
+          {"engine", s.engine.name},
+          {"efficiency_source", s.efficiency.source},
+          {"params_total", params.total()},
+          {"params_active", params.active}};
+}
+
+nlohmann::json MemoryJson(const MemoryPlan& m, int64_t max_seqs, double context) {
+  return {{"capacity_bytes", m.capacity_bytes},
+          {"usable_bytes", m.usable_bytes},
+          {"weights_bytes", m.weights_bytes},
+          {"activation_bytes", m.activation_bytes},
+          {"runtime_overhead_bytes", m.runtime_overhead_bytes},
+          {"kv_budget_bytes", m.kv_budget_bytes},
+          {"kv_bytes_per_token", m.kv_bytes_per_token},
+          {"kv_bytes_per_token_model", m.kv_bytes_per_token_model},
+          {"kv_block_tokens", m.kv_block_tokens},
+          {"kv_blocks", m.kv_blocks},
+          {"kv_tokens", m.kv_blocks * static_cast<int64_t>(m.kv_block_tokens)},
+          {"max_concurrent_sequences", max_seqs},
+          {"context_tokens", context},
+          {"fits", m.fits},
+          {"why_not", m.why_not}};
+}
+
+nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e) {
+  nlohmann::json j = {
+      {"deployment", DeploymentJson(s)},
+      {"isl", w.isl},
+      {"osl", w.osl},
+      {"concurrency", e.concurrency},
+      {"concurrency_limit", e.concurrency_limit},
+      {"max_concurrency_per_replica", e.max_concurrency},
+      {"ttft_ms", e.ttft_ms},
+      {"itl_ms", e.itl_ms},
+      {"tpot_ms", e.itl_ms},
+      {"e2e_ms", e.e2e_ms},
+      {"output_tokens_per_s", e.output_tokens_per_s},
+      {"output_tokens_per_s_per_gpu", e.output_tokens_per_s_per_gpu},
+      {"output_tokens_per_s_per_user", e.output_tokens_per_s_per_user},
+      {"total_tokens_per_s", e.total_tokens_per_s},
+      {"requests_per_s", e.requests_per_s},
+      {"usd_per_gpu_hour", s.usd_per_gpu_hour ? nlohmann::json(*s.usd_per_gpu_hour) : nlohmann::json()},
+      {"usd_per_hour", e.priced ? nlohmann::json(e.usd_per_hour) : nlohmann::json()},
+      {"usd_per_1m_output_tokens", e.priced ? nlohmann::json(e.usd_per_1m_output_tokens) : nlohmann::json()},
+      {"usd_per_1m_tokens", e.priced ? nlohmann::json(e.usd_per_1m_tokens) : nlohmann::json()},
+      {"fits", e.fits},
+      {"note", e.fit_note},
+      {"prefill_step_ms", e.prefill_step_ms},
+      {"decode_step_ms", e.decode_step_ms},
+  };
+  const double context = static_cast<double>(w.isl + w.osl);
+  j["memory"] = MemoryJson(e.memory, e.max_concurrency, context);
+  return j;
+}
+
+nlohmann::json StepJson(const Setup& s, const StepShape& shape, const StepTime& st) {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const OpTime& t : st.ops) {
+    ops.push_back({{"name", t.op.name},
+                   {"kind", OpKindName(t.op.kind)},
+                   {"count", t.op.count},
+                   {"time_ms", t.time_us / 1e3},
+                   {"flops", t.op.flops * t.op.count},
+                   {"bytes", t.op.bytes * t.op.count},
+                   {"weight_bytes", t.op.weight_bytes * t.op.count},
+                   {"bound", t.bound},
+                   {"dtype", Dt(t.op.dtype)},
+                   {"kernels", t.op.kernels * t.op.count}});
+  }
+  return {{"deployment", DeploymentJson(s)},
+          {"phase", shape.prefill_seqs > 0 ? (shape.decode_seqs > 0 ? "mixed" : "prefill") : "decode"},
+          {"batch", shape.prefill_seqs > 0 ? shape.prefill_seqs : shape.decode_seqs},
+          {"seq", shape.prefill_tokens},
+          {"context", shape.prefill_seqs > 0 ? shape.prefill_past : shape.decode_context},
+          {"step_ms", st.step_ms},
+          {"kernels_ms", st.kernels_ms},
+          {"gaps_ms", st.gaps_ms},
+          {"overhead_ms", st.overhead_ms},
+          {"kernel_count", st.kernel_count},
+          {"cuda_graph", st.cuda_graph},
+          {"ops", ops}};
+}
+
+Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e) {
+  Table t;
+  t.title = DeploymentSummary(s);
+  t.header = {"metric", "value", "unit"};
+  t.numeric = {false, true, false};
+  Section(t, "workload");
+  Row(t, "input / output tokens", fmt::format("{} / {}", w.isl, w.osl));
+  Row(t, "concurrency", std::to_string(e.concurrency),
+      e.concurrency_limit == "requested" ? "requests" : "requests (max, bound by " + e.concurrency_limit + ")");
+  Section(t, "latency");
+  Row(t, "TTFT", FormatNumber(e.ttft_ms), "ms");
+  Row(t, "ITL (TPOT)", FormatNumber(e.itl_ms), "ms");
+  Row(t, "end-to-end", FormatNumber(e.e2e_ms), "ms");
+  Section(t, "throughput");
+  Row(t, "output tokens/s", FormatNumber(e.output_tokens_per_s), "tok/s");
+  Row(t, "output tokens/s per GPU", FormatNumber(e.output_tokens_per_s_per_gpu), "tok/s");
+  Row(t, "output tokens/s per user", FormatNumber(e.output_tokens_per_s_per_user), "tok/s");
+  Row(t, "requests/s", FormatNumber(e.requests_per_s), "req/s");
+  Section(t, "cost");
+  if (e.priced) {
+    Row(t, "cluster price", FormatNumber(e.usd_per_hour), fmt::format("$/h ({} GPUs x ${}/GPU-h)", e.num_gpus, FormatNumber(*s.usd_per_gpu_hour, 3)));
+    Row(t, "per 1M output tokens", FormatNumber(e.usd_per_1m_output_tokens), "$");
+    Row(t, "per 1M tokens (in + out)", FormatNumber(e.usd_per_1m_tokens), "$");
+  } else {
+    Row(t, "price", "unknown", "no $/GPU-hour in the profile: pass --price");
+  }
+  Section(t, "memory per GPU");
+  Row(t, "weights", FormatBytes(e.memory.weights_bytes));
+  Row(t, "activations (peak)", FormatBytes(e.memory.activation_bytes));
+  Row(t, "runtime overhead", FormatBytes(e.memory.runtime_overhead_bytes));
+  Row(t, "KV budget", FormatBytes(e.memory.kv_budget_bytes));
+  Row(t, "KV per token", FormatNumber(e.memory.kv_bytes_per_token, 6), "bytes");
+  Row(t, "max concurrent sequences", std::to_string(e.max_concurrency), "per replica");
+  Row(t, "fits", e.fits ? "yes" : "NO", e.fit_note);
+  Row(t, "efficiencies", s.efficiency.source);
+  return t;
+}
+
+Table EstimateCsvTable(const Setup& s, const Workload& w, const Estimate& e) {
+  Table t;
+  t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "kv_dtype", "engine",
+              "isl", "osl", "concurrency", "ttft_ms", "itl_ms", "e2e_ms", "output_tokens_per_s",
+              "output_tokens_per_s_per_gpu", "requests_per_s", "usd_per_1m_output_tokens",
+              "usd_per_1m_tokens", "fits"};
+  t.rows.push_back({s.model.slug, s.gpu.slug, std::to_string(s.plan.num_gpus()),
+                    std::to_string(s.plan.tp), std::to_string(s.plan.pp), std::to_string(s.plan.ep),
+                    Dt(s.precision.weight), Dt(s.precision.kv), s.engine.name,
+                    std::to_string(w.isl), std::to_string(w.osl), std::to_string(e.concurrency),
+                    FormatNumber(e.ttft_ms, 6), FormatNumber(e.itl_ms, 6), FormatNumber(e.e2e_ms, 6),
+                    FormatNumber(e.output_tokens_per_s, 6), FormatNumber(e.output_tokens_per_s_per_gpu, 6),
+                    FormatNumber(e.requests_per_s, 6),
+                    e.priced ? FormatNumber(e.usd_per_1m_output_tokens, 6) : "",
+                    e.priced ? FormatNumber(e.usd_per_1m_tokens, 6) : "", e.fits ? "true" : "false"});
+  return t;
+}
+
+Table StepTable(const Setup& s, const StepShape& shape, const StepTime& st) {
+  Table t;
+  const bool prefill = shape.prefill_seqs > 0;
+  t.title = DeploymentSummary(s) + "\n" +
+            (prefill ? fmt::format("prefill step: batch {}, {} tokens each", FormatNumber(shape.prefill_seqs),
+                                   FormatNumber(shape.prefill_tokens))
+                     : fmt::format("decode step: batch {}, context {}", FormatNumber(shape.decode_seqs),
+                                   FormatNumber(shape.decode_context))) +
+            fmt::format(" -> {} ms (kernels {} + gaps {} + engine overhead {}; {} kernels{})",
+                        FormatNumber(st.step_ms), FormatNumber(st.kernels_ms), FormatNumber(st.gaps_ms),
+                        FormatNumber(st.overhead_ms), FormatNumber(st.kernel_count, 6),
+                        st.cuda_graph ? ", CUDA graph" : "");
+  t.header = {"op", "count", "time_ms", "share", "TFLOP", "GB moved", "bound"};
+  t.numeric = {false, true, true, true, true, true, false};
+  for (const OpTime& o : st.ops) {
+    t.rows.push_back({o.op.name, FormatNumber(o.op.count, 4), FormatNumber(o.time_us / 1e3),
+                      FormatNumber(100.0 * o.time_us / 1e3 / st.step_ms, 3) + "%",
+                      FormatNumber(o.op.flops * o.op.count / 1e12), FormatNumber(o.op.bytes * o.op.count / 1e9),
+                      o.bound});
+  }
+  return t;
+}
+
+Table MemoryTable(const Setup& s, const MemoryPlan& m, int64_t max_seqs, double context) {
+  Table t;
+  t.title = DeploymentSummary(s);
+  t.header = {"per GPU", "bytes", "human"};
+  t.numeric = {false, true, true};
+  auto row = [&](const std::string& k, double v) {
+    t.rows.push_back({k, FormatNumber(v, 12), FormatBytes(v)});
+  };
+  row("capacity", m.capacity_bytes);
+  row("usable (memory fraction)", m.usable_bytes);
+  row("weights", m.weights_bytes);
+  row("activations (peak)", m.activation_bytes);
+  row("runtime overhead", m.runtime_overhead_bytes);
+  row("KV budget", m.kv_budget_bytes);
+  t.rows.push_back({"KV bytes per token (this GPU)", FormatNumber(m.kv_bytes_per_token, 12), ""});
+  t.rows.push_back({"KV bytes per token (model)", FormatNumber(m.kv_bytes_per_token_model, 12), ""});
+  t.rows.push_back({"KV blocks", std::to_string(m.kv_blocks), fmt::format("of {} tokens", m.kv_block_tokens)});
+  t.rows.push_back({fmt::format("max sequences of {} tokens", FormatNumber(context, 8)),
+                    std::to_string(max_seqs), "per replica"});
+  t.rows.push_back({"fits", m.fits ? "yes" : "NO", m.why_not});
+  return t;
+}
+
+}  // namespace roofplan

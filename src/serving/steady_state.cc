@@ -1,0 +1,174 @@
+#include "serving/steady_state.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/units.h"
+
+namespace roofplan {
+
+namespace {
+
+struct Cycle {
+  double steps = 0;     // engine steps (pipeline rounds) per request lifetime
+  double step_ms = 0;   // mean step time
+  double ttft_ms = 0;
+  double itl_ms = 0;
+  double e2e_ms = 0;
+};
+
+// Mixed steps: each step carries every running decode plus prompt chunks up
+// to max_num_batched_tokens (vLLM/SGLang chunked prefill, TensorRT-LLM
+// in-flight batching).
+Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
+  const EnginePreset& e = perf.engine();
+  const double budget = e.max_num_batched_tokens;
+  const double chunk = std::min(isl, budget);
+  const double prefill_steps = std::ceil(isl / chunk);
+  const double prefill_tokens = c * isl, decode_tokens = c * (osl - 1);
+  const double steps = std::max(osl - 1 + prefill_steps, (prefill_tokens + decode_tokens) / budget);
+  StepShape s;
+  s.prefill_tokens = chunk;
+  s.prefill_seqs = prefill_tokens / steps / chunk;
+  s.prefill_past = (isl - chunk) / 2;
+  s.decode_seqs = decode_tokens / steps;
+  s.decode_context = isl + osl / 2;
+  Cycle cycle;
+  cycle.steps = steps;
+  cycle.step_ms = perf.Step(s).step_ms;
+  cycle.e2e_ms = steps * cycle.step_ms;
+  cycle.itl_ms = cycle.step_ms;
+  cycle.ttft_ms = cycle.e2e_ms - (osl - 1) * cycle.itl_ms;
+  return cycle;
+}
+
+// Separate steps: prompts are prefilled whole, as many as fit the token
+// budget at once, while decodes wait.
+Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl) {
+  const EnginePreset& e = perf.engine();
+  const double per_step = std::max(1.0, std::min(c, std::floor(e.max_num_batched_tokens / isl)));
+  StepShape prefill;
+  prefill.prefill_seqs = per_step;
+  prefill.prefill_tokens = isl;
+  StepShape decode;
+  decode.decode_seqs = c;
+  decode.decode_context = isl + osl / 2;
+  const double prefill_ms = perf.Step(prefill).step_ms;
+  const double decode_ms = osl > 1 ? perf.Step(decode).step_ms : 0;
+  const double prefill_steps = c / per_step;
+  Cycle cycle;
+  cycle.steps = prefill_steps + (osl - 1);
+  cycle.e2e_ms = prefill_steps * prefill_ms + (osl - 1) * decode_ms;
+  cycle.ttft_ms = prefill_ms;
+  cycle.itl_ms = osl > 1 ? (cycle.e2e_ms - prefill_ms) / (osl - 1) : 0;
+  cycle.step_ms = cycle.e2e_ms / cycle.steps;
+  return cycle;
+}
+
+}  // namespace
+
+Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
+                             std::optional<double> usd_per_gpu_hour) {
+  const ModelConfig& m = perf.model();
+  const ParallelPlan& p = perf.plan();
+  const EnginePreset& e = perf.engine();
+  if (w.isl <= 0) throw Error("isl (input length) must be a positive number of tokens, got " + std::to_string(w.isl));
+  if (w.osl <= 0) throw Error("osl (output length) must be a positive number of tokens, got " + std::to_string(w.osl));
+  if (w.isl + w.osl > m.max_position_embeddings) {
+    throw Error("isl + osl = " + std::to_string(w.isl + w.osl) + " tokens exceeds the context of " +
+                m.slug + " (max_position_embeddings " + std::to_string(m.max_position_embeddings) + ")");
+  }
+  if (w.concurrency && *w.concurrency <= 0) {
+    throw Error("concurrency must be a positive integer or \"max\", got " + std::to_string(*w.concurrency));
+  }
+
+  Estimate est;
+  est.replicas = p.dp;
+  est.num_gpus = p.num_gpus();
+  est.memory = PlanMemory(m, perf.gpu(), p, perf.precision(), e);
+  const double isl = static_cast<double>(w.isl), osl = static_cast<double>(w.osl);
+  // KV a request holds: its whole length when the engine reserves it up
+  // front, else its average over the request's life.
+  const double held_tokens = e.reserve_full_sequence ? isl + osl : isl + osl / 2;
+  const int64_t kv_limit =
+      MaxConcurrentSequences(est.memory, m, p, perf.precision(), held_tokens);
+  const int64_t engine_limit = static_cast<int64_t>(e.max_num_seqs) * p.attention_dp() * p.pp;
+  est.max_concurrency = std::min(kv_limit, engine_limit);
+
+  if (!est.memory.fits) {
+    est.fits = false;
+    est.fit_note = est.memory.why_not;
+    return est;
+  }
+  if (w.concurrency) {
+    est.concurrency = *w.concurrency;
+    est.concurrency_per_replica = (est.concurrency + p.dp - 1) / p.dp;
+    est.concurrency_limit = "requested";
+    est.fits = est.concurrency_per_replica <= kv_limit;
+    if (!est.fits) {
+      est.fit_note = "concurrency " + std::to_string(est.concurrency_per_replica) +
+                     " per replica needs more KV cache than the budget holds (" +
+                     std::to_string(kv_limit) + " sequences of " +
+                     std::to_string(static_cast<int64_t>(held_tokens)) +
+                     " tokens); requests would queue or be preempted";
+    } else if (est.concurrency_per_replica > engine_limit) {
+      est.fit_note = "concurrency above the engine's max_num_seqs (" + std::to_string(engine_limit) +
+                     "): the excess waits in the queue";
+    }
+  } else {
+    est.concurrency_per_replica = est.max_concurrency;
+    est.concurrency = est.max_concurrency * p.dp;
+    est.concurrency_limit = kv_limit <= engine_limit ? "kv_cache" : "max_num_seqs";
+    est.fits = est.max_concurrency > 0;
+    est.fit_note = est.fits ? "offline maximum: bound by " + est.concurrency_limit
+                            : "not even one sequence of " +
+                                  std::to_string(static_cast<int64_t>(held_tokens)) +
+                                  " tokens fits the KV budget";
+    if (!est.fits) return est;
+  }
+
+  // Sequences the engine runs at once; the excess of a requested
+  // concurrency waits (it adds to TTFT below, through Little's law).
+  const double running = std::min<double>(est.concurrency_per_replica, engine_limit);
+  // Pipeline parallelism: pp microbatches in flight; one round advances
+  // every sequence by a step and costs one microbatch's trip through all
+  // stages.
+  const double microbatch = running / p.pp;
+  Cycle cycle = e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl)
+                                  : SeparateCycle(perf, microbatch, isl, osl);
+  const double queued = est.concurrency_per_replica - running;
+  const double cycle_ms = cycle.e2e_ms;
+  // A waiting request waits for (queued / running) of a cycle on average.
+  const double wait_ms = queued > 0 ? cycle_ms * queued / running : 0;
+
+  StepShape alone;
+  alone.prefill_seqs = 1;
+  alone.prefill_tokens = isl;
+  est.prefill_step_ms = perf.Step(alone).step_ms;
+  StepShape decode;
+  decode.decode_seqs = microbatch;
+  decode.decode_context = isl + osl / 2;
+  est.decode_step_ms = perf.Step(decode).step_ms;
+  est.steps_per_cycle = cycle.steps;
+
+  est.ttft_ms = cycle.ttft_ms + wait_ms;
+  est.itl_ms = cycle.itl_ms;
+  est.e2e_ms = cycle_ms + wait_ms;
+  const double requests_per_ms = est.concurrency_per_replica / est.e2e_ms;  // Little's law
+  est.requests_per_s = requests_per_ms * 1e3 * p.dp;
+  est.output_tokens_per_s = est.requests_per_s * osl;
+  est.total_tokens_per_s = est.requests_per_s * (isl + osl);
+  est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
+  est.output_tokens_per_s_per_user = est.itl_ms > 0 ? 1e3 / est.itl_ms : 0;
+
+  if (usd_per_gpu_hour) {
+    est.priced = true;
+    est.usd_per_hour = *usd_per_gpu_hour * est.num_gpus;
+    est.usd_per_1m_output_tokens = est.usd_per_hour / (est.output_tokens_per_s * kSecondsPerHour) * 1e6;
+    est.usd_per_1m_tokens = est.usd_per_hour / (est.total_tokens_per_s * kSecondsPerHour) * 1e6;
+  }
+  return est;
+}
+
+}  // namespace roofplan

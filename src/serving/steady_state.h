@@ -1,0 +1,64 @@
+// Steady-state serving estimate at a closed-loop concurrency: every user
+// sends a request of `isl` prompt tokens, waits for `osl` output tokens and
+// immediately sends the next. Within one cycle every in-flight request is
+// prefilled once and decoded osl - 1 times; the engine's step shape follows
+// from its scheduler (mixed prefill+decode steps with chunked prefill, or
+// separate prefill steps), and latency and throughput follow from the step
+// times by Little's law.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "memory/memory_plan.h"
+#include "perf/step_time.h"
+
+namespace roofplan {
+
+struct Workload {
+  int64_t isl = 0;  // prompt tokens per request
+  int64_t osl = 0;  // output tokens per request
+  // Requests in flight over all replicas; nullopt: the most the KV budget
+  // and the engine's batch limit allow (offline, maximum throughput).
+  std::optional<int64_t> concurrency;
+};
+
+struct Estimate {
+  int64_t concurrency = 0;          // requests in flight, all replicas
+  int64_t concurrency_per_replica = 0;
+  std::string concurrency_limit;    // "requested", "kv_cache" or "max_num_seqs"
+  int64_t max_concurrency = 0;      // per replica, what memory and the engine allow
+  int replicas = 1;
+  int num_gpus = 1;
+
+  double ttft_ms = 0;
+  double itl_ms = 0;  // mean time between output tokens of one request
+  double e2e_ms = 0;
+  double output_tokens_per_s = 0;          // all replicas
+  double output_tokens_per_s_per_gpu = 0;
+  double output_tokens_per_s_per_user = 0;  // 1000 / itl
+  double total_tokens_per_s = 0;           // prompt + output
+  double requests_per_s = 0;
+
+  double usd_per_hour = 0;
+  double usd_per_1m_output_tokens = 0;
+  double usd_per_1m_tokens = 0;
+  bool priced = false;  // false when no $/GPU-hour is known
+
+  bool fits = false;     // concurrency fits the KV budget (and memory fits at all)
+  std::string fit_note;  // why not, or which limit bound
+
+  double prefill_step_ms = 0;  // one step of the request's prefill alone
+  double decode_step_ms = 0;   // one decode step at the steady batch
+  double steps_per_cycle = 0;
+  MemoryPlan memory;
+};
+
+// Throws Error for lengths <= 0, a context beyond the model's, or a
+// concurrency <= 0. A configuration that does not fit in memory returns
+// fits = false with the reason (callers decide whether that is an error).
+Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& workload,
+                             std::optional<double> usd_per_gpu_hour);
+
+}  // namespace roofplan
