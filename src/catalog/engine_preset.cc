@@ -51,7 +51,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "decode_attention_split_kv", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
-                       "runtime_overhead_gib", "sources"});
+                       "runtime_overhead_gib", "sliding_window_attention", "sources"});
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
@@ -91,6 +91,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       o.OptionalBool("fraction_of_free_memory").value_or(base.fraction_of_free_memory);
   e.reserve_full_sequence =
       o.OptionalBool("reserve_full_sequence").value_or(base.reserve_full_sequence);
+  e.sliding_window_attention =
+      o.OptionalBool("sliding_window_attention").value_or(base.sliding_window_attention);
   e.runtime_overhead_bytes =
       NonNegative(o, "runtime_overhead_gib", base.runtime_overhead_bytes / kGiB) * kGiB;
   return e;
@@ -121,7 +123,8 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"memory_fraction", e.memory_fraction},
           {"fraction_of_free_memory", e.fraction_of_free_memory},
           {"reserve_full_sequence", e.reserve_full_sequence},
-          {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB}};
+          {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB},
+          {"sliding_window_attention", e.sliding_window_attention}};
 }
 
 }  // namespace roofplan

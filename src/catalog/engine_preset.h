@@ -64,6 +64,10 @@ struct EnginePreset {
   // (TensorRT-LLM guaranteed-no-evict) rather than growing as tokens come.
   bool reserve_full_sequence = false;
   double runtime_overhead_bytes = 0;  // CUDA context, library workspaces, graph pools
+  // Sliding-window layers attend to, and cache, only their window (vLLM's
+  // hybrid allocator, SGLang's SWA pool). TensorRT-LLM 0.17 builds default
+  // to a full attention window: its Mistral-7B numbers equal Llama's.
+  bool sliding_window_attention = true;
 };
 
 // Parses a preset object (engines/*.json, or a scenario's "engine" object

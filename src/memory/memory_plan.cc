@@ -54,6 +54,7 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   plan.capacity_bytes = gpu.memory_bytes;
   plan.kv_block_tokens = e.kv_block_tokens;
   plan.attention_dp = p.attention_dp();
+  plan.sliding_window_attention = e.sliding_window_attention;
 
   // Weights: layers of the fullest stage, plus the embedding on the first
   // stage and the LM head on the last (both when pp = 1), vocab-split by tp.
@@ -115,8 +116,9 @@ double KvBytesPerSequencePerGpu(const MemoryPlan& memory, const ModelConfig& m,
   const double block = memory.kv_block_tokens;
   const double rounded = std::ceil(tokens / block) * block;
   const double layers_per_stage = std::ceil(static_cast<double>(m.num_layers) / p.pp);
-  return KvBytesForSequence(m, prec.kv, rounded) * KvShardFraction(m, p.tp) * layers_per_stage /
-         m.num_layers;
+  const double bytes = memory.sliding_window_attention ? KvBytesForSequence(m, prec.kv, rounded)
+                                                     : KvBytesPerToken(m, prec.kv) * rounded;
+  return bytes * KvShardFraction(m, p.tp) * layers_per_stage / m.num_layers;
 }
 
 int64_t MaxConcurrentSequences(const MemoryPlan& memory, const ModelConfig& m,

@@ -25,6 +25,7 @@ struct MemoryPlan {
   int kv_block_tokens = 16;
   int64_t kv_blocks = 0;              // per GPU
   int attention_dp = 1;               // attention groups per replica (wide EP)
+  bool sliding_window_attention = true;  // the engine frees tokens outside the window
   bool fits = false;                  // weights + overhead fit with room for KV
   std::string why_not;                // when !fits: the numbers that show why
 };

@@ -133,8 +133,9 @@ class StepOpBuilder {
                 tokens_ * kv_elems * (kv_bytes_ + e_.kv_cache_write.bytes_per_element),
                 e_.kv_cache_write.kernels);
 
-    const double full = layers - static_cast<double>(m_.num_sliding_layers);
-    const double sliding = static_cast<double>(m_.num_sliding_layers);
+    const double sliding =
+        e_.sliding_window_attention ? static_cast<double>(m_.num_sliding_layers) : 0.0;
+    const double full = layers - sliding;
     if (prefill_seqs_ > 0) {
       PrefillAttention(full, 0);
       PrefillAttention(sliding, static_cast<double>(m_.sliding_window));

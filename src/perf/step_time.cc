@@ -14,6 +14,10 @@ namespace {
 // size; a GEMM whose tiles do not fill the last wave of SMs wastes the rest.
 constexpr double kGemmTileM = 128;
 constexpr double kGemmTileN = 128;
+// The smallest M a Hopper tensor-core instruction (wgmma) computes; rows
+// short of a multiple of it are computed anyway. Matters for MoE experts
+// that each see a few dozen tokens.
+constexpr double kGemmMinTileM = 64;
 // Without a verified SM count, assume a 100-SM part for wave quantisation.
 constexpr int kFallbackSms = 100;
 
@@ -56,7 +60,8 @@ double StepTimeModel::GemmWaveEfficiency(const Op& op) const {
   const double tiles =
       std::ceil(op.m / kGemmTileM) * std::ceil(op.n / kGemmTileN) * std::max(1.0, op.groups);
   const double waves = std::ceil(tiles / sms_);
-  return tiles / (waves * sms_);
+  const double padded_m = std::ceil(op.m / kGemmMinTileM) * kGemmMinTileM;
+  return tiles / (waves * sms_) * (op.m / padded_m);
 }
 
 OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {

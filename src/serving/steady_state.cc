@@ -75,7 +75,9 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   const EnginePreset& e = perf.engine();
   if (w.isl <= 0) throw Error("isl (input length) must be a positive number of tokens, got " + std::to_string(w.isl));
   if (w.osl <= 0) throw Error("osl (output length) must be a positive number of tokens, got " + std::to_string(w.osl));
-  if (w.isl + w.osl > m.max_position_embeddings) {
+  // The last output token is sampled, never cached: a request occupies
+  // isl + osl - 1 positions.
+  if (w.isl + w.osl - 1 > m.max_position_embeddings) {
     throw Error("isl + osl = " + std::to_string(w.isl + w.osl) + " tokens exceeds the context of " +
                 m.slug + " (max_position_embeddings " + std::to_string(m.max_position_embeddings) + ")");
   }

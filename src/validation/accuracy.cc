@@ -1,0 +1,138 @@
+#include "validation/accuracy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "catalog/json_reader.h"
+#include "perf/setup.h"
+#include "serving/steady_state.h"
+
+namespace roofplan {
+
+namespace {
+
+// Percentile by linear interpolation between closest ranks (numpy's default).
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+std::string ModelSlug(const std::string& name) {
+  static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
+      {"Llama-3.1-8B", "llama-3.1-8b"},     {"Llama-3.1-70B", "llama-3.1-70b"},
+      {"Llama-3.1-405B", "llama-3.1-405b"}, {"Llama-2-7B", "llama-2-7b"},
+      {"Llama-2-70B", "llama-2-70b"},       {"Mistral-7B", "mistral-7b"},
+      {"Mixtral-8x7B", "mixtral-8x7b"},     {"Mixtral-8x22B", "mixtral-8x22b"},
+      {"GPT-J-6B", "gpt-j-6b"},             {"Falcon-180B", "falcon-180b"}};
+  for (const auto& [prefix, slug] : kPrefixes) {
+    if (name.rfind(prefix, 0) == 0) return slug;
+  }
+  return "";
+}
+
+std::string GpuSlug(const std::string& name) {
+  if (name.rfind("H100", 0) == 0) return "h100-sxm";
+  if (name.rfind("H200", 0) == 0) return "h200";
+  return "";
+}
+
+}  // namespace
+
+std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path) {
+  nlohmann::json doc = ReadJsonFile(path);
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.engine = "pytorch";
+  Setup setup = ResolveScenario(s);
+  StepTimeModel perf = setup.MakeStepTimeModel();
+  std::vector<AccuracyRow> rows;
+  for (const auto& r : doc.at("rows")) {
+    StepShape shape;
+    AccuracyRow row;
+    const std::string phase = r.at("phase").get<std::string>();
+    const double batch = r.at("batch").get<double>();
+    if (phase == "prefill") {
+      shape.prefill_seqs = batch;
+      shape.prefill_tokens = r.at("seq").get<double>();
+      row.id = fmt::format("prefill b={} seq={}", batch, shape.prefill_tokens);
+    } else {
+      shape.decode_seqs = batch;
+      shape.decode_context = r.at("ctx").get<double>();
+      row.id = fmt::format("decode b={} ctx={}", batch, shape.decode_context);
+    }
+    row.metric = "step_ms";
+    row.predicted = perf.Step(shape).step_ms;
+    row.measured = r.at("ms").get<double>();
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
+  nlohmann::json doc = ReadJsonFile(path);
+  std::vector<AccuracyRow> rows;
+  for (const auto& r : doc) {
+    const std::string mode = r.at("mode").get<std::string>();
+    if (mode != "max_throughput_offline" && mode != "min_latency_bs1_ttft") continue;
+    const std::string gpu = GpuSlug(r.at("gpu").get<std::string>());
+    const std::string model = ModelSlug(r.at("model").get<std::string>());
+    if (gpu.empty() || model.empty()) continue;
+    Scenario s;
+    s.model = model;
+    s.gpu = gpu;
+    s.engine = "trtllm";
+    s.tp = r.at("tp").get<int>();
+    if (r.contains("pp") && r.at("pp").is_number()) s.pp = r.at("pp").get<int>();
+    s.num_gpus = r.at("num_gpus").get<int>();
+    s.weight_dtype = ParseDType(r.at("weight_dtype").get<std::string>());
+    if (r.at("kv_dtype").is_string()) s.kv_dtype = ParseDType(r.at("kv_dtype").get<std::string>());
+    Setup setup = ResolveScenario(s);
+    StepTimeModel perf = setup.MakeStepTimeModel();
+    Workload w;
+    w.isl = r.at("isl").get<int64_t>();
+    w.osl = r.at("osl").get<int64_t>();
+    AccuracyRow row;
+    row.id = fmt::format("{} {} tp{} {}/{}", model, gpu, *s.tp, w.isl, w.osl);
+    if (mode == "max_throughput_offline") {
+      w.concurrency.reset();
+      Estimate e = EstimateSteadyState(perf, w, std::nullopt);
+      if (!e.fits) continue;
+      row.metric = "output_tokens_per_s";
+      row.predicted = e.output_tokens_per_s;
+      row.measured = r.at("metrics").at("output_tokens_per_s").get<double>();
+    } else {
+      w.concurrency = 1;
+      Estimate e = EstimateSteadyState(perf, w, std::nullopt);
+      row.metric = "ttft_ms";
+      row.predicted = e.ttft_ms;
+      row.measured = r.at("metrics").at("ttft_ms").get<double>();
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+AccuracySummary Summarise(const std::vector<AccuracyRow>& rows) {
+  AccuracySummary s;
+  s.rows = rows.size();
+  std::vector<double> abs_errors;
+  double signed_sum = 0;
+  for (const auto& r : rows) {
+    abs_errors.push_back(std::fabs(r.relative_error()));
+    signed_sum += r.relative_error();
+  }
+  s.median_abs_error = Percentile(abs_errors, 0.5);
+  s.p90_abs_error = Percentile(abs_errors, 0.9);
+  s.mean_signed_error = rows.empty() ? 0 : signed_sum / static_cast<double>(rows.size());
+  return s;
+}
+
+}  // namespace roofplan

@@ -1,0 +1,39 @@
+// Accuracy against real measurements (shared/validation/): predicted vs
+// measured for every usable row, and the median and p90 of the relative
+// error. Used by the accuracy test (which asserts the targets) and by
+// tools/accuracy (which prints the table the README quotes).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace roofplan {
+
+struct AccuracyRow {
+  std::string id;        // what was measured, e.g. "decode b=8 ctx=2048"
+  std::string metric;    // "step_ms", "output_tokens_per_s", "ttft_ms"
+  double predicted = 0;
+  double measured = 0;
+  double relative_error() const { return (predicted - measured) / measured; }
+};
+
+struct AccuracySummary {
+  size_t rows = 0;
+  double median_abs_error = 0;  // of |predicted - measured| / measured
+  double p90_abs_error = 0;
+  double mean_signed_error = 0;  // bias: > 0 means we over-predict
+};
+
+// Step times of Llama-3.1-8B on one H100 with the `pytorch` engine preset
+// against h100_pytorch_llama31_8b.json.
+std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path);
+
+// TensorRT-LLM rows of dev_published.json on H100/H200 SXM: offline
+// maximum throughput (output tokens/s at concurrency "max") and batch-1
+// TTFT, predicted with the `trtllm` preset. Rows whose model is not in the
+// catalog are skipped.
+std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path);
+
+AccuracySummary Summarise(const std::vector<AccuracyRow>& rows);
+
+}  // namespace roofplan
