@@ -20,26 +20,34 @@ struct Cycle {
 
 // Mixed steps: each step carries every running decode plus prompt chunks up
 // to max_num_batched_tokens (vLLM/SGLang chunked prefill, TensorRT-LLM
-// in-flight batching).
+// in-flight batching). Over one request's life the engine runs `steps`
+// steps; the other requests' prompts are spread over them, its own prompt
+// fills the steps of its prefill.
 Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   const EnginePreset& e = perf.engine();
   const double budget = e.max_num_batched_tokens;
   const double chunk = std::min(isl, budget);
   const double prefill_steps = std::ceil(isl / chunk);
-  const double prefill_tokens = c * isl, decode_tokens = c * (osl - 1);
-  const double steps = std::max(osl - 1 + prefill_steps, (prefill_tokens + decode_tokens) / budget);
-  StepShape s;
-  s.prefill_tokens = chunk;
-  s.prefill_seqs = prefill_tokens / steps / chunk;
-  s.prefill_past = (isl - chunk) / 2;
-  s.decode_seqs = decode_tokens / steps;
-  s.decode_context = isl + osl / 2;
+  const double decode_tokens = c * (osl - 1);
+  // Steps per request lifetime: its own prefill and decodes, or more when
+  // the token budget cannot absorb everyone's tokens (then requests queue).
+  const double own_steps = osl - 1 + prefill_steps;
+  const double steps = std::max(own_steps, (c * isl + decode_tokens) / budget);
+  StepShape others;  // a step as one of the request's decodes sees it
+  others.prefill_tokens = chunk;
+  others.prefill_seqs = (c - 1) * isl / steps / chunk;
+  others.prefill_past = (isl - chunk) / 2;
+  others.decode_seqs = decode_tokens / steps;
+  others.decode_context = isl + osl / 2;
+  StepShape own = others;  // a step that carries one of its own chunks
+  own.prefill_seqs += 1;
   Cycle cycle;
   cycle.steps = steps;
-  cycle.step_ms = perf.Step(s).step_ms;
-  cycle.e2e_ms = steps * cycle.step_ms;
-  cycle.itl_ms = cycle.step_ms;
-  cycle.ttft_ms = cycle.e2e_ms - (osl - 1) * cycle.itl_ms;
+  cycle.itl_ms = osl > 1 ? perf.Step(others).step_ms : 0;
+  const double queue_ms = (steps - own_steps) * perf.Step(others).step_ms;
+  cycle.ttft_ms = queue_ms + prefill_steps * perf.Step(own).step_ms;
+  cycle.e2e_ms = cycle.ttft_ms + (osl - 1) * cycle.itl_ms;
+  cycle.step_ms = cycle.e2e_ms / steps;
   return cycle;
 }
 
@@ -133,10 +141,11 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   // Sequences the engine runs at once; the excess of a requested
   // concurrency waits (it adds to TTFT below, through Little's law).
   const double running = std::min<double>(est.concurrency_per_replica, engine_limit);
-  // Pipeline parallelism: pp microbatches in flight; one round advances
-  // every sequence by a step and costs one microbatch's trip through all
-  // stages.
-  const double microbatch = running / p.pp;
+  // Pipeline parallelism: up to pp microbatches in flight; one round
+  // advances every sequence by a step and costs one microbatch's trip
+  // through all stages. Fewer sequences than stages leave stages idle
+  // (the bubble): the round still costs a full trip.
+  const double microbatch = std::max(1.0, running / p.pp);
   Cycle cycle = e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl)
                                   : SeparateCycle(perf, microbatch, isl, osl);
   const double queued = est.concurrency_per_replica - running;

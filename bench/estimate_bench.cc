@@ -1,0 +1,68 @@
+// Speed of the analytical core: the planner evaluates millions of
+// configurations, so one estimate must stay in the microseconds.
+//   build/estimate_bench
+#include <cstdlib>
+
+#include <benchmark/benchmark.h>
+
+#include "perf/setup.h"
+#include "serving/steady_state.h"
+
+namespace roofplan {
+namespace {
+
+Setup MakeSetup(const char* model, const char* gpu, int tp, int ep, DType weight) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  Scenario s;
+  s.model = model;
+  s.gpu = gpu;
+  s.tp = tp;
+  s.ep = ep;
+  s.weight_dtype = weight;
+  s.engine = "vllm";
+  return ResolveScenario(s);
+}
+
+void RunEstimate(benchmark::State& state, const Setup& setup, std::optional<int64_t> concurrency) {
+  StepTimeModel perf = setup.MakeStepTimeModel();
+  Workload w{1000, 250, concurrency};
+  for (auto _ : state) {
+    Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
+    benchmark::DoNotOptimize(e.output_tokens_per_s);
+  }
+}
+
+void BM_EstimateLlama8B(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("llama-3.1-8b", "h100-sxm", 1, 1, DType::kBf16), 32);
+}
+BENCHMARK(BM_EstimateLlama8B);
+
+void BM_EstimateLlama8BConcurrencyMax(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("llama-3.1-8b", "h100-sxm", 1, 1, DType::kBf16), std::nullopt);
+}
+BENCHMARK(BM_EstimateLlama8BConcurrencyMax);
+
+void BM_EstimateLlama405BTp8(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("llama-3.1-405b", "h200", 8, 1, DType::kFp8), 64);
+}
+BENCHMARK(BM_EstimateLlama405BTp8);
+
+void BM_EstimateDeepSeekV3Ep8(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("deepseek-v3", "h200", 8, 8, DType::kFp8), 64);
+}
+BENCHMARK(BM_EstimateDeepSeekV3Ep8);
+
+void BM_DecodeStepLlama8B(benchmark::State& state) {
+  Setup setup = MakeSetup("llama-3.1-8b", "h100-sxm", 1, 1, DType::kBf16);
+  StepTimeModel perf = setup.MakeStepTimeModel();
+  StepShape shape;
+  shape.decode_seqs = 64;
+  shape.decode_context = 1024;
+  for (auto _ : state) benchmark::DoNotOptimize(perf.Step(shape).step_ms);
+}
+BENCHMARK(BM_DecodeStepLlama8B);
+
+}  // namespace
+}  // namespace roofplan
+
+BENCHMARK_MAIN();
