@@ -118,10 +118,10 @@ std::vector<std::string> ClosestMatches(const std::string& name,
   }
   std::stable_sort(scored.begin(), scored.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Always name the nearest few: even a poor match shows what names look like.
   std::vector<std::string> out;
-  size_t limit = std::max<size_t>(3, key.size() / 2);
   for (const auto& [d, c] : scored) {
-    if (out.size() >= n || d > limit) break;
+    if (out.size() >= n) break;
     out.push_back(c);
   }
   return out;

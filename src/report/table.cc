@@ -21,6 +21,7 @@ std::string FormatNumber(double v, int digits) {
   if (!std::isfinite(v)) return "n/a";
   if (v == 0) return "0";
   const double mag = std::fabs(v);
+  if (mag < 1e15 && std::floor(v) == v) return fmt::format("{:.0f}", v);  // counts, bytes
   if (mag >= 1e15 || mag < 1e-4) return fmt::format("{:.{}g}", v, digits);
   const int int_digits = mag >= 1 ? static_cast<int>(std::floor(std::log10(mag))) + 1 : 0;
   const int decimals = std::max(0, digits - int_digits);

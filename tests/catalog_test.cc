@@ -1,0 +1,230 @@
+// Catalog files load, hold their datasheet figures, and bad input fails
+// with a message that names the file, the JSON path and the problem.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "catalog/catalog.h"
+#include "catalog/json_reader.h"
+#include "catalog/scenario.h"
+#include "core/error.h"
+#include "core/units.h"
+#include "hardware/efficiency.h"
+#include "perf/step_time.h"
+
+namespace roofplan {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Writes `text` to a file in a fresh directory of this test; returns its path.
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path dir = fs::path(::testing::TempDir()) / "roofplan_catalog_test" /
+                 (std::string(info->test_suite_name()) + "." + info->name());
+  fs::create_directories(dir);
+  fs::path path = dir / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+// The message of the InputError `f` throws ("" and a failure if none).
+template <typename F>
+std::string InputErrorOf(F f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected InputError, got: " << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "expected InputError, nothing thrown";
+  return "";
+}
+
+TEST(Catalog, EveryFileLoads) {
+  const auto models = ListModels();
+  const auto gpus = ListGpus();
+  const auto engines = ListEngines();
+  EXPECT_EQ(models.size(), 22u);
+  EXPECT_EQ(gpus.size(), 17u);
+  EXPECT_EQ(engines.size(), 4u);
+  for (const auto& slug : models) {
+    EXPECT_NO_THROW({
+      ModelConfig m = ResolveModel(slug);
+      EXPECT_EQ(m.slug, slug);
+      EXPECT_GT(m.hidden_size, 0);
+      EXPECT_GT(m.num_layers, 0);
+    }) << slug;
+  }
+  for (const auto& slug : gpus) {
+    EXPECT_NO_THROW({
+      GpuSpec g = ResolveGpu(slug);
+      EXPECT_GT(g.memory_bytes, 0);
+      EXPECT_GT(g.memory_bandwidth_gb_per_s, 0);
+    }) << slug;
+  }
+  for (const auto& name : engines) EXPECT_NO_THROW(ResolveEngine(name)) << name;
+  for (const char* name : {"trtllm", "vllm", "sglang", "pytorch"}) {
+    EXPECT_NE(std::find(engines.begin(), engines.end(), name), engines.end()) << name;
+  }
+}
+
+TEST(Catalog, H100SxmDatasheet) {
+  // NVIDIA H100 SXM5: 989 dense bf16 TFLOPS, 3.35 TB/s HBM3, 80 GB
+  // (read as GiB).
+  const GpuSpec g = ResolveGpu("h100-sxm");
+  ASSERT_TRUE(g.peak_dense_tflops[DTypeIndex(DType::kBf16)].has_value());
+  EXPECT_DOUBLE_EQ(*g.peak_dense_tflops[DTypeIndex(DType::kBf16)], 989);
+  EXPECT_DOUBLE_EQ(*g.peak_dense_tflops[DTypeIndex(DType::kFp8)], 1979);
+  EXPECT_DOUBLE_EQ(g.memory_bandwidth_gb_per_s, 3350);
+  EXPECT_DOUBLE_EQ(g.memory_bytes, 80 * kGiB);
+  EXPECT_EQ(g.sm_count.value_or(0), 132);
+}
+
+TEST(Catalog, A10gPeakIsUnverified) {
+  const GpuSpec g = ResolveGpu("a10g");
+  EXPECT_FALSE(g.peak_dense_tflops[DTypeIndex(DType::kBf16)].has_value());
+  EXPECT_TRUE(g.IsUnverified("peak_dense_tflops.bf16"));
+  try {
+    StepTimeModel perf(ResolveModel("llama-3.1-8b"), g, ParallelPlan(), Precision(),
+                       ResolveEngine("vllm"), DefaultEfficiency(g));
+    FAIL() << "a10g has no bf16 peak; StepTimeModel should refuse it";
+  } catch (const Error& e) {
+    EXPECT_TRUE(Contains(e.what(), "could not be verified")) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "a10g")) << e.what();
+  }
+}
+
+TEST(Catalog, ClosestMatches) {
+  const auto close = ClosestMatches("llama-3-8b", ListModels());
+  ASSERT_FALSE(close.empty());
+  EXPECT_EQ(close.front(), "llama-3.1-8b");
+  EXPECT_EQ(ClosestMatches("h100", ListGpus()).size(), 3u);  // h100-nvl, -pcie, -sxm
+}
+
+TEST(Catalog, UnknownModelSuggestsANearName) {
+  try {
+    ResolveModel("llama-3.1-8bb");
+    FAIL() << "no such model";
+  } catch (const Error& e) {
+    EXPECT_TRUE(Contains(e.what(), "did you mean")) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "llama-3.1-8b")) << e.what();
+  }
+}
+
+TEST(Catalog, UnknownModelAlwaysSaysDidYouMean) {
+  // Even a name far from every model gets the nearest few suggestions.
+  try {
+    ResolveModel("no-such-model");
+    FAIL() << "no such model";
+  } catch (const Error& e) {
+    EXPECT_TRUE(Contains(e.what(), "did you mean")) << e.what();
+  }
+}
+
+TEST(Catalog, UnknownModelIsAnError) {
+  try {
+    ResolveModel("no-such-model");
+    FAIL() << "no such model";
+  } catch (const Error& e) {
+    EXPECT_TRUE(Contains(e.what(), "no-such-model")) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "roofplan list models")) << e.what();
+  }
+}
+
+TEST(BadInput, MalformedJsonNamesFileAndLine) {
+  const std::string path = WriteTemp("broken.json", "{\n  \"hidden_size\": 4096,\n  oops\n}\n");
+  const std::string msg = InputErrorOf([&] { LoadModelConfig(path); });
+  EXPECT_TRUE(Contains(msg, path)) << msg;
+  EXPECT_TRUE(Contains(msg, "line 3")) << msg;
+}
+
+TEST(BadInput, MissingHiddenSizeNamesThePath) {
+  const std::string path = WriteTemp(
+      "no-hidden.json",
+      R"({"model_type": "llama", "num_hidden_layers": 2, "num_attention_heads": 4,
+          "vocab_size": 100})");
+  const std::string msg = InputErrorOf([&] { LoadModelConfig(path); });
+  EXPECT_TRUE(Contains(msg, path)) << msg;
+  EXPECT_TRUE(Contains(msg, "$.hidden_size")) << msg;
+}
+
+TEST(BadInput, StringForANumberNamesPathAndExpected) {
+  const std::string path = WriteTemp(
+      "string-hidden.json",
+      R"({"model_type": "llama", "hidden_size": "abc", "num_hidden_layers": 2,
+          "num_attention_heads": 4, "vocab_size": 100})");
+  const std::string msg = InputErrorOf([&] { LoadModelConfig(path); });
+  EXPECT_TRUE(Contains(msg, "$.hidden_size")) << msg;
+  EXPECT_TRUE(Contains(msg, "expected")) << msg;
+  EXPECT_TRUE(Contains(msg, "abc")) << msg;
+}
+
+TEST(BadInput, ScenarioUnknownKeyIsRejected) {
+  const std::string path = WriteTemp(
+      "typo.json", R"({"model": "llama-3.1-8b", "gpu": "h100-sxm", "concurency": 8})");
+  const std::string msg = InputErrorOf([&] { LoadScenario(path); });
+  EXPECT_TRUE(Contains(msg, "$.concurency")) << msg;
+  EXPECT_TRUE(Contains(msg, path)) << msg;
+
+  const std::string in_workload = InputErrorOf([] {
+    ParseScenario(nlohmann::json::parse(
+                      R"({"model": "m", "gpu": "g", "workload": {"isl": 1, "concurency": 8}})"),
+                  "x.json");
+  });
+  EXPECT_TRUE(Contains(in_workload, "$.workload.concurency")) << in_workload;
+}
+
+TEST(BadInput, ScenarioConcurrencyLots) {
+  const std::string msg = InputErrorOf([] {
+    ParseScenario(nlohmann::json::parse(
+                      R"({"model": "m", "gpu": "g", "workload": {"concurrency": "lots"}})"),
+                  "s.json");
+  });
+  EXPECT_TRUE(Contains(msg, "$.workload.concurrency")) << msg;
+  EXPECT_TRUE(Contains(msg, "lots")) << msg;
+}
+
+TEST(BadInput, ScenarioFields) {
+  const Scenario ok = ParseScenario(
+      nlohmann::json::parse(R"({"model": "m", "gpu": "g", "tp": 2, "weight_dtype": "fp8",
+                                "engine": {"preset": "trtllm", "max_num_seqs": 64},
+                                "workload": {"isl": 10, "osl": 5, "concurrency": "max"}})"),
+      "s.json");
+  EXPECT_EQ(ok.tp.value_or(0), 2);
+  EXPECT_EQ(ok.weight_dtype, DType::kFp8);
+  EXPECT_EQ(ok.engine, "trtllm");
+  EXPECT_TRUE(ok.concurrency_max);
+  EXPECT_FALSE(ok.concurrency.has_value());
+
+  const std::string missing = InputErrorOf(
+      [] { ParseScenario(nlohmann::json::parse(R"({"gpu": "h100-sxm"})"), "s.json"); });
+  EXPECT_TRUE(Contains(missing, "$.model")) << missing;
+  const std::string bad_isl = InputErrorOf([] {
+    ParseScenario(nlohmann::json::parse(R"({"model": "m", "gpu": "g", "workload": {"isl": "1k"}})"),
+                  "s.json");
+  });
+  EXPECT_TRUE(Contains(bad_isl, "$.workload.isl")) << bad_isl;
+  const std::string negative = InputErrorOf([] {
+    ParseScenario(nlohmann::json::parse(R"({"model": "m", "gpu": "g", "workload": {"osl": -3}})"),
+                  "s.json");
+  });
+  EXPECT_TRUE(Contains(negative, "$.workload.osl")) << negative;
+  const std::string dtype = InputErrorOf([] {
+    ParseScenario(nlohmann::json::parse(R"({"model": "m", "gpu": "g", "kv_dtype": "fp7"})"),
+                  "s.json");
+  });
+  EXPECT_TRUE(Contains(dtype, "$.kv_dtype")) << dtype;
+}
+
+}  // namespace
+}  // namespace roofplan

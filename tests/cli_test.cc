@@ -1,0 +1,243 @@
+// The real `roofplan` binary: output formats and the JSON contract, and bad
+// input that must end in a clear one-line message and a non-zero exit
+// status, never a crash.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+
+namespace roofplan {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status = -1;  // exit status, or 128 + signal
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A directory of this test alone: ctest runs tests in parallel processes.
+std::string TempDir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path dir = fs::path(::testing::TempDir()) / "roofplan_cli_test" /
+                 (std::string(info->test_suite_name()) + "." + info->name() + "." +
+                  std::to_string(getpid()));
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+// Runs `roofplan ARGS` from the source tree with its catalog.
+Result Roofplan(const std::string& args) {
+  const std::string err_path = TempDir() + "/stderr.txt";
+  const std::string command = std::string("cd '") + ROOFPLAN_SOURCE_DIR +
+                              "' && ROOFPLAN_DATA_DIR='" + ROOFPLAN_SOURCE_DIR + "' '" +
+                              ROOFPLAN_BINARY + "' " + args + " 2>'" + err_path + "'";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
+  r.err = ReadAll(err_path);
+  return r;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A failure: non-zero, not a crash (the shell reports a signal as >= 128),
+// nothing on stdout, and a message whose first line names the problem.
+void ExpectCleanFailure(const Result& r, std::initializer_list<const char*> mentions) {
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_LT(r.status, 128) << "crashed: " << r.err;
+  EXPECT_TRUE(r.status == 2 || r.status >= 100) << "status " << r.status << ": " << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  ASSERT_FALSE(r.err.empty());
+  const std::string first_line = r.err.substr(0, r.err.find('\n'));
+  for (const char* m : mentions) EXPECT_TRUE(Contains(first_line, m)) << "no '" << m << "' in: " << r.err;
+  if (r.status == 2) {
+    // Library errors: exactly one line, "roofplan: error: ...".
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+    EXPECT_TRUE(r.err.starts_with("roofplan: error: ")) << r.err;
+  }
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kLlama = "--model llama-3.1-8b --gpu h100-sxm";
+
+TEST(Cli, EstimateJsonContract) {
+  const Result r = Roofplan("estimate --scenario scenarios/default.json --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const char* key : {"ttft_ms", "itl_ms", "e2e_ms", "output_tokens_per_s",
+                          "output_tokens_per_s_per_gpu", "requests_per_s",
+                          "usd_per_1m_output_tokens", "usd_per_1m_tokens"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_TRUE(j[key].is_number()) << key << " = " << j[key];
+    EXPECT_GT(j[key].get<double>(), 0) << key;
+  }
+  ASSERT_TRUE(j.contains("fits"));
+  EXPECT_TRUE(j["fits"].is_boolean());
+  EXPECT_TRUE(j["fits"].get<bool>());
+  ASSERT_TRUE(j.contains("memory"));
+  for (const char* key :
+       {"weights_bytes", "kv_budget_bytes", "kv_bytes_per_token", "max_concurrent_sequences"}) {
+    ASSERT_TRUE(j["memory"].contains(key)) << key;
+    EXPECT_TRUE(j["memory"][key].is_number()) << key << " = " << j["memory"][key];
+  }
+  // default.json is Llama-3.1-8B in bf16: 131,072 KV bytes per token, and
+  // about 2 * 8.03e9 bytes of weights.
+  EXPECT_DOUBLE_EQ(j["memory"]["kv_bytes_per_token"].get<double>(), 131072.0);
+  EXPECT_NEAR(j["memory"]["weights_bytes"].get<double>(), 16.06e9, 0.08e9);
+}
+
+TEST(Cli, StepJsonHasOps) {
+  const Result r = Roofplan(std::string("step --phase decode --batch 8 --context 1024 ") + kLlama +
+                            " --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("step_ms"));
+  EXPECT_GT(j["step_ms"].get<double>(), 0);
+  ASSERT_TRUE(j.contains("ops") && j["ops"].is_array());
+  ASSERT_FALSE(j["ops"].empty());
+  bool has_qkv = false;
+  for (const auto& op : j["ops"]) {
+    EXPECT_TRUE(op["name"].is_string());
+    for (const char* key : {"time_ms", "flops", "bytes"}) EXPECT_TRUE(op[key].is_number()) << key;
+    const std::string bound = op["bound"].get<std::string>();
+    EXPECT_TRUE(bound == "compute" || bound == "memory" || bound == "latency" || bound == "network")
+        << bound;
+    has_qkv = has_qkv || op["name"] == "qkv_proj";
+  }
+  EXPECT_TRUE(has_qkv);
+}
+
+TEST(Cli, EstimateCsvAndMarkdown) {
+  const Result csv = Roofplan("estimate --scenario scenarios/default.json --format csv");
+  ASSERT_EQ(csv.status, 0) << csv.err;
+  // One header row and one row of values, the same number of fields.
+  std::istringstream lines(csv.out);
+  std::string header, values, extra;
+  std::getline(lines, header);
+  std::getline(lines, values);
+  EXPECT_FALSE(std::getline(lines, extra) && !extra.empty()) << csv.out;
+  EXPECT_TRUE(Contains(header, "ttft_ms")) << header;
+  EXPECT_TRUE(Contains(values, "llama-3.1-8b")) << values;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), std::count(values.begin(), values.end(), ','));
+
+  const Result md = Roofplan("estimate --scenario scenarios/default.json --format markdown");
+  ASSERT_EQ(md.status, 0) << md.err;
+  EXPECT_TRUE(Contains(md.out, "| --- |")) << md.out;
+  EXPECT_TRUE(Contains(md.out, "TTFT")) << md.out;
+
+  const Result table = Roofplan("estimate --scenario scenarios/default.json");
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_TRUE(Contains(table.out, "TTFT")) << table.out;
+}
+
+TEST(Cli, ListModelsHasEveryCatalogSlug) {
+  const Result r = Roofplan("list models");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& slug : ListModels()) EXPECT_TRUE(Contains(r.out, slug)) << slug;
+}
+
+TEST(Cli, UnknownModel) {
+  ExpectCleanFailure(Roofplan("estimate --model llama-3-8b --gpu h100-sxm --isl 100 --osl 10"),
+                     {"llama-3-8b", "did you mean", "llama-3.1-8b"});
+}
+
+TEST(Cli, UnknownGpu) {
+  ExpectCleanFailure(Roofplan("estimate --model llama-3.1-8b --gpu h100x --isl 100 --osl 10"),
+                     {"unknown GPU", "h100x"});
+}
+
+TEST(Cli, MalformedScenarioJson) {
+  const std::string path = WriteTemp("malformed.json", "{\n  \"model\": \"llama-3.1-8b\",\n  \"gpu\" \"h100-sxm\"\n}\n");
+  ExpectCleanFailure(Roofplan("estimate --scenario '" + path + "'"), {"malformed.json", "line 3"});
+}
+
+TEST(Cli, ScenarioMissingModel) {
+  const std::string path = WriteTemp(
+      "no-model.json", R"({"gpu": "h100-sxm", "workload": {"isl": 100, "osl": 10}})");
+  ExpectCleanFailure(Roofplan("estimate --scenario '" + path + "'"), {"no-model.json", "$.model"});
+}
+
+TEST(Cli, ScenarioIslAsString) {
+  const std::string path = WriteTemp(
+      "isl-string.json",
+      R"({"model": "llama-3.1-8b", "gpu": "h100-sxm", "workload": {"isl": "1000", "osl": 10}})");
+  ExpectCleanFailure(Roofplan("estimate --scenario '" + path + "'"), {"$.workload.isl", "expected"});
+}
+
+TEST(Cli, TpThatDoesNotDivideTheHeads) {
+  ExpectCleanFailure(Roofplan(std::string("estimate ") + kLlama + " --tp 3 --isl 100 --osl 10"),
+                     {"tp=3", "does not divide", "32"});
+}
+
+TEST(Cli, IslZeroAndNegative) {
+  ExpectCleanFailure(Roofplan(std::string("estimate ") + kLlama + " --isl 0 --osl 10"), {"--isl"});
+  ExpectCleanFailure(Roofplan(std::string("estimate ") + kLlama + " --isl -5 --osl 10"), {"--isl"});
+}
+
+TEST(Cli, Llama405bDoesNotFitOneH100) {
+  // 405.853e9 parameters * 2 bytes = 756.0 GiB of weights against 80 GiB.
+  ExpectCleanFailure(
+      Roofplan("estimate --model llama-3.1-405b --gpu h100-sxm --isl 1000 --osl 100"),
+      {"does not fit", "756", "GiB"});
+}
+
+TEST(Cli, UnknownWeightDtype) {
+  ExpectCleanFailure(Roofplan(std::string("estimate ") + kLlama +
+                              " --isl 100 --osl 10 --weight-dtype fp7"),
+                     {"--weight-dtype", "fp7"});
+}
+
+TEST(Cli, UnknownFormat) {
+  ExpectCleanFailure(Roofplan(std::string("estimate ") + kLlama + " --isl 100 --osl 10 --format xml"),
+                     {"--format", "xml"});
+}
+
+TEST(Cli, EveryScenarioRuns) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(ROOFPLAN_SOURCE_DIR) / "scenarios")) {
+    if (entry.path().extension() != ".json") continue;
+    ++count;
+    const Result r = Roofplan("estimate --scenario scenarios/" + entry.path().filename().string() +
+                              " --format json");
+    ASSERT_EQ(r.status, 0) << entry.path() << ": " << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(j["fits"].get<bool>()) << entry.path() << ": " << j.value("note", "");
+    EXPECT_GT(j["output_tokens_per_s"].get<double>(), 0) << entry.path();
+  }
+  EXPECT_GE(count, 6);
+}
+
+}  // namespace
+}  // namespace roofplan

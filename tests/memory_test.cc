@@ -1,0 +1,105 @@
+// Where one GPU's memory goes, against datasheet and model-card numbers:
+// H100 SXM 80 GiB; Llama-3.1-8B 8.030e9 parameters (models.md section 3);
+// vLLM uses 0.9 of the GPU and keeps 1.5 GiB for its runtime
+// (engines/vllm.json).
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "catalog/catalog.h"
+#include "core/units.h"
+#include "memory/memory_plan.h"
+
+namespace roofplan {
+namespace {
+
+MemoryPlan Plan(const std::string& model, const std::string& gpu, int tp,
+                const Precision& precision = Precision(), const std::string& engine = "vllm") {
+  ParallelPlan plan;
+  plan.tp = tp;
+  return PlanMemory(ResolveModel(model), ResolveGpu(gpu), plan, precision, ResolveEngine(engine));
+}
+
+TEST(MemoryPlan, Llama8bWeightsBf16) {
+  const MemoryPlan m = Plan("llama-3.1-8b", "h100-sxm", 1);
+  // 8.030e9 parameters * 2 bytes = 16.06e9 bytes.
+  const double expected = 2 * 8.030e9;
+  EXPECT_NEAR(m.weights_bytes, expected, 0.005 * expected);
+  EXPECT_TRUE(m.fits);
+  EXPECT_DOUBLE_EQ(m.capacity_bytes, 80 * kGiB);
+}
+
+TEST(MemoryPlan, Llama8bWeightsHalveAtTp2) {
+  // Every matrix is split two ways: attention by heads (32 -> 16 query,
+  // 8 -> 4 KV heads), the MLP by columns, the embedding and the LM head by
+  // vocabulary. Only the norms (33 * 4096 * 2 bytes, 0.3 MB) are
+  // replicated: 8.030e9 bytes per GPU.
+  const MemoryPlan m = Plan("llama-3.1-8b", "h100-sxm", 2);
+  const double expected = 8.030e9;
+  EXPECT_NEAR(m.weights_bytes, expected, 0.005 * expected);
+  const MemoryPlan one = Plan("llama-3.1-8b", "h100-sxm", 1);
+  EXPECT_NEAR(m.weights_bytes / one.weights_bytes, 0.5, 0.001);
+  // Each GPU caches its 4 of the 8 KV heads: 131,072 / 2 bytes per token.
+  EXPECT_DOUBLE_EQ(m.kv_bytes_per_token, 65536.0);
+  EXPECT_DOUBLE_EQ(m.kv_bytes_per_token_model, 131072.0);
+}
+
+TEST(MemoryPlan, Llama405bBf16DoesNotFitOneH100) {
+  const MemoryPlan m = Plan("llama-3.1-405b", "h100-sxm", 1);
+  // 405.853e9 parameters * 2 bytes = 811.7e9 bytes = 756.0 GiB, against
+  // 80 GiB of HBM.
+  EXPECT_FALSE(m.fits);
+  EXPECT_NEAR(m.weights_bytes / kGiB, 756.0, 0.005 * 756.0);
+  EXPECT_LE(m.kv_budget_bytes, 0);
+  EXPECT_EQ(m.kv_blocks, 0);
+  EXPECT_NE(m.why_not.find("weights"), std::string::npos) << m.why_not;
+  EXPECT_NE(m.why_not.find("756"), std::string::npos) << m.why_not;
+  EXPECT_NE(m.why_not.find("GiB"), std::string::npos) << m.why_not;
+}
+
+TEST(MemoryPlan, Fp8KvAboutDoublesConcurrency) {
+  Precision bf16, fp8;
+  fp8.kv = DType::kFp8;
+  const ModelConfig model = ResolveModel("llama-3.1-8b");
+  const MemoryPlan a = Plan("llama-3.1-8b", "h100-sxm", 1, bf16);
+  const MemoryPlan b = Plan("llama-3.1-8b", "h100-sxm", 1, fp8);
+  // The KV dtype does not change weights or the budget, only bytes per
+  // token (131,072 -> 65,536): twice the sequences, up to rounding down.
+  EXPECT_DOUBLE_EQ(a.kv_budget_bytes, b.kv_budget_bytes);
+  const int64_t seqs_bf16 = MaxConcurrentSequences(a, model, ParallelPlan(), bf16, 2048);
+  const int64_t seqs_fp8 = MaxConcurrentSequences(b, model, ParallelPlan(), fp8, 2048);
+  ASSERT_GT(seqs_bf16, 0);
+  EXPECT_NEAR(static_cast<double>(seqs_fp8) / seqs_bf16, 2.0, 0.05);
+  // Budget ~54.6 GiB (72 usable - 15.0 weights - ~1 activations - 1.5
+  // runtime) / (2048 tokens * 131,072 bytes = 0.25 GiB) ~ 218 sequences.
+  EXPECT_NEAR(static_cast<double>(seqs_bf16), 218, 218 * 0.03);
+}
+
+TEST(MemoryPlan, VllmKvBudgetIsWhatIsLeft) {
+  const EnginePreset vllm = ResolveEngine("vllm");
+  ASSERT_FALSE(vllm.fraction_of_free_memory);
+  const MemoryPlan m = Plan("llama-3.1-8b", "h100-sxm", 1);
+  // vLLM: gpu_memory_utilization 0.9 of the whole 80 GiB = 72 GiB.
+  EXPECT_DOUBLE_EQ(m.usable_bytes, 0.9 * 80 * kGiB);
+  EXPECT_DOUBLE_EQ(m.runtime_overhead_bytes, 1.5 * kGiB);
+  EXPECT_GT(m.activation_bytes, 0);
+  EXPECT_NEAR(m.kv_budget_bytes,
+              m.usable_bytes - m.weights_bytes - m.activation_bytes - m.runtime_overhead_bytes,
+              1.0);
+  // Whole blocks of 16 tokens * 131,072 bytes.
+  EXPECT_EQ(m.kv_blocks, static_cast<int64_t>(std::floor(m.kv_budget_bytes / (16 * 131072.0))));
+}
+
+TEST(MemoryPlan, TrtllmKvBudgetIsAFractionOfTheFreeMemory) {
+  const EnginePreset trtllm = ResolveEngine("trtllm");
+  ASSERT_TRUE(trtllm.fraction_of_free_memory);
+  const MemoryPlan m = Plan("llama-3.1-8b", "h100-sxm", 1, Precision(), "trtllm");
+  // kv_cache_free_gpu_mem_fraction of what is free after weights.
+  const double free =
+      m.capacity_bytes - m.weights_bytes - m.activation_bytes - m.runtime_overhead_bytes;
+  EXPECT_NEAR(m.kv_budget_bytes, trtllm.memory_fraction * free, 1.0);
+}
+
+}  // namespace
+}  // namespace roofplan

@@ -1,0 +1,164 @@
+// Steady-state serving estimate: latency identities, Little's law, cost,
+// limits and bad input, on Llama-3.1-8B / H100 SXM / vLLM in bf16.
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "catalog/catalog.h"
+#include "core/error.h"
+#include "hardware/efficiency.h"
+#include "serving/steady_state.h"
+
+namespace roofplan {
+namespace {
+
+constexpr double kUsdPerGpuHour = 3.85;  // gpu_profiles/h100-sxm.json price
+
+StepTimeModel Llama8bOnH100() {
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  return StepTimeModel(ResolveModel("llama-3.1-8b"), gpu, ParallelPlan(), Precision(),
+                       ResolveEngine("vllm"), DefaultEfficiency(gpu));
+}
+
+Estimate Serve(const StepTimeModel& perf, int64_t isl, int64_t osl, std::optional<int64_t> c) {
+  return EstimateSteadyState(perf, Workload{isl, osl, c}, kUsdPerGpuHour);
+}
+
+double Relative(double a, double b) { return std::fabs(a - b) / std::fabs(b); }
+
+// One user alone: after its prompt is prefilled, each of its osl - 1 later
+// tokens is a decode step of batch 1, whose context averages isl + osl/2.
+TEST(SteadyState, ConcurrencyOneItlIsTheBatch1DecodeStep) {
+  // Regression: with chunked prefill (MixedCycle) the lone prompt was once
+  // spread over all 250 steps, giving 6.19 ms instead of the 5.95 ms
+  // batch-1 decode step (fixed in 4434093). Alone, no other prompt shares
+  // its decode steps.
+  const StepTimeModel perf = Llama8bOnH100();
+  const Estimate e = Serve(perf, 1000, 250, 1);
+  StepShape decode;
+  decode.decode_seqs = 1;
+  decode.decode_context = 1000 + 250 / 2;
+  EXPECT_NEAR(e.itl_ms, perf.Step(decode).step_ms, 1e-6 * e.itl_ms);
+}
+
+TEST(SteadyState, ConcurrencyOneTtftIsAtLeastThePrefill) {
+  // The 1000-token prompt fits one chunk (8192 tokens): its first token
+  // cannot come before the step that prefills it ends. Regression: TTFT was
+  // once one averaged mixed step, 6.19 ms, against a 23.04 ms prefill
+  // (fixed in 4434093).
+  const StepTimeModel perf = Llama8bOnH100();
+  const Estimate e = Serve(perf, 1000, 250, 1);
+  StepShape prefill;
+  prefill.prefill_seqs = 1;
+  prefill.prefill_tokens = 1000;
+  EXPECT_GE(e.ttft_ms, perf.Step(prefill).step_ms);
+  EXPECT_GE(e.ttft_ms, e.prefill_step_ms);
+}
+
+TEST(SteadyState, TtftIsAtLeastThePrefillAtAnyConcurrency) {
+  const StepTimeModel perf = Llama8bOnH100();
+  for (int64_t c : {8, 32, 64}) {
+    const Estimate e = Serve(perf, 1000, 250, c);
+    EXPECT_GE(e.ttft_ms, e.prefill_step_ms) << c;
+  }
+}
+
+TEST(SteadyState, DecodeStepIsReported) {
+  const StepTimeModel perf = Llama8bOnH100();
+  const Estimate e = Serve(perf, 1000, 250, 1);
+  StepShape decode;
+  decode.decode_seqs = 1;
+  decode.decode_context = 1125;  // isl + osl / 2
+  EXPECT_DOUBLE_EQ(e.decode_step_ms, perf.Step(decode).step_ms);
+  // A request's e2e covers its TTFT and osl - 1 token gaps.
+  EXPECT_NEAR(e.e2e_ms, e.ttft_ms + 249 * e.itl_ms, 1e-9 * e.e2e_ms);
+}
+
+TEST(SteadyState, LittlesLawAndTokenRates) {
+  const StepTimeModel perf = Llama8bOnH100();
+  for (int64_t c : {1, 8, 64}) {
+    const Estimate e = Serve(perf, 1000, 250, c);
+    // Closed loop: requests in flight = arrival rate x time in system.
+    EXPECT_LT(Relative(e.requests_per_s * e.e2e_ms / 1000, static_cast<double>(c)), 1e-6) << c;
+    EXPECT_LT(Relative(e.output_tokens_per_s, e.requests_per_s * 250), 1e-12) << c;
+    EXPECT_LT(Relative(e.total_tokens_per_s, e.requests_per_s * 1250), 1e-12) << c;
+    EXPECT_DOUBLE_EQ(e.output_tokens_per_s_per_gpu, e.output_tokens_per_s);  // one GPU
+  }
+}
+
+TEST(SteadyState, CostPerMillionTokens) {
+  const Estimate e = Serve(Llama8bOnH100(), 1000, 250, 32);
+  ASSERT_TRUE(e.priced);
+  EXPECT_DOUBLE_EQ(e.usd_per_hour, kUsdPerGpuHour);  // 1 GPU
+  // $/h over tokens/h, per million.
+  EXPECT_LT(Relative(e.usd_per_1m_output_tokens,
+                     e.usd_per_hour / (e.output_tokens_per_s * 3600) * 1e6), 1e-12);
+  EXPECT_LT(Relative(e.usd_per_1m_tokens, e.usd_per_hour / (e.total_tokens_per_s * 3600) * 1e6),
+            1e-12);
+}
+
+TEST(SteadyState, UnpricedWithoutAPrice) {
+  const Estimate e = EstimateSteadyState(Llama8bOnH100(), Workload{1000, 250, 4}, std::nullopt);
+  EXPECT_FALSE(e.priced);
+  EXPECT_GT(e.output_tokens_per_s, 0);
+}
+
+TEST(SteadyState, MaxConcurrencyBoundByEngine) {
+  // KV budget ~54.6 GiB / (1125 tokens -> 1136 in 16-token blocks
+  // * 131,072 bytes = 0.139 GiB) ~ 393 sequences, above vLLM's
+  // max_num_seqs 256: the engine limit binds.
+  const Estimate e = Serve(Llama8bOnH100(), 1000, 250, std::nullopt);
+  EXPECT_TRUE(e.fits) << e.fit_note;
+  EXPECT_EQ(e.concurrency_limit, "max_num_seqs");
+  EXPECT_EQ(e.concurrency, 256);
+  EXPECT_EQ(e.max_concurrency, 256);
+  EXPECT_NE(e.fit_note.find("max_num_seqs"), std::string::npos) << e.fit_note;
+}
+
+TEST(SteadyState, MaxConcurrencyBoundByKvCache) {
+  // isl 32000, osl 1000: 32,500 tokens held on average (32,512 in blocks)
+  // * 131,072 bytes = 3.97 GiB each; ~54.6 GiB holds 13.
+  const Estimate e = Serve(Llama8bOnH100(), 32000, 1000, std::nullopt);
+  EXPECT_TRUE(e.fits) << e.fit_note;
+  EXPECT_EQ(e.concurrency_limit, "kv_cache");
+  EXPECT_NEAR(static_cast<double>(e.concurrency), 13, 1);
+}
+
+TEST(SteadyState, RequestedConcurrencyBeyondTheKvCacheDoesNotFit) {
+  const Estimate e = Serve(Llama8bOnH100(), 32000, 1000, 100);  // ~13 fit
+  EXPECT_FALSE(e.fits);
+  EXPECT_FALSE(e.fit_note.empty());
+}
+
+TEST(SteadyState, ThroughputAndItlGrowWithConcurrency) {
+  const StepTimeModel perf = Llama8bOnH100();
+  const Estimate c1 = Serve(perf, 1000, 250, 1);
+  const Estimate c8 = Serve(perf, 1000, 250, 8);
+  const Estimate c64 = Serve(perf, 1000, 250, 64);
+  EXPECT_LT(c1.output_tokens_per_s, c8.output_tokens_per_s);
+  EXPECT_LT(c8.output_tokens_per_s, c64.output_tokens_per_s);
+  EXPECT_LT(c1.itl_ms, c8.itl_ms);
+  EXPECT_LT(c8.itl_ms, c64.itl_ms);
+  // Decode is memory-bound at small batches: 8 users cost far less than 8x.
+  EXPECT_GT(c8.output_tokens_per_s, 4 * c1.output_tokens_per_s);
+}
+
+TEST(SteadyState, BadLengthsThrow) {
+  const StepTimeModel perf = Llama8bOnH100();
+  EXPECT_THROW(Serve(perf, 0, 100, 1), Error);
+  EXPECT_THROW(Serve(perf, -5, 100, 1), Error);
+  EXPECT_THROW(Serve(perf, 100, 0, 1), Error);
+  EXPECT_THROW(Serve(perf, 100, 100, 0), Error);
+  // max_position_embeddings 131,072: 131,000 + 1,000 is beyond it.
+  EXPECT_THROW(Serve(perf, 131000, 1000, 1), Error);
+  try {
+    Serve(perf, 131000, 1000, 1);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("131072"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace roofplan
