@@ -16,8 +16,10 @@ constexpr double kGemmTileM = 128;
 constexpr double kGemmTileN = 128;
 // The smallest M a Hopper tensor-core instruction (wgmma) computes; rows
 // short of a multiple of it are computed anyway. Matters for MoE experts
-// that each see a few dozen tokens.
+// that each see a few dozen tokens. Below it, kernels swap A and B (or use
+// GEMV) and the token dimension pads only to 8.
 constexpr double kGemmMinTileM = 64;
+constexpr double kGemmSwapAbTileM = 8;
 // Without a verified SM count, assume a 100-SM part for wave quantisation.
 constexpr int kFallbackSms = 100;
 
@@ -60,7 +62,8 @@ double StepTimeModel::GemmWaveEfficiency(const Op& op) const {
   const double tiles =
       std::ceil(op.m / kGemmTileM) * std::ceil(op.n / kGemmTileN) * std::max(1.0, op.groups);
   const double waves = std::ceil(tiles / sms_);
-  const double padded_m = std::ceil(op.m / kGemmMinTileM) * kGemmMinTileM;
+  const double tile_m = op.m >= kGemmMinTileM ? kGemmMinTileM : kGemmSwapAbTileM;
+  const double padded_m = std::ceil(op.m / tile_m) * tile_m;
   return tiles / (waves * sms_) * (op.m / padded_m);
 }
 

@@ -28,19 +28,23 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   const double budget = e.max_num_batched_tokens;
   const double chunk = std::min(isl, budget);
   const double prefill_steps = std::ceil(isl / chunk);
-  const double decode_tokens = c * (osl - 1);
+  const double decode_tokens = c * (osl - 1);  // over one request lifetime
   // Steps per request lifetime: its own prefill and decodes, or more when
   // the token budget cannot absorb everyone's tokens (then requests queue).
   const double own_steps = osl - 1 + prefill_steps;
   const double steps = std::max(own_steps, (c * isl + decode_tokens) / budget);
-  StepShape others;  // a step as one of the request's decodes sees it
+  // The other c - 1 requests contribute their average share of prompt
+  // chunks and decodes to every step.
+  const double other_decodes = (c - 1) * (osl - 1) / steps;
+  StepShape others;  // a step in which the request decodes
   others.prefill_tokens = chunk;
   others.prefill_seqs = (c - 1) * isl / steps / chunk;
   others.prefill_past = (isl - chunk) / 2;
-  others.decode_seqs = decode_tokens / steps;
+  others.decode_seqs = 1 + other_decodes;
   others.decode_context = isl + osl / 2;
   StepShape own = others;  // a step that carries one of its own chunks
   own.prefill_seqs += 1;
+  own.decode_seqs = other_decodes;
   Cycle cycle;
   cycle.steps = steps;
   cycle.itl_ms = osl > 1 ? perf.Step(others).step_ms : 0;
