@@ -12,15 +12,12 @@
 int main(int argc, char** argv) {
   using namespace roofplan;
   std::string dir = argc > 1 ? argv[1] : std::string(ROOFPLAN_SOURCE_DIR) + "/../shared/validation";
-  bool verbose = argc > 2 && std::string(argv[2]) == "-v";
   try {
     auto print = [&](const char* title, const std::vector<AccuracyRow>& rows) {
       fmt::print("## {}\n\n| row | metric | predicted | measured | error |\n|---|---|---:|---:|---:|\n", title);
       for (const auto& r : rows) {
-        if (verbose || true) {
-          fmt::print("| {} | {} | {:.4g} | {:.4g} | {:+.1f}% |\n", r.id, r.metric, r.predicted, r.measured,
-                     100 * r.relative_error());
-        }
+        fmt::print("| {} | {} | {:.4g} | {:.4g} | {:+.1f}% |\n", r.id, r.metric, r.predicted, r.measured,
+                   100 * r.relative_error());
       }
       AccuracySummary s = Summarise(rows);
       fmt::print("\n{} rows: median |error| {:.1f}%, p90 {:.1f}%, mean signed {:+.1f}%\n\n", s.rows,

@@ -52,7 +52,7 @@ class StepOpBuilder {
                 e_.norm.kernels);
     AttentionBlock(layers);
     if (m_.num_dense_layers() > 0) {
-      DenseMlp("mlp", static_cast<double>(m_.num_dense_layers()), m_.intermediate_size);
+      DenseMlp(static_cast<double>(m_.num_dense_layers()), m_.intermediate_size);
     }
     if (m_.is_moe()) MoeBlock(static_cast<double>(m_.num_moe_layers));
     Elementwise("residual_add", layers * 2, tokens_ * h * e_.residual.bytes_per_element,
@@ -218,7 +218,7 @@ class StepOpBuilder {
     Push(op);
   }
 
-  void DenseMlp(const char* prefix, double layers, int64_t width) {
+  void DenseMlp(double layers, int64_t width) {
     const double h = static_cast<double>(m_.hidden_size);
     const double w = static_cast<double>(width) / p_.tp;
     const bool gated = m_.mlp == MlpKind::kGated;
@@ -227,7 +227,6 @@ class StepOpBuilder {
     Elementwise("activation", layers, tokens_ * w * e_.activation.bytes_per_element,
                 e_.activation.kernels);
     Gemm("down_proj", layers, tokens_, h, w, 1, weight_bytes_, gemm_dtype_);
-    (void)prefix;
   }
 
   void MoeBlock(double layers) {

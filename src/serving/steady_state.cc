@@ -47,8 +47,9 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   own.decode_seqs = other_decodes;
   Cycle cycle;
   cycle.steps = steps;
-  cycle.itl_ms = osl > 1 ? perf.Step(others).step_ms : 0;
-  const double queue_ms = (steps - own_steps) * perf.Step(others).step_ms;
+  const double others_ms = perf.Step(others).step_ms;
+  cycle.itl_ms = osl > 1 ? others_ms : 0;
+  const double queue_ms = (steps - own_steps) * others_ms;
   cycle.ttft_ms = queue_ms + prefill_steps * perf.Step(own).step_ms;
   cycle.e2e_ms = cycle.ttft_ms + (osl - 1) * cycle.itl_ms;
   cycle.step_ms = cycle.e2e_ms / steps;
