@@ -44,22 +44,25 @@ const Op* Find(const std::vector<Op>& ops, const std::string& name) {
 // 525,336,576 - norms 32*2*4096 + 4096 = 266,240).
 constexpr double kLlama8bLinearParams = 7504658432.0;
 
+// Sum of one per-occurrence field over all GEMMs of the step.
+double GemmTotal(const std::vector<Op>& ops, double Op::*field) {
+  double total = 0;
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kGemm) total += op.*field * op.count;
+  }
+  return total;
+}
+
 TEST(StepOps, Llama8bDecodeBatch1GemmFlops) {
   const auto ops = Ops("llama-3.1-8b", ParallelPlan(), Decode(1, 1024));
-  double flops = 0;
-  for (const Op& op : ops) {
-    if (op.kind == OpKind::kGemm) flops += op.flops * op.count;
-  }
+  const double flops = GemmTotal(ops, &Op::flops);
   // One token: 2 FLOPs (multiply + add) per weight: 15,009,316,864.
   EXPECT_NEAR(flops, 2 * kLlama8bLinearParams, 1e-9 * flops);
 }
 
 TEST(StepOps, Llama8bDecodeBatch1GemmWeightBytes) {
   const auto ops = Ops("llama-3.1-8b", ParallelPlan(), Decode(1, 1024));
-  double weight_bytes = 0;
-  for (const Op& op : ops) {
-    if (op.kind == OpKind::kGemm) weight_bytes += op.weight_bytes * op.count;
-  }
+  const double weight_bytes = GemmTotal(ops, &Op::weight_bytes);
   // bf16: 2 bytes per weight, every weight read once: 15,009,316,864 bytes.
   EXPECT_NEAR(weight_bytes, 2 * kLlama8bLinearParams, 1e-3 * weight_bytes);
 }
@@ -96,10 +99,7 @@ TEST(StepOps, Llama8bTensorParallel2) {
   // One token's hidden state in bf16: 4096 * 2 bytes.
   EXPECT_DOUBLE_EQ(reduce->bytes, 8192);
   // Each GPU does half the GEMM work.
-  double flops = 0;
-  for (const Op& op : ops) {
-    if (op.kind == OpKind::kGemm) flops += op.flops * op.count;
-  }
+  const double flops = GemmTotal(ops, &Op::flops);
   EXPECT_NEAR(flops, kLlama8bLinearParams, 1e-9 * flops);
 }
 

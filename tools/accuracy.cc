@@ -2,6 +2,7 @@
 // summary quoted in the README:
 //   build/roofplan_accuracy [VALIDATION_DIR]   (default ../shared/validation)
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -26,11 +27,24 @@ int main(int argc, char** argv) {
     print("H100 step times, Llama-3.1-8B, pytorch preset", CompareH100StepTimes(dir + "/h100_pytorch_llama31_8b.json"));
     auto published = ComparePublishedTrtllm(dir + "/dev_published.json");
     print("TensorRT-LLM published, H100/H200, trtllm preset", published);
+    auto summary_line = [](const std::string& label, const std::vector<AccuracyRow>& rows) {
+      AccuracySummary s = Summarise(rows);
+      fmt::print("{:<28} {:>3} rows, median {:.1f}%, p90 {:.1f}%\n", label, s.rows,
+                 100 * s.median_abs_error, 100 * s.p90_abs_error);
+    };
     std::vector<AccuracyRow> tput, ttft;
-    for (const auto& r : published) (r.metric == "ttft_ms" ? ttft : tput).push_back(r);
-    AccuracySummary a = Summarise(tput), b = Summarise(ttft);
-    fmt::print("max throughput: {} rows, median {:.1f}%, p90 {:.1f}%\n", a.rows, 100 * a.median_abs_error, 100 * a.p90_abs_error);
-    fmt::print("batch-1 TTFT:   {} rows, median {:.1f}%, p90 {:.1f}%\n", b.rows, 100 * b.median_abs_error, 100 * b.p90_abs_error);
+    std::map<std::string, std::vector<AccuracyRow>> tput_by_model;
+    for (const auto& r : published) {
+      if (r.metric == "ttft_ms") {
+        ttft.push_back(r);
+      } else {
+        tput.push_back(r);
+        tput_by_model[r.id.substr(0, r.id.find(' '))].push_back(r);  // id starts with the model
+      }
+    }
+    summary_line("max throughput:", tput);
+    for (const auto& [model, rows] : tput_by_model) summary_line("  " + model, rows);
+    summary_line("batch-1 TTFT:", ttft);
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan_accuracy: error: %s\n", e.what());
     return 2;
