@@ -203,8 +203,8 @@ TEST(BadInput, ScenarioFields) {
   EXPECT_EQ(ok.tp.value_or(0), 2);
   EXPECT_EQ(ok.weight_dtype, DType::kFp8);
   EXPECT_EQ(ok.engine, "trtllm");
-  EXPECT_TRUE(ok.concurrency_max);
-  EXPECT_FALSE(ok.concurrency.has_value());
+  EXPECT_TRUE(ok.workload.concurrency_max);
+  EXPECT_FALSE(ok.workload.concurrency.has_value());
 
   const std::string missing = InputErrorOf(
       [] { ParseScenario(nlohmann::json::parse(R"({"gpu": "h100-sxm"})"), "s.json"); });

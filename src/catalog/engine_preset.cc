@@ -51,7 +51,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "decode_attention_split_kv", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
-                       "runtime_overhead_gib", "sliding_window_attention", "sources"});
+                       "runtime_overhead_gib", "sliding_window_attention", "preemption",
+                       "swap_space_gib", "prefix_caching", "sources"});
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
@@ -87,6 +88,17 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
     if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
     e.memory_fraction = *f;
   }
+  if (auto p = o.OptionalString("preemption")) {
+    if (*p == "recompute") {
+      e.preemption = EnginePreset::Preemption::kRecompute;
+    } else if (*p == "swap") {
+      e.preemption = EnginePreset::Preemption::kSwap;
+    } else {
+      o.Fail("preemption", "expected \"recompute\" or \"swap\", got \"" + *p + "\"");
+    }
+  }
+  e.swap_space_bytes = NonNegative(o, "swap_space_gib", base.swap_space_bytes / kGiB) * kGiB;
+  e.prefix_caching = o.OptionalBool("prefix_caching").value_or(base.prefix_caching);
   e.fraction_of_free_memory =
       o.OptionalBool("fraction_of_free_memory").value_or(base.fraction_of_free_memory);
   e.reserve_full_sequence =
@@ -124,7 +136,10 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"fraction_of_free_memory", e.fraction_of_free_memory},
           {"reserve_full_sequence", e.reserve_full_sequence},
           {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB},
-          {"sliding_window_attention", e.sliding_window_attention}};
+          {"sliding_window_attention", e.sliding_window_attention},
+          {"preemption", e.preemption == EnginePreset::Preemption::kSwap ? "swap" : "recompute"},
+          {"swap_space_gib", e.swap_space_bytes / kGiB},
+          {"prefix_caching", e.prefix_caching}};
 }
 
 }  // namespace roofplan

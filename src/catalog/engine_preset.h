@@ -54,6 +54,16 @@ struct EnginePreset {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
   bool chunked_prefill = true;  // prefill chunks share steps with decodes
+  // When the KV cache runs out mid-run the newest running request is
+  // preempted: its cache dropped and recomputed later (vLLM V1 default), or
+  // copied to host memory over PCIe and back (vLLM V0 swap mode).
+  enum class Preemption { kRecompute, kSwap };
+  Preemption preemption = Preemption::kRecompute;
+  double swap_space_bytes = 4.0 * 1024 * 1024 * 1024;  // host memory per GPU for swapped KV
+  // Full KV blocks of a prompt prefix are kept and reused by later
+  // requests that start with the same tokens (vLLM automatic prefix
+  // caching, SGLang radix cache, TensorRT-LLM block reuse).
+  bool prefix_caching = true;
 
   // Memory policy. fraction_of_free_memory: the KV cache gets `memory_fraction`
   // of what is left after weights (TensorRT-LLM); otherwise the engine may use

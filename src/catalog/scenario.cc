@@ -1,8 +1,12 @@
 #include "catalog/scenario.h"
 
+#include <filesystem>
+
 #include "catalog/json_reader.h"
 
 namespace roofplan {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -25,7 +29,7 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   JsonObject o(json, file);
   o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep",
                        "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
-                       "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
+                       "slo", "cluster", "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
                        "calibration"});
   Scenario s;
   s.file = file;
@@ -53,21 +57,14 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
     }
   }
   if (auto w = o.OptionalObject("workload")) {
-    w->RejectUnknownKeys({"isl", "osl", "concurrency"});
-    if (w->Has("isl")) s.isl = w->PositiveInteger("isl");
-    if (w->Has("osl")) s.osl = w->PositiveInteger("osl");
-    if (w->Has("concurrency")) {
-      const auto& c = w->raw().at("concurrency");
-      if (c.is_string()) {
-        if (c.get<std::string>() != "max") {
-          w->Fail("concurrency", "expected a positive integer or \"max\", got " + DescribeJson(c));
-        }
-        s.concurrency_max = true;
-      } else {
-        s.concurrency = w->PositiveInteger("concurrency");
-      }
+    s.workload = ParseWorkloadSpec(*w);
+    if (!s.workload.trace.empty() && !file.empty()) {
+      fs::path trace(s.workload.trace);
+      if (trace.is_relative()) s.workload.trace = (fs::path(file).parent_path() / trace).string();
     }
   }
+  if (auto slo = o.OptionalObject("slo")) s.slo = ParseSloSpec(*slo);
+  if (auto cluster = o.OptionalObject("cluster")) s.cluster = ParseClusterSpec(*cluster);
   if (o.Has("usd_per_gpu_hour")) s.usd_per_gpu_hour = o.PositiveNumber("usd_per_gpu_hour");
   if (o.Has("memory_fraction")) {
     double f = o.Number("memory_fraction");

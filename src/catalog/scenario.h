@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/workload_spec.h"
 #include "core/dtype.h"
 
 namespace roofplan {
@@ -27,9 +28,12 @@ struct Scenario {
   std::string engine = "vllm";       // preset name or path
   nlohmann::json engine_overrides;   // object applied over the preset, or null
 
-  std::optional<int64_t> isl, osl;
-  std::optional<int64_t> concurrency;  // nullopt with concurrency_max: offline maximum
-  bool concurrency_max = false;
+  // The load: lengths, concurrency or arrivals, trace (made absolute,
+  // relative paths being relative to the scenario's folder). `estimate`
+  // uses the mean lengths and the concurrency; `simulate` all of it.
+  WorkloadSpec workload;
+  SloSpec slo;
+  ClusterSpec cluster;
 
   std::optional<double> usd_per_gpu_hour;  // overrides the GPU profile's price
   std::optional<double> memory_fraction;

@@ -1,8 +1,14 @@
 // roofplan command line. Thin: parse flags into a Scenario, call the
 // library, print a report. Every failure is one line on stderr and a
 // non-zero exit status.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <regex>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -14,8 +20,11 @@
 #include "model/params.h"
 #include "perf/setup.h"
 #include "report/reports.h"
+#include "report/simulation_report.h"
 #include "report/table.h"
+#include "serving/simulator.h"
 #include "serving/steady_state.h"
+#include "serving/workload.h"
 
 namespace roofplan {
 namespace {
@@ -89,20 +98,23 @@ int64_t ParseCount(const std::string& flag, const std::string& value) {
 int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string& osl,
                 const std::string& concurrency) {
   Scenario s = BuildScenario(f);
-  if (!isl.empty()) s.isl = ParseCount("--isl", isl);
-  if (!osl.empty()) s.osl = ParseCount("--osl", osl);
+  WorkloadSpec& ws = s.workload;
+  if (!isl.empty()) ws.isl = LengthSpec::Fixed(ParseCount("--isl", isl));
+  if (!osl.empty()) ws.osl = LengthSpec::Fixed(ParseCount("--osl", osl));
   if (concurrency == "max") {
-    s.concurrency_max = true;
-    s.concurrency.reset();
+    ws.concurrency_max = true;
+    ws.concurrency.reset();
   } else if (!concurrency.empty()) {
-    s.concurrency = ParseCount("--concurrency", concurrency);
-    s.concurrency_max = false;
+    ws.concurrency = ParseCount("--concurrency", concurrency);
+    ws.concurrency_max = false;
   }
-  if (!s.isl || !s.osl) throw Error("estimate needs --isl and --osl (or a scenario with workload.isl and workload.osl)");
+  if (!ws.isl || !ws.osl) throw Error("estimate needs --isl and --osl (or a scenario with workload.isl and workload.osl)");
   Setup setup = ResolveScenario(s);
   StepTimeModel perf = setup.MakeStepTimeModel();
-  Workload w{*s.isl, *s.osl, s.concurrency};
-  if (!s.concurrency && !s.concurrency_max) w.concurrency = 1;
+  // Length distributions enter the steady state through their means.
+  Workload w{std::max<int64_t>(1, std::llround(ws.isl->Mean())),
+             std::max<int64_t>(1, std::llround(ws.osl->Mean())), ws.concurrency};
+  if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw Error(e.memory.why_not);
   Format format = *ParseFormat(f.format);
@@ -152,8 +164,8 @@ int RunMemory(const CommonFlags& f, const std::string& context) {
   double ctx = 0;
   if (!context.empty()) {
     ctx = static_cast<double>(ParseCount("--context", context));
-  } else if (s.isl && s.osl) {
-    ctx = static_cast<double>(*s.isl + *s.osl);
+  } else if (s.workload.isl && s.workload.osl) {
+    ctx = std::round(s.workload.isl->Mean() + s.workload.osl->Mean());
   } else {
     ctx = static_cast<double>(setup.model.max_position_embeddings);
   }
@@ -167,6 +179,144 @@ int RunMemory(const CommonFlags& f, const std::string& context) {
     Print(Render(MemoryTable(setup, m, max_seqs, ctx), format));
   }
   return m.fits ? 0 : 3;
+}
+
+// Flags of `simulate` beyond the common ones; unset means "from the
+// scenario".
+struct SimFlags {
+  std::string isl, osl, concurrency, arrival, router, disagg, trace, requests_out;
+  double rate = 0, cv = 0, duration_s = 0;
+  double slo_ttft_ms = 0, slo_tpot_ms = 0, slo_itl_ms = 0, slo_e2e_ms = 0;
+  int64_t num_requests = 0;
+  int64_t seed = -1;
+  bool no_progress = false;
+};
+
+// vllm bench serve's default --num-prompts.
+constexpr int64_t kDefaultNumRequests = 1000;
+
+// Draws a progress bar on stderr, at most ten times a second.
+class ProgressBar {
+ public:
+  void Update(int64_t done, std::optional<int64_t> total, double sim_time_s) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = total && done >= *total;
+    if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    std::string bar;
+    if (total && *total > 0) {
+      const double fraction = static_cast<double>(done) / static_cast<double>(*total);
+      const int filled = static_cast<int>(fraction * 30);
+      bar = "[" + std::string(filled, '#') + std::string(30 - filled, '.') + "] " +
+            FormatNumber(100 * fraction, 3) + "% " + std::to_string(done) + "/" + std::to_string(*total);
+    } else {
+      bar = std::to_string(done);
+    }
+    std::fprintf(stderr, "\rsimulating %s requests, %s s simulated   ", bar.c_str(),
+                 FormatNumber(sim_time_s).c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  ~ProgressBar() {
+    if (drawn_) std::fputs("\n", stderr);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_draw_{};
+  bool drawn_ = false;
+};
+
+int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
+  Scenario s = BuildScenario(f);
+  WorkloadSpec& w = s.workload;
+  if (!sf.isl.empty()) w.isl = LengthSpec::Fixed(ParseCount("--isl", sf.isl));
+  if (!sf.osl.empty()) w.osl = LengthSpec::Fixed(ParseCount("--osl", sf.osl));
+  if (sf.rate > 0 && !sf.concurrency.empty()) {
+    throw Error("--rate (open loop) and --concurrency (closed loop) exclude each other");
+  }
+  if (sf.rate > 0 || !sf.arrival.empty() || sf.cv > 0) {
+    ArrivalSpec a = w.arrival.value_or(ArrivalSpec());
+    if (sf.rate > 0) a.rate_per_s = sf.rate;
+    if (!sf.arrival.empty()) {
+      if (sf.arrival == "poisson") a.process = ArrivalProcess::kPoisson;
+      else if (sf.arrival == "gamma") a.process = ArrivalProcess::kGamma;
+      else if (sf.arrival == "constant") a.process = ArrivalProcess::kConstant;
+      else throw Error("--arrival: expected poisson, gamma or constant, got \"" + sf.arrival + "\"");
+    }
+    if (sf.cv > 0) a.cv = sf.cv;
+    if (!(a.rate_per_s > 0)) throw Error("--arrival/--cv need an arrival rate: pass --rate REQ_PER_S");
+    w.arrival = a;
+    w.concurrency.reset();
+  }
+  if (!sf.concurrency.empty()) {
+    w.concurrency = ParseCount("--concurrency", sf.concurrency);
+    w.arrival.reset();
+  }
+  w.concurrency_max = false;
+  if (!sf.trace.empty()) w.trace = sf.trace;
+  if (sf.num_requests > 0) w.num_requests = sf.num_requests;
+  if (sf.duration_s > 0) w.duration_s = sf.duration_s;
+  if (sf.seed >= 0) w.seed = static_cast<uint64_t>(sf.seed);
+  if (w.trace.empty() && !w.num_requests && !(w.arrival && w.duration_s)) {
+    w.num_requests = kDefaultNumRequests;
+  }
+  if (!sf.router.empty()) {
+    auto r = ParseRouterPolicy(sf.router);
+    if (!r) throw Error("--router: expected round_robin, least_outstanding or least_kv, got \"" + sf.router + "\"");
+    s.cluster.router = *r;
+  }
+  if (!sf.disagg.empty()) {
+    std::smatch m;
+    static const std::regex xpyd("([0-9]+)[pP]([0-9]+)[dD]");
+    if (!std::regex_match(sf.disagg, m, xpyd) || std::stoi(m[1]) < 1 || std::stoi(m[2]) < 1) {
+      throw Error("--disagg: expected xPyD, e.g. 1p3d (prefill and decode replicas), got \"" + sf.disagg + "\"");
+    }
+    s.cluster.prefill_replicas = std::stoi(m[1]);
+    s.cluster.decode_replicas = std::stoi(m[2]);
+  }
+  // Disaggregated without num_gpus: exactly the GPUs the pools need.
+  if (s.cluster.disaggregated() && !s.num_gpus) {
+    s.num_gpus = (*s.cluster.prefill_replicas + s.cluster.decode_replicas.value_or(0)) *
+                 s.tp.value_or(1) * s.pp.value_or(1);
+  }
+  if (sf.slo_ttft_ms > 0) s.slo.ttft_ms = sf.slo_ttft_ms;
+  if (sf.slo_tpot_ms > 0) s.slo.tpot_ms = sf.slo_tpot_ms;
+  if (sf.slo_itl_ms > 0) s.slo.itl_ms = sf.slo_itl_ms;
+  if (sf.slo_e2e_ms > 0) s.slo.e2e_ms = sf.slo_e2e_ms;
+
+  Setup setup = ResolveScenario(s);
+  WorkloadLimits limits;
+  limits.max_context_tokens = setup.model.max_position_embeddings;
+  std::unique_ptr<RequestSource> source = MakeRequestSource(w, limits);
+
+  SimOptions options;
+  options.cluster = s.cluster;
+  options.slo = s.slo;
+  std::optional<RequestsCsvWriter> requests_out;
+  if (!sf.requests_out.empty()) {
+    requests_out.emplace(sf.requests_out);
+    options.on_finished = [&](const FinishedRequest& r) { requests_out->Write(r); };
+  }
+  std::optional<ProgressBar> progress;
+  if (!sf.no_progress && isatty(STDERR_FILENO)) {
+    progress.emplace();
+    options.on_progress = [&](int64_t done, std::optional<int64_t> total, double t) {
+      progress->Update(done, total, t);
+    };
+  }
+  SimResult result = Simulate(setup, *source, w, options);
+  progress.reset();
+  if (requests_out) requests_out->Close();
+
+  Format format = *ParseFormat(f.format);
+  if (format == Format::kJson) {
+    PrintJson(SimulationJson(setup, w, options, result));
+  } else if (format == Format::kCsv) {
+    Print(RenderCsv(SimulationCsvTable(setup, result)));
+  } else {
+    Print(SimulationText(setup, w, options, result, format));
+  }
+  return 0;
 }
 
 int RunList(const std::string& what, const std::string& format_name) {
@@ -250,6 +400,36 @@ int Main(int argc, char** argv) {
   AddCommonFlags(memory, &mem_flags);
   memory->add_option("--context", mem_context, "tokens per sequence for the max-concurrency line");
 
+  CommonFlags sim_flags;
+  SimFlags sim;
+  CLI::App* simulate = app.add_subcommand(
+      "simulate", "discrete-event simulation of the workload: latency percentiles, goodput, cost");
+  simulate->add_option("scenario", sim_flags.scenario, "scenario JSON file (same as --scenario)");
+  AddCommonFlags(simulate, &sim_flags);
+  simulate->add_option("--isl", sim.isl, "fixed input tokens per request (default: the scenario's)");
+  simulate->add_option("--osl", sim.osl, "fixed output tokens per request");
+  simulate->add_option("--rate", sim.rate, "open loop: mean arrival rate, requests/s")->check(CLI::PositiveNumber);
+  simulate->add_option("--arrival", sim.arrival, "arrival process: poisson (default), gamma or constant");
+  simulate->add_option("--cv", sim.cv, "gamma arrivals: coefficient of variation of the gaps (burstiness)")
+      ->check(CLI::PositiveNumber);
+  simulate->add_option("--concurrency", sim.concurrency, "closed loop: users, each sending its next request when one finishes");
+  simulate->add_option("--num-requests", sim.num_requests, "requests to simulate (default 1000, as vllm bench serve)")
+      ->check(CLI::PositiveNumber);
+  simulate->add_option("--duration", sim.duration_s, "open loop: stop arrivals after this many seconds")
+      ->check(CLI::PositiveNumber);
+  simulate->add_option("--seed", sim.seed, "random seed (default: the scenario's, else 1)")->check(CLI::NonNegativeNumber);
+  simulate->add_option("--trace", sim.trace, "replay a CSV/JSONL trace (arrival time, input and output tokens)");
+  simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding or least_kv");
+  simulate->add_option("--disagg", sim.disagg, "disaggregated prefill/decode pools, e.g. 1p3d");
+  simulate->add_option("--slo-ttft-ms", sim.slo_ttft_ms, "goodput SLO: TTFT at most this")->check(CLI::PositiveNumber);
+  simulate->add_option("--slo-tpot-ms", sim.slo_tpot_ms, "goodput SLO: TPOT at most this")->check(CLI::PositiveNumber);
+  simulate->add_option("--slo-itl-ms", sim.slo_itl_ms, "goodput SLO: every inter-token gap at most this")
+      ->check(CLI::PositiveNumber);
+  simulate->add_option("--slo-e2e-ms", sim.slo_e2e_ms, "goodput SLO: end-to-end latency at most this")
+      ->check(CLI::PositiveNumber);
+  simulate->add_option("--requests-out", sim.requests_out, "write one CSV row per finished request to this file");
+  simulate->add_flag("--no-progress", sim.no_progress, "no progress bar on stderr");
+
   std::string list_what, list_format = "table";
   CLI::App* list = app.add_subcommand("list", "list catalog entries: models, gpus or engines");
   list->add_option("what", list_what, "models, gpus or engines")->required();
@@ -266,6 +446,7 @@ int Main(int argc, char** argv) {
     if (step->parsed()) return RunStep(step_flags, phase, batch, seq, context);
     if (memory->parsed()) return RunMemory(mem_flags, mem_context);
     if (list->parsed()) return RunList(list_what, list_format);
+    if (simulate->parsed()) return RunSimulate(sim_flags, sim);
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan: error: %s\n", e.what());
     return 2;

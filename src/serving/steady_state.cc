@@ -18,11 +18,28 @@ struct Cycle {
   double e2e_ms = 0;
 };
 
+// A step time is far from linear in the prompt chunks it carries (a chunk
+// turns memory-bound decode GEMMs compute-bound), so a step that carries
+// f chunks on average is priced as the mix of steps with floor(f) and
+// ceil(f) chunks that averages f, not as one step with f chunks.
+double ExpectedStepMs(const StepTimeModel& perf, StepShape shape) {
+  const double f = shape.prefill_seqs;
+  const double lo = std::floor(f);
+  if (f == lo) return perf.Step(shape).step_ms;
+  shape.prefill_seqs = lo;
+  const double lo_ms = perf.Step(shape).step_ms;
+  shape.prefill_seqs = lo + 1;
+  const double hi_ms = perf.Step(shape).step_ms;
+  return lo_ms + (f - lo) * (hi_ms - lo_ms);
+}
+
 // Mixed steps: each step carries every running decode plus prompt chunks up
 // to max_num_batched_tokens (vLLM/SGLang chunked prefill, TensorRT-LLM
 // in-flight batching). Over one request's life the engine runs `steps`
 // steps; the other requests' prompts are spread over them, its own prompt
-// fills the steps of its prefill.
+// fills the steps of its prefill. A request sent when the previous one of
+// its user finished finds the engine already running its next step (when
+// anyone else is in flight) and waits for it.
 Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   const EnginePreset& e = perf.engine();
   const double budget = e.max_num_batched_tokens;
@@ -31,7 +48,8 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   const double decode_tokens = c * (osl - 1);  // over one request lifetime
   // Steps per request lifetime: its own prefill and decodes, or more when
   // the token budget cannot absorb everyone's tokens (then requests queue).
-  const double own_steps = osl - 1 + prefill_steps;
+  const double arrival_wait_steps = c > 1 ? 1 : 0;
+  const double own_steps = arrival_wait_steps + prefill_steps + osl - 1;
   const double steps = std::max(own_steps, (c * isl + decode_tokens) / budget);
   // The other c - 1 requests contribute their average share of prompt
   // chunks and decodes to every step.
@@ -47,34 +65,46 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   own.decode_seqs = other_decodes;
   Cycle cycle;
   cycle.steps = steps;
-  const double others_ms = perf.Step(others).step_ms;
+  const double others_ms = ExpectedStepMs(perf, others);
   cycle.itl_ms = osl > 1 ? others_ms : 0;
-  const double queue_ms = (steps - own_steps) * others_ms;
-  cycle.ttft_ms = queue_ms + prefill_steps * perf.Step(own).step_ms;
+  const double queue_ms = (steps - own_steps + arrival_wait_steps) * others_ms;
+  cycle.ttft_ms = queue_ms + prefill_steps * ExpectedStepMs(perf, own);
   cycle.e2e_ms = cycle.ttft_ms + (osl - 1) * cycle.itl_ms;
   cycle.step_ms = cycle.e2e_ms / steps;
   return cycle;
 }
 
-// Separate steps: prompts are prefilled whole, as many as fit the token
-// budget at once, while decodes wait.
+// Prefill-first steps (no chunked prefill): a prompt is prefilled whole in
+// a step of prompts only, while every decode waits. In a steady closed loop
+// users are out of phase: after a decode step the requests that just
+// finished send their next prompts, c * decode / cycle of them on average,
+// and the next step prefills them together (at least one, at most what the
+// token budget holds). The decode step already running when a prompt
+// arrives delays it.
 Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   const EnginePreset& e = perf.engine();
-  const double per_step = std::max(1.0, std::min(c, std::floor(e.max_num_batched_tokens / isl)));
-  StepShape prefill;
-  prefill.prefill_seqs = per_step;
-  prefill.prefill_tokens = isl;
+  const double most = std::max(1.0, std::floor(e.max_num_batched_tokens / isl));
   StepShape decode;
   decode.decode_seqs = c;
   decode.decode_context = isl + osl / 2;
-  const double prefill_ms = perf.Step(prefill).step_ms;
   const double decode_ms = osl > 1 ? perf.Step(decode).step_ms : 0;
-  const double prefill_steps = c / per_step;
+  StepShape prefill;
+  prefill.prefill_tokens = isl;
+  const double arrival_wait_ms = c > 1 ? decode_ms : 0;
+  double per_step = 1, prefill_ms = 0, e2e_ms = 0;
+  // The cycle depends on the prompts per prefill step and they on the
+  // cycle; a few rounds settle it.
+  for (int round = 0; round < 4; ++round) {
+    prefill.prefill_seqs = per_step;
+    prefill_ms = ExpectedStepMs(perf, prefill);
+    e2e_ms = arrival_wait_ms + c / per_step * prefill_ms + (osl - 1) * decode_ms;
+    per_step = std::clamp(c * decode_ms / e2e_ms, 1.0, std::min(c, most));
+  }
   Cycle cycle;
-  cycle.steps = prefill_steps + (osl - 1);
-  cycle.e2e_ms = prefill_steps * prefill_ms + (osl - 1) * decode_ms;
-  cycle.ttft_ms = prefill_ms;
-  cycle.itl_ms = osl > 1 ? (cycle.e2e_ms - prefill_ms) / (osl - 1) : 0;
+  cycle.steps = (c > 1 ? 1 : 0) + c / per_step + (osl - 1);
+  cycle.e2e_ms = e2e_ms;
+  cycle.ttft_ms = arrival_wait_ms + prefill_ms;
+  cycle.itl_ms = osl > 1 ? (e2e_ms - cycle.ttft_ms) / (osl - 1) : 0;
   cycle.step_ms = cycle.e2e_ms / cycle.steps;
   return cycle;
 }

@@ -1,0 +1,288 @@
+#include "catalog/workload_spec.h"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "catalog/json_reader.h"
+#include "core/error.h"
+
+namespace roofplan {
+
+namespace {
+
+// Shortest exact rendering: 1000 -> "1000", 0.5 -> "0.5".
+std::string Num(double v) { return fmt::format("{}", v); }
+
+const char* DistributionName(LengthKind kind) {
+  switch (kind) {
+    case LengthKind::kFixed: return "fixed";
+    case LengthKind::kUniform: return "uniform";
+    case LengthKind::kNormal: return "normal";
+    case LengthKind::kLogNormal: return "lognormal";
+  }
+  return "?";
+}
+
+// A field that the chosen distribution does not read is a mistake (a
+// "value" on a normal distribution, say), not something to ignore.
+void RejectUnused(const JsonObject& d, LengthKind kind, const std::vector<std::string>& unused,
+                  const char* takes) {
+  for (const auto& key : unused) {
+    if (d.Has(key)) {
+      d.Fail(key, std::string("not a parameter of the ") + DistributionName(kind) +
+                      " distribution (it takes " + takes + ")");
+    }
+  }
+}
+
+// Number >= 0 (a time or a standard deviation), with the offending value in
+// the message.
+double NonNegativeNumber(const JsonObject& o, const std::string& key) {
+  double v = o.Number(key);
+  if (v < 0) o.Fail(key, "expected a number >= 0, got " + DescribeJson(o.raw().at(key)));
+  return v;
+}
+
+ArrivalSpec ParseArrival(const JsonObject& a) {
+  a.RejectUnknownKeys({"process", "rate_per_s", "cv"});
+  ArrivalSpec spec;
+  const std::string process = a.OptionalString("process").value_or("poisson");
+  if (process == "poisson") {
+    spec.process = ArrivalProcess::kPoisson;
+  } else if (process == "gamma") {
+    spec.process = ArrivalProcess::kGamma;
+  } else if (process == "constant") {
+    spec.process = ArrivalProcess::kConstant;
+  } else {
+    a.Fail("process", "unknown arrival process \"" + process +
+                          "\" (expected one of poisson, gamma, constant)");
+  }
+  spec.rate_per_s = a.PositiveNumber("rate_per_s");
+  if (a.Has("cv")) {
+    // Poisson gaps have cv 1 and constant gaps cv 0 by definition; a cv
+    // there would be silently ignored, so it is an error instead.
+    if (spec.process != ArrivalProcess::kGamma) {
+      a.Fail("cv", "only the gamma process takes a cv (poisson gaps have cv 1, constant gaps 0)");
+    }
+    spec.cv = a.PositiveNumber("cv");
+  }
+  return spec;
+}
+
+PrefixSpec ParsePrefix(const JsonObject& p) {
+  p.RejectUnknownKeys({"tokens", "hit_rate", "groups"});
+  PrefixSpec spec;
+  spec.tokens = p.PositiveInteger("tokens");
+  spec.hit_rate = p.Number("hit_rate");
+  if (spec.hit_rate < 0 || spec.hit_rate > 1) {
+    p.Fail("hit_rate", "expected a number in [0, 1], got " + DescribeJson(p.raw().at("hit_rate")));
+  }
+  if (p.Has("groups")) spec.groups = p.PositiveInteger("groups");
+  return spec;
+}
+
+int ParseReplicas(const JsonObject& o, const std::string& key) {
+  int64_t n = o.PositiveInteger(key);
+  if (n > std::numeric_limits<int>::max()) o.Fail(key, "too many replicas: " + std::to_string(n));
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+LengthSpec LengthSpec::Fixed(int64_t tokens) {
+  LengthSpec spec;
+  spec.kind = LengthKind::kFixed;
+  spec.value = static_cast<double>(tokens);
+  return spec;
+}
+
+double LengthSpec::Mean() const {
+  switch (kind) {
+    case LengthKind::kFixed: return value;
+    case LengthKind::kUniform:
+      return (static_cast<double>(min) + static_cast<double>(max.value_or(min))) / 2;
+    case LengthKind::kNormal:
+    case LengthKind::kLogNormal: return mean;
+  }
+  return 0;
+}
+
+std::string LengthSpec::Describe() const {
+  std::string out;
+  switch (kind) {
+    case LengthKind::kFixed: return Num(value);
+    case LengthKind::kUniform:
+      return "uniform(" + std::to_string(min) + ".." + (max ? std::to_string(*max) : "?") + ")";
+    case LengthKind::kNormal:
+    case LengthKind::kLogNormal:
+      out = std::string(DistributionName(kind)) + "(mean " + Num(mean) + ", sd " + Num(stddev);
+      break;
+  }
+  // The clamp changes the mean, so it belongs in the description.
+  if (min > 1) out += ", min " + std::to_string(min);
+  if (max) out += ", max " + std::to_string(*max);
+  return out + ")";
+}
+
+LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
+  if (!o.Has(key)) {
+    o.Fail(key, "missing required field (expected a positive integer or "
+                "{\"distribution\": \"fixed|uniform|normal|lognormal\", ...})");
+  }
+  const nlohmann::json& raw = o.raw().at(key);
+  if (raw.is_number()) return LengthSpec::Fixed(o.PositiveInteger(key));
+  if (!raw.is_object()) {
+    o.Fail(key, "expected a positive integer or a distribution object, got " + DescribeJson(raw));
+  }
+
+  JsonObject d = o.Object(key);
+  d.RejectUnknownKeys({"distribution", "value", "min", "max", "mean", "stddev"});
+  LengthSpec spec;
+  const std::string name = d.String("distribution");
+  if (name == "fixed") {
+    spec.kind = LengthKind::kFixed;
+  } else if (name == "uniform") {
+    spec.kind = LengthKind::kUniform;
+  } else if (name == "normal") {
+    spec.kind = LengthKind::kNormal;
+  } else if (name == "lognormal") {
+    spec.kind = LengthKind::kLogNormal;
+  } else {
+    d.Fail("distribution", "unknown distribution \"" + name +
+                               "\" (expected one of fixed, uniform, normal, lognormal)");
+  }
+
+  switch (spec.kind) {
+    case LengthKind::kFixed:
+      RejectUnused(d, spec.kind, {"mean", "stddev", "min", "max"}, "value");
+      spec.value = static_cast<double>(d.PositiveInteger("value"));
+      break;
+    case LengthKind::kUniform:
+      RejectUnused(d, spec.kind, {"value", "mean", "stddev"}, "min, max");
+      if (!d.Has("min")) d.Fail("min", "missing required field (expected a positive integer)");
+      if (!d.Has("max")) d.Fail("max", "missing required field (expected a positive integer)");
+      break;
+    case LengthKind::kNormal:
+    case LengthKind::kLogNormal:
+      RejectUnused(d, spec.kind, {"value"}, "mean, stddev and optional min, max");
+      spec.mean = d.PositiveNumber("mean");
+      spec.stddev = NonNegativeNumber(d, "stddev");
+      break;
+  }
+  if (d.Has("min")) spec.min = d.PositiveInteger("min");
+  if (d.Has("max")) {
+    spec.max = d.PositiveInteger("max");
+    if (*spec.max < spec.min) {
+      d.Fail("max", "expected max >= min (" + std::to_string(spec.min) + "), got " +
+                        std::to_string(*spec.max));
+    }
+  }
+  return spec;
+}
+
+WorkloadSpec ParseWorkloadSpec(const JsonObject& w) {
+  w.RejectUnknownKeys({"isl", "osl", "concurrency", "arrival", "rate_per_s", "num_requests",
+                       "duration_s", "ramp_up_s", "think_time_s", "trace", "prefix", "seed"});
+  WorkloadSpec spec;
+  if (w.Has("isl")) spec.isl = ParseLengthSpec(w, "isl");
+  if (w.Has("osl")) spec.osl = ParseLengthSpec(w, "osl");
+
+  if (w.Has("arrival") && w.Has("rate_per_s")) {
+    w.Fail("rate_per_s", "give either workload.arrival or the shorthand workload.rate_per_s, not both");
+  }
+  if (w.Has("arrival")) spec.arrival = ParseArrival(w.Object("arrival"));
+  if (w.Has("rate_per_s")) {
+    ArrivalSpec a;  // the shorthand: Poisson arrivals at this rate
+    a.rate_per_s = w.PositiveNumber("rate_per_s");
+    spec.arrival = a;
+  }
+
+  if (w.Has("concurrency")) {
+    const auto& c = w.raw().at("concurrency");
+    if (c.is_string()) {
+      if (c.get<std::string>() != "max") {
+        w.Fail("concurrency", "expected a positive integer or \"max\", got " + DescribeJson(c));
+      }
+      spec.concurrency_max = true;
+    } else {
+      spec.concurrency = w.PositiveInteger("concurrency");
+      if (spec.arrival) {
+        w.Fail("concurrency", "open loop (arrival) and closed loop (concurrency) are exclusive; "
+                              "give an arrival rate or a concurrency, not both");
+      }
+    }
+  }
+
+  if (w.Has("num_requests")) spec.num_requests = w.PositiveInteger("num_requests");
+  if (w.Has("duration_s")) spec.duration_s = w.PositiveNumber("duration_s");
+  if (w.Has("ramp_up_s")) spec.ramp_up_s = NonNegativeNumber(w, "ramp_up_s");
+  if (w.Has("think_time_s")) spec.think_time_s = NonNegativeNumber(w, "think_time_s");
+  if (w.Has("trace")) {
+    spec.trace = w.String("trace");
+    if (spec.trace.empty()) w.Fail("trace", "expected the path of a CSV or JSONL file, got \"\"");
+    // The trace carries its own arrival times; a rate beside it would be
+    // silently ignored.
+    if (spec.arrival) {
+      w.Fail("trace", "a trace carries its own arrival times; drop workload.arrival/rate_per_s");
+    }
+  }
+  if (w.Has("prefix")) spec.prefix = ParsePrefix(w.Object("prefix"));
+  if (w.Has("seed")) {
+    int64_t seed = w.Integer("seed");
+    if (seed < 0) w.Fail("seed", "expected a non-negative integer, got " + std::to_string(seed));
+    spec.seed = static_cast<uint64_t>(seed);
+  }
+  return spec;
+}
+
+SloSpec ParseSloSpec(const JsonObject& slo) {
+  slo.RejectUnknownKeys({"ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"});
+  SloSpec spec;
+  if (slo.Has("ttft_ms")) spec.ttft_ms = slo.PositiveNumber("ttft_ms");
+  if (slo.Has("tpot_ms")) spec.tpot_ms = slo.PositiveNumber("tpot_ms");
+  if (slo.Has("itl_ms")) spec.itl_ms = slo.PositiveNumber("itl_ms");
+  if (slo.Has("e2e_ms")) spec.e2e_ms = slo.PositiveNumber("e2e_ms");
+  return spec;
+}
+
+ClusterSpec ParseClusterSpec(const JsonObject& cluster) {
+  cluster.RejectUnknownKeys({"router", "disaggregated"});
+  ClusterSpec spec;
+  if (auto name = cluster.OptionalString("router")) {
+    auto policy = ParseRouterPolicy(*name);
+    if (!policy) {
+      cluster.Fail("router", "unknown router \"" + *name +
+                                 "\" (expected one of round_robin, least_outstanding, least_kv)");
+    }
+    spec.router = *policy;
+  }
+  if (auto d = cluster.OptionalObject("disaggregated")) {
+    d->RejectUnknownKeys({"prefill_replicas", "decode_replicas", "kv_transfer_gb_per_s"});
+    spec.prefill_replicas = ParseReplicas(*d, "prefill_replicas");
+    spec.decode_replicas = ParseReplicas(*d, "decode_replicas");
+    if (d->Has("kv_transfer_gb_per_s")) {
+      spec.kv_transfer_gb_per_s = d->PositiveNumber("kv_transfer_gb_per_s");
+    }
+  }
+  return spec;
+}
+
+std::optional<RouterPolicy> ParseRouterPolicy(const std::string& name) {
+  if (name == "round_robin") return RouterPolicy::kRoundRobin;
+  if (name == "least_outstanding") return RouterPolicy::kLeastOutstanding;
+  if (name == "least_kv") return RouterPolicy::kLeastKvUsage;
+  return std::nullopt;
+}
+
+std::string RouterPolicyName(RouterPolicy policy) {
+  switch (policy) {
+    case RouterPolicy::kRoundRobin: return "round_robin";
+    case RouterPolicy::kLeastOutstanding: return "least_outstanding";
+    case RouterPolicy::kLeastKvUsage: return "least_kv";
+  }
+  return "?";
+}
+
+}  // namespace roofplan

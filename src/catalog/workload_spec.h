@@ -1,0 +1,100 @@
+// What load a scenario puts on the deployment, as plain data: request
+// lengths, the arrival process, a trace to replay, shared prefixes, SLOs
+// and how the cluster is arranged. Parsed from a scenario's "workload",
+// "slo" and "cluster" objects; serving/ turns it into requests.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace roofplan {
+
+class JsonObject;
+
+// Distribution of a request's input or output length in tokens. Draws are
+// rounded to integers and clamped to [min, max] (max defaults to the
+// model's context); see serving/workload.h.
+enum class LengthKind { kFixed, kUniform, kNormal, kLogNormal };
+
+struct LengthSpec {
+  LengthKind kind = LengthKind::kFixed;
+  double value = 0;   // kFixed
+  double mean = 0;    // kNormal, kLogNormal: mean of the lengths themselves
+  double stddev = 0;  // kNormal, kLogNormal: standard deviation of the lengths
+  int64_t min = 1;    // kUniform: lower bound; all kinds: clamp
+  std::optional<int64_t> max;  // kUniform: upper bound (required); all kinds: clamp
+
+  static LengthSpec Fixed(int64_t tokens);
+  // Expected length before clamping (what `estimate` uses).
+  double Mean() const;
+  std::string Describe() const;  // "1000", "lognormal(mean 1000, sd 500)", ...
+};
+
+// A number, or {"distribution": "fixed|uniform|normal|lognormal", ...}.
+// Throws InputError naming `o.PathOf(key)` for bad parameters (stddev < 0,
+// min > max, mean <= 0, unknown distribution, unknown keys).
+LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key);
+
+enum class ArrivalProcess { kPoisson, kGamma, kConstant };
+
+struct ArrivalSpec {
+  ArrivalProcess process = ArrivalProcess::kPoisson;
+  double rate_per_s = 0;  // mean arrival rate, all replicas
+  double cv = 1;          // kGamma: coefficient of variation of inter-arrival gaps
+};
+
+// Requests that start with a shared prefix (a system prompt, a few-shot
+// header): prefix caching skips its prefill once a replica has it cached.
+struct PrefixSpec {
+  int64_t tokens = 0;   // prefix length; 0 = no shared prefixes
+  double hit_rate = 0;  // fraction of requests that start with one of the prefixes
+  int64_t groups = 1;   // distinct prefixes, drawn uniformly
+};
+
+struct WorkloadSpec {
+  std::optional<LengthSpec> isl, osl;
+  // Closed loop: this many users, each sending its next request as soon as
+  // the previous one finishes (after think_time_s).
+  std::optional<int64_t> concurrency;
+  bool concurrency_max = false;  // estimate only: the offline maximum
+  std::optional<ArrivalSpec> arrival;  // open loop
+  std::optional<int64_t> num_requests;
+  std::optional<double> duration_s;  // open loop: stop generating arrivals after this
+  double ramp_up_s = 0;     // closed loop: users start evenly spread over this
+  double think_time_s = 0;  // closed loop: pause between a reply and the next request
+  std::string trace;        // CSV or JSONL trace; resolved against the scenario's folder
+  PrefixSpec prefix;
+  uint64_t seed = 1;
+};
+
+// Latency targets for goodput: a request is "good" when it meets all set.
+struct SloSpec {
+  std::optional<double> ttft_ms, tpot_ms, itl_ms, e2e_ms;  // itl: the request's worst gap
+  bool any() const { return ttft_ms || tpot_ms || itl_ms || e2e_ms; }
+};
+
+enum class RouterPolicy { kRoundRobin, kLeastOutstanding, kLeastKvUsage };
+
+struct ClusterSpec {
+  RouterPolicy router = RouterPolicy::kRoundRobin;
+  // Disaggregated serving (xPyD): x prefill replicas and y decode replicas,
+  // each of tp*pp GPUs; the KV cache of every prompt moves from one to the
+  // other over the network.
+  std::optional<int> prefill_replicas, decode_replicas;
+  std::optional<double> kv_transfer_gb_per_s;  // per GPU; default: inter-node network
+  bool disaggregated() const { return prefill_replicas.has_value(); }
+};
+
+std::optional<RouterPolicy> ParseRouterPolicy(const std::string& name);
+std::string RouterPolicyName(RouterPolicy policy);
+
+// Parse a scenario's "workload", "slo" and "cluster" objects. Every bad
+// value is an InputError naming the file and JSON path.
+WorkloadSpec ParseWorkloadSpec(const JsonObject& workload);
+SloSpec ParseSloSpec(const JsonObject& slo);
+ClusterSpec ParseClusterSpec(const JsonObject& cluster);
+
+}  // namespace roofplan

@@ -1,0 +1,85 @@
+#include "serving/kv_block_pool.h"
+
+#include <algorithm>
+
+namespace roofplan {
+
+KvBlockPool::KvBlockPool(int64_t capacity_blocks, const KvGeometry& geometry)
+    : geometry_(geometry) {
+  units_per_block_ = geometry.window_layers > 0 ? geometry.full_layers + geometry.window_layers : 1;
+  capacity_ = capacity_blocks * units_per_block_;
+}
+
+int64_t KvBlockPool::UnitsFor(int64_t tokens) const {
+  const int64_t bt = geometry_.block_tokens;
+  const int64_t blocks = (tokens + bt - 1) / bt;
+  if (geometry_.window_layers == 0) return blocks;
+  // A window of w tokens at any position spans at most ceil(w/bt) + 1
+  // blocks; engines free the blocks that fall wholly outside it.
+  const int64_t window_blocks =
+      std::min(blocks, (geometry_.window + bt - 1) / bt + 1);
+  return blocks * geometry_.full_layers + window_blocks * geometry_.window_layers;
+}
+
+bool KvBlockPool::Allocate(int64_t units) {
+  if (!CanAllocate(units)) return false;
+  if (units > capacity_ - used_) EvictUntilFree(units);
+  used_ += units;
+  return true;
+}
+
+void KvBlockPool::Release(int64_t units) { used_ -= units; }
+
+void KvBlockPool::EvictUntilFree(int64_t units) {
+  while (units > capacity_ - used_ && !lru_.empty()) {
+    auto oldest = lru_.begin();
+    auto it = prefixes_.find(oldest->second);
+    used_ -= it->second.units;
+    evictable_units_ -= it->second.units;
+    prefixes_.erase(it);
+    lru_.erase(oldest);
+  }
+}
+
+int64_t KvBlockPool::AcquirePrefix(int64_t prefix_id, int64_t now_tick) {
+  auto it = prefixes_.find(prefix_id);
+  if (it == prefixes_.end()) return 0;
+  Prefix& p = it->second;
+  if (p.refs == 0) {
+    lru_.erase({p.last_used, prefix_id});
+    evictable_units_ -= p.units;
+  }
+  ++p.refs;
+  p.last_used = now_tick;
+  return p.tokens;
+}
+
+int64_t KvBlockPool::PublishPrefix(int64_t prefix_id, int64_t tokens, int64_t now_tick) {
+  const int64_t whole = tokens / geometry_.block_tokens * geometry_.block_tokens;
+  if (whole == 0 || prefixes_.count(prefix_id)) return 0;
+  Prefix p;
+  p.tokens = whole;
+  p.units = UnitsFor(whole);
+  p.refs = 1;
+  p.last_used = now_tick;
+  prefixes_.emplace(prefix_id, p);
+  return p.units;  // already counted in used_: they move from the sequence to the cache
+}
+
+void KvBlockPool::ReleasePrefix(int64_t prefix_id, int64_t now_tick) {
+  auto it = prefixes_.find(prefix_id);
+  if (it == prefixes_.end()) return;
+  Prefix& p = it->second;
+  if (--p.refs == 0) {
+    p.last_used = now_tick;
+    lru_.insert({p.last_used, prefix_id});
+    evictable_units_ += p.units;
+  }
+}
+
+int64_t KvBlockPool::PrefixUnits(int64_t prefix_id) const {
+  auto it = prefixes_.find(prefix_id);
+  return it == prefixes_.end() ? 0 : it->second.units;
+}
+
+}  // namespace roofplan

@@ -1,0 +1,81 @@
+// The paged KV cache of one replica: a fixed number of blocks, handed out
+// as sequences grow, plus the prefix cache that keeps the full blocks of
+// shared prompt prefixes for later requests.
+//
+// Capacity is counted in "units": one unit is one block of one layer, so
+// that models with sliding-window layers (which stop growing at their
+// window) are accounted exactly; for other models units are proportional
+// to blocks. used() never exceeds capacity(): Allocate refuses instead.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace roofplan {
+
+struct KvGeometry {
+  int64_t block_tokens = 16;
+  int64_t full_layers = 1;     // layers that cache every token
+  int64_t window_layers = 0;   // layers that cache at most `window` tokens
+  int64_t window = 0;
+};
+
+class KvBlockPool {
+ public:
+  KvBlockPool(int64_t capacity_blocks, const KvGeometry& geometry);
+
+  // Units a sequence of `tokens` cached tokens holds (whole blocks).
+  int64_t UnitsFor(int64_t tokens) const;
+  // Tokens the units of UnitsFor(tokens) can hold: tokens rounded up to a block.
+  int64_t TokenCapacity(int64_t tokens) const {
+    return (tokens + geometry_.block_tokens - 1) / geometry_.block_tokens * geometry_.block_tokens;
+  }
+
+  int64_t capacity() const { return capacity_; }
+  int64_t used() const { return used_; }  // sequences' units + cached prefixes
+  int64_t cached_unreferenced() const { return evictable_units_; }
+  double usage() const { return static_cast<double>(used_) / static_cast<double>(capacity_); }
+  double units_per_block() const { return static_cast<double>(units_per_block_); }
+
+  // Takes `units` for a sequence, evicting unreferenced cached prefixes
+  // (least recently used first) if needed. False, and nothing taken, when
+  // even that leaves too little.
+  bool Allocate(int64_t units);
+  // Whether Allocate(units) would succeed.
+  bool CanAllocate(int64_t units) const { return units <= capacity_ - used_ + evictable_units_; }
+  void Release(int64_t units);
+
+  // Prefix cache. Acquire: when `prefix_id` is cached, takes a reference
+  // and returns the cached tokens (whole blocks); else 0.
+  int64_t AcquirePrefix(int64_t prefix_id, int64_t now_tick);
+  // A sequence finished computing a prefix of `tokens`: its first
+  // UnitsFor(tokens rounded down to a block) units become the cached
+  // prefix, referenced by that sequence. Returns the units moved from the
+  // sequence to the cache (0 when the prefix is already cached or shorter
+  // than a block: the sequence keeps its units).
+  int64_t PublishPrefix(int64_t prefix_id, int64_t tokens, int64_t now_tick);
+  void ReleasePrefix(int64_t prefix_id, int64_t now_tick);
+  // Units of the cached prefix (0 if absent).
+  int64_t PrefixUnits(int64_t prefix_id) const;
+
+ private:
+  struct Prefix {
+    int64_t units = 0;
+    int64_t tokens = 0;
+    int64_t refs = 0;
+    int64_t last_used = 0;
+  };
+  void EvictUntilFree(int64_t units);
+
+  KvGeometry geometry_;
+  int64_t units_per_block_ = 1;
+  int64_t capacity_ = 0;
+  int64_t used_ = 0;
+  int64_t evictable_units_ = 0;
+  std::unordered_map<int64_t, Prefix> prefixes_;
+  std::set<std::pair<int64_t, int64_t>> lru_;  // (last_used, id) of unreferenced prefixes
+};
+
+}  // namespace roofplan

@@ -1,0 +1,348 @@
+#include "serving/scheduler.h"
+
+#include <algorithm>
+
+namespace roofplan {
+
+int32_t SequencePool::Add(const Request& request) {
+  int32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+    seqs_[id] = Sequence();
+  } else {
+    id = static_cast<int32_t>(seqs_.size());
+    seqs_.emplace_back();
+  }
+  Sequence& s = seqs_[id];
+  s.request = request;
+  s.prompt_tokens = request.input_tokens;
+  return id;
+}
+
+const char* ReplicaRoleName(ReplicaRole role) {
+  switch (role) {
+    case ReplicaRole::kAggregated: return "aggregated";
+    case ReplicaRole::kPrefill: return "prefill";
+    case ReplicaRole::kDecode: return "decode";
+  }
+  return "?";
+}
+
+namespace {
+
+// Tokens the next step must compute for `s` to sample its next token: the
+// rest of its prompt, or the one token sampled last.
+int64_t Remaining(const Sequence& s) {
+  return s.computed < s.prompt_tokens ? s.prompt_tokens - s.computed : 1;
+}
+
+}  // namespace
+
+Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
+                 const KvGeometry& geometry, StepCache* steps, SequencePool* seqs,
+                 LatencyStats* itl_ms)
+    : index_(index),
+      config_(config),
+      kv_(kv_blocks, geometry),
+      steps_cache_(steps),
+      seqs_(seqs),
+      itl_ms_(itl_ms),
+      lanes_(static_cast<size_t>(std::max(1, config.lanes))) {}
+
+void Replica::Enqueue(int32_t id, double /*now*/) {
+  (*seqs_)[id].replica = index_;
+  waiting_.push_back(id);
+  ++outstanding_;
+  ++requests_;
+}
+
+double Replica::Launch(double now, std::vector<std::pair<int, double>>* started) {
+  const int lanes = static_cast<int>(lanes_.size());
+  double wait_until = -1;
+  for (int k = 0; k < lanes; ++k) {
+    const int li = (next_lane_ + k) % lanes;
+    Lane& lane = lanes_[li];
+    if (lane.busy) continue;
+    if (lane.running.empty() && waiting_.empty() && swapped_.empty()) continue;
+    if (stage_free_s_ > now) {
+      wait_until = stage_free_s_;
+      break;
+    }
+    NoteKvChange(now);
+    const double extra_ms = config_.chunked_prefill || config_.role == ReplicaRole::kDecode
+                                ? FormMixedBatch(lane, li, now)
+                                : FormPrefillFirstBatch(lane, li, now);
+    kv_usage_peak_ = std::max(kv_usage_peak_, kv_.usage());
+    if (lane.batch.empty()) continue;  // nothing admissible until a step frees KV
+    const double step_ms = steps_cache_->StepMs(lane.totals) + extra_ms;
+    const double end_s = now + step_ms / 1e3;
+    lane.busy = true;
+    lane.start_s = now;
+    // The next microbatch enters the pipeline when this one leaves the
+    // first stage.
+    stage_free_s_ = lanes > 1 ? now + step_ms / 1e3 / lanes : end_s;
+    started->emplace_back(li, end_s);
+    ++steps_;
+    if (lanes_busy_++ == 0) busy_since_s_ = now;
+    next_lane_ = (li + 1) % lanes;
+  }
+  return wait_until;
+}
+
+bool Replica::EnsureUnits(Sequence& s, int64_t tokens) {
+  if (tokens <= s.token_capacity) return true;
+  const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - s.own_units - s.shared_units);
+  if (!kv_.Allocate(need)) return false;
+  s.own_units += need;
+  s.token_capacity = kv_.TokenCapacity(tokens);
+  return true;
+}
+
+void Replica::ReleaseKv(Sequence& s) {
+  kv_.Release(s.own_units);
+  s.own_units = 0;
+  if (s.holds_prefix) kv_.ReleasePrefix(s.request.prefix_id, ++prefix_tick_);
+  s.holds_prefix = false;
+  s.shared_units = 0;
+  s.token_capacity = 0;
+}
+
+void Replica::AddWork(Lane& lane, int32_t id, int64_t tokens) {
+  const Sequence& s = (*seqs_)[id];
+  lane.batch.push_back({id, tokens});
+  if (s.computed >= s.prompt_tokens) {
+    ++lane.totals.decode_seqs;
+    lane.totals.decode_context_tokens += s.computed;
+  } else {
+    ++lane.totals.prefill_seqs;
+    lane.totals.prefill_tokens += tokens;
+    lane.totals.prefill_past_tokens += s.computed;
+  }
+}
+
+int32_t Replica::PreemptNewest(Lane& lane, double* extra_ms) {
+  const int32_t id = lane.running.back();
+  lane.running.pop_back();
+  Sequence& s = (*seqs_)[id];
+  ++preemptions_;
+  ++s.preemptions;
+  s.lane = -1;
+  const int64_t units = s.own_units + s.shared_units;
+  if (config_.preemption == EnginePreset::Preemption::kSwap &&
+      swap_used_units_ + units <= config_.swap_capacity_units) {
+    // The cache goes to host memory and comes back as it was (the shared
+    // prefix travels as a private copy).
+    const int64_t capacity = s.token_capacity;
+    ReleaseKv(s);
+    s.token_capacity = capacity;
+    s.swapped_units = units;
+    swap_used_units_ += units;
+    *extra_ms += static_cast<double>(units) * config_.swap_ms_per_unit;
+    ++swaps_;
+    swapped_.push_back(id);
+    return id;
+  }
+  // Recompute: drop the cache; the prompt and the output so far are
+  // prefilled again when it is readmitted, ahead of new requests.
+  ReleaseKv(s);
+  s.computed = 0;
+  s.prefix_checked = false;  // it may find its prefix cached when it returns
+  s.prompt_tokens = s.request.input_tokens + s.generated;
+  waiting_.push_front(id);
+  return id;
+}
+
+
+double Replica::FormMixedBatch(Lane& lane, int li, double now) {
+  lane.batch.clear();
+  lane.totals = BatchTotals();
+  int64_t budget = config_.max_num_batched_tokens;
+  double extra_ms = 0;
+  bool preempted = false;
+  std::vector<int32_t>& run = lane.running;
+  for (size_t i = 0; i < run.size() && budget > 0;) {
+    const int32_t id = run[i];
+    Sequence& s = (*seqs_)[id];
+    const int64_t n = std::min(Remaining(s), budget);
+    bool scheduled = EnsureUnits(s, s.computed + n);
+    while (!scheduled) {
+      preempted = true;
+      if (PreemptNewest(lane, &extra_ms) == id) break;
+      scheduled = EnsureUnits(s, s.computed + n);
+    }
+    if (!scheduled) break;  // it was the newest itself
+    AddWork(lane, id, n);
+    budget -= n;
+    ++i;
+  }
+  // Admitting more after a preemption would only preempt again.
+  if (preempted) return extra_ms;
+  while (!swapped_.empty() && budget > 0 &&
+         static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
+    const int32_t id = swapped_.front();
+    Sequence& s = (*seqs_)[id];
+    if (!kv_.Allocate(s.swapped_units)) break;
+    swapped_.pop_front();
+    swap_used_units_ -= s.swapped_units;
+    extra_ms += static_cast<double>(s.swapped_units) * config_.swap_ms_per_unit;
+    s.own_units = s.swapped_units;
+    s.swapped_units = 0;
+    s.lane = static_cast<int16_t>(li);
+    run.push_back(id);
+    const int64_t n = std::min(Remaining(s), budget);
+    if (EnsureUnits(s, s.computed + n)) {
+      AddWork(lane, id, n);
+      budget -= n;
+    }
+  }
+  while (!waiting_.empty() && budget > 0 &&
+         static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
+    const int64_t n = TryAdmit(lane, li, waiting_.front(), budget, now) ? lane.batch.back().tokens : -1;
+    if (n < 0) break;
+    waiting_.pop_front();
+    budget -= n;
+  }
+  return extra_ms;
+}
+
+double Replica::FormPrefillFirstBatch(Lane& lane, int li, double now) {
+  lane.batch.clear();
+  lane.totals = BatchTotals();
+  // A prefill step of whole prompts while any can be admitted; the first
+  // may exceed the token budget, the others must fit what is left.
+  int64_t budget = config_.max_num_batched_tokens;
+  std::vector<int32_t>& run = lane.running;
+  if (swapped_.empty()) {
+    while (!waiting_.empty() && static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
+      const int32_t id = waiting_.front();
+      const int64_t whole = lane.batch.empty() ? INT64_MAX : budget;
+      if (!TryAdmit(lane, li, id, whole, now)) break;
+      waiting_.pop_front();
+      budget -= lane.batch.back().tokens;
+    }
+    if (!lane.batch.empty()) return 0;
+  }
+  // Otherwise a decode step of every running sequence (then swapped ones).
+  return FormMixedBatch(lane, li, now);
+}
+
+bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double now) {
+  Sequence& s = (*seqs_)[id];
+  const Request& r = s.request;
+  // Prefix cache: a cached prefix is not computed again (its last token is,
+  // when the prefix is the whole prompt: a step must sample something).
+  int64_t start = s.computed;
+  int64_t shared_units = s.shared_units;
+  bool acquired = false;
+  if (config_.prefix_caching && r.prefix_id >= 0 && s.computed == 0 && !s.holds_prefix) {
+    const int64_t cached = kv_.AcquirePrefix(r.prefix_id, ++prefix_tick_);
+    if (cached > 0) {
+      acquired = true;
+      start = std::min(cached, s.prompt_tokens - 1);
+      shared_units = kv_.PrefixUnits(r.prefix_id);
+    }
+  }
+  const int64_t remaining = start < s.prompt_tokens ? s.prompt_tokens - start : 1;
+  const bool chunked = config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
+  const int64_t n = chunked ? std::min(remaining, budget) : remaining;
+  // Whole prompts only (prefill-first engines): it must fit the budget.
+  const int64_t reserve_tokens =
+      config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : start + n;
+  const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(reserve_tokens) - shared_units - s.own_units);
+  if ((!chunked && n > budget) || !kv_.CanAllocate(need)) {
+    if (acquired) kv_.ReleasePrefix(r.prefix_id, ++prefix_tick_);
+    return false;
+  }
+  kv_.Allocate(need);
+  s.own_units += need;
+  s.shared_units = shared_units;
+  s.token_capacity = kv_.TokenCapacity(reserve_tokens);
+  if (acquired) {
+    s.holds_prefix = true;
+    s.prefix_checked = true;
+    s.cached_prompt_tokens += start;
+    cached_prompt_tokens_ += start;
+    s.computed = start;
+  }
+  if (s.first_scheduled_s < 0) s.first_scheduled_s = now;
+  s.lane = static_cast<int16_t>(li);
+  lane.running.push_back(id);
+  AddWork(lane, id, n);
+  return true;
+}
+
+void Replica::Complete(int li, double now, StepResults* results) {
+  NoteKvChange(now);
+  Lane& lane = lanes_[li];
+  lane.busy = false;
+  if (--lanes_busy_ == 0) busy_s_ += now - busy_since_s_;
+  const double start = lane.start_s;
+  const double step_ms = (now - start) * 1e3;
+  int64_t itl_at_step = 0;  // tokens whose gap is exactly this step
+  bool removed = false;
+  for (const Work& w : lane.batch) {
+    Sequence& s = (*seqs_)[w.seq];
+    s.computed += w.tokens;
+    const Request& r = s.request;
+    if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked &&
+        s.computed >= r.prefix_tokens) {
+      // The first to compute a prefix makes it the cached copy.
+      const int64_t moved = kv_.PublishPrefix(r.prefix_id, r.prefix_tokens, ++prefix_tick_);
+      if (moved > 0) {
+        s.own_units -= moved;
+        s.shared_units += moved;
+        s.holds_prefix = true;
+      }
+      s.prefix_checked = true;
+    }
+    if (s.computed < s.prompt_tokens) continue;  // a chunk of a longer prompt: no token yet
+    ++s.generated;
+    if (s.generated == 1) {
+      s.first_token_s = now;
+    } else if (s.last_token_s == start) {
+      ++itl_at_step;
+      s.max_itl_ms = std::max(s.max_itl_ms, step_ms);
+    } else {
+      const double itl = (now - s.last_token_s) * 1e3;
+      itl_ms_->Add(itl);
+      s.max_itl_ms = std::max(s.max_itl_ms, itl);
+    }
+    s.last_token_s = now;
+    if (s.generated >= r.output_tokens) {
+      ReleaseKv(s);
+      results->finished.push_back(w.seq);
+    } else if (config_.role == ReplicaRole::kPrefill) {
+      results->prefilled.push_back(w.seq);  // keeps its KV until the transfer is done
+    } else {
+      continue;
+    }
+    s.lane = -1;
+    --outstanding_;
+    removed = true;
+  }
+  if (itl_at_step > 0) itl_ms_->Add(step_ms, itl_at_step);
+  if (removed) {
+    std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
+  }
+}
+
+void Replica::ReleaseHandedOff(int32_t id, double now) {
+  NoteKvChange(now);
+  ReleaseKv((*seqs_)[id]);
+}
+
+void Replica::NoteKvChange(double now) {
+  kv_area_s_ += kv_.usage() * (now - kv_since_s_);
+  kv_since_s_ = now;
+}
+
+double Replica::BusySeconds(double now) const {
+  return busy_s_ + (lanes_busy_ > 0 ? now - busy_since_s_ : 0);
+}
+
+double Replica::KvUsageSeconds(double now) const {
+  return kv_area_s_ + kv_.usage() * (now - kv_since_s_);
+}
+
+}  // namespace roofplan

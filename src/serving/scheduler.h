@@ -1,0 +1,174 @@
+// One replica's engine as the simulator sees it: a waiting queue, the
+// running requests of each pipeline lane, the paged KV pool, and the
+// iteration-level scheduler that forms every step's batch the way vLLM
+// (V1, chunked prefill) or a prefill-first engine (chunked_prefill off)
+// does. Time does not pass in here: the simulator asks for a step, gets its
+// duration, and reports back when it has finished.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "catalog/engine_preset.h"
+#include "serving/kv_block_pool.h"
+#include "serving/latency_stats.h"
+#include "serving/request.h"
+#include "serving/step_cache.h"
+
+namespace roofplan {
+
+// A request inside the cluster.
+struct Sequence {
+  Request request;
+  int64_t prompt_tokens = 0;  // tokens to prefill before the next sample: the
+                              // input, or input + output so far after a recompute
+  int64_t computed = 0;       // tokens whose KV is cached
+  int64_t generated = 0;      // output tokens sampled
+  int64_t own_units = 0;      // KV units held privately
+  int64_t shared_units = 0;   // units of a cached prefix it references
+  int64_t token_capacity = 0; // cached tokens its units can hold
+  int64_t swapped_units = 0;  // units parked in host memory
+  int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
+  double first_scheduled_s = -1;
+  double first_token_s = -1;
+  double last_token_s = 0;
+  double max_itl_ms = 0;
+  int32_t preemptions = 0;
+  int32_t replica = -1;         // where it runs (decode replica when disaggregated)
+  int32_t prefill_replica = -1;
+  int16_t lane = -1;
+  bool holds_prefix = false;    // references (or published) its prefix
+  bool prefix_checked = false;  // looked up / published once; no retry
+};
+
+// Sequences of the whole cluster, recycled as requests finish, so memory
+// follows the requests in flight.
+class SequencePool {
+ public:
+  int32_t Add(const Request& request);
+  void Free(int32_t id) { free_.push_back(id); }
+  Sequence& operator[](int32_t id) { return seqs_[id]; }
+  size_t capacity() const { return seqs_.size(); }
+
+ private:
+  std::vector<Sequence> seqs_;
+  std::vector<int32_t> free_;
+};
+
+enum class ReplicaRole { kAggregated, kPrefill, kDecode };
+const char* ReplicaRoleName(ReplicaRole role);
+
+struct ReplicaConfig {
+  ReplicaRole role = ReplicaRole::kAggregated;
+  int lanes = 1;               // pipeline stages: microbatches in flight
+  int64_t max_num_seqs = 256;  // per lane
+  int64_t max_num_batched_tokens = 8192;
+  bool chunked_prefill = true;
+  bool reserve_full_sequence = false;
+  bool prefix_caching = true;
+  EnginePreset::Preemption preemption = EnginePreset::Preemption::kRecompute;
+  int64_t swap_capacity_units = 0;  // host memory for swapped KV
+  double swap_ms_per_unit = 0;      // PCIe time to move one unit either way
+};
+
+// What the steps that finished did, for the simulator.
+struct StepResults {
+  std::vector<int32_t> finished;  // all output sampled; KV released
+  std::vector<int32_t> prefilled; // kPrefill role: first token out, KV still held
+};
+
+class Replica {
+ public:
+  Replica(int index, const ReplicaConfig& config, int64_t kv_blocks, const KvGeometry& geometry,
+          StepCache* steps, SequencePool* seqs, LatencyStats* itl_ms);
+
+  void Enqueue(int32_t seq, double now);
+
+  // Starts a step on every idle lane that has work, while the first
+  // pipeline stage is free. Appends (lane, end time) per step started.
+  // Returns the time the first stage frees up when a lane with work had
+  // to wait for it, else a negative number.
+  double Launch(double now, std::vector<std::pair<int, double>>* started);
+
+  // The step of `lane` ended at `now`: advance its sequences.
+  void Complete(int lane, double now, StepResults* results);
+
+  // kPrefill role: the KV of a prefilled sequence has left for a decode replica.
+  void ReleaseHandedOff(int32_t seq, double now);
+
+  int index() const { return index_; }
+  ReplicaRole role() const { return config_.role; }
+  int64_t outstanding() const { return outstanding_; }  // assigned, not yet finished or handed off
+  const KvBlockPool& kv() const { return kv_; }
+
+  // Totals for the report.
+  int64_t steps() const { return steps_; }
+  int64_t preemptions() const { return preemptions_; }
+  int64_t swaps() const { return swaps_; }
+  int64_t requests() const { return requests_; }
+  int64_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
+  double BusySeconds(double now) const;
+  double KvUsageSeconds(double now) const;  // integral of usage over time
+  double kv_usage_peak() const { return kv_usage_peak_; }
+
+  // The last batch of `lane` (valid while it runs; tests inspect it).
+  const BatchTotals& batch_totals(int lane) const { return lanes_[lane].totals; }
+
+ private:
+  struct Work {
+    int32_t seq;
+    int64_t tokens;
+  };
+  struct Lane {
+    std::vector<int32_t> running;  // admission order
+    std::vector<Work> batch;
+    BatchTotals totals;
+    bool busy = false;
+    double start_s = 0;
+  };
+
+  // Fill lane.batch; return the milliseconds of swap traffic the step adds.
+  // Mixed (vLLM V1): running sequences oldest first, each taking the rest
+  // of its prompt (up to the token budget) or one decode token, preempting
+  // the newest when the KV cache cannot grow; then swapped-out sequences;
+  // then waiting requests in arrival order while the budget, max_num_seqs
+  // and the KV cache allow (none after a preemption).
+  double FormMixedBatch(Lane& lane, int lane_index, double now);
+  // Prefill-first (chunked prefill off): a step of whole prompts whenever
+  // one can be admitted, else a decode step as above.
+  double FormPrefillFirstBatch(Lane& lane, int lane_index, double now);
+  // Admits waiting sequence `id` into the lane with at most `budget`
+  // tokens of work (prefix-cache hits skip their cached tokens); false,
+  // with nothing changed, when its KV does not fit or (prefill-first) its
+  // prompt exceeds the budget.
+  bool TryAdmit(Lane& lane, int lane_index, int32_t id, int64_t budget, double now);
+  bool EnsureUnits(Sequence& s, int64_t tokens);
+  // Frees the newest running sequence of `lane`; returns its id.
+  int32_t PreemptNewest(Lane& lane, double* extra_ms);
+  void AddWork(Lane& lane, int32_t id, int64_t tokens);
+  void ReleaseKv(Sequence& s);
+  void NoteKvChange(double now);
+
+  int index_;
+  ReplicaConfig config_;
+  KvBlockPool kv_;
+  StepCache* steps_cache_;
+  SequencePool* seqs_;
+  LatencyStats* itl_ms_;
+  std::deque<int32_t> waiting_;
+  std::deque<int32_t> swapped_;
+  int64_t swap_used_units_ = 0;
+  std::vector<Lane> lanes_;
+  int next_lane_ = 0;
+  double stage_free_s_ = 0;
+  int64_t outstanding_ = 0;
+  int64_t prefix_tick_ = 0;
+
+  int64_t steps_ = 0, preemptions_ = 0, swaps_ = 0, requests_ = 0, cached_prompt_tokens_ = 0;
+  int lanes_busy_ = 0;
+  double busy_since_s_ = 0, busy_s_ = 0;
+  double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;
+};
+
+}  // namespace roofplan

@@ -1,0 +1,409 @@
+#include "serving/simulator.h"
+
+#include <algorithm>
+#include <memory>
+#include <queue>
+
+#include "core/error.h"
+#include "memory/memory_plan.h"
+#include "serving/scheduler.h"
+
+namespace roofplan {
+
+namespace {
+
+enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived };
+
+struct Event {
+  double time_s;
+  uint64_t order;  // ties in time resolve in the order events were made: deterministic
+  EventKind kind;
+  int32_t replica;
+  int32_t arg;  // kStepDone: lane; kKvArrived: sequence
+};
+
+struct Later {
+  bool operator()(const Event& a, const Event& b) const {
+    return a.time_s > b.time_s || (a.time_s == b.time_s && a.order > b.order);
+  }
+};
+
+constexpr size_t kMaxKvSamples = 512;
+
+class Simulation {
+ public:
+  Simulation(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
+             const SimOptions& options);
+  SimResult Run();
+
+ private:
+  void Push(double time_s, EventKind kind, int32_t replica, int32_t arg) {
+    events_.push(Event{time_s, next_order_++, kind, replica, arg});
+  }
+  void Arrive(Request request, double now);
+  int Route(int begin, int end);
+  void Wake(int replica, double now);
+  void StepDone(int replica, int lane, double now);
+  void KvArrived(int prefill_replica, int32_t seq, double now);
+  void Finish(int32_t seq, double now);
+  void NoteInSystem(double now) {
+    in_system_area_ += static_cast<double>(in_system_) * (now - in_system_since_);
+    in_system_since_ = now;
+  }
+  void SampleKvUsage(double until);
+
+  const Setup& setup_;
+  StepTimeModel perf_;
+  StepCache steps_;
+  RequestSource& source_;
+  const WorkloadSpec& workload_;
+  const SimOptions& options_;
+  MemoryPlan memory_;
+  SequencePool seqs_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  int prefill_replicas_ = 0;  // replicas [0, prefill_replicas_) take new requests' prompts
+  std::priority_queue<Event, std::vector<Event>, Later> events_;
+  uint64_t next_order_ = 0;
+  std::vector<bool> stage_wake_pending_;
+  std::vector<int> round_robin_;  // per pool
+  std::optional<Request> pending_;  // open loop: the next arrival
+  bool closed_loop_ = false;
+  double kv_transfer_ms_per_token_ = 0;
+  double kv_transfer_latency_ms_ = 0;
+  int64_t max_request_units_ = 0;
+  std::vector<std::pair<int, double>> started_;
+  StepResults step_results_;
+
+  SimResult result_;
+  int64_t in_system_ = 0;
+  double in_system_area_ = 0, in_system_since_ = 0;
+  int64_t progress_every_ = 1000;
+  double kv_sample_interval_s_ = 0.05, next_kv_sample_s_ = 0;
+  double now_ = 0;
+};
+
+Simulation::Simulation(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
+                       const SimOptions& options)
+    : setup_(setup),
+      perf_(setup.MakeStepTimeModel()),
+      steps_(perf_),
+      source_(source),
+      workload_(workload),
+      options_(options) {
+  const ParallelPlan& p = setup.plan;
+  const EnginePreset& e = setup.engine;
+  const ModelConfig& m = setup.model;
+  memory_ = PlanMemory(m, setup.gpu, p, setup.precision, e);
+  if (!memory_.fits) throw Error(memory_.why_not);
+
+  const ClusterSpec& cluster = options.cluster;
+  int decode_replicas = p.dp;
+  if (cluster.disaggregated()) {
+    prefill_replicas_ = *cluster.prefill_replicas;
+    decode_replicas = cluster.decode_replicas.value_or(0);
+    if (prefill_replicas_ + decode_replicas != p.dp) {
+      throw Error("cluster.disaggregated: " + std::to_string(prefill_replicas_) + " prefill + " +
+                  std::to_string(decode_replicas) + " decode replicas of tp*pp = " +
+                  std::to_string(p.tp * p.pp) + " GPUs need num_gpus = " +
+                  std::to_string((prefill_replicas_ + decode_replicas) * p.tp * p.pp) +
+                  ", the scenario has " + std::to_string(p.num_gpus()));
+    }
+    const double gb_per_s = cluster.kv_transfer_gb_per_s.value_or(setup.network.inter_node_gb_per_s);
+    // Every GPU of the prefill replica sends its shard of the cache to its
+    // peer in the decode replica, all at once.
+    kv_transfer_ms_per_token_ = memory_.kv_bytes_per_token / (gb_per_s * 1e9) * 1e3;
+    kv_transfer_latency_ms_ = setup.network.inter_node_latency_us / 1e3;
+  }
+
+  KvGeometry geometry;
+  geometry.block_tokens = e.kv_block_tokens;
+  if (m.num_sliding_layers > 0 && m.sliding_window > 0 && e.sliding_window_attention) {
+    geometry.full_layers = m.num_layers - m.num_sliding_layers;
+    geometry.window_layers = m.num_sliding_layers;
+    geometry.window = m.sliding_window;
+  }
+  const int attention_dp = p.attention_dp();
+  const int64_t kv_blocks = memory_.kv_blocks * attention_dp;
+
+  ReplicaConfig config;
+  config.lanes = p.pp;
+  config.max_num_seqs = static_cast<int64_t>(e.max_num_seqs) * attention_dp;
+  config.max_num_batched_tokens = static_cast<int64_t>(e.max_num_batched_tokens) * attention_dp;
+  config.chunked_prefill = e.chunked_prefill;
+  config.reserve_full_sequence = e.reserve_full_sequence;
+  config.prefix_caching = e.prefix_caching;
+  config.preemption = e.preemption;
+  KvBlockPool probe(kv_blocks, geometry);
+  const double unit_bytes = memory_.kv_bytes_per_token * e.kv_block_tokens / probe.units_per_block();
+  if (e.preemption == EnginePreset::Preemption::kSwap) {
+    if (!setup.gpu.pcie_gb_per_s_bidir) {
+      throw Error("engine preemption \"swap\" needs the PCIe bandwidth of " + setup.gpu.slug +
+                  ", which its profile does not have (verified)");
+    }
+    const double pcie_bytes_per_ms = *setup.gpu.pcie_gb_per_s_bidir / 2 * 1e9 / 1e3;
+    config.swap_capacity_units = static_cast<int64_t>(e.swap_space_bytes / unit_bytes);
+    config.swap_ms_per_unit = unit_bytes / pcie_bytes_per_ms;
+  }
+
+  const int total = p.dp;
+  replicas_.reserve(total);
+  for (int i = 0; i < total; ++i) {
+    ReplicaConfig c = config;
+    if (cluster.disaggregated()) c.role = i < prefill_replicas_ ? ReplicaRole::kPrefill : ReplicaRole::kDecode;
+    replicas_.push_back(std::make_unique<Replica>(i, c, kv_blocks, geometry, &steps_, &seqs_,
+                                                  &result_.itl_ms));
+  }
+  stage_wake_pending_.assign(total, false);
+  round_robin_.assign(2, 0);
+  max_request_units_ = probe.capacity();
+  closed_loop_ = !workload.arrival && workload.trace.empty() && workload.concurrency.has_value();
+  if (auto total_requests = source.total()) progress_every_ = std::max<int64_t>(1, *total_requests / 1000);
+}
+
+int Simulation::Route(int begin, int end) {
+  const int n = end - begin;
+  int& rr = round_robin_[begin == 0 ? 0 : 1];
+  switch (options_.cluster.router) {
+    case RouterPolicy::kRoundRobin: {
+      const int r = begin + rr;
+      rr = (rr + 1) % n;
+      return r;
+    }
+    case RouterPolicy::kLeastOutstanding: {
+      int best = begin;
+      for (int r = begin + 1; r < end; ++r) {
+        if (replicas_[r]->outstanding() < replicas_[best]->outstanding()) best = r;
+      }
+      return best;
+    }
+    case RouterPolicy::kLeastKvUsage: {
+      int best = begin;
+      for (int r = begin + 1; r < end; ++r) {
+        const double a = replicas_[r]->kv().usage(), b = replicas_[best]->kv().usage();
+        if (a < b || (a == b && replicas_[r]->outstanding() < replicas_[best]->outstanding())) best = r;
+      }
+      return best;
+    }
+  }
+  return begin;
+}
+
+void Simulation::Arrive(Request request, double now) {
+  const int64_t tokens = request.input_tokens + request.output_tokens - 1;
+  if (replicas_[0]->kv().UnitsFor(tokens) > max_request_units_) {
+    throw Error("request " + std::to_string(request.id) + " (" + std::to_string(request.input_tokens) +
+                " in + " + std::to_string(request.output_tokens) +
+                " out) needs more KV cache than a replica has (" +
+                std::to_string(memory_.kv_blocks * memory_.kv_block_tokens) +
+                " tokens); it could never finish. Use more GPUs per replica or shorter requests");
+  }
+  if (closed_loop_) request.arrival_s = now;
+  NoteInSystem(now);
+  ++in_system_;
+  result_.max_requests_in_flight = std::max(result_.max_requests_in_flight, in_system_);
+  const int32_t id = seqs_.Add(request);
+  const int end = prefill_replicas_ > 0 ? prefill_replicas_ : static_cast<int>(replicas_.size());
+  const int r = Route(0, end);
+  if (prefill_replicas_ > 0) seqs_[id].prefill_replica = r;
+  replicas_[r]->Enqueue(id, now);
+  Wake(r, now);
+}
+
+void Simulation::Wake(int r, double now) {
+  started_.clear();
+  Replica& replica = *replicas_[r];
+  const double wait_until = replica.Launch(now, &started_);
+  for (const auto& [lane, end_s] : started_) {
+    Push(end_s, EventKind::kStepDone, r, lane);
+    ++result_.steps;
+    if (options_.on_step) {
+      StepObservation o;
+      o.replica = r;
+      o.lane = lane;
+      o.start_s = now;
+      o.end_s = end_s;
+      o.batch = replica.batch_totals(lane);
+      o.kv_used_units = replica.kv().used();
+      o.kv_capacity_units = replica.kv().capacity();
+      options_.on_step(o);
+    }
+  }
+  if (wait_until >= 0 && !stage_wake_pending_[r]) {
+    stage_wake_pending_[r] = true;
+    Push(wait_until, EventKind::kStageFree, r, 0);
+  }
+}
+
+void Simulation::StepDone(int r, int lane, double now) {
+  step_results_.finished.clear();
+  step_results_.prefilled.clear();
+  replicas_[r]->Complete(lane, now, &step_results_);
+  for (int32_t id : step_results_.finished) Finish(id, now);
+  for (int32_t id : step_results_.prefilled) {
+    const double ms = kv_transfer_latency_ms_ +
+                      kv_transfer_ms_per_token_ * static_cast<double>(seqs_[id].request.input_tokens);
+    Push(now + ms / 1e3, EventKind::kKvArrived, r, id);
+  }
+  Wake(r, now);
+}
+
+void Simulation::KvArrived(int prefill_replica, int32_t id, double now) {
+  replicas_[prefill_replica]->ReleaseHandedOff(id, now);
+  Wake(prefill_replica, now);
+  // The decode replica streams the first token once it holds the cache.
+  Sequence& s = seqs_[id];
+  s.first_token_s = now;
+  s.last_token_s = now;
+  const int r = Route(prefill_replicas_, static_cast<int>(replicas_.size()));
+  replicas_[r]->Enqueue(id, now);
+  Wake(r, now);
+}
+
+void Simulation::Finish(int32_t id, double now) {
+  const Sequence& s = seqs_[id];
+  FinishedRequest f;
+  f.id = s.request.id;
+  f.arrival_s = s.request.arrival_s;
+  f.first_scheduled_s = s.first_scheduled_s;
+  f.first_token_s = s.first_token_s;
+  f.finish_s = now;
+  f.input_tokens = s.request.input_tokens;
+  f.output_tokens = s.generated;
+  f.cached_prompt_tokens = s.cached_prompt_tokens;
+  f.preemptions = s.preemptions;
+  f.replica = s.replica;
+  f.prefill_replica = s.prefill_replica;
+  f.max_itl_ms = s.max_itl_ms;
+  const SloSpec& slo = options_.slo;
+  f.met_slo = !(slo.ttft_ms && f.ttft_ms() > *slo.ttft_ms) &&
+              !(slo.tpot_ms && f.tpot_ms() > *slo.tpot_ms) &&
+              !(slo.itl_ms && f.max_itl_ms > *slo.itl_ms) &&
+              !(slo.e2e_ms && f.e2e_ms() > *slo.e2e_ms);
+
+  SimResult& r = result_;
+  ++r.requests_completed;
+  r.input_tokens += f.input_tokens;
+  r.output_tokens += f.output_tokens;
+  r.cached_prompt_tokens += f.cached_prompt_tokens;
+  r.ttft_ms.Add(f.ttft_ms());
+  if (f.output_tokens > 1) r.tpot_ms.Add(f.tpot_ms());
+  r.e2e_ms.Add(f.e2e_ms());
+  r.queue_ms.Add(f.queue_ms());
+  if (f.met_slo) ++r.good_requests;
+  if (options_.on_finished) options_.on_finished(f);
+
+  NoteInSystem(now);
+  --in_system_;
+  seqs_.Free(id);
+  if (closed_loop_) Push(now + workload_.think_time_s, EventKind::kArrival, -1, 0);
+  if (options_.on_progress && r.requests_completed % progress_every_ == 0) {
+    options_.on_progress(r.requests_completed, source_.total(), now);
+  }
+}
+
+void Simulation::SampleKvUsage(double until) {
+  while (next_kv_sample_s_ <= until) {
+    double usage = 0;
+    for (const auto& replica : replicas_) usage += replica->kv().usage();
+    result_.kv_usage.push_back({next_kv_sample_s_, usage / static_cast<double>(replicas_.size())});
+    next_kv_sample_s_ += kv_sample_interval_s_;
+    if (result_.kv_usage.size() >= kMaxKvSamples) {
+      // Keep every other sample and halve the rate: bounded, still even.
+      std::vector<KvUsageSample> kept;
+      for (size_t i = 0; i < result_.kv_usage.size(); i += 2) kept.push_back(result_.kv_usage[i]);
+      result_.kv_usage.swap(kept);
+      kv_sample_interval_s_ *= 2;
+      next_kv_sample_s_ = result_.kv_usage.back().time_s + kv_sample_interval_s_;
+    }
+  }
+}
+
+SimResult Simulation::Run() {
+  if (closed_loop_) {
+    const int64_t users = *workload_.concurrency;
+    for (int64_t u = 0; u < users; ++u) {
+      Push(workload_.ramp_up_s * static_cast<double>(u) / static_cast<double>(users),
+           EventKind::kArrival, -1, 0);
+    }
+  } else {
+    pending_ = source_.Next();
+    if (pending_) Push(pending_->arrival_s, EventKind::kArrival, -1, 0);
+  }
+  while (!events_.empty()) {
+    const Event e = events_.top();
+    events_.pop();
+    ++result_.events;
+    SampleKvUsage(e.time_s);
+    now_ = e.time_s;
+    switch (e.kind) {
+      case EventKind::kArrival:
+        if (closed_loop_) {
+          if (auto request = source_.Next()) Arrive(*request, now_);
+        } else {
+          Request request = *pending_;
+          pending_ = source_.Next();
+          if (pending_) Push(pending_->arrival_s, EventKind::kArrival, -1, 0);
+          Arrive(request, now_);
+        }
+        break;
+      case EventKind::kStepDone:
+        StepDone(e.replica, e.arg, now_);
+        break;
+      case EventKind::kStageFree:
+        stage_wake_pending_[e.replica] = false;
+        Wake(e.replica, now_);
+        break;
+      case EventKind::kKvArrived:
+        KvArrived(e.replica, e.arg, now_);
+        break;
+    }
+  }
+  if (in_system_ > 0) {
+    throw Error("simulation stalled with " + std::to_string(in_system_) +
+                " requests unfinished (a scheduler bug: please report the scenario)");
+  }
+
+  SimResult& r = result_;
+  r.duration_s = now_;
+  const double d = r.duration_s > 0 ? r.duration_s : 1;
+  r.request_throughput = r.requests_completed / d;
+  r.output_tokens_per_s = r.output_tokens / d;
+  r.total_tokens_per_s = (r.input_tokens + r.output_tokens) / d;
+  r.goodput_requests_per_s = r.good_requests / d;
+  r.mean_requests_in_system = in_system_area_ / d;
+  for (const auto& replica : replicas_) {
+    ReplicaReport rep;
+    rep.role = ReplicaRoleName(replica->role());
+    rep.requests = replica->requests();
+    rep.steps = replica->steps();
+    rep.preemptions = replica->preemptions();
+    rep.busy_fraction = replica->BusySeconds(now_) / d;
+    rep.kv_usage_mean = replica->KvUsageSeconds(now_) / d;
+    rep.kv_usage_peak = replica->kv_usage_peak();
+    r.preemptions += replica->preemptions();
+    r.swaps += replica->swaps();
+    r.kv_usage_mean += rep.kv_usage_mean / static_cast<double>(replicas_.size());
+    r.kv_usage_peak = std::max(r.kv_usage_peak, rep.kv_usage_peak);
+    r.replicas.push_back(rep);
+  }
+  r.num_gpus = setup_.plan.num_gpus();
+  if (setup_.usd_per_gpu_hour && r.output_tokens_per_s > 0) {
+    r.priced = true;
+    r.usd_per_hour = *setup_.usd_per_gpu_hour * r.num_gpus;
+    r.usd_per_1m_output_tokens = r.usd_per_hour / (r.output_tokens_per_s * 3600) * 1e6;
+    r.usd_per_1m_tokens = r.usd_per_hour / (r.total_tokens_per_s * 3600) * 1e6;
+  }
+  r.step_cache_misses = steps_.misses();
+  if (options_.on_progress) options_.on_progress(r.requests_completed, source_.total(), now_);
+  return std::move(result_);
+}
+
+}  // namespace
+
+SimResult Simulate(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
+                   const SimOptions& options) {
+  Simulation simulation(setup, source, workload, options);
+  return simulation.Run();
+}
+
+}  // namespace roofplan

@@ -1,0 +1,127 @@
+// Discrete-event simulation of a serving cluster: requests arrive (open or
+// closed loop, or from a trace), a router assigns them to replicas, each
+// replica runs engine steps whose batches its scheduler forms and whose
+// times come from the perf model, and every request's tokens are timed.
+// With disaggregation, prompts run on prefill replicas and their KV cache
+// crosses the network to decode replicas.
+//
+// Metrics follow `vllm bench serve`: TTFT (arrival to first token), TPOT
+// per request ((e2e - ttft) / (output - 1), requests with one output token
+// excluded), ITL (every gap between consecutive tokens of a request), E2E
+// latency; duration runs from t = 0 to the last completion. Memory is
+// bounded by the requests in flight: finished requests are only reported
+// through on_finished and folded into streaming statistics.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/workload_spec.h"
+#include "perf/setup.h"
+#include "serving/latency_stats.h"
+#include "serving/step_cache.h"
+#include "serving/workload.h"
+
+namespace roofplan {
+
+struct FinishedRequest {
+  int64_t id = 0;
+  double arrival_s = 0;
+  double first_scheduled_s = 0;
+  double first_token_s = 0;
+  double finish_s = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // served from the prefix cache
+  int preemptions = 0;
+  int replica = 0;             // where it decoded
+  int prefill_replica = -1;    // disaggregated: where it was prefilled
+  double max_itl_ms = 0;
+  bool met_slo = true;         // all SLOs set (true when none is)
+
+  double queue_ms() const { return (first_scheduled_s - arrival_s) * 1e3; }
+  double ttft_ms() const { return (first_token_s - arrival_s) * 1e3; }
+  double e2e_ms() const { return (finish_s - arrival_s) * 1e3; }
+  double tpot_ms() const {
+    return output_tokens > 1 ? (finish_s - first_token_s) * 1e3 / (output_tokens - 1) : 0;
+  }
+};
+
+// One step as it starts, for tests that check invariants every step.
+struct StepObservation {
+  int replica = 0;
+  int lane = 0;
+  double start_s = 0;
+  double end_s = 0;
+  BatchTotals batch;
+  int64_t kv_used_units = 0;
+  int64_t kv_capacity_units = 0;
+};
+
+struct SimOptions {
+  ClusterSpec cluster;
+  SloSpec slo;
+  std::function<void(const FinishedRequest&)> on_finished;
+  // Called about every 0.1% of the requests (and at the end).
+  std::function<void(int64_t finished, std::optional<int64_t> total, double sim_time_s)> on_progress;
+  std::function<void(const StepObservation&)> on_step;
+};
+
+struct ReplicaReport {
+  std::string role;  // "aggregated", "prefill" or "decode"
+  int64_t requests = 0;
+  int64_t steps = 0;
+  int64_t preemptions = 0;
+  double busy_fraction = 0;   // of the run's duration, some step running
+  double kv_usage_mean = 0;   // time-weighted, of the KV budget
+  double kv_usage_peak = 0;
+};
+
+struct KvUsageSample {
+  double time_s = 0;
+  double usage = 0;  // mean over replicas of used / budget
+};
+
+struct SimResult {
+  int64_t requests_completed = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cached_prompt_tokens = 0;
+  double duration_s = 0;
+  double request_throughput = 0;    // requests/s
+  double output_tokens_per_s = 0;
+  double total_tokens_per_s = 0;    // prompt + output
+  LatencyStats ttft_ms, tpot_ms, itl_ms, e2e_ms, queue_ms;
+  int64_t good_requests = 0;        // met every SLO
+  double goodput_requests_per_s = 0;
+  int64_t preemptions = 0;
+  int64_t swaps = 0;
+  double mean_requests_in_system = 0;  // time average, for Little's law
+  int64_t max_requests_in_flight = 0;
+  std::vector<ReplicaReport> replicas;
+  std::vector<KvUsageSample> kv_usage;  // at most 512 evenly spaced samples
+  double kv_usage_mean = 0;
+  double kv_usage_peak = 0;
+
+  int num_gpus = 0;
+  bool priced = false;
+  double usd_per_hour = 0;
+  double usd_per_1m_output_tokens = 0;
+  double usd_per_1m_tokens = 0;
+
+  int64_t steps = 0;
+  int64_t events = 0;
+  int64_t step_cache_misses = 0;
+};
+
+// Runs the workload to completion. The plan's dp is the number of
+// replicas (prefill + decode ones when disaggregated). Throws Error for a
+// configuration that cannot serve (no KV room, a request larger than a
+// replica's KV cache, a disaggregation that does not match num_gpus).
+SimResult Simulate(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
+                   const SimOptions& options);
+
+}  // namespace roofplan

@@ -1,0 +1,59 @@
+#include "serving/step_cache.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace roofplan {
+
+namespace {
+constexpr int kExactBelow = 64;  // 2^6
+constexpr int kStepsPerOctave = 64;
+}  // namespace
+
+uint32_t StepCache::GridIndex(double tokens) {
+  if (tokens <= kExactBelow) return static_cast<uint32_t>(std::lround(tokens));
+  // Above 64: index = 64 + 64 * (log2(tokens) - 6), rounded.
+  const double steps = (std::log2(tokens) - 6.0) * kStepsPerOctave;
+  return kExactBelow + static_cast<uint32_t>(std::lround(steps));
+}
+
+double StepCache::GridValue(uint32_t index) {
+  if (index <= kExactBelow) return index;
+  return std::exp2(6.0 + static_cast<double>(index - kExactBelow) / kStepsPerOctave);
+}
+
+double StepCache::StepMs(const BatchTotals& b) {
+  if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
+  ++lookups_;
+  const uint32_t chunk =
+      b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_tokens) / b.prefill_seqs) : 0;
+  const uint32_t past =
+      b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_past_tokens) / b.prefill_seqs) : 0;
+  const uint32_t context =
+      b.decode_seqs ? GridIndex(static_cast<double>(b.decode_context_tokens) / b.decode_seqs) : 0;
+  // 16 bits of decode sequences, 12 of prefill sequences, 12 per grid
+  // index (2^12 grid steps reach 2^69 tokens).
+  if (b.decode_seqs >= (1 << 16) || b.prefill_seqs >= (1 << 12)) {
+    throw Error("step with " + std::to_string(b.decode_seqs) + " decodes and " +
+                std::to_string(b.prefill_seqs) + " prompt chunks is beyond the simulator's step cache");
+  }
+  const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 |
+                       static_cast<uint64_t>(b.prefill_seqs) << 36 |
+                       static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 |
+                       context;
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  ++misses_;
+  StepShape shape;
+  shape.decode_seqs = static_cast<double>(b.decode_seqs);
+  shape.decode_context = b.decode_seqs ? GridValue(context) : 0;
+  shape.prefill_seqs = static_cast<double>(b.prefill_seqs);
+  shape.prefill_tokens = b.prefill_seqs ? GridValue(chunk) : 0;
+  shape.prefill_past = b.prefill_seqs ? GridValue(past) : 0;
+  const double ms = perf_.Step(shape).step_ms;
+  cache_.emplace(key, ms);
+  return ms;
+}
+
+}  // namespace roofplan
