@@ -239,5 +239,130 @@ TEST(Cli, EveryScenarioRuns) {
   EXPECT_GE(count, 6);
 }
 
+TEST(Cli, EveryScenarioSimulates) {
+  for (const auto& entry : fs::directory_iterator(fs::path(ROOFPLAN_SOURCE_DIR) / "scenarios")) {
+    if (entry.path().extension() != ".json") continue;
+    const Result r = Roofplan("simulate scenarios/" + entry.path().filename().string() +
+                              " --num-requests 100 --format json");
+    ASSERT_EQ(r.status, 0) << entry.path() << ": " << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["requests_completed"].get<int64_t>(), 100) << entry.path();
+  }
+}
+
+TEST(Cli, SimulateJsonContract) {
+  const std::string out = TempDir() + "/requests.csv";
+  const Result r = Roofplan("simulate scenarios/default.json --num-requests 300 --format json "
+                            "--requests-out '" + out + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << "no progress bar when stderr is not a terminal: " << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const char* key : {"requests_completed", "duration_s", "request_throughput",
+                          "output_tokens_per_s", "preemptions"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_TRUE(j[key].is_number()) << key;
+  }
+  EXPECT_EQ(j["requests_completed"].get<int64_t>(), 300);
+  for (const char* metric : {"ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"}) {
+    ASSERT_TRUE(j.contains(metric)) << metric;
+    for (const char* stat : {"mean", "median", "p90", "p99"}) {
+      ASSERT_TRUE(j[metric].contains(stat)) << metric << "." << stat;
+      EXPECT_GT(j[metric][stat].get<double>(), 0) << metric << "." << stat;
+    }
+    EXPECT_LE(j[metric]["median"].get<double>(), j[metric]["p90"].get<double>()) << metric;
+    EXPECT_LE(j[metric]["p90"].get<double>(), j[metric]["p99"].get<double>()) << metric;
+  }
+  // One CSV row per finished request, after the header.
+  std::ifstream csv(out);
+  std::string line;
+  int rows = -1;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 300);
+}
+
+TEST(Cli, SimulateTableCsvMarkdown) {
+  for (const char* format : {"table", "csv", "markdown"}) {
+    const Result r = Roofplan(std::string("simulate scenarios/default.json --num-requests 50 --format ") + format);
+    ASSERT_EQ(r.status, 0) << format << ": " << r.err;
+    EXPECT_TRUE(Contains(r.out, "ttft") || Contains(r.out, "TTFT")) << format << ": " << r.out;
+  }
+}
+
+TEST(Cli, SimulateBadDistribution) {
+  const std::string path = WriteTemp("bad-dist.json", R"({"model": "llama-3.1-8b", "gpu": "h100-sxm",
+    "workload": {"isl": {"distribution": "lognormal", "mean": 1000, "stddev": -5}, "osl": 100,
+                 "concurrency": 4}})");
+  ExpectCleanFailure(Roofplan("simulate '" + path + "'"), {"bad-dist.json", "$.workload.isl.stddev"});
+  const std::string uniform = WriteTemp("bad-uniform.json", R"({"model": "llama-3.1-8b", "gpu": "h100-sxm",
+    "workload": {"isl": {"distribution": "uniform", "min": 500, "max": 100}, "osl": 100,
+                 "concurrency": 4}})");
+  ExpectCleanFailure(Roofplan("simulate '" + uniform + "'"), {"bad-uniform.json", "$.workload.isl"});
+  const std::string rate = WriteTemp("bad-rate.json", R"({"model": "llama-3.1-8b", "gpu": "h100-sxm",
+    "workload": {"isl": 100, "osl": 100, "arrival": {"process": "gamma", "rate_per_s": 5, "cv": 0}}})");
+  ExpectCleanFailure(Roofplan("simulate '" + rate + "'"), {"bad-rate.json", "$.workload.arrival.cv"});
+}
+
+// A trace with a problem: the message names the file and the line.
+void ExpectTraceFailure(const std::string& name, const std::string& text,
+                        std::initializer_list<const char*> mentions) {
+  const std::string trace = WriteTemp(name, text);
+  const Result r = Roofplan(std::string("simulate ") + kLlama + " --trace '" + trace + "'");
+  ExpectCleanFailure(r, {name.c_str()});
+  ExpectCleanFailure(r, mentions);
+}
+
+TEST(Cli, SimulateTraceErrors) {
+  ExpectTraceFailure("missing.csv", "arrival_time_s,input_tokens\n0,100\n", {"output"});
+  ExpectTraceFailure("negative.csv", "arrival_time_s,input_tokens,output_tokens\n0,100,10\n1,-100,10\n",
+                     {"line 3"});
+  ExpectTraceFailure("text.csv", "arrival_time_s,input_tokens,output_tokens\n0,100,10\n1,abc,10\n",
+                     {"line 3", "abc"});
+  ExpectTraceFailure("unsorted.csv",
+                     "arrival_time_s,input_tokens,output_tokens\n0,100,10\n4,100,10\n3.2,100,10\n",
+                     {"line 4", "sorted"});
+  ExpectTraceFailure("azure.csv", "TIMESTAMP,ContextTokens\n2023-11-16 18:15:46.6805900,100\n",
+                     {"GeneratedTokens"});
+  ExpectTraceFailure("rows.jsonl", "{\"arrival_time_s\": 0, \"input_tokens\": 5, \"output_tokens\": 2}\n{\"arrival_time_s\": 1}\n",
+                     {"line 2"});
+}
+
+TEST(Cli, SimulateAzureTrace) {
+  const std::string trace = WriteTemp("azure.csv",
+                                      "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                                      "2023-11-16 18:15:46.6805900,374,44\n"
+                                      "2023-11-16 18:15:50.9951690,396,109\n"
+                                      "2023-11-16 18:15:51.2036410,879,55\n");
+  const Result r = Roofplan(std::string("simulate ") + kLlama + " --trace '" + trace + "' --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["requests_completed"].get<int64_t>(), 3);
+  EXPECT_EQ(j["total_input_tokens"].get<int64_t>(), 374 + 396 + 879);
+  EXPECT_EQ(j["total_output_tokens"].get<int64_t>(), 44 + 109 + 55);
+  EXPECT_GT(j["duration_s"].get<double>(), 51.2036410 - 46.6805900);
+}
+
+TEST(Cli, SimulateFlagErrors) {
+  ExpectCleanFailure(Roofplan(std::string("simulate ") + kLlama + " --isl 100 --osl 10 --rate 5 --concurrency 3"),
+                     {"--rate", "--concurrency"});
+  ExpectCleanFailure(Roofplan(std::string("simulate ") + kLlama + " --isl 100 --osl 10 --rate 5 --router fastest"),
+                     {"--router", "fastest"});
+  ExpectCleanFailure(Roofplan(std::string("simulate ") + kLlama + " --isl 100 --osl 10 --rate 5 --disagg 2x2"),
+                     {"--disagg", "2x2"});
+  ExpectCleanFailure(Roofplan(std::string("simulate ") + kLlama + " --isl 100 --osl 10"),
+                     {"workload"});
+}
+
+TEST(Cli, SimulateDisaggregated) {
+  const Result r = Roofplan(std::string("simulate ") + kLlama +
+                            " --isl 2000 --osl 100 --rate 4 --num-requests 100 --disagg 1p2d --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["deployment"]["num_gpus"].get<int>(), 3);
+  EXPECT_EQ(j["cluster"]["prefill_replicas"].get<int>(), 1);
+  EXPECT_EQ(j["replicas"][0]["role"], "prefill");
+  EXPECT_EQ(j["replicas"][2]["role"], "decode");
+  EXPECT_EQ(j["requests_completed"].get<int64_t>(), 100);
+}
+
 }  // namespace
 }  // namespace roofplan

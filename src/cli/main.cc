@@ -247,12 +247,18 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
     if (!(a.rate_per_s > 0)) throw Error("--arrival/--cv need an arrival rate: pass --rate REQ_PER_S");
     w.arrival = a;
     w.concurrency.reset();
+    w.concurrency_max = false;
   }
   if (!sf.concurrency.empty()) {
-    w.concurrency = ParseCount("--concurrency", sf.concurrency);
+    if (sf.concurrency == "max") {
+      w.concurrency_max = true;
+      w.concurrency.reset();
+    } else {
+      w.concurrency = ParseCount("--concurrency", sf.concurrency);
+      w.concurrency_max = false;
+    }
     w.arrival.reset();
   }
-  w.concurrency_max = false;
   if (!sf.trace.empty()) w.trace = sf.trace;
   if (sf.num_requests > 0) w.num_requests = sf.num_requests;
   if (sf.duration_s > 0) w.duration_s = sf.duration_s;
@@ -274,10 +280,12 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
     s.cluster.prefill_replicas = std::stoi(m[1]);
     s.cluster.decode_replicas = std::stoi(m[2]);
   }
-  // Disaggregated without num_gpus: exactly the GPUs the pools need.
-  if (s.cluster.disaggregated() && !s.num_gpus) {
-    s.num_gpus = (*s.cluster.prefill_replicas + s.cluster.decode_replicas.value_or(0)) *
-                 s.tp.value_or(1) * s.pp.value_or(1);
+  // Disaggregated: the GPUs split evenly over the replicas of both pools;
+  // without num_gpus, exactly the GPUs the pools need.
+  if (s.cluster.disaggregated()) {
+    const int replicas = *s.cluster.prefill_replicas + s.cluster.decode_replicas.value_or(0);
+    if (!s.tp) s.tp = s.num_gpus ? std::max(1, *s.num_gpus / (replicas * s.pp.value_or(1))) : 1;
+    if (!s.num_gpus) s.num_gpus = replicas * *s.tp * s.pp.value_or(1);
   }
   if (sf.slo_ttft_ms > 0) s.slo.ttft_ms = sf.slo_ttft_ms;
   if (sf.slo_tpot_ms > 0) s.slo.tpot_ms = sf.slo_tpot_ms;
@@ -285,6 +293,16 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
   if (sf.slo_e2e_ms > 0) s.slo.e2e_ms = sf.slo_e2e_ms;
 
   Setup setup = ResolveScenario(s);
+  if (w.concurrency_max && !w.arrival && w.trace.empty() && !w.concurrency) {
+    // Offline maximum: as many users as the KV cache and max_num_seqs admit.
+    const StepTimeModel perf = setup.MakeStepTimeModel();
+    const Estimate e = EstimateSteadyState(
+        perf, Workload{std::max<int64_t>(1, std::llround(w.isl ? w.isl->Mean() : 1)),
+                       std::max<int64_t>(1, std::llround(w.osl ? w.osl->Mean() : 1)), std::nullopt},
+        std::nullopt);
+    if (!e.fits) throw Error(e.fit_note);
+    w.concurrency = e.concurrency;
+  }
   WorkloadLimits limits;
   limits.max_context_tokens = setup.model.max_position_embeddings;
   std::unique_ptr<RequestSource> source = MakeRequestSource(w, limits);
@@ -412,7 +430,7 @@ int Main(int argc, char** argv) {
   simulate->add_option("--arrival", sim.arrival, "arrival process: poisson (default), gamma or constant");
   simulate->add_option("--cv", sim.cv, "gamma arrivals: coefficient of variation of the gaps (burstiness)")
       ->check(CLI::PositiveNumber);
-  simulate->add_option("--concurrency", sim.concurrency, "closed loop: users, each sending its next request when one finishes");
+  simulate->add_option("--concurrency", sim.concurrency, "closed loop: users, each sending its next request when one finishes (max: as many as fit)");
   simulate->add_option("--num-requests", sim.num_requests, "requests to simulate (default 1000, as vllm bench serve)")
       ->check(CLI::PositiveNumber);
   simulate->add_option("--duration", sim.duration_s, "open loop: stop arrivals after this many seconds")

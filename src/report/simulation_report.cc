@@ -125,6 +125,7 @@ nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const S
   j["usd_per_1m_tokens"] = OrNull(r.priced, r.usd_per_1m_tokens);
   j["steps"] = r.steps;
   j["events"] = r.events;
+  j["step_shapes_priced"] = r.step_cache_misses;
   return j;
 }
 

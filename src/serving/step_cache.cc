@@ -9,6 +9,7 @@ namespace roofplan {
 namespace {
 constexpr int kExactBelow = 64;  // 2^6
 constexpr int kStepsPerOctave = 64;
+constexpr size_t kMaxShapes = size_t{1} << 19;  // ~25 MB of memo
 }  // namespace
 
 uint32_t StepCache::GridIndex(double tokens) {
@@ -45,6 +46,8 @@ double StepCache::StepMs(const BatchTotals& b) {
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   ++misses_;
+  // Bounded memory however long the run: start over past kMaxShapes.
+  if (cache_.size() >= kMaxShapes) cache_.clear();
   StepShape shape;
   shape.decode_seqs = static_cast<double>(b.decode_seqs);
   shape.decode_context = b.decode_seqs ? GridValue(context) : 0;
