@@ -14,41 +14,15 @@
 #include "core/units.h"
 #include "hardware/efficiency.h"
 #include "perf/step_time.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
-// Writes `text` to a file in a fresh directory of this test; returns its path.
-std::string WriteTemp(const std::string& name, const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(::testing::TempDir()) / "roofplan_catalog_test" /
-                 (std::string(info->test_suite_name()) + "." + info->name());
-  fs::create_directories(dir);
-  fs::path path = dir / name;
-  std::ofstream(path) << text;
-  return path.string();
-}
 
-// The message of the InputError `f` throws ("" and a failure if none).
-template <typename F>
-std::string InputErrorOf(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError, nothing thrown";
-  return "";
-}
 
 TEST(Catalog, EveryFileLoads) {
   const auto models = ListModels();

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -35,19 +36,10 @@ std::string ReadAll(const std::string& path) {
   return s.str();
 }
 
-// A directory of this test alone: ctest runs tests in parallel processes.
-std::string TempDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(::testing::TempDir()) / "roofplan_cli_test" /
-                 (std::string(info->test_suite_name()) + "." + info->name() + "." +
-                  std::to_string(getpid()));
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 // Runs `roofplan ARGS` from the source tree with its catalog.
 Result Roofplan(const std::string& args) {
-  const std::string err_path = TempDir() + "/stderr.txt";
+  const std::string err_path = TestTempDir() + "/stderr.txt";
   const std::string command = std::string("cd '") + ROOFPLAN_SOURCE_DIR +
                               "' && ROOFPLAN_DATA_DIR='" + ROOFPLAN_SOURCE_DIR + "' '" +
                               ROOFPLAN_BINARY + "' " + args + " 2>'" + err_path + "'";
@@ -63,9 +55,6 @@ Result Roofplan(const std::string& args) {
   return r;
 }
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A failure: non-zero, not a crash (the shell reports a signal as >= 128),
 // nothing on stdout, and a message whose first line names the problem.
@@ -84,11 +73,6 @@ void ExpectCleanFailure(const Result& r, std::initializer_list<const char*> ment
   }
 }
 
-std::string WriteTemp(const std::string& name, const std::string& text) {
-  const std::string path = TempDir() + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
 
 const char* kLlama = "--model llama-3.1-8b --gpu h100-sxm";
 
@@ -251,7 +235,7 @@ TEST(Cli, EveryScenarioSimulates) {
 }
 
 TEST(Cli, SimulateJsonContract) {
-  const std::string out = TempDir() + "/requests.csv";
+  const std::string out = TestTempDir() + "/requests.csv";
   const Result r = Roofplan("simulate scenarios/default.json --num-requests 300 --format json "
                             "--requests-out '" + out + "'");
   ASSERT_EQ(r.status, 0) << r.err;

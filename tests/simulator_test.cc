@@ -53,6 +53,14 @@ WorkloadSpec Synthetic(double isl, double osl) {
   return w;
 }
 
+LengthSpec LogNormal(double mean, double stddev) {
+  LengthSpec l;
+  l.kind = LengthKind::kLogNormal;
+  l.mean = mean;
+  l.stddev = stddev;
+  return l;
+}
+
 SimResult RunWorkload(const roofplan::Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
   WorkloadLimits limits;
   limits.max_context_tokens = setup.model.max_position_embeddings;
@@ -104,15 +112,8 @@ TEST(Simulator, OneRequestAloneIsPrefillThenDecodeSteps) {
 TEST(Simulator, LittlesLawAndConservation) {
   const roofplan::Setup setup = ResolveScenario(Llama8bOnH100());
   WorkloadSpec w;
-  LengthSpec isl;
-  isl.kind = LengthKind::kLogNormal;
-  isl.mean = 800;
-  isl.stddev = 400;
-  LengthSpec osl = isl;
-  osl.mean = 200;
-  osl.stddev = 100;
-  w.isl = isl;
-  w.osl = osl;
+  w.isl = LogNormal(800, 400);
+  w.osl = LogNormal(200, 100);
   w.arrival = ArrivalSpec{ArrivalProcess::kPoisson, 8.0, 1.0};
   w.num_requests = 3000;
   w.seed = 7;
@@ -209,11 +210,7 @@ TEST(Simulator, ReservedSequencesAreNeverPreempted) {
 TEST(Simulator, SameSeedSameResultOtherSeedOtherResult) {
   const roofplan::Setup setup = ResolveScenario(Llama8bOnH100());
   WorkloadSpec w;
-  LengthSpec isl;
-  isl.kind = LengthKind::kLogNormal;
-  isl.mean = 1000;
-  isl.stddev = 500;
-  w.isl = isl;
+  w.isl = LogNormal(1000, 500);
   w.osl = LengthSpec::Fixed(100);
   w.arrival = ArrivalSpec{ArrivalProcess::kGamma, 10.0, 3.0};
   w.num_requests = 500;
@@ -386,6 +383,38 @@ TEST(Simulator, RequestLargerThanTheKvCacheIsAnError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("needs more KV cache than a replica has"), std::string::npos)
         << e.what();
+  }
+}
+
+
+// Sliding-window layers stop growing at their window (Mistral, Gemma-2,
+// gpt-oss), MLA caches one latent: long prompts still respect the budget
+// and every request finishes.
+TEST(Simulator, SlidingWindowAndMlaModelsKeepTheKvBudget) {
+  struct Case {
+    const char* model;
+    const char* gpu;
+    int num_gpus;
+  };
+  for (const Case& c : {Case{"mistral-7b", "h100-sxm", 1}, Case{"gemma-2-9b", "h100-sxm", 1},
+                        Case{"gpt-oss-20b", "h100-sxm", 1}, Case{"deepseek-v3", "h200", 8}}) {
+    Scenario s;
+    s.model = c.model;
+    s.gpu = c.gpu;
+    s.num_gpus = c.num_gpus;
+    if (std::string(c.model) == "deepseek-v3") s.weight_dtype = DType::kFp8;
+    const roofplan::Setup setup = ResolveScenario(s);
+    WorkloadSpec w = Synthetic(6000, 300);
+    w.concurrency = 64;
+    w.num_requests = 128;
+    SimOptions options;
+    options.on_step = [&](const StepObservation& o) {
+      ASSERT_LE(o.kv_used_units, o.kv_capacity_units) << c.model;
+    };
+    const SimResult r = RunWorkload(setup, w, options);
+    EXPECT_EQ(r.requests_completed, 128) << c.model;
+    EXPECT_EQ(r.output_tokens, 128 * 300) << c.model;
+    EXPECT_GT(r.kv_usage_peak, 0) << c.model;
   }
 }
 

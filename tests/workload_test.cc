@@ -15,53 +15,16 @@
 #include "catalog/workload_spec.h"
 #include "core/error.h"
 #include "serving/workload.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
-// Writes `text` to a file in a fresh directory of this test; returns its path.
-std::string WriteTemp(const std::string& name, const std::string& text) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(::testing::TempDir()) / "roofplan_workload_test" /
-                 (std::string(info->test_suite_name()) + "." + info->name());
-  fs::create_directories(dir);
-  fs::path path = dir / name;
-  std::ofstream(path, std::ios::binary) << text;
-  return path.string();
-}
 
-// The message of the InputError `f` throws ("" and a failure if none).
-template <typename F>
-std::string InputErrorOf(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected InputError, got: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError, nothing thrown";
-  return "";
-}
 
-// The message of the Error `f` throws ("" and a failure if none).
-template <typename F>
-std::string ErrorOf(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected Error, nothing thrown";
-  return "";
-}
 
 WorkloadLimits Context(int64_t tokens) {
   WorkloadLimits limits;
