@@ -334,6 +334,8 @@ TEST(Cli, SimulateFlagErrors) {
                      {"--disagg", "2x2"});
   ExpectCleanFailure(Roofplan(std::string("simulate ") + kLlama + " --isl 100 --osl 10"),
                      {"workload"});
+  ExpectCleanFailure(Roofplan(std::string("simulate ") + kLlama + " --trace t.csv --rate 3"),
+                     {"--trace", "--rate"});
 }
 
 TEST(Cli, SimulateDisaggregated) {

@@ -231,6 +231,9 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
   WorkloadSpec& w = s.workload;
   if (!sf.isl.empty()) w.isl = LengthSpec::Fixed(ParseCount("--isl", sf.isl));
   if (!sf.osl.empty()) w.osl = LengthSpec::Fixed(ParseCount("--osl", sf.osl));
+  if (!sf.trace.empty() && (sf.rate > 0 || !sf.concurrency.empty())) {
+    throw Error("--trace replays the trace's own arrival times; drop --rate/--concurrency");
+  }
   if (sf.rate > 0 && !sf.concurrency.empty()) {
     throw Error("--rate (open loop) and --concurrency (closed loop) exclude each other");
   }
@@ -259,7 +262,13 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
     }
     w.arrival.reset();
   }
-  if (!sf.trace.empty()) w.trace = sf.trace;
+  if (!sf.trace.empty()) {
+    // The trace's own times drive the run.
+    w.trace = sf.trace;
+    w.arrival.reset();
+    w.concurrency.reset();
+    w.concurrency_max = false;
+  }
   if (sf.num_requests > 0) w.num_requests = sf.num_requests;
   if (sf.duration_s > 0) w.duration_s = sf.duration_s;
   if (sf.seed >= 0) w.seed = static_cast<uint64_t>(sf.seed);
