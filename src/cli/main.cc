@@ -3,12 +3,12 @@
 // non-zero exit status.
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <regex>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -281,13 +281,15 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
     s.cluster.router = *r;
   }
   if (!sf.disagg.empty()) {
-    std::smatch m;
-    static const std::regex xpyd("([0-9]+)[pP]([0-9]+)[dD]");
-    if (!std::regex_match(sf.disagg, m, xpyd) || std::stoi(m[1]) < 1 || std::stoi(m[2]) < 1) {
+    // "xPyD": x prefill replicas, y decode replicas.
+    int prefill = 0, decode = 0;
+    char p = 0, d = 0, extra = 0;
+    if (std::sscanf(sf.disagg.c_str(), "%d%c%d%c%c", &prefill, &p, &decode, &d, &extra) != 4 ||
+        std::tolower(p) != 'p' || std::tolower(d) != 'd' || prefill < 1 || decode < 1) {
       throw Error("--disagg: expected xPyD, e.g. 1p3d (prefill and decode replicas), got \"" + sf.disagg + "\"");
     }
-    s.cluster.prefill_replicas = std::stoi(m[1]);
-    s.cluster.decode_replicas = std::stoi(m[2]);
+    s.cluster.prefill_replicas = prefill;
+    s.cluster.decode_replicas = decode;
   }
   // Disaggregated: the GPUs split evenly over the replicas of both pools;
   // without num_gpus, exactly the GPUs the pools need.
