@@ -350,5 +350,16 @@ TEST(Cli, SimulateDisaggregated) {
   EXPECT_EQ(j["requests_completed"].get<int64_t>(), 100);
 }
 
+// This machine has no GPU: calibrate must say why it cannot run (a build
+// without CUDA, or no visible device) and exit non-zero, never crash.
+TEST(Cli, CalibrateWithoutAGpu) {
+  const Result r = Roofplan("calibrate --gpu h100-sxm --out " + TestTempDir() + "/c.json");
+  ExpectCleanFailure(r, {"CUDA"});
+}
+
+TEST(Cli, CalibrateRefitMissingFile) {
+  ExpectCleanFailure(Roofplan("calibrate --refit /nonexistent/cal.json"), {"/nonexistent/cal.json"});
+}
+
 }  // namespace
 }  // namespace roofplan

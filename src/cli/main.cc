@@ -7,18 +7,25 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "calibrate/fit.h"
+#include "calibrate/sweep.h"
 #include "catalog/catalog.h"
 #include "catalog/scenario.h"
 #include "core/error.h"
+#include "hardware/calibration.h"
 #include "memory/memory_plan.h"
 #include "model/params.h"
 #include "perf/setup.h"
+#include "planner/plan.h"
+#include "report/html_report.h"
+#include "report/plan_report.h"
 #include "report/reports.h"
 #include "report/simulation_report.h"
 #include "report/table.h"
@@ -32,7 +39,8 @@ namespace {
 // Flags shared by estimate, step and memory; empty/unset means "take it
 // from the scenario, or the default".
 struct CommonFlags {
-  std::string scenario, model, gpu, engine, weight_dtype, act_dtype, kv_dtype, format = "table";
+  std::string scenario, model, gpu, engine, weight_dtype, act_dtype, kv_dtype, calibration,
+      format = "table";
   int num_gpus = 0, tp = 0, pp = 0, ep = 0;
   double price = 0, memory_fraction = 0;
 };
@@ -52,6 +60,8 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
   app->add_option("--price", f->price, "USD per GPU-hour (default: the GPU profile's)")->check(CLI::PositiveNumber);
   app->add_option("--memory-fraction", f->memory_fraction, "GPU memory fraction the engine may use (default 0.9)")
       ->check(CLI::Range(0.01, 1.0));
+  app->add_option("--calibration", f->calibration,
+                  "calibration file (default: calibration/<gpu>.json when it exists; none: the documented defaults)");
   app->add_option("--format", f->format, "table (default), json, csv or markdown")
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
 }
@@ -79,6 +89,7 @@ Scenario BuildScenario(const CommonFlags& f) {
   if (!f.kv_dtype.empty()) s.kv_dtype = DTypeFlag("--kv-dtype", f.kv_dtype);
   if (f.price > 0) s.usd_per_gpu_hour = f.price;
   if (f.memory_fraction > 0) s.memory_fraction = f.memory_fraction;
+  if (!f.calibration.empty()) s.calibration = f.calibration;
   return s;
 }
 
@@ -348,6 +359,122 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
   return 0;
 }
 
+struct CalibrateFlags {
+  std::string gpu, out, refit, format = "table";
+  int device = 0;
+  bool quick = false;
+};
+
+std::string Percent(double fraction) { return FormatNumber(100 * fraction, 3) + "%"; }
+
+// What the fits say, one row per curve.
+Table CalibrationTable(const Calibration& c, const std::string& path) {
+  Table t;
+  t.title = "calibration of " + c.gpu_slug + " (" + c.gpu_name + ", driver " + c.driver_version +
+            ", CUDA " + c.cuda_version + ", " + c.date + ") -> " + path;
+  t.header = {"curve", "fit", "rms error", "points"};
+  t.numeric = {false, false, true, true};
+  if (c.memory) {
+    t.rows.push_back({"memory bandwidth", Percent(c.memory->max_fraction) + " of datasheet, half at " +
+                                              FormatBytes(c.memory->half),
+                      Percent(c.memory_rms_relative_error), ""});
+  }
+  for (int i = 0; i < kNumDTypes; ++i) {
+    const auto& g = c.gemm[i];
+    if (!g) continue;
+    t.rows.push_back({std::string("GEMM ") + std::string(DTypeName(static_cast<DType>(i))),
+                      Percent(g->max_fraction) + " of peak; halves m " + FormatNumber(g->m_half, 3) +
+                          ", n " + FormatNumber(g->n_half, 3) + ", k " + FormatNumber(g->k_half, 3),
+                      Percent(g->rms_relative_error), std::to_string(g->points)});
+  }
+  if (c.decode_attention) {
+    t.rows.push_back({"decode attention", Percent(c.decode_attention->max_fraction) +
+                                              " of datasheet bandwidth, half at " +
+                                              FormatBytes(c.decode_attention->half),
+                      Percent(c.decode_attention_rms_relative_error), ""});
+  }
+  if (c.prefill_attention_fraction) {
+    t.rows.push_back({"prefill attention (ours, recorded)", Percent(*c.prefill_attention_fraction) + " of bf16 peak", "", ""});
+  }
+  if (c.min_kernel_us) t.rows.push_back({"shortest fused kernel", FormatNumber(*c.min_kernel_us) + " us", "", ""});
+  if (c.empty_launch_us) t.rows.push_back({"empty kernel launch", FormatNumber(*c.empty_launch_us) + " us", "", ""});
+  if (c.graph_node_us) t.rows.push_back({"CUDA graph node", FormatNumber(*c.graph_node_us) + " us", "", ""});
+  if (c.collective_bandwidth_fraction) {
+    t.rows.push_back({"NCCL", Percent(*c.collective_bandwidth_fraction) + " of link bandwidth, " +
+                                  FormatNumber(c.collective_step_latency_us.value_or(0)) + " us per step",
+                      "", ""});
+  }
+  t.rows.push_back({"raw points", std::to_string(c.points.size()), "", ""});
+  return t;
+}
+
+int RunCalibrate(const CalibrateFlags& f) {
+  Calibration c;
+  GpuSpec gpu;
+  if (!f.refit.empty()) {
+    // Fit again from the raw points of an existing file: no GPU needed.
+    c = LoadCalibration(f.refit);
+    if (!f.gpu.empty() && f.gpu != c.gpu_slug) {
+      throw Error("--gpu " + f.gpu + ": " + f.refit + " was measured on " + c.gpu_slug);
+    }
+    gpu = ResolveGpu(c.gpu_slug);
+  } else {
+    std::string slug = f.gpu;
+    if (slug.empty()) {
+      const std::string name = DeviceName(f.device);
+      slug = GpuSlugForDeviceName(name);
+      if (slug.empty()) {
+        throw Error("CUDA device \"" + name + "\" is not one the GPU catalog knows; pass --gpu SLUG "
+                    "(roofplan list gpus) or add a profile to gpu_profiles/");
+      }
+    }
+    gpu = ResolveGpu(slug);
+    SweepOptions options;
+    options.device = f.device;
+    options.quick = f.quick;
+    options.on_progress = [](const std::string& line) { std::fprintf(stderr, "calibrate: %s\n", line.c_str()); };
+    c = RunCalibrationSweep(gpu, options);
+  }
+  FitCalibration(gpu, &c);
+  const std::string out = !f.out.empty()    ? f.out
+                          : !f.refit.empty() ? f.refit
+                                             : DataDir() + "/calibration/" + gpu.slug + ".json";
+  {
+    std::ofstream file(out);
+    file << CalibrationToJson(c).dump(2) << "\n";
+    if (!file) throw Error("cannot write the calibration to " + out);
+  }
+  Format format = *ParseFormat(f.format);
+  if (format == Format::kJson) {
+    nlohmann::json j = CalibrationToJson(c);
+    j.erase("points");
+    j["file"] = out;
+    PrintJson(j);
+  } else {
+    Print(Render(CalibrationTable(c, out), format == Format::kCsv ? Format::kTable : format));
+  }
+  return 0;
+}
+
+int RunPlanCommand(const std::string& path, int threads, const std::string& format_name,
+                   const std::string& html) {
+  const PlanSpec spec = LoadPlanSpec(path);
+  const PlanResult result = RunPlan(spec, threads);
+  if (!html.empty()) {
+    std::ofstream file(html);
+    file << RenderPlanHtml(result);
+    if (!file) throw Error("--html: cannot write " + html);
+  }
+  Format format = *ParseFormat(format_name);
+  if (format == Format::kJson) {
+    PrintJson(PlanJson(result));
+  } else {
+    Print(PlanText(result, format));
+  }
+  // Nothing feasible is an answer, not an error: exit 0 with the reason.
+  return 0;
+}
+
 int RunList(const std::string& what, const std::string& format_name) {
   Format format = *ParseFormat(format_name);
   Table t;
@@ -459,6 +586,27 @@ int Main(int argc, char** argv) {
   simulate->add_option("--requests-out", sim.requests_out, "write one CSV row per finished request to this file");
   simulate->add_flag("--no-progress", sim.no_progress, "no progress bar on stderr");
 
+  CalibrateFlags cal;
+  CLI::App* calibrate = app.add_subcommand(
+      "calibrate", "measure this GPU with CUDA microkernels and write calibration/<gpu>.json");
+  calibrate->add_option("--gpu", cal.gpu, "GPU profile slug (default: detected from the device name)");
+  calibrate->add_option("--device", cal.device, "CUDA device index (default 0)")->check(CLI::NonNegativeNumber);
+  calibrate->add_flag("--quick", cal.quick, "fewer sizes: a smoke run of about a minute");
+  calibrate->add_option("--out", cal.out, "where to write (default calibration/<gpu>.json in the data folder)");
+  calibrate->add_option("--refit", cal.refit, "fit again from the raw points of a calibration file (no GPU needed)");
+  calibrate->add_option("--format", cal.format, "table (default), json or markdown")
+      ->check(CLI::IsMember({"table", "text", "json", "markdown", "md"}));
+
+  std::string plan_file, plan_format = "table", plan_html;
+  int plan_threads = 0;
+  CLI::App* plan = app.add_subcommand(
+      "plan", "cheapest deployments that meet latency SLOs at a load: ranked, with the Pareto frontier");
+  plan->add_option("plan", plan_file, "plan file (plans/*.json)")->required();
+  plan->add_option("--threads", plan_threads, "threads for the search (default: all cores)")->check(CLI::NonNegativeNumber);
+  plan->add_option("--format", plan_format, "table (default), json, csv or markdown")
+      ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
+  plan->add_option("--html", plan_html, "also write a self-contained HTML report with charts");
+
   std::string list_what, list_format = "table";
   CLI::App* list = app.add_subcommand("list", "list catalog entries: models, gpus or engines");
   list->add_option("what", list_what, "models, gpus or engines")->required();
@@ -476,6 +624,8 @@ int Main(int argc, char** argv) {
     if (memory->parsed()) return RunMemory(mem_flags, mem_context);
     if (list->parsed()) return RunList(list_what, list_format);
     if (simulate->parsed()) return RunSimulate(sim_flags, sim);
+    if (calibrate->parsed()) return RunCalibrate(cal);
+    if (plan->parsed()) return RunPlanCommand(plan_file, plan_threads, plan_format, plan_html);
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan: error: %s\n", e.what());
     return 2;

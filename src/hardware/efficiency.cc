@@ -30,4 +30,19 @@ Efficiency DefaultEfficiency(const GpuSpec& gpu) {
   return e;
 }
 
+Efficiency ApplyCalibration(Efficiency e, const Calibration& c, const std::string& source) {
+  e.memory_curve = c.memory;
+  e.gemm_curve = c.gemm;
+  e.decode_attention_curve = c.decode_attention;
+  if (c.min_kernel_us) e.min_kernel_us = *c.min_kernel_us;
+  if (c.collective_bandwidth_fraction) e.collective_bandwidth_fraction = *c.collective_bandwidth_fraction;
+  if (c.collective_step_latency_us) e.collective_step_latency_us = *c.collective_step_latency_us;
+  // prefill_attention_fraction is recorded only: engines run FA2/FA3/cuDNN,
+  // not the calibration's kernel. Launch overheads belong to the engine
+  // presets (eager_kernel_gap_us, graph_kernel_gap_us).
+  e.source = source;
+  e.calibration_date = c.date;
+  return e;
+}
+
 }  // namespace roofplan

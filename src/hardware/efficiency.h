@@ -4,11 +4,13 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 
 #include "catalog/engine_preset.h"
 #include "catalog/gpu_spec.h"
 #include "core/dtype.h"
+#include "hardware/calibration.h"
 
 namespace roofplan {
 
@@ -30,15 +32,45 @@ struct Efficiency {
   double collective_bandwidth_fraction = 0.8;
   double collective_step_latency_us = 1.0;
 
+  // Curves measured on the GPU itself (hardware/calibration.h), when a
+  // calibration file was loaded; each replaces the scalar above it stands for.
+  std::optional<SaturatingCurve> memory_curve;  // replaces memory_bandwidth_fraction
+  std::array<std::optional<GemmCurve>, kNumDTypes> gemm_curve{};  // replaces gemm_peak_fraction
+  std::optional<SaturatingCurve> decode_attention_curve;  // else the memory fraction
+
   std::string source = "defaults";  // or the calibration file's path
+  std::string calibration_date;     // when that file was measured ("" for defaults)
 
   double PrefillAttentionFraction(AttentionKernel kernel) const {
     return kernel == AttentionKernel::kFlashAttention2 ? prefill_attention_fraction_fa2
                                                        : prefill_attention_fraction_fa3;
   }
+  // Fraction of the datasheet bandwidth a kernel moving `bytes_per_kernel`
+  // (reads + writes) reaches.
+  double MemoryFraction(double bytes_per_kernel) const {
+    return memory_curve ? memory_curve->At(bytes_per_kernel) : memory_bandwidth_fraction;
+  }
+  // Fraction of the dense tensor peak of `dtype` an m x n x k GEMM reaches,
+  // before the perf model's wave/tile efficiency.
+  double GemmFraction(DType dtype, double m, double n, double k) const {
+    const auto& curve = gemm_curve[DTypeIndex(dtype)];
+    return curve ? curve->At(m, n, k) : gemm_peak_fraction[DTypeIndex(dtype)];
+  }
+  // Fraction of the datasheet bandwidth decode attention's KV reads reach.
+  double DecodeAttentionFraction(double bytes_per_kernel) const {
+    return decode_attention_curve ? decode_attention_curve->At(bytes_per_kernel)
+                                  : MemoryFraction(bytes_per_kernel);
+  }
 };
 
 // Defaults for a GPU (see the comments in efficiency.cc for their sources).
 Efficiency DefaultEfficiency(const GpuSpec& gpu);
+
+// `defaults` with what `calibration` measured: its curves, and the scalars
+// it measured (min_kernel_us, collective bandwidth fraction and step
+// latency); everything it did not measure keeps its default. `source` (the
+// file's path) becomes the efficiencies' source.
+Efficiency ApplyCalibration(Efficiency defaults, const Calibration& calibration,
+                            const std::string& source);
 
 }  // namespace roofplan

@@ -1,9 +1,38 @@
 #include "perf/setup.h"
 
+#include <filesystem>
+
 #include "catalog/catalog.h"
 #include "core/error.h"
+#include "hardware/calibration.h"
 
 namespace roofplan {
+
+namespace {
+
+// The efficiencies of `gpu`: the calibration file the scenario names, else
+// the GPU's own calibration/<slug>.json in the data directory when there
+// is one, else the documented defaults.
+Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu) {
+  const Efficiency defaults = DefaultEfficiency(gpu);
+  std::string path = s.calibration;
+  if (path.empty()) {
+    const std::filesystem::path own =
+        std::filesystem::path(DataDir()) / "calibration" / (gpu.slug + ".json");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(own, ec)) return defaults;
+    path = own.string();
+  }
+  const Calibration calibration = LoadCalibration(path);
+  if (calibration.gpu_slug != gpu.slug) {
+    throw Error("calibration " + path + " was measured on " + calibration.gpu_slug + ", not on " +
+                gpu.slug + ": its efficiencies do not apply; calibrate this GPU (roofplan calibrate) "
+                "or drop the calibration");
+  }
+  return ApplyCalibration(defaults, calibration, path);
+}
+
+}  // namespace
 
 Setup ResolveScenario(const Scenario& s) {
   if (s.model.empty()) throw Error("no model given: use --model NAME or a scenario with \"model\"");
@@ -44,7 +73,7 @@ Setup ResolveScenario(const Scenario& s) {
   prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);
   if (prec.kv == DType::kInt4) throw Error("kv_dtype int4 is not supported by the modelled engines; use fp8, int8 or fp4");
 
-  setup.efficiency = DefaultEfficiency(setup.gpu);
+  setup.efficiency = ResolveEfficiency(s, setup.gpu);
   if (s.inter_node_gb_per_s) setup.network.inter_node_gb_per_s = *s.inter_node_gb_per_s;
   setup.usd_per_gpu_hour = s.usd_per_gpu_hour ? s.usd_per_gpu_hour : setup.gpu.usd_per_gpu_hour;
   return setup;

@@ -20,10 +20,16 @@ constexpr double kGemmTileN = 128;
 // GEMV) and the token dimension pads only to 8.
 constexpr double kGemmMinTileM = 64;
 constexpr double kGemmSwapAbTileM = 8;
-// Without a verified SM count, assume a 100-SM part for wave quantisation.
-constexpr int kFallbackSms = 100;
 
 }  // namespace
+
+double GemmWaveEfficiency(double m, double n, double groups, int sm_count) {
+  const double tiles = std::ceil(m / kGemmTileM) * std::ceil(n / kGemmTileN) * std::max(1.0, groups);
+  const double waves = std::ceil(tiles / sm_count);
+  const double tile_m = m >= kGemmMinTileM ? kGemmMinTileM : kGemmSwapAbTileM;
+  const double padded_m = std::ceil(m / tile_m) * tile_m;
+  return tiles / (waves * sm_count) * (m / padded_m);
+}
 
 StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
                              const Precision& precision, const EnginePreset& engine,
@@ -37,7 +43,8 @@ StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const
       network_(network) {
   ValidatePlan(model_, plan_);
   bytes_per_us_ = gpu_.memory_bandwidth_gb_per_s * efficiency_.memory_bandwidth_fraction * 1e3;
-  sms_ = gpu_.sm_count.value_or(kFallbackSms);
+  datasheet_bytes_per_us_ = gpu_.memory_bandwidth_gb_per_s * 1e3;
+  sms_ = gpu_.sm_count.value_or(kFallbackSmCount);
   // Fail now, not in the middle of a sweep, if a needed peak is unknown.
   PeakFlops(precision_.activation);
   PeakFlops(DType::kBf16);
@@ -59,18 +66,27 @@ double StepTimeModel::PeakFlops(DType dtype) const {
 }
 
 double StepTimeModel::GemmWaveEfficiency(const Op& op) const {
-  const double tiles =
-      std::ceil(op.m / kGemmTileM) * std::ceil(op.n / kGemmTileN) * std::max(1.0, op.groups);
-  const double waves = std::ceil(tiles / sms_);
-  const double tile_m = op.m >= kGemmMinTileM ? kGemmMinTileM : kGemmSwapAbTileM;
-  const double padded_m = std::ceil(op.m / tile_m) * tile_m;
-  return tiles / (waves * sms_) * (op.m / padded_m);
+  return roofplan::GemmWaveEfficiency(op.m, op.n, op.groups, sms_);
+}
+
+// Without a calibrated curve these return the fixed achievable bandwidth,
+// so uncalibrated step times stay bit-for-bit what they were.
+double StepTimeModel::MemoryBytesPerUs(double bytes_per_kernel) const {
+  if (!efficiency_.memory_curve) return bytes_per_us_;
+  return datasheet_bytes_per_us_ * efficiency_.memory_curve->At(bytes_per_kernel);
+}
+
+double StepTimeModel::DecodeAttentionBytesPerUs(double bytes_per_kernel) const {
+  if (!efficiency_.decode_attention_curve) return MemoryBytesPerUs(bytes_per_kernel);
+  return datasheet_bytes_per_us_ * efficiency_.decode_attention_curve->At(bytes_per_kernel);
 }
 
 OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   OpTime t;
   t.op = op;
-  double compute_us = 0, memory_us = op.bytes / bytes_per_us_;
+  const double bytes_per_kernel = op.bytes / std::max(1, op.kernels);
+  double compute_us = 0;
+  double memory_us = op.bytes > 0 ? op.bytes / MemoryBytesPerUs(bytes_per_kernel) : 0;
   // Launched from the CPU, a kernel cannot start before the CPU has issued
   // it: short kernels run at the launch rate.
   const double floor_per_kernel =
@@ -81,7 +97,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   switch (op.kind) {
     case OpKind::kGemm: {
       const double rate = PeakFlops(op.dtype) *
-                          efficiency_.gemm_peak_fraction[DTypeIndex(op.dtype)] *
+                          efficiency_.GemmFraction(op.dtype, op.m, op.n, op.k) *
                           GemmWaveEfficiency(op);
       compute_us = op.flops / rate * kUsPerS;
       break;
@@ -98,13 +114,14 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
       const double rate = PeakFlops(op.dtype) *
                           efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
       compute_us = op.flops / rate * kUsPerS;
+      double reachable = DecodeAttentionBytesPerUs(bytes_per_kernel);
       if (op.parallel_units > 0) {
         // Few CTAs: each streams at a lone SM's rate, not the whole GPU's.
         const double lone_sm = gpu_.memory_bandwidth_gb_per_s * 1e3 / sms_ *
                                efficiency_.lone_sm_bandwidth_multiple;
-        const double reachable = std::min(bytes_per_us_, lone_sm * std::min<double>(op.parallel_units, sms_));
-        memory_us = op.bytes / reachable;
+        reachable = std::min(reachable, lone_sm * std::min<double>(op.parallel_units, sms_));
       }
+      memory_us = op.bytes > 0 ? op.bytes / reachable : 0;
       break;
     }
     case OpKind::kElementwise:

@@ -16,6 +16,16 @@
 
 namespace roofplan {
 
+// Without a verified SM count, wave quantisation assumes a part this size.
+inline constexpr int kFallbackSmCount = 100;
+
+// Fraction of the GPU a GEMM of `groups` independent m x n x (any k)
+// problems keeps busy: 128x128 output tiles against the SM count (a last
+// wave half empty wastes half a wave), times rows padded to the tensor-core
+// tile (64 on Hopper wgmma; 8 below that, where kernels swap A and B).
+// Calibration divides measured GEMM efficiency by the same factor.
+double GemmWaveEfficiency(double m, double n, double groups, int sm_count);
+
 // Where one op's time went.
 struct OpTime {
   Op op;
@@ -67,7 +77,12 @@ class StepTimeModel {
   EnginePreset engine_;
   Efficiency efficiency_;
   Network network_;
-  double bytes_per_us_ = 0;  // achievable bandwidth
+  // Achievable bandwidth for `bytes_per_kernel` (reads + writes of one launch).
+  double MemoryBytesPerUs(double bytes_per_kernel) const;
+  double DecodeAttentionBytesPerUs(double bytes_per_kernel) const;
+
+  double bytes_per_us_ = 0;           // achievable bandwidth, uncalibrated
+  double datasheet_bytes_per_us_ = 0;  // what calibrated fractions are of
   int sms_ = 0;
 };
 

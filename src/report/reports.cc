@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "catalog/catalog.h"
 #include "model/params.h"
 
 namespace roofplan {
@@ -24,6 +25,24 @@ const char* OpKindName(OpKind k) {
 void Section(Table& t, const std::string& name) { t.rows.push_back({"[" + name + "]", "", ""}); }
 void Row(Table& t, const std::string& key, const std::string& value, const std::string& unit = "") {
   t.rows.push_back({key, value, unit});
+}
+
+// The efficiencies row: "calibrated" with "calibration/h100-sxm.json
+// (measured 2026-11-27)" beside it (a file under the data directory named
+// relative to it), or "defaults" with "no calibration for h100-sxm". The
+// value stays short: a long one would widen the right-aligned column.
+void EfficiencyRow(Table& t, const Setup& s) {
+  const Efficiency& e = s.efficiency;
+  if (e.source == "defaults") {
+    Row(t, "efficiencies", "defaults", "no calibration for " + s.gpu.slug);
+    return;
+  }
+  std::string path = e.source;
+  std::string data = DataDir();
+  if (!data.ends_with('/')) data += '/';
+  if (path.rfind(data, 0) == 0) path = path.substr(data.size());
+  if (!e.calibration_date.empty()) path += " (measured " + e.calibration_date.substr(0, 10) + ")";
+  Row(t, "efficiencies", "calibrated", path);
 }
 
 }  // namespace
@@ -167,7 +186,7 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e) {
   Row(t, "KV per token", FormatNumber(e.memory.kv_bytes_per_token, 6), "bytes");
   Row(t, "max concurrent sequences", std::to_string(e.max_concurrency), "per replica");
   Row(t, "fits", e.fits ? "yes" : "NO", e.fit_note);
-  Row(t, "efficiencies", s.efficiency.source);
+  EfficiencyRow(t, s);
   return t;
 }
 

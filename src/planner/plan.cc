@@ -1,0 +1,479 @@
+#include "planner/plan.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "catalog/catalog.h"
+#include "core/error.h"
+#include "core/units.h"
+#include "perf/setup.h"
+#include "serving/simulator.h"
+#include "serving/steady_state.h"
+#include "serving/workload.h"
+
+namespace roofplan {
+
+namespace {
+
+// Concurrencies the curve of a candidate is drawn at (per replica).
+constexpr int kCurvePoints = 12;
+
+Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
+  Scenario s;
+  s.model = spec.model;
+  s.gpu = c.gpu;
+  s.tp = c.tp;
+  s.pp = c.pp;
+  s.ep = c.ep;
+  s.weight_dtype = c.weight_dtype;
+  s.kv_dtype = c.kv_dtype;
+  s.engine = c.engine;
+  if (c.max_num_seqs > 0 || c.max_num_batched_tokens > 0) {
+    s.engine_overrides = nlohmann::json::object();
+    s.engine_overrides["preset"] = c.engine;
+    if (c.max_num_seqs > 0) s.engine_overrides["max_num_seqs"] = c.max_num_seqs;
+    if (c.max_num_batched_tokens > 0) s.engine_overrides["max_num_batched_tokens"] = c.max_num_batched_tokens;
+  }
+  return s;
+}
+
+// The latency targets the steady-state means must meet: a mean cannot
+// show a percentile, so the analytical pass holds the mean to the target
+// (optimistic: it only prunes) and the simulator checks the percentile.
+//
+// One exception: a high percentile of ITL (every gap between tokens) is
+// set by the steps that carry a prompt chunk, which stall every decode of
+// the replica. When more than (100 - p)% of steps carry one, the p-th
+// percentile gap is such a step, and the analytical pass prices it.
+struct MeanTargets {
+  double ttft_ms = INFINITY, itl_ms = INFINITY, e2e_ms = INFINITY;
+  double itl_tail_ms = INFINITY;  // ITL percentile target
+  double itl_tail_fraction = 1;   // 1 - p/100
+};
+
+MeanTargets TargetsOf(const PlanSpec& spec) {
+  MeanTargets t;
+  for (const PercentileSlo& s : spec.slos) {
+    if (s.metric == "ttft") t.ttft_ms = std::min(t.ttft_ms, s.max_ms);
+    if (s.metric == "itl" || s.metric == "tpot") t.itl_ms = std::min(t.itl_ms, s.max_ms);
+    if (s.metric == "e2e") t.e2e_ms = std::min(t.e2e_ms, s.max_ms);
+    if (s.metric == "itl" && s.max_ms < t.itl_tail_ms) {
+      t.itl_tail_ms = s.max_ms;
+      t.itl_tail_fraction = 1 - s.percentile / 100;
+    }
+  }
+  if (spec.min_output_tokens_per_s_per_user) {
+    t.itl_ms = std::min(t.itl_ms, 1e3 / *spec.min_output_tokens_per_s_per_user);
+  }
+  return t;
+}
+
+// The gap a decode sees in a step that also carries a prompt chunk, when
+// such steps are common enough to set the ITL percentile (else 0).
+double ChunkStallMs(const StepTimeModel& perf, const Estimate& e, double isl, double osl,
+                    const MeanTargets& t) {
+  if (!std::isfinite(t.itl_tail_ms) || e.steps_per_cycle <= 0) return 0;
+  const double chunk = std::min<double>(isl, perf.engine().max_num_batched_tokens);
+  const double chunks_per_step =
+      e.concurrency_per_replica * std::ceil(isl / chunk) / e.steps_per_cycle;
+  if (chunks_per_step < t.itl_tail_fraction) return 0;
+  StepShape s;
+  s.prefill_seqs = 1;
+  s.prefill_tokens = chunk;
+  s.prefill_past = (isl - chunk) / 2;
+  s.decode_seqs = std::max(0.0, static_cast<double>(e.concurrency_per_replica) - 1);
+  s.decode_context = isl + osl / 2;
+  return perf.Step(s).step_ms;
+}
+
+// Which target an estimate misses first ("" when it meets them all).
+std::string Missed(const Estimate& e, double chunk_stall_ms, const MeanTargets& t) {
+  if (e.ttft_ms > t.ttft_ms) return "ttft";
+  if (e.itl_ms > t.itl_ms || chunk_stall_ms > t.itl_tail_ms) return "itl";
+  if (e.e2e_ms > t.e2e_ms) return "e2e";
+  return "";
+}
+
+double PercentileOf(const SimResult& r, const std::string& metric, double p) {
+  if (metric == "ttft") return r.ttft_ms.Percentile(p);
+  if (metric == "tpot") return r.tpot_ms.Percentile(p);
+  if (metric == "itl") return r.itl_ms.Percentile(p);
+  return r.e2e_ms.Percentile(p);
+}
+
+void Price(const PlanSpec& spec, double usd_per_gpu_hour, CandidateResult* r) {
+  r->num_gpus = r->replicas * r->candidate.gpus_per_replica();
+  r->usd_per_hour = usd_per_gpu_hour * r->num_gpus;
+  const double isl = spec.workload.isl->Mean(), osl = spec.workload.osl->Mean();
+  const double tokens_per_hour = spec.requests_per_s * (isl + osl) * kSecondsPerHour;
+  r->usd_per_1m_tokens = r->usd_per_hour / tokens_per_hour * 1e6;
+  r->usd_per_1m_output_tokens = r->usd_per_hour / (spec.requests_per_s * osl * kSecondsPerHour) * 1e6;
+  const double capacity = r->replicas * r->replica_requests_per_s;
+  r->headroom = capacity > 0 ? 1 - spec.requests_per_s / capacity : 0;
+}
+
+}  // namespace
+
+std::string Candidate::Describe() const {
+  std::string s = fmt::format("{} tp{}", gpu, tp);
+  if (pp > 1) s += fmt::format(" pp{}", pp);
+  if (ep > 1) s += fmt::format(" ep{}", ep);
+  s += fmt::format(" {}/{} {}", DTypeName(weight_dtype), DTypeName(kv_dtype), engine);
+  if (max_num_seqs > 0) s += fmt::format(" seqs{}", max_num_seqs);
+  if (max_num_batched_tokens > 0) s += fmt::format(" tokens{}", max_num_batched_tokens);
+  if (prefill_replicas > 0) s += fmt::format(" {}P{}D", prefill_replicas, decode_replicas);
+  return s;
+}
+
+CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
+  CandidateResult r;
+  r.candidate = c;
+  Setup setup;
+  try {
+    setup = ResolveScenario(ScenarioFor(spec, c));
+  } catch (const Error& e) {
+    r.why_not = e.what();
+    return r;
+  }
+  r.candidate.ep = setup.plan.ep;
+  if (!setup.usd_per_gpu_hour) {
+    r.why_not = c.gpu + " has no $/GPU-hour in its profile: cannot be ranked by cost";
+    return r;
+  }
+  const StepTimeModel perf = setup.MakeStepTimeModel();
+  const int64_t isl = std::max<int64_t>(1, std::llround(spec.workload.isl->Mean()));
+  const int64_t osl = std::max<int64_t>(1, std::llround(spec.workload.osl->Mean()));
+  if (isl + osl - 1 > setup.model.max_position_embeddings) {
+    r.why_not = "isl + osl exceeds the context of " + setup.model.slug;
+    return r;
+  }
+  const Estimate most = EstimateSteadyState(perf, Workload{isl, osl, std::nullopt}, std::nullopt);
+  r.memory = most.memory;
+  if (!most.memory.fits || most.max_concurrency < 1) {
+    r.why_not = most.memory.fits ? "memory: not one sequence of isl + osl tokens fits the KV budget"
+                                 : "memory: " + most.memory.why_not;
+    return r;
+  }
+  r.fits = true;
+
+  // The curve at concurrencies 1, 2, 4, ... up to the most that fits; the
+  // replica's capacity is the busiest point whose means meet the targets.
+  const MeanTargets targets = TargetsOf(spec);
+  const double c_max = static_cast<double>(most.max_concurrency);
+  std::string first_miss;
+  double best_rate = 0;
+  for (int i = 0; i < kCurvePoints; ++i) {
+    const double conc = std::min(c_max, std::round(std::pow(c_max, static_cast<double>(i) / (kCurvePoints - 1))));
+    if (!r.curve.empty() && conc <= r.curve.back().concurrency) continue;
+    const Estimate e = EstimateSteadyState(perf, Workload{isl, osl, static_cast<int64_t>(conc)}, std::nullopt);
+    CurvePoint point;
+    point.concurrency = conc;
+    point.ttft_ms = e.ttft_ms;
+    point.itl_ms = e.itl_ms;
+    point.output_tokens_per_s_per_gpu = e.output_tokens_per_s_per_gpu;
+    point.output_tokens_per_s_per_user = e.output_tokens_per_s_per_user;
+    r.curve.push_back(point);
+    const std::string miss =
+        Missed(e, ChunkStallMs(perf, e, static_cast<double>(isl), static_cast<double>(osl), targets), targets);
+    if (miss.empty()) {
+      best_rate = std::max(best_rate, e.requests_per_s);
+    } else if (first_miss.empty() && best_rate == 0) {
+      first_miss = miss;
+    }
+  }
+  if (best_rate <= 0) {
+    const CurvePoint& alone = r.curve.front();
+    r.why_not = first_miss == "ttft"
+                    ? fmt::format("TTFT: {:.4g} ms even for one request alone", alone.ttft_ms)
+                : first_miss == "itl"
+                    ? fmt::format("ITL: {:.4g} ms even for one request alone", alone.itl_ms)
+                    : "E2E latency above the target even for one request alone";
+    return r;
+  }
+  r.replica_requests_per_s = best_rate;
+  r.replicas = std::max(1, static_cast<int>(std::ceil(spec.requests_per_s / best_rate)));
+  if (c.prefill_replicas > 0) r.replicas = c.prefill_replicas + c.decode_replicas;
+  Price(spec, *setup.usd_per_gpu_hour, &r);
+  if (spec.budget_usd_per_hour && r.usd_per_hour > *spec.budget_usd_per_hour) {
+    r.why_not = fmt::format("budget: ${:.4g}/h for {} replicas exceeds ${:.4g}/h", r.usd_per_hour,
+                            r.replicas, *spec.budget_usd_per_hour);
+  }
+  return r;
+}
+
+namespace {
+
+std::vector<Candidate> Enumerate(const PlanSpec& spec) {
+  const SearchSpace& sp = spec.space;
+  std::vector<std::string> gpus = sp.gpus;
+  if (gpus.empty()) {
+    for (const std::string& slug : ListGpus()) {
+      const GpuSpec g = ResolveGpu(slug);
+      if (g.usd_per_gpu_hour && g.peak_dense_tflops[DTypeIndex(DType::kBf16)]) gpus.push_back(slug);
+    }
+  } else {
+    for (const std::string& g : gpus) ResolveGpu(g);  // unknown names fail here, with suggestions
+  }
+  for (const std::string& e : sp.engines) ResolveEngine(e);
+  const ModelConfig model = ResolveModel(spec.model);
+  std::vector<Candidate> out;
+  const std::vector<int> no_override = {0};
+  for (const std::string& gpu : gpus) {
+    for (int tp : sp.tp) {
+      for (int pp : sp.pp) {
+        if (tp * pp > sp.max_gpus_per_replica) continue;
+        std::vector<int> eps = sp.ep;
+        if (eps.empty()) {
+          eps = {1};
+          if (model.is_moe() && tp > 1) eps.push_back(tp);
+        }
+        for (int ep : eps) {
+          if (!model.is_moe() && ep > 1) continue;
+          for (DType w : sp.weight_dtypes) {
+            for (DType kv : sp.kv_dtypes) {
+              for (const std::string& engine : sp.engines) {
+                for (int seqs : sp.max_num_seqs.empty() ? no_override : sp.max_num_seqs) {
+                  for (int tokens : sp.max_num_batched_tokens.empty() ? no_override : sp.max_num_batched_tokens) {
+                    Candidate c;
+                    c.gpu = gpu;
+                    c.tp = tp;
+                    c.pp = pp;
+                    c.ep = ep;
+                    c.weight_dtype = w;
+                    c.kv_dtype = kv;
+                    c.engine = engine;
+                    c.max_num_seqs = seqs;
+                    c.max_num_batched_tokens = tokens;
+                    out.push_back(c);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (out.empty()) {
+    throw Error("the search space is empty: no GPU with a price and a verified bf16 peak, or every "
+                "tp x pp exceeds search.max_gpus_per_replica (" + std::to_string(sp.max_gpus_per_replica) + ")");
+  }
+  return out;
+}
+
+// Runs f(i) for i in [0, n) on `threads` threads.
+template <typename F>
+void ParallelFor(size_t n, int threads, F f) {
+  std::atomic<size_t> next{0};
+  auto worker = [&]() {
+    for (size_t i = next++; i < n; i = next++) f(i);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+// Simulates `r` at the target load with its replicas; adds replicas while
+// a percentile SLO fails (the analytical capacity is optimistic), up to
+// twice the analytical count.
+void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
+  Scenario s = ScenarioFor(spec, r->candidate);
+  const int analytical = r->replicas;
+  for (int replicas = analytical; replicas <= 2 * analytical + 1;
+       replicas += std::max(1, replicas / 4)) {
+    s.num_gpus = replicas * r->candidate.gpus_per_replica();
+    const Setup setup = ResolveScenario(s);
+    WorkloadSpec w = spec.workload;
+    w.arrival = ArrivalSpec{ArrivalProcess::kPoisson, spec.requests_per_s, 1.0};
+    w.num_requests = spec.simulate_requests;
+    w.concurrency.reset();
+    WorkloadLimits limits;
+    limits.max_context_tokens = setup.model.max_position_embeddings;
+    auto source = MakeRequestSource(w, limits);
+    SimOptions options;
+    options.cluster.router = RouterPolicy::kLeastOutstanding;
+    if (r->candidate.prefill_replicas > 0) {
+      options.cluster.prefill_replicas = r->candidate.prefill_replicas;
+      options.cluster.decode_replicas = r->candidate.decode_replicas;
+    }
+    const SimResult sim = Simulate(setup, *source, w, options);
+    r->simulated = true;
+    r->replicas = replicas;
+    r->ttft_ms_p90 = sim.ttft_ms.Percentile(90);
+    r->ttft_ms_p99 = sim.ttft_ms.Percentile(99);
+    r->itl_ms_p99 = sim.itl_ms.Percentile(99);
+    r->tpot_ms_p99 = sim.tpot_ms.Percentile(99);
+    r->e2e_ms_p99 = sim.e2e_ms.Percentile(99);
+    r->output_tokens_per_s_per_user = sim.tpot_ms.mean() > 0 ? 1e3 / sim.tpot_ms.mean() : 0;
+    std::string failed;
+    double margin = INFINITY;  // smallest relative margin to an SLO
+    for (const PercentileSlo& slo : spec.slos) {
+      const double got = PercentileOf(sim, slo.metric, slo.percentile);
+      margin = std::min(margin, 1 - got / slo.max_ms);
+      if (got > slo.max_ms && failed.empty()) {
+        failed = fmt::format("{} (simulated {:.4g} ms)", slo.Describe(), got);
+      }
+    }
+    if (spec.min_output_tokens_per_s_per_user) {
+      const double want = *spec.min_output_tokens_per_s_per_user;
+      margin = std::min(margin, r->output_tokens_per_s_per_user / want - 1);
+      if (failed.empty() && r->output_tokens_per_s_per_user < want) {
+        failed = fmt::format("output tokens/s per user >= {} (simulated {:.4g})", want,
+                             r->output_tokens_per_s_per_user);
+      }
+    }
+    Price(spec, *setup.usd_per_gpu_hour, r);
+    r->headroom = margin;
+    r->meets_slo = failed.empty();
+    r->why_not = failed;
+    if (spec.budget_usd_per_hour && r->usd_per_hour > *spec.budget_usd_per_hour) {
+      r->meets_slo = false;
+      r->why_not = fmt::format("budget: ${:.4g}/h exceeds ${:.4g}/h", r->usd_per_hour, *spec.budget_usd_per_hour);
+      return;
+    }
+    if (r->meets_slo || r->candidate.prefill_replicas > 0) return;
+  }
+}
+
+std::vector<ParetoPoint> Frontier(const std::vector<CandidateResult>& all) {
+  std::vector<ParetoPoint> points;
+  for (const CandidateResult& r : all) {
+    for (const CurvePoint& p : r.curve) {
+      points.push_back({r.candidate.Describe(), p.output_tokens_per_s_per_gpu, p.output_tokens_per_s_per_user,
+                        p.concurrency});
+    }
+  }
+  // Fastest per user first; keep a point when it beats every faster one
+  // on throughput per GPU.
+  std::sort(points.begin(), points.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
+    if (a.output_tokens_per_s_per_user != b.output_tokens_per_s_per_user) {
+      return a.output_tokens_per_s_per_user > b.output_tokens_per_s_per_user;
+    }
+    return a.output_tokens_per_s_per_gpu > b.output_tokens_per_s_per_gpu;
+  });
+  std::vector<ParetoPoint> frontier;
+  double best = -1;
+  for (const ParetoPoint& p : points) {
+    if (p.output_tokens_per_s_per_gpu > best) {
+      frontier.push_back(p);
+      best = p.output_tokens_per_s_per_gpu;
+    }
+  }
+  return frontier;
+}
+
+}  // namespace
+
+PlanResult RunPlan(const PlanSpec& spec, int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  PlanResult result;
+  result.spec = spec;
+  result.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  const std::vector<Candidate> candidates = Enumerate(spec);
+  std::vector<CandidateResult> evaluated(candidates.size());
+  ParallelFor(candidates.size(), result.threads,
+              [&](size_t i) { evaluated[i] = EvaluateCandidate(spec, candidates[i]); });
+  result.configurations = static_cast<int64_t>(candidates.size());
+
+  // Cheapest analytical passes go to the simulator.
+  std::vector<size_t> passing;
+  for (size_t i = 0; i < evaluated.size(); ++i) {
+    if (evaluated[i].fits && evaluated[i].why_not.empty()) passing.push_back(i);
+  }
+  std::sort(passing.begin(), passing.end(), [&](size_t a, size_t b) {
+    return evaluated[a].usd_per_hour < evaluated[b].usd_per_hour ||
+           (evaluated[a].usd_per_hour == evaluated[b].usd_per_hour && a < b);
+  });
+  // Rounds of `finalists` candidates, cheapest first, until one round
+  // finds a feasible one (the analytical pass is optimistic about
+  // percentiles) or three rounds are spent.
+  std::vector<CandidateResult> finalists;
+  size_t next = 0;
+  for (int round = 0; round < 3 && next < passing.size(); ++round) {
+    const size_t first = finalists.size();
+    for (int n = 0; n < spec.finalists && next < passing.size(); ++n, ++next) {
+      finalists.push_back(evaluated[passing[next]]);
+      const CandidateResult base = finalists.back();
+      if (spec.space.disaggregated && base.replicas >= 2) {
+        // Prefill/decode splits of the same GPUs (and one more replica).
+        const int total = base.replicas + 1;
+        for (int x : {total / 4, total / 2, 3 * total / 4}) {
+          if (x < 1 || x >= total) continue;
+          CandidateResult split = base;
+          split.candidate.prefill_replicas = x;
+          split.candidate.decode_replicas = total - x;
+          split.replicas = total;
+          finalists.push_back(split);
+        }
+      }
+    }
+    ParallelFor(finalists.size() - first, result.threads,
+                [&](size_t i) { SimulateFinalist(spec, &finalists[first + i]); });
+    if (std::any_of(finalists.begin() + first, finalists.end(),
+                    [](const CandidateResult& f) { return f.meets_slo; })) {
+      break;
+    }
+  }
+  // Analytical passes never simulated: reported as such.
+  for (; next < passing.size(); ++next) {
+    CandidateResult r = evaluated[passing[next]];
+    r.why_not = "not simulated: costlier than the simulated finalists";
+    result.infeasible.push_back(r);
+  }
+
+  for (CandidateResult& f : finalists) {
+    (f.meets_slo ? result.feasible : result.infeasible).push_back(f);
+  }
+  for (size_t i = 0; i < evaluated.size(); ++i) {
+    if (!evaluated[i].why_not.empty() || !evaluated[i].fits) result.infeasible.push_back(evaluated[i]);
+  }
+  // Cheapest first; at equal cost, the one further from its SLOs.
+  std::stable_sort(result.feasible.begin(), result.feasible.end(),
+                   [](const CandidateResult& a, const CandidateResult& b) {
+                     if (a.usd_per_hour != b.usd_per_hour) return a.usd_per_hour < b.usd_per_hour;
+                     return a.headroom > b.headroom;
+                   });
+  result.pareto = Frontier(evaluated);
+
+  if (result.feasible.empty()) {
+    // Which constraint binds: the one most candidates that fit in memory
+    // failed on, with the best anyone achieved.
+    std::map<std::string, int> reasons;
+    for (const CandidateResult& r : result.infeasible) {
+      if (!r.fits) continue;
+      const std::string key = r.why_not.substr(0, r.why_not.find(' '));
+      ++reasons[key];
+    }
+    std::string worst;
+    int most = 0;
+    for (const auto& [k, n] : reasons) {
+      if (n > most) {
+        worst = k;
+        most = n;
+      }
+    }
+    std::string best;
+    for (const CandidateResult& r : result.infeasible) {
+      if (r.fits && r.why_not.rfind(worst, 0) == 0) {
+        best = r.candidate.Describe() + ": " + r.why_not;
+        break;
+      }
+    }
+    result.binding_constraint =
+        most == 0 ? "memory: no configuration fits the model (see infeasible)"
+                  : fmt::format("{} ({} of the configurations that fit in memory fail on it; e.g. {})",
+                                worst, most, best);
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace roofplan

@@ -1,0 +1,149 @@
+#include "planner/plan_spec.h"
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include "catalog/json_reader.h"
+#include "core/error.h"
+
+namespace roofplan {
+
+namespace {
+
+constexpr double kSecondsPerDay = 86400;
+
+std::vector<int> PositiveInts(const JsonObject& o, const std::string& key, std::vector<int> fallback) {
+  auto v = o.OptionalIntegerArray(key);
+  if (!v) return fallback;
+  if (v->empty()) o.Fail(key, "expected a non-empty array of positive integers");
+  std::vector<int> out;
+  for (int64_t x : *v) {
+    if (x <= 0 || x > 1 << 20) o.Fail(key, "expected positive integers, got " + std::to_string(x));
+    out.push_back(static_cast<int>(x));
+  }
+  return out;
+}
+
+std::vector<DType> DTypes(const JsonObject& o, const std::string& key, std::vector<DType> fallback) {
+  auto v = o.OptionalStringArray(key);
+  if (!v) return fallback;
+  if (v->empty()) o.Fail(key, "expected a non-empty array of dtypes");
+  std::vector<DType> out;
+  for (const std::string& s : *v) {
+    auto d = ParseDType(s);
+    if (!d) o.Fail(key, "unknown dtype \"" + s + "\" (expected one of " + DTypeChoices() + ")");
+    out.push_back(*d);
+  }
+  return out;
+}
+
+std::vector<std::string> Strings(const JsonObject& o, const std::string& key,
+                                 std::vector<std::string> fallback) {
+  auto v = o.OptionalStringArray(key);
+  if (!v) return fallback;
+  if (v->empty()) o.Fail(key, "expected a non-empty array of names");
+  return *v;
+}
+
+// "ttft_ms_p90": 1000 -> {ttft, 90, 1000}.
+std::optional<PercentileSlo> ParsePercentileKey(const std::string& key, double value) {
+  for (const char* metric : {"ttft", "tpot", "itl", "e2e"}) {
+    const std::string prefix = std::string(metric) + "_ms_p";
+    if (key.rfind(prefix, 0) != 0) continue;
+    const std::string digits = key.substr(prefix.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    const double p = std::stod(digits);
+    if (p <= 0 || p >= 100) return std::nullopt;
+    return PercentileSlo{metric, p, value};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string PercentileSlo::Describe() const {
+  std::string upper = metric;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return fmt::format("{} p{} <= {} ms", upper, percentile, max_ms);
+}
+
+PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
+  JsonObject o(json, file);
+  o.RejectUnknownKeys({"name", "description", "model", "workload", "slo", "budget_usd_per_hour",
+                       "search", "finalists", "simulate_requests"});
+  PlanSpec spec;
+  spec.file = file;
+  spec.name = o.OptionalString("name").value_or("");
+  spec.description = o.OptionalString("description").value_or("");
+  spec.model = o.String("model");
+
+  JsonObject w = o.Object("workload");
+  // The load is planning's own: a rate (or tokens per day); the rest is
+  // an ordinary workload (lengths, seed, prefixes).
+  nlohmann::json lengths = w.raw();
+  for (const char* key : {"requests_per_s", "tokens_per_day"}) lengths.erase(key);
+  spec.workload = ParseWorkloadSpec(JsonObject(lengths, file, w.path()));
+  if (!spec.workload.isl || !spec.workload.osl) {
+    w.Fail(spec.workload.isl ? "osl" : "isl", "missing required field (expected a length or a distribution)");
+  }
+  if (spec.workload.concurrency || spec.workload.arrival || !spec.workload.trace.empty()) {
+    w.Fail("requests_per_s", "a plan's load is workload.requests_per_s or workload.tokens_per_day, "
+                             "not a concurrency, arrival process or trace");
+  }
+  if (w.Has("requests_per_s") == w.Has("tokens_per_day")) {
+    w.Fail("requests_per_s", "give exactly one of requests_per_s or tokens_per_day");
+  }
+  if (w.Has("requests_per_s")) {
+    spec.requests_per_s = w.PositiveNumber("requests_per_s");
+  } else {
+    const double tokens = w.PositiveNumber("tokens_per_day");
+    spec.requests_per_s =
+        tokens / kSecondsPerDay / (spec.workload.isl->Mean() + spec.workload.osl->Mean());
+  }
+
+  JsonObject slo = o.Object("slo");
+  for (const auto& [key, value] : slo.raw().items()) {
+    if (key == "min_output_tokens_per_s_per_user") {
+      spec.min_output_tokens_per_s_per_user = slo.PositiveNumber(key);
+      continue;
+    }
+    const double v = slo.PositiveNumber(key);
+    auto parsed = ParsePercentileKey(key, v);
+    if (!parsed) {
+      slo.Fail(key, "unknown SLO (expected <metric>_ms_p<percentile> with metric ttft, tpot, itl or "
+                    "e2e, e.g. ttft_ms_p90, or min_output_tokens_per_s_per_user)");
+    }
+    spec.slos.push_back(*parsed);
+  }
+  if (spec.slos.empty() && !spec.min_output_tokens_per_s_per_user) {
+    slo.Fail("", "expected at least one latency target, e.g. {\"ttft_ms_p90\": 1000, \"itl_ms_p99\": 50}");
+  }
+  if (o.Has("budget_usd_per_hour")) spec.budget_usd_per_hour = o.PositiveNumber("budget_usd_per_hour");
+  if (o.Has("finalists")) spec.finalists = static_cast<int>(o.PositiveInteger("finalists"));
+  if (o.Has("simulate_requests")) spec.simulate_requests = static_cast<int>(o.PositiveInteger("simulate_requests"));
+
+  if (auto s = o.OptionalObject("search")) {
+    s->RejectUnknownKeys({"gpus", "tp", "pp", "ep", "weight_dtypes", "kv_dtypes", "engines",
+                          "max_num_seqs", "max_num_batched_tokens", "disaggregated",
+                          "max_gpus_per_replica"});
+    SearchSpace& sp = spec.space;
+    sp.gpus = Strings(*s, "gpus", {});
+    sp.tp = PositiveInts(*s, "tp", sp.tp);
+    sp.pp = PositiveInts(*s, "pp", sp.pp);
+    sp.ep = PositiveInts(*s, "ep", {});
+    sp.weight_dtypes = DTypes(*s, "weight_dtypes", sp.weight_dtypes);
+    sp.kv_dtypes = DTypes(*s, "kv_dtypes", sp.kv_dtypes);
+    sp.engines = Strings(*s, "engines", sp.engines);
+    sp.max_num_seqs = PositiveInts(*s, "max_num_seqs", {});
+    sp.max_num_batched_tokens = PositiveInts(*s, "max_num_batched_tokens", {});
+    sp.disaggregated = s->OptionalBool("disaggregated").value_or(false);
+    if (s->Has("max_gpus_per_replica")) {
+      sp.max_gpus_per_replica = static_cast<int>(s->PositiveInteger("max_gpus_per_replica"));
+    }
+  }
+  return spec;
+}
+
+PlanSpec LoadPlanSpec(const std::string& path) { return ParsePlanSpec(ReadJsonFile(path), path); }
+
+}  // namespace roofplan

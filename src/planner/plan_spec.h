@@ -1,0 +1,63 @@
+// What `roofplan plan` is asked: a model, a load, latency targets and the
+// space of deployments to search (plans/*.json or scenarios with a "plan"
+// block). Plain data plus its parser; planner/plan.h does the search.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/workload_spec.h"
+#include "core/dtype.h"
+
+namespace roofplan {
+
+// "TTFT p90 <= 1000 ms": metric is ttft, tpot, itl or e2e.
+struct PercentileSlo {
+  std::string metric;
+  double percentile = 90;
+  double max_ms = 0;
+  std::string Describe() const;  // "TTFT p90 <= 1000 ms"
+};
+
+struct SearchSpace {
+  std::vector<std::string> gpus;  // catalog slugs; empty: every GPU with a price and verified peaks
+  std::vector<int> tp = {1, 2, 4, 8};
+  std::vector<int> pp = {1};
+  std::vector<int> ep;  // empty: 1, plus ep = tp for MoE models
+  std::vector<DType> weight_dtypes = {DType::kBf16, DType::kFp8};
+  std::vector<DType> kv_dtypes = {DType::kBf16, DType::kFp8};
+  std::vector<std::string> engines = {"vllm"};
+  std::vector<int> max_num_seqs;            // empty: the engine's default
+  std::vector<int> max_num_batched_tokens;  // empty: the engine's default
+  bool disaggregated = false;  // also try xPyD splits of the replicas
+  int max_gpus_per_replica = 8;
+};
+
+struct PlanSpec {
+  std::string file;
+  std::string name, description;
+  std::string model;
+  WorkloadSpec workload;           // lengths (and seed) of the target load
+  double requests_per_s = 0;       // target load; from "tokens_per_day" when given so
+  std::vector<PercentileSlo> slos;
+  std::optional<double> min_output_tokens_per_s_per_user;
+  std::optional<double> budget_usd_per_hour;
+  SearchSpace space;
+  int finalists = 8;               // best analytical candidates the simulator checks
+  int simulate_requests = 2000;    // per finalist simulation
+};
+
+// Parses a plan file:
+// {"model": ..., "workload": {"isl": ..., "osl": ..., "requests_per_s": 20 |
+//  "tokens_per_day": 1e9}, "slo": {"ttft_ms_p90": 1000, "itl_ms_p99": 50,
+//  "min_output_tokens_per_s_per_user": 20}, "budget_usd_per_hour": 100,
+//  "search": {"gpus": [...], "tp": [...], ...}, "finalists": 8}
+// Bad input is an InputError naming the file and JSON path.
+PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file);
+PlanSpec LoadPlanSpec(const std::string& path);
+
+}  // namespace roofplan

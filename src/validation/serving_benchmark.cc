@@ -1,0 +1,335 @@
+#include "validation/serving_benchmark.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/json_reader.h"
+#include "core/error.h"
+
+namespace roofplan {
+
+namespace {
+
+using nlohmann::json;
+
+// Python's json module writes NaN, Infinity and -Infinity, which are not
+// JSON. Outside strings they become null (absent), so a result with a NaN
+// ITL (one-token replies) still loads.
+std::string ReplaceNonFiniteLiterals(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      continue;
+    }
+    bool replaced = false;
+    for (const char* literal : {"-Infinity", "Infinity", "NaN"}) {
+      const size_t n = std::char_traits<char>::length(literal);
+      if (text.compare(i, n, literal) == 0) {
+        out += "null";
+        i += n - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += c;
+  }
+  return out;
+}
+
+std::string LineColumn(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+json ReadLenientJson(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "", "cannot open file for reading");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = ReplaceNonFiniteLiterals(buffer.str());
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    auto colon = what.find(": ", what.find("parse error"));
+    std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
+    throw InputError(path, "", "malformed JSON at " +
+                                   LineColumn(text, e.byte > 0 ? e.byte - 1 : 0) + ": " + detail);
+  }
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// "p99" -> true (percentile 99), "p99.9" -> true; "p" or "pfoo" -> false.
+bool IsPercentileName(const std::string& stat) {
+  if (stat.size() < 2 || stat[0] != 'p') return false;
+  const std::string number = stat.substr(1);
+  char* end = nullptr;
+  const double p = std::strtod(number.c_str(), &end);
+  return end == number.c_str() + number.size() && p >= 0 && p <= 100 &&
+         std::isdigit(static_cast<unsigned char>(number[0]));
+}
+
+// A stat name as roofplan spells it: "mean", "median", or "pNN" ("p50"
+// becomes "median").
+std::optional<std::string> StatName(const std::string& stat) {
+  if (stat == "mean" || stat == "avg") return "mean";
+  if (stat == "median" || stat == "p50") return "median";
+  if (IsPercentileName(stat)) return stat;
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// vLLM
+
+bool LooksLikeVllm(const json& doc) {
+  if (doc.contains("completed")) return true;
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (EndsWith(it.key(), "_ttft_ms")) return true;
+  }
+  return false;
+}
+
+MeasuredServingRun ParseVllm(const JsonObject& root) {
+  MeasuredServingRun run;
+  run.file = root.file();
+  run.format = "vllm";
+
+  const int64_t completed = root.Integer("completed");
+  if (completed <= 0) root.Fail("completed", "no request completed; nothing to compare");
+  run.num_requests = completed;
+  if (auto n = root.OptionalInteger("num_prompts")) {
+    if (*n <= 0) root.Fail("num_prompts", "expected a positive integer, got " + std::to_string(*n));
+  }
+
+  if (root.Has("request_rate")) {
+    const json& v = root.raw().at("request_rate");
+    if (v.is_string()) {
+      const std::string s = v.get<std::string>();
+      if (s != "inf" && s != "Infinity") {
+        root.Fail("request_rate", "expected a number or \"inf\", got " + DescribeJson(v));
+      }
+      run.request_rate = std::numeric_limits<double>::infinity();
+    } else {
+      const double rate = root.Number("request_rate");
+      if (!(rate > 0)) root.Fail("request_rate", "expected a positive rate, got " + DescribeJson(v));
+      run.request_rate = rate;
+    }
+  }
+  if (auto b = root.OptionalNumber("burstiness")) {
+    if (!(*b > 0)) {
+      root.Fail("burstiness",
+                "expected a positive number, got " + DescribeJson(root.raw().at("burstiness")));
+    }
+    run.burstiness = *b;
+  }
+  if (auto c = root.OptionalInteger("max_concurrency")) {
+    if (*c <= 0) {
+      root.Fail("max_concurrency",
+                "expected a positive integer or null, got " + std::to_string(*c));
+    }
+    run.max_concurrency = *c;
+  }
+
+  if (auto d = root.OptionalNumber("duration")) run.metrics["duration_s"] = *d;
+  if (auto t = root.OptionalInteger("total_input_tokens")) {
+    run.mean_input_tokens = static_cast<double>(*t) / static_cast<double>(completed);
+  }
+  if (auto t = root.OptionalInteger("total_output_tokens")) {
+    run.mean_output_tokens = static_cast<double>(*t) / static_cast<double>(completed);
+  }
+  if (auto v = root.OptionalNumber("request_throughput")) run.metrics["request_throughput"] = *v;
+  if (auto v = root.OptionalNumber("output_throughput")) run.metrics["output_tokens_per_s"] = *v;
+  if (auto v = root.OptionalNumber("total_token_throughput")) run.metrics["total_tokens_per_s"] = *v;
+
+  // {stat}_{metric}_ms for every stat present.
+  static const std::pair<const char*, const char*> kMetrics[] = {
+      {"ttft", "ttft_ms"}, {"tpot", "tpot_ms"}, {"itl", "itl_ms"}, {"e2el", "e2e_ms"}};
+  bool has_ttft = false;
+  for (auto it = root.raw().begin(); it != root.raw().end(); ++it) {
+    const std::string& key = it.key();
+    if (!EndsWith(key, "_ms")) continue;
+    for (const auto& [vllm_name, name] : kMetrics) {
+      const std::string suffix = std::string("_") + vllm_name + "_ms";
+      if (!EndsWith(key, suffix)) continue;
+      const std::string stat = key.substr(0, key.size() - suffix.size());
+      const auto ours = StatName(stat);
+      if (!ours) break;  // std_*, or something else: not compared
+      if (stat == "p50" && root.Has("median" + suffix)) break;  // the median says it already
+      const auto value = root.OptionalNumber(key);
+      if (!value) break;  // null / NaN: absent
+      run.metrics[std::string(name) + "." + *ours] = *value;
+      if (std::string(vllm_name) == "ttft") has_ttft = true;
+      break;
+    }
+  }
+  if (!has_ttft) {
+    root.Fail("mean_ttft_ms",
+              "missing required field (expected a TTFT metric: mean_ttft_ms, median_ttft_ms or "
+              "pNN_ttft_ms)");
+  }
+
+  const auto input_lens = root.OptionalIntegerArray("input_lens");
+  const auto output_lens = root.OptionalIntegerArray("output_lens");
+  if (input_lens && output_lens) {
+    if (input_lens->size() != output_lens->size()) {
+      root.Fail("output_lens", "has " + std::to_string(output_lens->size()) +
+                                   " entries but input_lens has " +
+                                   std::to_string(input_lens->size()));
+    }
+    for (size_t i = 0; i < input_lens->size(); ++i) {
+      const int64_t in = (*input_lens)[i], out = (*output_lens)[i];
+      if (out == 0) continue;  // a failed request
+      if (in <= 0) {
+        throw InputError(root.file(), root.PathOf("input_lens") + "[" + std::to_string(i) + "]",
+                         "expected a positive integer, got " + std::to_string(in));
+      }
+      if (out < 0) {
+        throw InputError(root.file(), root.PathOf("output_lens") + "[" + std::to_string(i) + "]",
+                         "expected a non-negative integer, got " + std::to_string(out));
+      }
+      run.input_lens.push_back(in);
+      run.output_lens.push_back(out);
+    }
+  }
+  return run;
+}
+
+// ---------------------------------------------------------------------------
+// GenAI-Perf
+
+bool LooksLikeGenaiPerf(const json& doc) {
+  return doc.contains("time_to_first_token") || doc.contains("request_latency") ||
+         doc.contains("inter_token_latency");
+}
+
+double MillisecondsPer(const JsonObject& stat) {
+  const auto unit = stat.OptionalString("unit");
+  if (!unit || *unit == "ms") return 1;
+  if (*unit == "us") return 1e-3;
+  if (*unit == "ns") return 1e-6;
+  if (*unit == "s" || *unit == "sec") return 1e3;
+  stat.Fail("unit", "expected \"ms\", \"us\", \"ns\" or \"s\", got \"" + *unit + "\"");
+}
+
+// Reads avg, p50 and every pNN of a latency object into name.*; returns
+// how many it read.
+int ReadLatency(const JsonObject& stat, const std::string& name,
+                std::map<std::string, double>& metrics) {
+  const double scale = MillisecondsPer(stat);
+  int read = 0;
+  for (auto it = stat.raw().begin(); it != stat.raw().end(); ++it) {
+    const std::string& key = it.key();
+    if (key != "avg" && !IsPercentileName(key)) continue;  // min, max, std, unit
+    const auto ours = StatName(key);
+    const auto value = stat.OptionalNumber(key);
+    if (!ours || !value) continue;
+    metrics[name + "." + *ours] = *value * scale;
+    ++read;
+  }
+  return read;
+}
+
+std::optional<double> Average(const JsonObject& root, const std::string& key) {
+  const auto o = root.OptionalObject(key);
+  if (!o) return std::nullopt;
+  return o->OptionalNumber("avg");
+}
+
+// A positive number at `key` of `o`, or nullopt for anything else:
+// input_config's shape changes between GenAI-Perf versions, so it is read
+// leniently.
+std::optional<double> LenientPositive(const json& o, const std::string& key) {
+  if (!o.is_object()) return std::nullopt;
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_number()) return std::nullopt;
+  const double v = it->get<double>();
+  if (!(v > 0) || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+MeasuredServingRun ParseGenaiPerf(const JsonObject& root) {
+  MeasuredServingRun run;
+  run.file = root.file();
+  run.format = "genai-perf";
+
+  const JsonObject ttft = root.Object("time_to_first_token");
+  if (ReadLatency(ttft, "ttft_ms", run.metrics) == 0) {
+    ttft.Fail("avg", "missing required field (expected avg, p50 or another percentile)");
+  }
+  if (auto o = root.OptionalObject("inter_token_latency")) ReadLatency(*o, "tpot_ms", run.metrics);
+  if (auto o = root.OptionalObject("request_latency")) ReadLatency(*o, "e2e_ms", run.metrics);
+
+  if (auto v = Average(root, "output_token_throughput")) run.metrics["output_tokens_per_s"] = *v;
+  if (auto v = Average(root, "request_throughput")) run.metrics["request_throughput"] = *v;
+  run.mean_input_tokens = Average(root, "input_sequence_length");
+  run.mean_output_tokens = Average(root, "output_sequence_length");
+  if (auto v = Average(root, "request_count"); v && *v >= 1) run.num_requests = std::llround(*v);
+
+  if (root.Has("input_config") && root.raw().at("input_config").is_object()) {
+    const json& config = root.raw().at("input_config");
+    std::optional<double> concurrency = LenientPositive(config, "concurrency");
+    std::optional<double> rate = LenientPositive(config, "request_rate");
+    if (config.contains("perf_analyzer") && config.at("perf_analyzer").is_object()) {
+      const json& pa = config.at("perf_analyzer");
+      if (pa.contains("stimulus")) {
+        if (!concurrency) concurrency = LenientPositive(pa.at("stimulus"), "concurrency");
+        if (!rate) rate = LenientPositive(pa.at("stimulus"), "request_rate");
+      }
+    }
+    if (rate) {
+      run.request_rate = *rate;
+    } else if (concurrency) {
+      run.max_concurrency = std::llround(*concurrency);
+    }
+    if (!run.num_requests) {
+      if (auto n = LenientPositive(config, "request_count")) run.num_requests = std::llround(*n);
+    }
+  }
+  return run;
+}
+
+}  // namespace
+
+MeasuredServingRun LoadMeasuredServingRun(const std::string& path) {
+  const json doc = ReadLenientJson(path);
+  const JsonObject root(doc, path);  // throws unless an object
+  if (doc.contains("time_to_first_token")) return ParseGenaiPerf(root);
+  if (LooksLikeVllm(doc)) return ParseVllm(root);
+  if (LooksLikeGenaiPerf(doc)) return ParseGenaiPerf(root);  // fails on time_to_first_token
+  throw InputError(path, "$",
+                   "not a serving benchmark result: expected `vllm bench serve --save-result` "
+                   "JSON (with \"completed\" and \"mean_ttft_ms\") or GenAI-Perf's "
+                   "profile_export_genai_perf.json (with \"time_to_first_token\")");
+}
+
+}  // namespace roofplan
