@@ -361,5 +361,61 @@ TEST(Cli, CalibrateRefitMissingFile) {
   ExpectCleanFailure(Roofplan("calibrate --refit /nonexistent/cal.json"), {"/nonexistent/cal.json"});
 }
 
+TEST(Cli, PlanJsonAndHtml) {
+  const std::string html = TestTempDir() + "/plan.html";
+  const Result r = Roofplan("plan scenarios/plans/llama-3.1-8b-2b-tokens-per-day.json --format json --html '" + html + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j["feasible"].is_array());
+  ASSERT_TRUE(j["pareto"].is_array());
+  std::ifstream in(html);
+  std::stringstream page;
+  page << in.rdbuf();
+  EXPECT_TRUE(Contains(page.str(), "id=\"pareto\"")) << "no Pareto chart in " << html;
+}
+
+TEST(Cli, EveryPlanScenarioRuns) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(ROOFPLAN_SOURCE_DIR) / "scenarios" / "plans")) {
+    ++count;
+    const Result r = Roofplan("plan scenarios/plans/" + entry.path().filename().string() + " --format json");
+    ASSERT_EQ(r.status, 0) << entry.path() << ": " << r.err;
+    EXPECT_FALSE(nlohmann::json::parse(r.out)["feasible"].empty()) << entry.path();
+  }
+  EXPECT_GE(count, 3);
+}
+
+TEST(Cli, PlanBadInput) {
+  const std::string empty = WriteTemp("empty-space.json", R"({"model": "llama-3.1-8b",
+    "workload": {"isl": 100, "osl": 10, "requests_per_s": 1}, "slo": {"ttft_ms_p90": 100},
+    "search": {"gpus": ["h100-sxm"], "tp": [16]}})");
+  ExpectCleanFailure(Roofplan("plan '" + empty + "'"), {"search space is empty"});
+  const std::string unknown = WriteTemp("unknown-gpu.json", R"({"model": "llama-3.1-8b",
+    "workload": {"isl": 100, "osl": 10, "requests_per_s": 1}, "slo": {"ttft_ms_p90": 100},
+    "search": {"gpus": ["h1000"]}})");
+  ExpectCleanFailure(Roofplan("plan '" + unknown + "'"), {"h1000"});
+  // Nothing meets a 1 ms TTFT: an answer (exit 0) that names the constraint.
+  const std::string tight = WriteTemp("tight.json", R"({"model": "llama-3.1-8b",
+    "workload": {"isl": 1000, "osl": 100, "requests_per_s": 1}, "slo": {"ttft_ms_p90": 1},
+    "search": {"gpus": ["h100-sxm"], "tp": [1]}})");
+  const Result r = Roofplan("plan '" + tight + "'");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "no configuration meets the SLOs")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "TTFT")) << r.out;
+}
+
+TEST(Cli, ValidateExamples) {
+  for (const char* file : {"tests/data/vllm_bench_example.json", "tests/data/genai_perf_example.json"}) {
+    const Result r = Roofplan(std::string("validate ") + file + " " + kLlama + " --concurrency 4 --format json");
+    ASSERT_EQ(r.status, 0) << file << ": " << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(j["metrics"].is_array()) << file;
+    EXPECT_FALSE(j["metrics"].empty()) << file;
+    EXPECT_TRUE(j["median_abs_error"].is_number()) << file;
+  }
+  const std::string bad = WriteTemp("not-a-benchmark.json", R"({"hello": 1})");
+  ExpectCleanFailure(Roofplan("validate '" + bad + "' " + kLlama), {"not-a-benchmark.json"});
+}
+
 }  // namespace
 }  // namespace roofplan

@@ -13,6 +13,8 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "calibrate/fit.h"
 #include "calibrate/sweep.h"
@@ -32,6 +34,7 @@
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
+#include "validation/validate.h"
 
 namespace roofplan {
 namespace {
@@ -475,6 +478,101 @@ int RunPlanCommand(const std::string& path, int threads, const std::string& form
   return 0;
 }
 
+struct ValidateFlags {
+  std::vector<std::string> measured;
+  std::string concurrency, out;
+  double rate = 0;
+  int64_t seed = 1;
+  bool fit = false;
+};
+
+Table ValidationTable(const ValidationResult& v, const std::string& title) {
+  Table t;
+  t.title = title + (v.load.empty() ? "" : "\nsimulated: " + v.load);
+  t.header = {"metric", "predicted", "measured", "error"};
+  t.numeric = {false, true, true, true};
+  for (const MetricComparison& m : v.metrics) {
+    t.rows.push_back({m.metric, FormatNumber(m.predicted), FormatNumber(m.measured),
+                      fmt::format("{:+.1f}%", 100 * m.relative_error())});
+  }
+  t.rows.push_back({"median |error|", "", "", fmt::format("{:.1f}%", 100 * v.median_abs_error)});
+  t.rows.push_back({"p90 |error|", "", "", fmt::format("{:.1f}%", 100 * v.p90_abs_error)});
+  return t;
+}
+
+nlohmann::json ValidationJson(const ValidationResult& v) {
+  nlohmann::json metrics = nlohmann::json::array();
+  for (const MetricComparison& m : v.metrics) {
+    metrics.push_back({{"metric", m.metric}, {"predicted", m.predicted}, {"measured", m.measured},
+                       {"relative_error", m.relative_error()}});
+  }
+  return {{"metrics", metrics}, {"median_abs_error", v.median_abs_error},
+          {"p90_abs_error", v.p90_abs_error}, {"load", v.load}, {"notes", v.notes}};
+}
+
+int RunValidate(const CommonFlags& f, const ValidateFlags& vf) {
+  Scenario s = BuildScenario(f);
+  const Setup setup = ResolveScenario(s);
+  std::vector<MeasuredServingRun> runs;
+  for (const std::string& path : vf.measured) {
+    MeasuredServingRun run = LoadMeasuredServingRun(path);
+    if (vf.rate > 0) run.request_rate = vf.rate;
+    if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency);
+    runs.push_back(std::move(run));
+  }
+  const Format format = *ParseFormat(f.format);
+  const uint64_t seed = static_cast<uint64_t>(vf.seed);
+  if (!vf.fit) {
+    nlohmann::json all = nlohmann::json::array();
+    std::string text;
+    for (const MeasuredServingRun& run : runs) {
+      const ValidationResult v = ValidateAgainst(setup, run, seed);
+      nlohmann::json j = ValidationJson(v);
+      j["file"] = run.file;
+      j["format"] = run.format;
+      all.push_back(j);
+      text += Render(ValidationTable(v, DeploymentSummary(setup) + "\nagainst " + run.file + " (" + run.format + ")"),
+                     format == Format::kJson ? Format::kTable : format);
+      for (const std::string& note : v.notes) text += "note: " + note + "\n";
+    }
+    if (format == Format::kJson) {
+      PrintJson(all.size() == 1 ? all[0] : all);
+    } else {
+      Print(text);
+    }
+    return 0;
+  }
+  const FitResult fit = FitEngineOverheads(setup, runs, seed);
+  nlohmann::json preset = EnginePresetToJson(fit.preset);
+  preset["name"] = setup.engine.name + "-fitted";
+  preset["description"] = "Fitted by roofplan validate --fit to " + std::to_string(runs.size()) +
+                          " benchmark run(s) of " + setup.model.slug + " on " + setup.gpu.slug +
+                          "; based on " + setup.engine.name + ".";
+  if (!vf.out.empty()) {
+    std::ofstream file(vf.out);
+    file << preset.dump(2) << "\n";
+    if (!file) throw Error("--out: cannot write " + vf.out);
+  }
+  if (format == Format::kJson) {
+    PrintJson({{"before", ValidationJson(fit.before)}, {"after", ValidationJson(fit.after)},
+               {"fitted", fit.fitted}, {"iterations", fit.iterations},
+               {"step_overhead_us", fit.preset.step_overhead_us},
+               {"graph_kernel_gap_us", fit.preset.graph_kernel_gap_us},
+               {"preset_file", vf.out.empty() ? nlohmann::json() : nlohmann::json(vf.out)}});
+    return 0;
+  }
+  std::string text = Render(ValidationTable(fit.before, "before the fit (preset " + setup.engine.name + ")"), format);
+  text += "\n" + Render(ValidationTable(fit.after, "after the fit"), format);
+  text += fmt::format("\nfitted {} in {} iterations: step_overhead_us {} -> {}, graph_kernel_gap_us {} -> {}\n",
+                      fmt::join(fit.fitted, ", "), fit.iterations, FormatNumber(setup.engine.step_overhead_us),
+                      FormatNumber(fit.preset.step_overhead_us), FormatNumber(setup.engine.graph_kernel_gap_us),
+                      FormatNumber(fit.preset.graph_kernel_gap_us));
+  for (const std::string& note : fit.after.notes) text += "note: " + note + "\n";
+  text += vf.out.empty() ? "(pass --out FILE to write the fitted preset)\n" : "wrote " + vf.out + "\n";
+  Print(text);
+  return 0;
+}
+
 int RunList(const std::string& what, const std::string& format_name) {
   Format format = *ParseFormat(format_name);
   Table t;
@@ -607,6 +705,19 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
   plan->add_option("--html", plan_html, "also write a self-contained HTML report with charts");
 
+  CommonFlags val_flags;
+  ValidateFlags val;
+  CLI::App* validate = app.add_subcommand(
+      "validate", "compare a vllm bench serve / GenAI-Perf result with the simulation of its load");
+  validate->add_option("measured", val.measured, "benchmark result JSON file(s)")->required();
+  AddCommonFlags(validate, &val_flags);
+  validate->add_option("--rate", val.rate, "the benchmark's request rate, when its file does not say")
+      ->check(CLI::PositiveNumber);
+  validate->add_option("--concurrency", val.concurrency, "the benchmark's max concurrency, when its file does not say");
+  validate->add_option("--seed", val.seed, "random seed of the simulated arrivals (default 1)")->check(CLI::NonNegativeNumber);
+  validate->add_flag("--fit", val.fit, "fit the engine preset's step_overhead_us (and graph_kernel_gap_us) by least squares");
+  validate->add_option("--out", val.out, "with --fit: write the fitted engine preset here");
+
   std::string list_what, list_format = "table";
   CLI::App* list = app.add_subcommand("list", "list catalog entries: models, gpus or engines");
   list->add_option("what", list_what, "models, gpus or engines")->required();
@@ -626,6 +737,7 @@ int Main(int argc, char** argv) {
     if (simulate->parsed()) return RunSimulate(sim_flags, sim);
     if (calibrate->parsed()) return RunCalibrate(cal);
     if (plan->parsed()) return RunPlanCommand(plan_file, plan_threads, plan_format, plan_html);
+    if (validate->parsed()) return RunValidate(val_flags, val);
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan: error: %s\n", e.what());
     return 2;

@@ -1,0 +1,139 @@
+// The sizing planner: the search finds the cheapest deployments that the
+// simulator confirms meet the SLOs, explains the rest, and its Pareto
+// frontier is non-dominated; bad plan files fail with their JSON path.
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "core/error.h"
+#include "planner/plan.h"
+#include "report/plan_report.h"
+#include "test_support.h"
+
+namespace roofplan {
+namespace {
+
+// A small Llama-3.1-8B plan: two GPUs, tp 1-2, bf16/fp8.
+nlohmann::json SmallPlan() {
+  return nlohmann::json::parse(R"({
+    "model": "llama-3.1-8b",
+    "workload": {"isl": 1000, "osl": 200, "requests_per_s": 10},
+    "slo": {"ttft_ms_p90": 500, "tpot_ms_p99": 40},
+    "search": {"gpus": ["h100-sxm", "l40s"], "tp": [1, 2], "weight_dtypes": ["bf16", "fp8"],
+               "kv_dtypes": ["bf16"]},
+    "finalists": 4, "simulate_requests": 600})");
+}
+
+TEST(Plan, FindsCheapestFeasibleAndExplainsTheRest) {
+  const PlanSpec spec = ParsePlanSpec(SmallPlan(), "plan.json");
+  const PlanResult r = RunPlan(spec, 2);
+  EXPECT_EQ(r.configurations, 2 * 2 * 2);
+  ASSERT_FALSE(r.feasible.empty()) << r.binding_constraint;
+  for (size_t i = 0; i < r.feasible.size(); ++i) {
+    const CandidateResult& c = r.feasible[i];
+    EXPECT_TRUE(c.simulated);
+    EXPECT_TRUE(c.meets_slo);
+    EXPECT_LE(c.ttft_ms_p90, 500);
+    EXPECT_LE(c.tpot_ms_p99, 40);
+    EXPECT_GE(c.headroom, 0);
+    EXPECT_EQ(c.num_gpus, c.replicas * c.candidate.gpus_per_replica());
+    const GpuSpec gpu = ResolveGpu(c.candidate.gpu);
+    EXPECT_NEAR(c.usd_per_hour, *gpu.usd_per_gpu_hour * c.num_gpus, 1e-9);
+    // $/1M tokens at the target load: $/h over tokens per hour.
+    EXPECT_NEAR(c.usd_per_1m_tokens, c.usd_per_hour / (10.0 * 1200 * 3600) * 1e6, 1e-9);
+    if (i > 0) EXPECT_LE(r.feasible[i - 1].usd_per_hour, c.usd_per_hour);
+  }
+  for (const CandidateResult& c : r.infeasible) EXPECT_FALSE(c.why_not.empty()) << c.candidate.Describe();
+  EXPECT_EQ(r.feasible.size() + r.infeasible.size(), static_cast<size_t>(r.configurations));
+}
+
+TEST(Plan, ParetoFrontierIsNonDominated) {
+  const PlanResult r = RunPlan(ParsePlanSpec(SmallPlan(), "plan.json"), 2);
+  ASSERT_GE(r.pareto.size(), 2u);
+  for (size_t i = 1; i < r.pareto.size(); ++i) {
+    // Slower per user, so it must be faster per GPU.
+    EXPECT_LE(r.pareto[i].output_tokens_per_s_per_user, r.pareto[i - 1].output_tokens_per_s_per_user);
+    EXPECT_GT(r.pareto[i].output_tokens_per_s_per_gpu, r.pareto[i - 1].output_tokens_per_s_per_gpu);
+  }
+}
+
+TEST(Plan, JsonContract) {
+  const nlohmann::json j = PlanJson(RunPlan(ParsePlanSpec(SmallPlan(), "plan.json"), 1));
+  ASSERT_TRUE(j["feasible"].is_array());
+  ASSERT_FALSE(j["feasible"].empty());
+  for (const char* key : {"gpu", "num_gpus", "tp", "pp", "replicas", "usd_per_hour", "usd_per_1m_tokens",
+                          "ttft_ms_p90", "itl_ms_p99"}) {
+    EXPECT_TRUE(j["feasible"][0].contains(key)) << key;
+  }
+  ASSERT_TRUE(j["pareto"].is_array());
+  EXPECT_FALSE(j["pareto"].empty());
+}
+
+TEST(Plan, SameResultWithOneOrTwoThreads) {
+  const PlanSpec spec = ParsePlanSpec(SmallPlan(), "plan.json");
+  nlohmann::json a = PlanJson(RunPlan(spec, 1)), b = PlanJson(RunPlan(spec, 2));
+  for (auto* j : {&a, &b}) {
+    j->erase("seconds");
+    j->erase("threads");
+  }
+  EXPECT_EQ(a.dump(), b.dump());
+}
+
+TEST(Plan, SloNothingMeetsNamesTheBindingConstraint) {
+  nlohmann::json plan = SmallPlan();
+  plan["slo"] = {{"ttft_ms_p90", 1.0}};  // no prefill of 1000 tokens takes 1 ms
+  const PlanResult r = RunPlan(ParsePlanSpec(plan, "plan.json"), 2);
+  EXPECT_TRUE(r.feasible.empty());
+  EXPECT_TRUE(Contains(r.binding_constraint, "TTFT")) << r.binding_constraint;
+  EXPECT_TRUE(Contains(r.binding_constraint, "ms")) << r.binding_constraint;
+}
+
+TEST(Plan, BudgetExcludesWhatCostsMore) {
+  nlohmann::json plan = SmallPlan();
+  plan["budget_usd_per_hour"] = 0.5;  // below one GPU-hour of either GPU
+  const PlanResult r = RunPlan(ParsePlanSpec(plan, "plan.json"), 2);
+  EXPECT_TRUE(r.feasible.empty());
+  EXPECT_TRUE(Contains(r.binding_constraint, "budget")) << r.binding_constraint;
+}
+
+TEST(Plan, BadInput) {
+  auto error_of = [](nlohmann::json plan) {
+    return InputErrorOf([&] { ParsePlanSpec(plan, "plan.json"); });
+  };
+  nlohmann::json p = SmallPlan();
+  p["slo"] = {{"ttft_ms_p900", 1}};
+  EXPECT_TRUE(Contains(error_of(p), "$.slo.ttft_ms_p900")) << error_of(p);
+  p = SmallPlan();
+  p["slo"] = nlohmann::json::object();
+  EXPECT_TRUE(Contains(error_of(p), "$.slo")) << error_of(p);
+  p = SmallPlan();
+  p["search"]["tp"] = nlohmann::json::array();
+  EXPECT_TRUE(Contains(error_of(p), "$.search.tp")) << error_of(p);
+  p = SmallPlan();
+  p["workload"].erase("requests_per_s");
+  EXPECT_TRUE(Contains(error_of(p), "$.workload.requests_per_s")) << error_of(p);
+  p = SmallPlan();
+  p["search"]["weight_dtypes"] = {"fp7"};
+  EXPECT_TRUE(Contains(error_of(p), "fp7")) << error_of(p);
+
+  // An unknown GPU is an Error with suggestions; an empty space says so.
+  p = SmallPlan();
+  p["search"]["gpus"] = {"h1000"};
+  EXPECT_TRUE(Contains(ErrorOf([&] { RunPlan(ParsePlanSpec(p, "plan.json"), 1); }), "h1000"));
+  p = SmallPlan();
+  p["search"]["tp"] = {16};
+  p["search"]["max_gpus_per_replica"] = 8;
+  EXPECT_TRUE(Contains(ErrorOf([&] { RunPlan(ParsePlanSpec(p, "plan.json"), 1); }), "search space is empty"));
+}
+
+TEST(Plan, TokensPerDayBecomesARate) {
+  nlohmann::json p = SmallPlan();
+  p["workload"].erase("requests_per_s");
+  p["workload"]["tokens_per_day"] = 1200.0 * 86400 * 3;  // 3 requests/s of 1200 tokens
+  EXPECT_NEAR(ParsePlanSpec(p, "plan.json").requests_per_s, 3.0, 1e-9);
+}
+
+}  // namespace
+}  // namespace roofplan
