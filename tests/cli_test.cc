@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "hardware/calibration.h"
 #include "test_support.h"
 
 namespace roofplan {
@@ -415,6 +416,37 @@ TEST(Cli, ValidateExamples) {
   }
   const std::string bad = WriteTemp("not-a-benchmark.json", R"({"hello": 1})");
   ExpectCleanFailure(Roofplan("validate '" + bad + "' " + kLlama), {"not-a-benchmark.json"});
+}
+
+// Refitting needs no GPU: synthetic copy-bandwidth points drawn from a
+// known curve (test data, not a measurement) come back as that curve.
+TEST(Cli, CalibrateRefitSyntheticPoints) {
+  Calibration c;
+  c.gpu_slug = "h100-sxm";
+  c.gpu_name = "synthetic test data";
+  c.date = "2026-11-26T00:00:00Z";
+  const double datasheet_gb_per_s = ResolveGpu("h100-sxm").memory_bandwidth_gb_per_s;
+  const SaturatingCurve truth{0.9, 8.0 * 1024 * 1024};
+  for (double bytes = 65536; bytes <= 4.0 * 1024 * 1024 * 1024; bytes *= 2) {
+    CalibrationPoint p;
+    p.kernel = "memory.copy";
+    p.shape = {{"bytes", bytes}, {"hot", 0}};
+    // A copy of `bytes` moves twice that (read + write): the curve is in
+    // bytes moved per kernel, as the perf model counts them.
+    p.value = truth.At(2 * bytes) * datasheet_gb_per_s;
+    p.median_us = 2 * bytes / (p.value * 1e3);
+    p.unit = "GB/s";
+    c.points.push_back(p);
+  }
+  const std::string in = WriteTemp("points.json", CalibrationToJson(c).dump());
+  const std::string out = TestTempDir() + "/fitted.json";
+  const Result r = Roofplan("calibrate --refit '" + in + "' --out '" + out + "' --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Calibration fitted = LoadCalibration(out);
+  ASSERT_TRUE(fitted.memory.has_value());
+  EXPECT_NEAR(fitted.memory->max_fraction, 0.9, 0.01);
+  EXPECT_NEAR(fitted.memory->half / truth.half, 1.0, 0.05);
+  EXPECT_EQ(fitted.points.size(), c.points.size());
 }
 
 }  // namespace
