@@ -12,9 +12,10 @@ namespace {
 
 // The efficiencies of `gpu`: the calibration file the scenario names, else
 // the GPU's own calibration/<slug>.json in the data directory when there
-// is one, else the documented defaults.
+// is one, else the documented defaults ("none" asks for the defaults).
 Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu) {
   const Efficiency defaults = DefaultEfficiency(gpu);
+  if (s.calibration == "none") return defaults;
   std::string path = s.calibration;
   if (path.empty()) {
     const std::filesystem::path own =

@@ -45,12 +45,13 @@ std::string GpuSlug(const std::string& name) {
 
 }  // namespace
 
-std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path) {
+std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path, const std::string& calibration) {
   nlohmann::json doc = ReadJsonFile(path);
   Scenario s;
   s.model = "llama-3.1-8b";
   s.gpu = "h100-sxm";
   s.engine = "pytorch";
+  s.calibration = calibration;
   Setup setup = ResolveScenario(s);
   StepTimeModel perf = setup.MakeStepTimeModel();
   std::vector<AccuracyRow> rows;

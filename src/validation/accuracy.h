@@ -26,7 +26,10 @@ struct AccuracySummary {
 
 // Step times of Llama-3.1-8B on one H100 with the `pytorch` engine preset
 // against h100_pytorch_llama31_8b.json.
-std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path);
+// `calibration`: as Scenario::calibration ("" = the GPU's own file when
+// there is one, "none" = the documented defaults).
+std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path,
+                                              const std::string& calibration = "");
 
 // TensorRT-LLM rows of dev_published.json on H100/H200 SXM: offline
 // maximum throughput (output tokens/s at concurrency "max") and batch-1
