@@ -8,7 +8,16 @@ namespace roofplan {
 
 namespace {
 
-// nlohmann reports a byte offset; users want a line and column.
+
+bool IsIntegral(const nlohmann::json& v) {
+  if (v.is_number_integer()) return true;
+  if (!v.is_number_float()) return false;
+  double d = v.get<double>();
+  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
+}
+
+}  // namespace
+
 std::string LineColumn(const std::string& text, size_t byte) {
   size_t line = 1, column = 1;
   for (size_t i = 0; i < byte && i < text.size(); ++i) {
@@ -21,15 +30,6 @@ std::string LineColumn(const std::string& text, size_t byte) {
   }
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
-
-bool IsIntegral(const nlohmann::json& v) {
-  if (v.is_number_integer()) return true;
-  if (!v.is_number_float()) return false;
-  double d = v.get<double>();
-  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
-}
-
-}  // namespace
 
 nlohmann::json ReadJsonFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -62,6 +62,10 @@ class JsonObject {
   std::string path_;
 };
 
+// "line L, column C" of byte offset `byte` in `text` (parsers report
+// offsets; people want lines).
+std::string LineColumn(const std::string& text, size_t byte);
+
 // Short rendering of a JSON value for error messages.
 std::string DescribeJson(const nlohmann::json& value);
 

@@ -707,11 +707,6 @@ std::vector<float> Reference(const DecodeAttentionShape& s, const DecodeBuffers&
 
 }  // namespace
 
-double DecodeAttentionBytes(const DecodeAttentionShape& shape) {
-  return static_cast<double>(shape.batch) * shape.context * shape.kv_heads * shape.head_dim * 2.0 *
-         (shape.fp8_kv ? 1.0 : 2.0);
-}
-
 Timing TimeDecodeAttention(const DecodeAttentionShape& shape) {
   Validate(shape);
   // The partition length (and so the number of splits) comes from the

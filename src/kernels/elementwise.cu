@@ -29,29 +29,6 @@ constexpr float kRmsEps = 1e-6f;
 constexpr int kVec = 8;  // bf16 per 16-byte vector
 }  // namespace
 
-const char* ElementwiseOpName(ElementwiseOp op) {
-  switch (op) {
-    case ElementwiseOp::kRmsNorm: return "rmsnorm";
-    case ElementwiseOp::kRope: return "rope";
-    case ElementwiseOp::kSiluMul: return "silu_mul";
-    case ElementwiseOp::kResidualAdd: return "residual_add";
-  }
-  return "unknown";
-}
-
-double ElementwiseBytes(ElementwiseOp op, int64_t tokens, int hidden) {
-  if (tokens <= 0 || hidden <= 0) return 0;
-  const double t = static_cast<double>(tokens), h = hidden, bf16 = 2;
-  switch (op) {
-    case ElementwiseOp::kRmsNorm: return bf16 * (2 * t * h + h);  // x and w in, y out
-    case ElementwiseOp::kRope:  // x in and out, one cos/sin float2 per pair per token
-      return bf16 * 2 * t * h + t * kRopePairs * 2 * sizeof(float);
-    case ElementwiseOp::kSiluMul: return bf16 * (2 * t * h + t * h);  // gate and up in, y out
-    case ElementwiseOp::kResidualAdd: return bf16 * 3 * t * h;        // r and x in, r out
-  }
-  return 0;
-}
-
 namespace {
 
 constexpr int kThreads = 256;

@@ -273,16 +273,6 @@ constexpr int kSamples = 256;
 
 }  // namespace
 
-const char* GemmTypeName(GemmType type) {
-  switch (type) {
-    case GemmType::kBf16: return "bf16";
-    case GemmType::kFp16: return "fp16";
-    case GemmType::kFp8E4M3: return "fp8";
-    case GemmType::kInt8: return "int8";
-  }
-  return "unknown";
-}
-
 bool GemmSupported(GemmType type, const DeviceInfo& device) {
   int min_cc = 0;
   switch (type) {

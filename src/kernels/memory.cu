@@ -8,15 +8,6 @@
 
 namespace roofplan::kernels {
 
-const char* MemoryOpName(MemoryOp op) {
-  switch (op) {
-    case MemoryOp::kRead: return "read";
-    case MemoryOp::kWrite: return "write";
-    case MemoryOp::kCopy: return "copy";
-  }
-  return "unknown";
-}
-
 namespace {
 
 constexpr int kThreads = 256;

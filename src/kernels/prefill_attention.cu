@@ -432,11 +432,6 @@ std::vector<float> Reference(const PrefillAttentionShape& s, const std::vector<f
 
 }  // namespace
 
-double PrefillAttentionFlops(const PrefillAttentionShape& shape) {
-  return static_cast<double>(shape.batch) * shape.heads *
-         (2.0 * 2.0 * shape.seq * static_cast<double>(shape.seq) * shape.head_dim) / 2.0;
-}
-
 Timing TimePrefillAttention(const PrefillAttentionShape& shape) {
   Validate(shape);
   PrepareKernel(shape);

@@ -1,6 +1,8 @@
 #include "perf/setup.h"
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "catalog/catalog.h"
 #include "core/error.h"
@@ -10,6 +12,29 @@ namespace roofplan {
 
 namespace {
 
+// The planner resolves scenarios by the thousand: each calibration file is
+// looked for and parsed once per process, as catalog files are.
+std::mutex calibration_mutex;
+
+bool CalibrationExists(const std::string& path) {
+  static std::map<std::string, bool> cache;
+  std::lock_guard<std::mutex> lock(calibration_mutex);
+  auto it = cache.find(path);
+  if (it == cache.end()) {
+    std::error_code ec;
+    it = cache.emplace(path, std::filesystem::is_regular_file(path, ec)).first;
+  }
+  return it->second;
+}
+
+const Calibration& CachedCalibration(const std::string& path) {
+  static std::map<std::string, Calibration> cache;
+  std::lock_guard<std::mutex> lock(calibration_mutex);
+  auto it = cache.find(path);
+  if (it == cache.end()) it = cache.emplace(path, LoadCalibration(path)).first;
+  return it->second;
+}
+
 // The efficiencies of `gpu`: the calibration file the scenario names, else
 // the GPU's own calibration/<slug>.json in the data directory when there
 // is one, else the documented defaults ("none" asks for the defaults).
@@ -18,13 +43,10 @@ Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu) {
   if (s.calibration == "none") return defaults;
   std::string path = s.calibration;
   if (path.empty()) {
-    const std::filesystem::path own =
-        std::filesystem::path(DataDir()) / "calibration" / (gpu.slug + ".json");
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(own, ec)) return defaults;
-    path = own.string();
+    path = (std::filesystem::path(DataDir()) / "calibration" / (gpu.slug + ".json")).string();
+    if (!CalibrationExists(path)) return defaults;
   }
-  const Calibration calibration = LoadCalibration(path);
+  const Calibration& calibration = CachedCalibration(path);
   if (calibration.gpu_slug != gpu.slug) {
     throw Error("calibration " + path + " was measured on " + calibration.gpu_slug + ", not on " +
                 gpu.slug + ": its efficiencies do not apply; calibrate this GPU (roofplan calibrate) "

@@ -14,15 +14,6 @@ namespace roofplan {
 
 namespace {
 
-// Percentile by linear interpolation between closest ranks (numpy's default).
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
 
 std::string ModelSlug(const std::string& name) {
   static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
@@ -130,10 +121,19 @@ AccuracySummary Summarise(const std::vector<AccuracyRow>& rows) {
     abs_errors.push_back(std::fabs(r.relative_error()));
     signed_sum += r.relative_error();
   }
-  s.median_abs_error = Percentile(abs_errors, 0.5);
-  s.p90_abs_error = Percentile(abs_errors, 0.9);
+  s.median_abs_error = Quantile(abs_errors, 0.5);
+  s.p90_abs_error = Quantile(abs_errors, 0.9);
   s.mean_signed_error = rows.empty() ? 0 : signed_sum / static_cast<double>(rows.size());
   return s;
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
 }  // namespace roofplan

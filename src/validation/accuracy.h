@@ -39,4 +39,8 @@ std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path);
 
 AccuracySummary Summarise(const std::vector<AccuracyRow>& rows);
 
+// The q-quantile (q in [0, 1]) by linear interpolation between closest
+// ranks, numpy's default; 0 for no values.
+double Quantile(std::vector<double> values, double q);
+
 }  // namespace roofplan

@@ -55,18 +55,6 @@ std::string ReplaceNonFiniteLiterals(const std::string& text) {
   return out;
 }
 
-std::string LineColumn(const std::string& text, size_t byte) {
-  size_t line = 1, column = 1;
-  for (size_t i = 0; i < byte && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return "line " + std::to_string(line) + ", column " + std::to_string(column);
-}
 
 json ReadLenientJson(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -1,5 +1,7 @@
 #include "validation/validate.h"
 
+#include "validation/accuracy.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -187,21 +189,12 @@ std::optional<double> Predicted(const SimResult& r, const std::string& name) {
   return std::nullopt;
 }
 
-// Percentile by linear interpolation between closest ranks (numpy's default).
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
 
 void Summarise(ValidationResult& v) {
   std::vector<double> errors;
   for (const auto& m : v.metrics) errors.push_back(std::fabs(m.relative_error()));
-  v.median_abs_error = Percentile(errors, 0.5);
-  v.p90_abs_error = Percentile(errors, 0.9);
+  v.median_abs_error = Quantile(errors, 0.5);
+  v.p90_abs_error = Quantile(errors, 0.9);
 }
 
 ValidationResult Compare(const SimResult& r, const MeasuredServingRun& run, const Load& load,
