@@ -190,11 +190,16 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
   }
   if (best_rate <= 0) {
     const CurvePoint& alone = r.curve.front();
-    r.why_not = first_miss == "ttft"
-                    ? fmt::format("TTFT: {:.4g} ms even for one request alone", alone.ttft_ms)
-                : first_miss == "itl"
-                    ? fmt::format("ITL: {:.4g} ms even for one request alone", alone.itl_ms)
-                    : "E2E latency above the target even for one request alone";
+    if (first_miss == "ttft") {
+      r.why_not = fmt::format("TTFT: {:.4g} ms even for one request alone", alone.ttft_ms);
+      r.headroom = 1 - alone.ttft_ms / targets.ttft_ms;
+    } else if (first_miss == "itl") {
+      r.why_not = fmt::format("ITL: {:.4g} ms even for one request alone", alone.itl_ms);
+      r.headroom = 1 - alone.itl_ms / targets.itl_ms;
+    } else {
+      r.why_not = "E2E latency above the target even for one request alone";
+      r.headroom = -INFINITY;
+    }
     return r;
   }
   r.replica_requests_per_s = best_rate;
@@ -204,6 +209,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
   if (spec.budget_usd_per_hour && r.usd_per_hour > *spec.budget_usd_per_hour) {
     r.why_not = fmt::format("budget: ${:.4g}/h for {} replicas exceeds ${:.4g}/h", r.usd_per_hour,
                             r.replicas, *spec.budget_usd_per_hour);
+    r.headroom = 1 - r.usd_per_hour / *spec.budget_usd_per_hour;
   }
   return r;
 }
@@ -337,6 +343,7 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
     if (spec.budget_usd_per_hour && r->usd_per_hour > *spec.budget_usd_per_hour) {
       r->meets_slo = false;
       r->why_not = fmt::format("budget: ${:.4g}/h exceeds ${:.4g}/h", r->usd_per_hour, *spec.budget_usd_per_hour);
+      r->headroom = 1 - r->usd_per_hour / *spec.budget_usd_per_hour;
       return;
     }
     if (r->meets_slo || r->candidate.prefill_replicas > 0) return;
@@ -460,17 +467,16 @@ PlanResult RunPlan(const PlanSpec& spec, int threads) {
         most = n;
       }
     }
-    std::string best;
+    // The best achieved on it: the failure closest to its target.
+    const CandidateResult* best = nullptr;
     for (const CandidateResult& r : result.infeasible) {
-      if (r.fits && r.why_not.rfind(worst, 0) == 0) {
-        best = r.candidate.Describe() + ": " + r.why_not;
-        break;
-      }
+      if (r.fits && r.why_not.rfind(worst, 0) == 0 && (!best || r.headroom > best->headroom)) best = &r;
     }
     result.binding_constraint =
-        most == 0 ? "memory: no configuration fits the model (see infeasible)"
-                  : fmt::format("{} ({} of the configurations that fit in memory fail on it; e.g. {})",
-                                worst, most, best);
+        most == 0 || !best
+            ? "memory: no configuration fits the model (see infeasible)"
+            : fmt::format("{} ({} of the configurations that fit in memory fail on it; best achieved: {}: {})",
+                          worst, most, best->candidate.Describe(), best->why_not);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

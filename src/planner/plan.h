@@ -52,7 +52,8 @@ struct CandidateResult {
   double usd_per_1m_tokens = 0;  // at the target load, input + output
   double usd_per_1m_output_tokens = 0;
   // Analytical: 1 - target / (replicas * replica capacity). Simulated:
-  // the smallest margin to an SLO, (target - achieved) / target.
+  // the smallest margin to an SLO, (target - achieved) / target. Failed:
+  // the same margin on what failed (negative; the budget's too).
   double headroom = 0;
 
   // Simulated at the target load (finalists only).
