@@ -456,7 +456,9 @@ PlanResult RunPlan(const PlanSpec& spec, int threads) {
     std::map<std::string, int> reasons;
     for (const CandidateResult& r : result.infeasible) {
       if (!r.fits) continue;
-      const std::string key = r.why_not.substr(0, r.why_not.find(' '));
+      // The first word names the constraint ("TTFT", "ITL", "budget:", "memory:").
+      std::string key = r.why_not.substr(0, r.why_not.find(' '));
+      if (!key.empty() && key.back() == ':') key.pop_back();
       ++reasons[key];
     }
     std::string worst;
