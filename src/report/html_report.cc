@@ -56,15 +56,6 @@ std::string Truncate(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(0, n - 1) + "\u2026";
 }
 
-std::string Label(const Candidate& c) {
-  std::string s = fmt::format("{} tp{}", c.gpu, c.tp);
-  if (c.pp > 1) s += fmt::format(" pp{}", c.pp);
-  if (c.ep > 1) s += fmt::format(" ep{}", c.ep);
-  s += fmt::format(" {}/{} {}", DTypeName(c.weight_dtype), DTypeName(c.kv_dtype), c.engine);
-  if (c.prefill_replicas > 0) s += fmt::format(" {}P{}D", c.prefill_replicas, c.decode_replicas);
-  return s;
-}
-
 std::string SloText(const PercentileSlo& s) {
   std::string metric = s.metric;
   for (char& ch : metric) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -330,7 +321,7 @@ std::string LatencyChart(const PlanResult& r) {
   std::vector<Series> ttft, itl;
   for (const auto& c : r.feasible) {
     if (static_cast<int>(ttft.size()) == kMaxSeries) break;
-    Series t{Label(c.candidate), kSeriesColors[ttft.size()], {}}, i = t;
+    Series t{c.candidate.Describe(), kSeriesColors[ttft.size()], {}}, i = t;
     for (const auto& p : c.curve) {
       if (!(std::isfinite(p.concurrency) && p.concurrency > 0)) continue;
       if (std::isfinite(p.ttft_ms) && p.ttft_ms > 0) t.points.emplace_back(p.concurrency, p.ttft_ms);
@@ -368,7 +359,7 @@ std::string MemoryChart(const PlanResult& r) {
     if (static_cast<int>(rows.size()) == kMaxBars) break;
     const MemoryPlan& m = c->memory;
     auto gib = [](double b) { return Usable(b) ? b / kGiB : 0.0; };
-    Row row{Label(c->candidate), c->why_not.empty(), gib(m.capacity_bytes),
+    Row row{c->candidate.Describe(), c->why_not.empty(), gib(m.capacity_bytes),
             {gib(m.weights_bytes), gib(m.activation_bytes), gib(m.runtime_overhead_bytes), gib(m.kv_budget_bytes)}};
     max_gib = std::max({max_gib, row.capacity, row.parts[0] + row.parts[1] + row.parts[2] + row.parts[3]});
     rows.push_back(std::move(row));
@@ -437,11 +428,11 @@ std::string CostChart(const PlanResult& r) {
   for (size_t i = 0; i < bars.size(); ++i) {
     const CandidateResult& c = *bars[i];
     const double y = top + pitch * i, x0 = ax.scale(0), x1 = ax.scale(c.usd_per_1m_tokens);
-    const std::string label = Label(c.candidate);
+    const std::string label = c.candidate.Describe();
     out += Text(320, y + 16, Truncate(label, 44), i == cheapest ? "bl strong" : "bl", "end");
     out += Rect(x0, y, x1 - x0, bar, i == cheapest ? kCheapestColor : kCostColor,
                 fmt::format("{}: ${} per 1M tokens, ${}/h", label, FormatNumber(c.usd_per_1m_tokens), FormatNumber(c.usd_per_hour)));
-    out += Text(x1 + 8, y + 16, "$" + FormatNumber(c.usd_per_1m_tokens) + (i == cheapest ? "  cheapest" : ""),
+    out += Text(x1 + 8, y + 16, fmt::format("${}{}", FormatNumber(c.usd_per_1m_tokens), i == cheapest ? "  cheapest" : ""),
                 i == cheapest ? "tk strong" : "tk");
   }
   return out + "</svg>\n";
@@ -528,7 +519,7 @@ std::string Summary(const PlanResult& r) {
            Esc(r.binding_constraint.empty() ? "not reported" : r.binding_constraint) + "</div>\n";
   }
   const CandidateResult& c = r.feasible.front();
-  std::string out = "<div class=\"summary\"><strong>Cheapest feasible: " + Esc(Label(c.candidate)) + "</strong><br>";
+  std::string out = "<div class=\"summary\"><strong>Cheapest feasible: " + Esc(c.candidate.Describe()) + "</strong><br>";
   out += Esc(fmt::format("{} replicas \u00d7 {} GPUs = {} GPUs; ${}/h; ${} per 1M tokens (${} per 1M output tokens); "
                          "headroom {}",
                          Replicas(c), c.candidate.gpus_per_replica(), c.num_gpus, FormatNumber(c.usd_per_hour),
