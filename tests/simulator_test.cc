@@ -17,6 +17,7 @@
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -51,14 +52,6 @@ WorkloadSpec Synthetic(double isl, double osl) {
   w.isl = LengthSpec::Fixed(static_cast<int64_t>(isl));
   w.osl = LengthSpec::Fixed(static_cast<int64_t>(osl));
   return w;
-}
-
-LengthSpec LogNormal(double mean, double stddev) {
-  LengthSpec l;
-  l.kind = LengthKind::kLogNormal;
-  l.mean = mean;
-  l.stddev = stddev;
-  return l;
 }
 
 SimResult RunWorkload(const roofplan::Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {

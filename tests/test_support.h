@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/workload_spec.h"
 #include "core/error.h"
 
 namespace roofplan {
@@ -51,6 +52,14 @@ std::string MessageOf(F f) {
   }
   ADD_FAILURE() << "expected an exception, nothing thrown";
   return "";
+}
+
+inline LengthSpec LogNormal(double mean, double stddev) {
+  LengthSpec l;
+  l.kind = LengthKind::kLogNormal;
+  l.mean = mean;
+  l.stddev = stddev;
+  return l;
 }
 
 template <typename F>

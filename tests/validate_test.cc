@@ -177,14 +177,6 @@ roofplan::Setup Llama8bVllm() {
   return ResolveScenario(s);
 }
 
-LengthSpec LogNormal(double mean, double stddev) {
-  LengthSpec l;
-  l.kind = LengthKind::kLogNormal;
-  l.mean = mean;
-  l.stddev = stddev;
-  return l;
-}
-
 // A "measured" run made from a simulation, in vllm bench serve's terms.
 MeasuredServingRun FromSimulation(const roofplan::Setup& setup, const WorkloadSpec& w,
                                   bool save_lengths, const std::string& file = "simulated.json") {

@@ -15,6 +15,14 @@ namespace {
 
 namespace k = kernels;
 
+#ifndef ROOFPLAN_HAVE_CUDA
+Error NoCudaBuild() {
+  return Error(
+      "roofplan calibrate needs a CUDA build: CMake found no CUDA compiler when this binary was "
+      "configured. Install the CUDA toolkit (nvcc), then rebuild (scripts/build in a fresh BUILD_DIR)");
+}
+#endif
+
 std::string VersionString(int v) {  // 13000 -> "13.0"
   return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
 }
@@ -66,9 +74,7 @@ Calibration RunCalibrationSweep(const GpuSpec& gpu, const SweepOptions& options)
 #ifndef ROOFPLAN_HAVE_CUDA
   (void)gpu;
   (void)options;
-  throw Error(
-      "roofplan calibrate needs a CUDA build: CMake found no CUDA compiler when this binary was "
-      "configured. Install the CUDA toolkit (nvcc), then rebuild (scripts/build in a fresh BUILD_DIR)");
+  throw NoCudaBuild();
 #else
   const int devices = k::VisibleDevices();
   if (devices == 0) throw Error("roofplan calibrate: no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)");
@@ -236,8 +242,7 @@ std::string GpuSlugForDeviceName(const std::string& name) {
 std::string DeviceName(int device) {
 #ifndef ROOFPLAN_HAVE_CUDA
   (void)device;
-  throw Error("roofplan calibrate needs a CUDA build: CMake found no CUDA compiler when this binary "
-              "was configured. Install the CUDA toolkit (nvcc), then rebuild (scripts/build in a fresh BUILD_DIR)");
+  throw NoCudaBuild();
 #else
   if (kernels::VisibleDevices() <= device) {
     throw Error("roofplan calibrate: CUDA device " + std::to_string(device) +

@@ -101,13 +101,6 @@ std::string Missed(const Estimate& e, double chunk_stall_ms, const MeanTargets& 
   return "";
 }
 
-double PercentileOf(const SimResult& r, const std::string& metric, double p) {
-  if (metric == "ttft") return r.ttft_ms.Percentile(p);
-  if (metric == "tpot") return r.tpot_ms.Percentile(p);
-  if (metric == "itl") return r.itl_ms.Percentile(p);
-  return r.e2e_ms.Percentile(p);
-}
-
 void Price(const PlanSpec& spec, double usd_per_gpu_hour, CandidateResult* r) {
   r->num_gpus = r->replicas * r->candidate.gpus_per_replica();
   r->usd_per_hour = usd_per_gpu_hour * r->num_gpus;
@@ -322,7 +315,7 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
     std::string failed;
     double margin = INFINITY;  // smallest relative margin to an SLO
     for (const PercentileSlo& slo : spec.slos) {
-      const double got = PercentileOf(sim, slo.metric, slo.percentile);
+      const double got = sim.Latency(slo.metric)->Percentile(slo.percentile);
       margin = std::min(margin, 1 - got / slo.max_ms);
       if (got > slo.max_ms && failed.empty()) {
         failed = fmt::format("{} (simulated {:.4g} ms)", slo.Describe(), got);

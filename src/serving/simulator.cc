@@ -400,6 +400,16 @@ SimResult Simulation::Run() {
 
 }  // namespace
 
+const LatencyStats* SimResult::Latency(std::string_view metric) const {
+  if (metric.ends_with("_ms")) metric.remove_suffix(3);
+  if (metric == "ttft") return &ttft_ms;
+  if (metric == "tpot") return &tpot_ms;
+  if (metric == "itl") return &itl_ms;
+  if (metric == "e2e") return &e2e_ms;
+  if (metric == "queue") return &queue_ms;
+  return nullptr;
+}
+
 SimResult Simulate(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
                    const SimOptions& options) {
   Simulation simulation(setup, source, workload, options);

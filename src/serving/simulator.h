@@ -17,6 +17,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/workload_spec.h"
@@ -115,6 +116,10 @@ struct SimResult {
   int64_t steps = 0;
   int64_t events = 0;
   int64_t step_cache_misses = 0;
+
+  // The latency metric named "ttft", "tpot", "itl", "e2e" or "queue"
+  // (with or without a "_ms" suffix); nullptr for any other name.
+  const LatencyStats* Latency(std::string_view metric) const;
 };
 
 // Runs the workload to completion. The plan's dp is the number of

@@ -173,12 +173,10 @@ std::optional<double> Predicted(const SimResult& r, const std::string& name) {
   const size_t dot = name.find('.');
   if (dot == std::string::npos) return std::nullopt;
   const std::string base = name.substr(0, dot), stat = name.substr(dot + 1);
-  const LatencyStats* s = nullptr;
-  if (base == "ttft_ms") s = &r.ttft_ms;
-  if (base == "tpot_ms") s = &r.tpot_ms;
-  if (base == "itl_ms") s = &r.itl_ms;
-  if (base == "e2e_ms") s = &r.e2e_ms;
-  if (s == nullptr || s->count() == 0) return std::nullopt;
+  // Measured runs name only these four (no queueing delay).
+  if (base != "ttft_ms" && base != "tpot_ms" && base != "itl_ms" && base != "e2e_ms") return std::nullopt;
+  const LatencyStats* s = r.Latency(base);
+  if (s->count() == 0) return std::nullopt;
   if (stat == "mean") return s->mean();
   if (stat == "median") return s->median();
   if (stat.size() > 1 && stat[0] == 'p') {
