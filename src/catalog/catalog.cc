@@ -131,26 +131,32 @@ ModelConfig ResolveModel(const std::string& name_or_path) {
   if (LooksLikePath(name_or_path)) return LoadModelConfig(name_or_path);
   static std::map<std::string, ModelConfig> cache;
   std::string path = CatalogPath("models", name_or_path);
-  if (!fs::exists(path)) UnknownName("model", name_or_path, ListModels(), "models");
-  return Cached(cache, path, [&] { return LoadModelConfig(path); });
+  // The file system is asked only on a cache miss: the planner resolves
+  // the same names thousands of times.
+  return Cached(cache, path, [&] {
+    if (!fs::exists(path)) UnknownName("model", name_or_path, ListModels(), "models");
+    return LoadModelConfig(path);
+  });
 }
 
 GpuSpec ResolveGpu(const std::string& name_or_path) {
   if (LooksLikePath(name_or_path)) return LoadGpuSpec(name_or_path);
   static std::map<std::string, GpuSpec> cache;
   std::string path = CatalogPath("gpu_profiles", name_or_path);
-  if (!fs::exists(path)) UnknownName("GPU", name_or_path, ListGpus(), "gpus");
-  return Cached(cache, path, [&] { return LoadGpuSpec(path); });
+  return Cached(cache, path, [&] {
+    if (!fs::exists(path)) UnknownName("GPU", name_or_path, ListGpus(), "gpus");
+    return LoadGpuSpec(path);
+  });
 }
 
 EnginePreset ResolveEngine(const std::string& name_or_path) {
-  std::string path = name_or_path;
-  if (!LooksLikePath(name_or_path)) {
-    path = CatalogPath("engines", name_or_path);
-    if (!fs::exists(path)) UnknownName("engine preset", name_or_path, ListEngines(), "engines");
-  }
+  const bool from_catalog = !LooksLikePath(name_or_path);
+  const std::string path = from_catalog ? CatalogPath("engines", name_or_path) : name_or_path;
   static std::map<std::string, EnginePreset> cache;
   return Cached(cache, path, [&] {
+    if (from_catalog && !fs::exists(path)) {
+      UnknownName("engine preset", name_or_path, ListEngines(), "engines");
+    }
     nlohmann::json j = ReadJsonFile(path);
     EnginePreset base;
     base.name = fs::path(path).stem().string();
