@@ -1,5 +1,6 @@
 #include "catalog/workload_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -108,6 +109,8 @@ double LengthSpec::Mean() const {
   }
   return 0;
 }
+
+int64_t LengthSpec::RoundedMean() const { return std::max<int64_t>(1, std::llround(Mean())); }
 
 std::string LengthSpec::Describe() const {
   std::string out;

@@ -28,8 +28,11 @@ struct LengthSpec {
   std::optional<int64_t> max;  // kUniform: upper bound (required); all kinds: clamp
 
   static LengthSpec Fixed(int64_t tokens);
-  // Expected length before clamping (what `estimate` uses).
+  // Expected length before clamping.
   double Mean() const;
+  // The mean as a whole number of tokens, at least 1: the length that
+  // `estimate` and the planner's analytical pass use for a distribution.
+  int64_t RoundedMean() const;
   std::string Describe() const;  // "1000", "lognormal(mean 1000, sd 500)", ...
 };
 

@@ -126,8 +126,7 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   Setup setup = ResolveScenario(s);
   StepTimeModel perf = setup.MakeStepTimeModel();
   // Length distributions enter the steady state through their means.
-  Workload w{std::max<int64_t>(1, std::llround(ws.isl->Mean())),
-             std::max<int64_t>(1, std::llround(ws.osl->Mean())), ws.concurrency};
+  Workload w{ws.isl->RoundedMean(), ws.osl->RoundedMean(), ws.concurrency};
   if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw Error(e.memory.why_not);
@@ -322,8 +321,7 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
     // Offline maximum: as many users as the KV cache and max_num_seqs admit.
     const StepTimeModel perf = setup.MakeStepTimeModel();
     const Estimate e = EstimateSteadyState(
-        perf, Workload{std::max<int64_t>(1, std::llround(w.isl ? w.isl->Mean() : 1)),
-                       std::max<int64_t>(1, std::llround(w.osl ? w.osl->Mean() : 1)), std::nullopt},
+        perf, Workload{w.isl ? w.isl->RoundedMean() : 1, w.osl ? w.osl->RoundedMean() : 1, std::nullopt},
         std::nullopt);
     if (!e.fits) throw Error(e.fit_note);
     w.concurrency = e.concurrency;

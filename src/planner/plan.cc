@@ -141,8 +141,8 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
     return r;
   }
   const StepTimeModel perf = setup.MakeStepTimeModel();
-  const int64_t isl = std::max<int64_t>(1, std::llround(spec.workload.isl->Mean()));
-  const int64_t osl = std::max<int64_t>(1, std::llround(spec.workload.osl->Mean()));
+  const int64_t isl = spec.workload.isl->RoundedMean();
+  const int64_t osl = spec.workload.osl->RoundedMean();
   if (isl + osl - 1 > setup.model.max_position_embeddings) {
     r.why_not = "isl + osl exceeds the context of " + setup.model.slug;
     return r;

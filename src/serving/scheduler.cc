@@ -70,9 +70,8 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
       break;
     }
     NoteKvChange(now);
-    const double extra_ms = config_.chunked_prefill || config_.role == ReplicaRole::kDecode
-                                ? FormMixedBatch(lane, li, now)
-                                : FormPrefillFirstBatch(lane, li, now);
+    const double extra_ms = MixedSteps() ? FormMixedBatch(lane, li, now)
+                                         : FormPrefillFirstBatch(lane, li, now);
     kv_usage_peak_ = std::max(kv_usage_peak_, kv_.usage());
     if (lane.batch.empty()) continue;  // nothing admissible until a step frees KV
     const double step_ms = steps_cache_->StepMs(lane.totals) + extra_ms;
@@ -244,12 +243,12 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
     }
   }
   const int64_t remaining = start < s.prompt_tokens ? s.prompt_tokens - start : 1;
-  const bool chunked = config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
+  const bool chunked = MixedSteps();
   const int64_t n = chunked ? std::min(remaining, budget) : remaining;
-  // Whole prompts only (prefill-first engines): it must fit the budget.
   const int64_t reserve_tokens =
       config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : start + n;
   const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(reserve_tokens) - shared_units - s.own_units);
+  // Whole prompts only (prefill-first engines): it must fit the budget.
   if ((!chunked && n > budget) || !kv_.CanAllocate(need)) {
     if (acquired) kv_.ReleasePrefix(r.prefix_id, ++prefix_tick_);
     return false;

@@ -143,6 +143,11 @@ class Replica {
   // with nothing changed, when its KV does not fit or (prefill-first) its
   // prompt exceeds the budget.
   bool TryAdmit(Lane& lane, int lane_index, int32_t id, int64_t budget, double now);
+  // Prompt chunks share steps with decodes: chunked-prefill engines, and
+  // decode replicas (their requests arrive prefilled).
+  bool MixedSteps() const {
+    return config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
+  }
   bool EnsureUnits(Sequence& s, int64_t tokens);
   // Frees the newest running sequence of `lane`; returns its id.
   int32_t PreemptNewest(Lane& lane, double* extra_ms);
