@@ -209,6 +209,21 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
 
 namespace {
 
+// Replaces every candidate by one copy per value of the next dimension
+// (values_for(candidate) lists them; set(candidate, value) applies one).
+template <typename ValuesFor, typename Set>
+void Expand(std::vector<Candidate>* candidates, ValuesFor values_for, Set set) {
+  std::vector<Candidate> next;
+  for (const Candidate& c : *candidates) {
+    for (const auto& v : values_for(c)) {
+      Candidate d = c;
+      set(d, v);
+      next.push_back(std::move(d));
+    }
+  }
+  candidates->swap(next);
+}
+
 std::vector<Candidate> Enumerate(const PlanSpec& spec) {
   const SearchSpace& sp = spec.space;
   std::vector<std::string> gpus = sp.gpus;
@@ -222,44 +237,33 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
   }
   for (const std::string& e : sp.engines) ResolveEngine(e);
   const ModelConfig model = ResolveModel(spec.model);
-  std::vector<Candidate> out;
+  // The cross product, one dimension at a time, in the order the nested
+  // loops of a reader would expect (gpu slowest, batched tokens fastest).
+  std::vector<Candidate> out(1);
+  Expand(&out, [&](const Candidate&) { return gpus; }, [](Candidate& c, const std::string& v) { c.gpu = v; });
+  Expand(&out, [&](const Candidate&) { return sp.tp; }, [](Candidate& c, int v) { c.tp = v; });
+  Expand(&out, [&](const Candidate&) { return sp.pp; }, [](Candidate& c, int v) { c.pp = v; });
+  std::erase_if(out, [&](const Candidate& c) { return c.tp * c.pp > sp.max_gpus_per_replica; });
+  // Expert parallelism only for MoE models; by default none, or as wide as tp.
+  Expand(&out,
+         [&](const Candidate& c) {
+           if (!sp.ep.empty()) return sp.ep;
+           return model.is_moe() && c.tp > 1 ? std::vector<int>{1, c.tp} : std::vector<int>{1};
+         },
+         [](Candidate& c, int v) { c.ep = v; });
+  std::erase_if(out, [&](const Candidate& c) { return !model.is_moe() && c.ep > 1; });
+  Expand(&out, [&](const Candidate&) { return sp.weight_dtypes; }, [](Candidate& c, DType v) { c.weight_dtype = v; });
+  Expand(&out, [&](const Candidate&) { return sp.kv_dtypes; }, [](Candidate& c, DType v) { c.kv_dtype = v; });
+  Expand(&out, [&](const Candidate&) { return sp.engines; }, [](Candidate& c, const std::string& v) { c.engine = v; });
+  // 0: the engine's own default.
   const std::vector<int> no_override = {0};
-  for (const std::string& gpu : gpus) {
-    for (int tp : sp.tp) {
-      for (int pp : sp.pp) {
-        if (tp * pp > sp.max_gpus_per_replica) continue;
-        std::vector<int> eps = sp.ep;
-        if (eps.empty()) {
-          eps = {1};
-          if (model.is_moe() && tp > 1) eps.push_back(tp);
-        }
-        for (int ep : eps) {
-          if (!model.is_moe() && ep > 1) continue;
-          for (DType w : sp.weight_dtypes) {
-            for (DType kv : sp.kv_dtypes) {
-              for (const std::string& engine : sp.engines) {
-                for (int seqs : sp.max_num_seqs.empty() ? no_override : sp.max_num_seqs) {
-                  for (int tokens : sp.max_num_batched_tokens.empty() ? no_override : sp.max_num_batched_tokens) {
-                    Candidate c;
-                    c.gpu = gpu;
-                    c.tp = tp;
-                    c.pp = pp;
-                    c.ep = ep;
-                    c.weight_dtype = w;
-                    c.kv_dtype = kv;
-                    c.engine = engine;
-                    c.max_num_seqs = seqs;
-                    c.max_num_batched_tokens = tokens;
-                    out.push_back(c);
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  Expand(&out, [&](const Candidate&) { return sp.max_num_seqs.empty() ? no_override : sp.max_num_seqs; },
+         [](Candidate& c, int v) { c.max_num_seqs = v; });
+  Expand(&out,
+         [&](const Candidate&) {
+           return sp.max_num_batched_tokens.empty() ? no_override : sp.max_num_batched_tokens;
+         },
+         [](Candidate& c, int v) { c.max_num_batched_tokens = v; });
   if (out.empty()) {
     throw Error("the search space is empty: no GPU with a price and a verified bf16 peak, or every "
                 "tp x pp exceeds search.max_gpus_per_replica (" + std::to_string(sp.max_gpus_per_replica) + ")");
