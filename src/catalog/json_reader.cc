@@ -16,6 +16,43 @@ bool IsIntegral(const nlohmann::json& v) {
   return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
 }
 
+// Python's json module writes the non-standard literals Infinity,
+// -Infinity and NaN (Nemotron-H's config.json has one; benchmark result
+// files may). nlohmann/json rejects them, so outside strings they become the
+// strings "Infinity", "-Infinity", "NaN": a field read as a number then
+// fails with its path, and every other field reads as usual.
+std::string QuoteNonStandardLiterals(const std::string& text) {
+  std::string out;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (in_string) {
+      out += ch;
+      if (ch == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (ch == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (ch == '"') in_string = true;
+    bool replaced = false;
+    for (const char* literal : {"-Infinity", "Infinity", "NaN"}) {
+      const size_t n = std::char_traits<char>::length(literal);
+      if (text.compare(i, n, literal) == 0) {
+        out += '"';
+        out += literal;
+        out += '"';
+        i += n - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += ch;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string LineColumn(const std::string& text, size_t byte) {
@@ -37,6 +74,9 @@ nlohmann::json ReadJsonFile(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();
+  if (text.find("Infinity") != std::string::npos || text.find("NaN") != std::string::npos) {
+    text = QuoteNonStandardLiterals(text);
+  }
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {

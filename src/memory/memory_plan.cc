@@ -17,33 +17,46 @@ std::string GiB(double bytes) {
   return buf;
 }
 
-// Parameters of one layer held by one GPU, averaged over dense and MoE layers.
-double LayerParamsPerGpu(const ModelConfig& m, const ParallelPlan& p) {
+// Bytes of the whole layer stack (all layers) one GPU would hold under tp
+// and ep: tp splits heads and MLP columns (KV projections replicate with
+// the KV heads; MLA's down-projections replicate), experts spread over
+// max(tp, ep) GPUs, norms and routers stay 16-bit and whole.
+double StackBytesPerGpu(const ModelConfig& m, const ParallelPlan& p, const Precision& prec) {
   const double tp = p.tp;
-  double attention = AttentionParamsPerLayer(m);
-  if (m.mla) {
-    // The down-projections are replicated; the rest is split by heads.
-    const double h = static_cast<double>(m.hidden_size);
-    const double replicated =
-        h * (m.q_lora_rank + m.kv_lora_rank + m.qk_rope_head_dim) + m.q_lora_rank + m.kv_lora_rank;
-    attention = replicated + (attention - replicated) / tp;
-  } else {
-    const double h = static_cast<double>(m.hidden_size);
-    const double kv = 2 * h * static_cast<double>(m.kv_width());
-    const double kv_share = KvHeadsPerGpu(m, p.tp) / static_cast<double>(m.num_kv_heads);
-    attention = (attention - kv) / tp + kv * kv_share;
+  const double h = static_cast<double>(m.hidden_size);
+  const double wbytes = BytesPerElement(prec.weight);
+  const double wide_bytes = std::max(2.0, wbytes);
+  double params = 0;
+  for (const auto& g : m.mixers) {
+    const MixerSpec& a = g.spec;
+    double mixer = MixerParams(m, a);
+    if (a.is_attention() && m.mla) {
+      const double replicated = h * (m.q_lora_rank + m.kv_lora_rank + m.qk_rope_head_dim) +
+                                m.q_lora_rank + m.kv_lora_rank;
+      mixer = replicated + (mixer - replicated) / tp;
+    } else if (a.is_attention()) {
+      const double kv = h * static_cast<double>(a.num_kv_heads) * (a.head_dim + (a.k_eq_v ? 0 : a.v_head_dim));
+      const double kv_share = KvHeadsPerGpu(m, a, p.tp) / static_cast<double>(a.num_kv_heads);
+      mixer = (mixer - kv) / tp + kv * kv_share;
+    } else {
+      mixer /= tp;
+    }
+    params += static_cast<double>(g.count) * mixer;
   }
-  const double layers = static_cast<double>(m.num_layers);
-  double mlp = static_cast<double>(m.num_dense_layers()) * MlpParams(m, m.intermediate_size) / tp;
+  for (const auto& g : m.ffns) {
+    if (g.spec.has_dense()) params += static_cast<double>(g.count) * MlpParams(m, g.spec.width) / tp;
+  }
+  double bytes = params * wbytes;
   if (m.is_moe()) {
     const double moe_layers = static_cast<double>(m.num_moe_layers);
-    const double experts = moe_layers * m.num_experts * MlpParams(m, m.moe_intermediate_size);
-    mlp += experts / std::max(p.tp, p.ep);
+    const double experts = moe_layers * m.num_experts * ExpertParams(m);
+    bytes += experts / std::max(p.tp, p.ep) * BytesPerElement(prec.expert_weight);
     if (m.shared_expert_intermediate_size > 0) {
-      mlp += moe_layers * MlpParams(m, m.shared_expert_intermediate_size) / tp;
+      bytes += moe_layers * MlpParams(m, m.shared_expert_intermediate_size) / tp * wbytes;
     }
+    bytes += moe_layers * RouterParams(m) * wide_bytes;
   }
-  return attention + mlp / layers;
+  return bytes + static_cast<double>(m.num_layers) * NormParamsPerLayer(m) * wide_bytes;
 }
 
 }  // namespace
@@ -58,17 +71,15 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
 
   // Weights: layers of the fullest stage, plus the embedding on the first
   // stage and the LM head on the last (both when pp = 1), vocab-split by tp.
+  // Stages hold whole layers; a hybrid stack's stage is priced at the
+  // stack's average layer. The vision tower of a multimodal model sits on
+  // the first stage, split by tp, in bf16.
   const ParamCounts counts = CountParams(m);
-  const double wbytes = BytesPerElement(prec.weight);
-  const double wide_bytes = std::max(2.0, wbytes);  // embeddings, norms stay 16-bit
+  const double wide_bytes = std::max(2.0, BytesPerElement(prec.weight));  // embeddings stay 16-bit
   const double layers_per_stage = std::ceil(static_cast<double>(m.num_layers) / p.pp);
-  const double layer_bytes = LayerParamsPerGpu(m, p) * wbytes +
-                             (NormParamsPerLayer(m) +
-                              counts.router / std::max<double>(1, static_cast<double>(m.num_layers))) *
-                                 wide_bytes;
-  const double embedding = counts.embedding / p.tp * wide_bytes;
+  const double stage_layers = StackBytesPerGpu(m, p, prec) * layers_per_stage / m.num_layers;
+  const double embedding = counts.embedding / p.tp * wide_bytes + counts.vision / p.tp * 2;
   const double lm_head = (m.tie_word_embeddings ? counts.embedding : counts.lm_head) / p.tp * wide_bytes;
-  const double stage_layers = layers_per_stage * layer_bytes;
   plan.weights_bytes = p.pp == 1 ? stage_layers + embedding + (m.tie_word_embeddings ? 0 : lm_head)
                                  : stage_layers + std::max(embedding, lm_head);
 
@@ -91,8 +102,10 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   plan.kv_budget_bytes = e.fraction_of_free_memory ? left * e.memory_fraction : left;
 
   plan.kv_bytes_per_token_model = KvBytesPerToken(m, prec.kv);
-  plan.kv_bytes_per_token =
-      plan.kv_bytes_per_token_model * KvShardFraction(m, p.tp) * layers_per_stage / m.num_layers;
+  const double stage_fraction = layers_per_stage / m.num_layers;
+  plan.kv_bytes_per_token = KvBytesPerToken(m, prec.kv, p.tp) * stage_fraction;
+  plan.state_bytes_per_sequence =
+      RecurrentStateBytesPerSequence(m, RecurrentStateDType(m, prec.activation), p.tp) * stage_fraction;
   const double block_bytes = plan.kv_bytes_per_token * e.kv_block_tokens;
   plan.kv_blocks = plan.kv_budget_bytes > 0
                        ? static_cast<int64_t>(std::floor(plan.kv_budget_bytes / block_bytes))
@@ -116,9 +129,9 @@ double KvBytesPerSequencePerGpu(const MemoryPlan& memory, const ModelConfig& m,
   const double block = memory.kv_block_tokens;
   const double rounded = std::ceil(tokens / block) * block;
   const double layers_per_stage = std::ceil(static_cast<double>(m.num_layers) / p.pp);
-  const double bytes = memory.sliding_window_attention ? KvBytesForSequence(m, prec.kv, rounded)
-                                                     : KvBytesPerToken(m, prec.kv) * rounded;
-  return bytes * KvShardFraction(m, p.tp) * layers_per_stage / m.num_layers;
+  const double bytes = memory.sliding_window_attention ? KvBytesForSequence(m, prec.kv, rounded, p.tp)
+                                                       : KvBytesPerToken(m, prec.kv, p.tp) * rounded;
+  return bytes * layers_per_stage / m.num_layers + memory.state_bytes_per_sequence;
 }
 
 int64_t MaxConcurrentSequences(const MemoryPlan& memory, const ModelConfig& m,

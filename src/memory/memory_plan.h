@@ -22,6 +22,10 @@ struct MemoryPlan {
   double kv_budget_bytes = 0;         // per GPU; negative when nothing is left
   double kv_bytes_per_token = 0;      // per GPU (its shard of every layer on it)
   double kv_bytes_per_token_model = 0;  // whole model, all layers
+  // Recurrent state (Gated DeltaNet, Mamba-2) one running sequence keeps
+  // per GPU, taken from the same budget as the paged KV (vLLM's hybrid
+  // allocator pages both from one pool); 0 for attention-only models.
+  double state_bytes_per_sequence = 0;
   int kv_block_tokens = 16;
   int64_t kv_blocks = 0;              // per GPU
   int attention_dp = 1;               // attention groups per replica (wide EP)
@@ -34,13 +38,15 @@ MemoryPlan PlanMemory(const ModelConfig& model, const GpuSpec& gpu, const Parall
                       const Precision& precision, const EnginePreset& engine);
 
 // Sequences of `tokens` each that the KV budget holds at once in one replica
-// (every attention group), with whole paged blocks per sequence and
-// sliding-window layers capped at their window.
+// (every attention group), with whole paged blocks per sequence,
+// sliding-window layers capped at their window, and each sequence's
+// recurrent state.
 int64_t MaxConcurrentSequences(const MemoryPlan& memory, const ModelConfig& model,
                                const ParallelPlan& plan, const Precision& precision,
                                double tokens);
 
-// Per-GPU bytes of KV that one sequence of `tokens` occupies, in whole blocks.
+// Per-GPU bytes that one sequence of `tokens` occupies: its KV in whole
+// blocks plus its recurrent state.
 double KvBytesPerSequencePerGpu(const MemoryPlan& memory, const ModelConfig& model,
                                 const ParallelPlan& plan, const Precision& precision,
                                 double tokens);

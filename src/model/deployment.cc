@@ -18,17 +18,34 @@ void ValidatePlan(const ModelConfig& m, const ParallelPlan& p) {
   if (p.tp < 1 || p.pp < 1 || p.ep < 1 || p.dp < 1) {
     throw Error("tp, pp, ep and dp must each be at least 1");
   }
-  if (m.num_heads % p.tp != 0) {
-    throw Error("tp=" + s(p.tp) + " does not divide the " + s(m.num_heads) + " attention heads of " +
-                m.slug + "; use a tp that divides " + s(m.num_heads));
-  }
-  if (m.num_kv_heads > p.tp && m.num_kv_heads % p.tp != 0) {
-    throw Error("tp=" + s(p.tp) + " does not divide the " + s(m.num_kv_heads) + " KV heads of " +
-                m.slug);
-  }
-  if (m.num_kv_heads < p.tp && p.tp % m.num_kv_heads != 0) {
-    throw Error("tp=" + s(p.tp) + " is not a multiple of the " + s(m.num_kv_heads) +
-                " KV heads of " + m.slug + ", so KV heads cannot be replicated evenly");
+  for (const auto& g : m.mixers) {
+    const MixerSpec& a = g.spec;
+    if (a.is_attention()) {
+      if (a.num_heads % p.tp != 0) {
+        throw Error("tp=" + s(p.tp) + " does not divide the " + s(a.num_heads) + " attention heads of " +
+                    m.slug + "; use a tp that divides " + s(a.num_heads));
+      }
+      if (m.mla) continue;
+      if (a.num_kv_heads > p.tp && a.num_kv_heads % p.tp != 0) {
+        throw Error("tp=" + s(p.tp) + " does not divide the " + s(a.num_kv_heads) + " KV heads of " +
+                    m.slug);
+      }
+      if (a.num_kv_heads < p.tp && p.tp % a.num_kv_heads != 0) {
+        throw Error("tp=" + s(p.tp) + " is not a multiple of the " + s(a.num_kv_heads) +
+                    " KV heads of " + m.slug + ", so KV heads cannot be replicated evenly");
+      }
+    } else if (a.is_recurrent()) {
+      // Engines split recurrent heads over tp, and B/C groups (Mamba-2) or
+      // key heads (Gated DeltaNet) too, replicating them when fewer.
+      if (a.state_value_heads % p.tp != 0) {
+        throw Error("tp=" + s(p.tp) + " does not divide the " + s(a.state_value_heads) +
+                    " recurrent-state heads of " + m.slug);
+      }
+      if (a.state_key_heads % p.tp != 0 && p.tp % a.state_key_heads != 0) {
+        throw Error("tp=" + s(p.tp) + " neither divides nor is a multiple of the " +
+                    s(a.state_key_heads) + " key heads / groups of the recurrent layers of " + m.slug);
+      }
+    }
   }
   if (p.pp > m.num_layers) {
     throw Error("pp=" + s(p.pp) + " exceeds the " + s(m.num_layers) + " layers of " + m.slug);

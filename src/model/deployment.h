@@ -29,10 +29,14 @@ struct ParallelPlan {
 // Weights, activations (GEMM inputs) and the KV cache each have a format.
 // GEMMs run in the activation format: W8A8 fp8 on fp8 tensor cores,
 // weight-only int4 (W4A16) in bf16 with int4 weight reads.
+// Routed experts may be stored in their own format (gpt-oss: MXFP4
+// experts, bf16 elsewhere); `expert_weight` is that format, equal to
+// `weight` otherwise.
 struct Precision {
   DType weight = DType::kBf16;
   DType activation = DType::kBf16;
   DType kv = DType::kBf16;
+  DType expert_weight = DType::kBf16;
 };
 
 // Default activation format for a weight format: fp8/int8/fp4 weights run as

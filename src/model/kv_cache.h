@@ -1,5 +1,9 @@
-// KV-cache size per token. For Llama-3.1-8B in bf16:
-// 2 (K and V) * 32 layers * 8 KV heads * 128 dims * 2 bytes = 131,072 bytes.
+// What a sequence keeps on the GPU between steps: the KV cache of its
+// attention layers, which grows with every token, and the fixed-size
+// recurrent state of its Gated DeltaNet / Mamba-2 layers.
+//
+// For Llama-3.1-8B in bf16: 2 (K and V) * 32 layers * 8 KV heads * 128 dims
+// * 2 bytes = 131,072 bytes per token.
 #pragma once
 
 #include "catalog/model_config.h"
@@ -7,23 +11,38 @@
 
 namespace roofplan {
 
-// Bytes one token adds to one layer's cache, for the whole model (not split
-// by tensor parallelism). MLA caches one latent of kv_lora_rank +
-// qk_rope_head_dim values shared by all heads.
-double KvBytesPerTokenPerLayer(const ModelConfig& model, DType kv);
-
-// Over all layers, as if every layer attended to the full context.
-double KvBytesPerToken(const ModelConfig& model, DType kv);
-
-// Bytes of cache a sequence of `tokens` holds: sliding-window layers keep at
-// most `sliding_window` tokens (engines with per-layer windows, e.g.
-// vLLM's hybrid allocator and TensorRT-LLM's variable window, free the rest).
-double KvBytesForSequence(const ModelConfig& model, DType kv, double tokens);
-
 // KV heads one GPU holds under tensor parallelism tp: heads are split, and
 // replicated when there are fewer KV heads than GPUs. MLA's latent is
-// replicated on every GPU.
-double KvHeadsPerGpu(const ModelConfig& model, int tp);
+// replicated on every GPU (1).
+double KvHeadsPerGpu(const ModelConfig& model, const MixerSpec& layer, int tp);
+
+// Bytes one token adds to one attention layer's cache on one GPU of a tp
+// group (tp = 1: the whole layer). MLA caches one latent of kv_lora_rank +
+// qk_rope_head_dim values shared by all heads, plus the sparse-attention
+// indexer's fp8 key with one fp32 scale per 128 values (vLLM's indexer
+// cache). K = V layers cache one tensor. 0 for layers without attention.
+double KvBytesPerTokenPerLayer(const ModelConfig& model, const MixerSpec& layer, DType kv, int tp = 1);
+
+// Over all attention layers, as if every layer kept the whole context.
+double KvBytesPerToken(const ModelConfig& model, DType kv, int tp = 1);
+
+// Bytes of cache a sequence of `tokens` holds: sliding-window layers keep at
+// most `window` tokens and chunked-local layers at most one chunk (engines
+// with per-layer windows, e.g. vLLM's hybrid allocator and TensorRT-LLM's
+// variable window, free the rest).
+double KvBytesForSequence(const ModelConfig& model, DType kv, double tokens, int tp = 1);
+
+// Bytes of recurrent state one sequence keeps, on one GPU of a tp group:
+// per layer the conv state (conv_channels x (conv_kernel - 1), in bf16) and
+// the SSM / delta-rule state (value_heads x key_dim x value_dim) in
+// `state_dtype`. Heads split over tp; Mamba-2's B/C groups are replicated
+// when there are fewer groups than GPUs. 0 for attention-only models.
+double RecurrentStateBytesPerSequence(const ModelConfig& model, DType state_dtype, int tp = 1);
+
+// The dtype engines keep recurrent state in: the config's
+// mamba_ssm_cache_dtype, else the activation dtype (vLLM's
+// MambaStateDtypeCalculator).
+DType RecurrentStateDType(const ModelConfig& model, DType activation);
 
 // Fraction of the model's KV cache that one GPU of a tp group stores
 // (MLA: 1; GQA with 8 KV heads at tp=16: 1/8).

@@ -16,7 +16,30 @@ double CausalKeysSeen(double past, double n, double window) {
   return ramp * past + ramp * (ramp + 1) / 2 + (n - ramp) * window;
 }
 
+double ChunkedKeysSeen(double past, double n, double chunk) {
+  if (n <= 0) return 0;
+  if (chunk <= 0) return CausalKeysSeen(past, n, 0);
+  // Positions past .. past + n - 1, walked chunk by chunk: within a chunk
+  // the query at offset o sees o + 1 keys.
+  double keys = 0;
+  double p = std::floor(past);
+  const double end = std::floor(past) + std::ceil(n);
+  while (p < end) {
+    const double offset = std::fmod(p, chunk);
+    const double run = std::min(chunk - offset, end - p);  // queries left in this chunk
+    keys += run * offset + run * (run + 1) / 2;
+    p += run;
+  }
+  return keys;
+}
+
 namespace {
+
+// Chunk lengths of the recurrent scans' chunked (matmul) prefill form:
+// Gated DeltaNet's chunk_gated_delta_rule uses 64 (flash-linear-attention),
+// Mamba-2's SSD the config's chunk_size, 128 for Nemotron-H.
+constexpr double kDeltaRuleChunk = 64;
+constexpr double kSsdChunk = 128;
 
 // Builds ops for one step; fields hold what every helper needs.
 class StepOpBuilder {
@@ -30,11 +53,11 @@ class StepOpBuilder {
     tokens_ = s.new_tokens() / attn_dp_;
     prefill_seqs_ = s.prefill_seqs / attn_dp_;
     decode_seqs_ = s.decode_seqs / attn_dp_;
-    heads_ = static_cast<double>(m.num_heads) / p.tp;
-    kv_heads_ = KvHeadsPerGpu(m, p.tp);
     act_bytes_ = BytesPerElement(prec.activation);
     weight_bytes_ = BytesPerElement(prec.weight);
+    expert_weight_bytes_ = BytesPerElement(prec.expert_weight);
     kv_bytes_ = BytesPerElement(prec.kv);
+    state_bytes_ = BytesPerElement(RecurrentStateDType(m, prec.activation));
     gemm_dtype_ = prec.activation;
     // Fused fp8 attention needs fp8 activations and an fp8 cache.
     attn_dtype_ = (prec.activation == DType::kFp8 && prec.kv == DType::kFp8) ? DType::kFp8
@@ -50,14 +73,26 @@ class StepOpBuilder {
     Elementwise("embedding", 1, tokens_ * h * 2 * 2, 1);
     Elementwise("norm", layers * m_.norms_per_layer, tokens_ * h * e_.norm.bytes_per_element,
                 e_.norm.kernels);
-    AttentionBlock(layers);
-    if (m_.num_dense_layers() > 0) {
-      DenseMlp(static_cast<double>(m_.num_dense_layers()), m_.intermediate_size);
+    double mixer_layers = 0;
+    for (const auto& g : m_.mixers) {
+      const double count = static_cast<double>(g.count);
+      switch (g.spec.kind) {
+        case MixerKind::kAttention: AttentionBlock(count, g.spec); break;
+        case MixerKind::kGatedDeltaNet: GatedDeltaNetBlock(count, g.spec); break;
+        case MixerKind::kMamba2: Mamba2Block(count, g.spec); break;
+        case MixerKind::kNone: continue;
+      }
+      mixer_layers += count;
+    }
+    double ffn_layers = 0;
+    for (const auto& g : m_.ffns) {
+      if (g.spec.has_dense()) DenseMlp(static_cast<double>(g.count), g.spec.width);
+      if (g.spec.kind != FfnKind::kNone) ffn_layers += static_cast<double>(g.count);
     }
     if (m_.is_moe()) MoeBlock(static_cast<double>(m_.num_moe_layers));
-    Elementwise("residual_add", layers * 2, tokens_ * h * e_.residual.bytes_per_element,
+    Elementwise("residual_add", mixer_layers + ffn_layers, tokens_ * h * e_.residual.bytes_per_element,
                 e_.residual.kernels);
-    TensorParallelReduce(layers);
+    TensorParallelReduce(mixer_layers, ffn_layers);
     LmHead();
     if (p_.pp > 1) {
       Comm("pp_send_recv", Collective::kSendRecv, p_.pp - 1, tokens_ * attn_dp_ * h * 2, 2);
@@ -113,91 +148,128 @@ class StepOpBuilder {
     Push(op);
   }
 
-  void AttentionBlock(double layers) {
+  void AttentionBlock(double layers, const MixerSpec& a) {
     const double h = static_cast<double>(m_.hidden_size);
+    const double heads = static_cast<double>(a.num_heads) / p_.tp;
+    const double kv_heads = KvHeadsPerGpu(m_, a, p_.tp);
+    const double v_dims = a.k_eq_v ? 0.0 : static_cast<double>(a.v_head_dim);
     if (m_.mla) {
-      MlaProjections(layers);
+      MlaProjections(layers, heads);
     } else {
-      Gemm("qkv_proj", layers, tokens_, (heads_ + 2 * kv_heads_) * m_.head_dim, h, 1,
+      const double q_out = heads * a.head_dim * (a.output_gate ? 2 : 1);
+      Gemm("qkv_proj", layers, tokens_, q_out + kv_heads * (a.head_dim + v_dims), h, 1,
            weight_bytes_, gemm_dtype_);
     }
     // RoPE over q and k (MLA: only the rope part of each head, plus the
     // shared rope key).
-    double rope_elems = m_.mla ? (heads_ + 1) * m_.qk_rope_head_dim
-                               : (heads_ + kv_heads_) * m_.head_dim;
-    Elementwise("rope", layers, tokens_ * rope_elems * e_.rope.bytes_per_element, e_.rope.kernels);
-    const double kv_elems =
-        m_.mla ? static_cast<double>(m_.kv_lora_rank + m_.qk_rope_head_dim)
-               : kv_heads_ * (m_.head_dim + m_.v_head_dim);
+    if (a.rope) {
+      const double rope_elems = m_.mla ? (heads + 1) * m_.qk_rope_head_dim : (heads + kv_heads) * a.head_dim;
+      Elementwise("rope", layers, tokens_ * rope_elems * e_.rope.bytes_per_element, e_.rope.kernels);
+    }
+    const double kv_elems = m_.mla ? static_cast<double>(m_.kv_lora_rank + m_.qk_rope_head_dim)
+                                   : kv_heads * (a.head_dim + v_dims);
     Elementwise("kv_cache_write", layers,
                 tokens_ * kv_elems * (kv_bytes_ + e_.kv_cache_write.bytes_per_element),
                 e_.kv_cache_write.kernels);
+    if (m_.index_topk > 0) SparseIndexer(layers);
 
-    const double sliding =
-        e_.sliding_window_attention ? static_cast<double>(m_.num_sliding_layers) : 0.0;
-    const double full = layers - sliding;
-    if (prefill_seqs_ > 0) {
-      PrefillAttention(full, 0);
-      PrefillAttention(sliding, static_cast<double>(m_.sliding_window));
+    // Windows and chunks cap the keys only where the engine's kernels
+    // honour them.
+    double window = 0;
+    bool chunked = false;
+    if (a.span != AttentionSpan::kFull && e_.sliding_window_attention) {
+      window = static_cast<double>(a.window);
+      chunked = a.span == AttentionSpan::kChunkedLocal;
     }
-    if (decode_seqs_ > 0) {
-      DecodeAttention(full, 0);
-      DecodeAttention(sliding, static_cast<double>(m_.sliding_window));
+    if (prefill_seqs_ > 0) PrefillAttention(layers, a, heads, kv_heads, window, chunked);
+    if (decode_seqs_ > 0) DecodeAttention(layers, a, heads, kv_heads, window, chunked);
+    if (a.output_gate) {
+      Elementwise("attention_gate", layers, tokens_ * heads * a.v_head_dim * 2 * 3, 1);
     }
-    Gemm("o_proj", layers, tokens_, h, heads_ * m_.v_head_dim, 1, weight_bytes_, gemm_dtype_);
+    Gemm("o_proj", layers, tokens_, h, heads * a.v_head_dim, 1, weight_bytes_, gemm_dtype_);
   }
 
-  void MlaProjections(double layers) {
+  void MlaProjections(double layers, double heads) {
     const double h = static_cast<double>(m_.hidden_size);
     const double q_head = static_cast<double>(m_.qk_nope_head_dim + m_.qk_rope_head_dim);
     // Down-projections are replicated on every GPU of the tp group.
     const double down = static_cast<double>(m_.q_lora_rank + m_.kv_lora_rank + m_.qk_rope_head_dim);
     Gemm("mla_down_proj", layers, tokens_, down, h, 1, weight_bytes_, gemm_dtype_);
     const double q_in = m_.q_lora_rank > 0 ? static_cast<double>(m_.q_lora_rank) : h;
-    Gemm("mla_q_up_proj", layers, tokens_, heads_ * q_head, q_in, 1, weight_bytes_, gemm_dtype_);
+    Gemm("mla_q_up_proj", layers, tokens_, heads * q_head, q_in, 1, weight_bytes_, gemm_dtype_);
     // Prefill expands the latent into per-head K and V for every key; decode
     // absorbs the up-projections into the query and output instead.
     const double prefill_keys = prefill_seqs_ * (s_.prefill_past + s_.prefill_tokens);
     Gemm("mla_kv_up_proj", layers, prefill_keys,
-         heads_ * (m_.qk_nope_head_dim + m_.v_head_dim), static_cast<double>(m_.kv_lora_rank), 1,
+         heads * (m_.qk_nope_head_dim + m_.v_head_dim), static_cast<double>(m_.kv_lora_rank), 1,
          weight_bytes_, gemm_dtype_);
     if (decode_seqs_ > 0) {
       Gemm("mla_absorb_k", layers, decode_seqs_, static_cast<double>(m_.kv_lora_rank),
-           static_cast<double>(m_.qk_nope_head_dim), heads_, weight_bytes_, DType::kBf16);
+           static_cast<double>(m_.qk_nope_head_dim), heads, weight_bytes_, DType::kBf16);
       Gemm("mla_absorb_v", layers, decode_seqs_, static_cast<double>(m_.v_head_dim),
-           static_cast<double>(m_.kv_lora_rank), heads_, weight_bytes_, DType::kBf16);
+           static_cast<double>(m_.kv_lora_rank), heads, weight_bytes_, DType::kBf16);
     }
   }
 
-  void PrefillAttention(double layers, double window) {
-    if (layers <= 0) return;
+  // DeepSeek sparse attention's lightning indexer: projections for its
+  // queries, key and head weights, then an fp8 score of every cached key
+  // per query (replicated on every GPU, as vLLM runs it), then top-k.
+  void SparseIndexer(double layers) {
+    const double h = static_cast<double>(m_.hidden_size);
+    const double d = static_cast<double>(m_.index_head_dim), ih = static_cast<double>(m_.index_heads);
+    const double q_in = m_.q_lora_rank > 0 ? static_cast<double>(m_.q_lora_rank) : h;
+    Gemm("indexer_q_proj", layers, tokens_, ih * d, q_in, 1, weight_bytes_, gemm_dtype_);
+    Gemm("indexer_k_weights_proj", layers, tokens_, d + ih, h, 1, weight_bytes_, gemm_dtype_);
+    const double key_bytes = d * (1.0 + 4.0 / 128.0);
+    const double prefill_keys = prefill_seqs_ * CausalKeysSeen(s_.prefill_past, s_.prefill_tokens, 0);
+    const double decode_keys = decode_seqs_ * (s_.decode_context + 1);
+    Op op;
+    op.name = "indexer_scores";
+    op.kind = OpKind::kAttentionDecode;  // streams the cached keys once per query row
+    op.count = layers;
+    op.dtype = DType::kFp8;
+    op.flops = 2 * ih * d * (prefill_keys + decode_keys);
+    op.bytes = (prefill_seqs_ * (s_.prefill_past + s_.prefill_tokens) + decode_keys) * key_bytes;
+    Push(op);
+  }
+
+  void PrefillAttention(double layers, const MixerSpec& a, double heads, double kv_heads,
+                        double window, bool chunked) {
     const double n = s_.prefill_tokens, past = s_.prefill_past;
-    const double keys_seen = CausalKeysSeen(past, n, window);
-    const double qk_dim = static_cast<double>(m_.head_dim), v_dim = static_cast<double>(m_.v_head_dim);
-    const double cached = window > 0 ? std::min(past + n, window) : past + n;
+    double keys_seen = chunked ? ChunkedKeysSeen(past, n, window) : CausalKeysSeen(past, n, window);
+    if (m_.index_topk > 0) keys_seen = std::min(keys_seen, n * static_cast<double>(m_.index_topk));
+    const double qk_dim = static_cast<double>(a.head_dim), v_dim = static_cast<double>(a.v_head_dim);
+    double cached = window > 0 ? std::min(past + n, window) : past + n;
+    if (m_.index_topk > 0) cached = std::min(cached, static_cast<double>(m_.index_topk) + n);
     // K and V read from the cache (MLA prefill: expanded per head, in bf16).
-    const double kv_read = m_.mla ? cached * heads_ * (qk_dim + v_dim) * 2
-                                  : cached * kv_heads_ * (qk_dim + v_dim) * kv_bytes_;
-    if (e_.repeat_kv_before_prefill_attention && !m_.mla && kv_heads_ < heads_) {
+    const double kv_dims = qk_dim + (a.k_eq_v ? 0 : v_dim);
+    const double kv_read = m_.mla ? cached * heads * (qk_dim + v_dim) * 2 : cached * kv_heads * kv_dims * kv_bytes_;
+    if (e_.repeat_kv_before_prefill_attention && !m_.mla && kv_heads < heads) {
       // Copy K and V to every query head: read kv heads, write all heads.
-      Elementwise("repeat_kv", layers,
-                  prefill_seqs_ * cached * (qk_dim + v_dim) * (kv_heads_ + heads_) * 2, 2);
+      Elementwise("repeat_kv", layers, prefill_seqs_ * cached * (qk_dim + v_dim) * (kv_heads + heads) * 2, 2);
     }
     Op op;
     op.name = "attention_prefill";
     op.kind = OpKind::kAttentionPrefill;
     op.count = layers;
     op.dtype = attn_dtype_;
-    op.flops = prefill_seqs_ * heads_ * 2 * (qk_dim + v_dim) * keys_seen;
-    op.bytes = prefill_seqs_ * (n * heads_ * (qk_dim * act_bytes_ + v_dim * 2) + kv_read);
-    op.parallel_units = prefill_seqs_ * heads_ * std::ceil(n / 128.0);
+    op.flops = prefill_seqs_ * heads * 2 * (qk_dim + v_dim) * keys_seen;
+    op.bytes = prefill_seqs_ * (n * heads * (qk_dim * act_bytes_ + v_dim * 2) + kv_read);
+    op.parallel_units = prefill_seqs_ * heads * std::ceil(n / 128.0);
     Push(op);
   }
 
-  void DecodeAttention(double layers, double window) {
-    if (layers <= 0) return;
+  void DecodeAttention(double layers, const MixerSpec& a, double heads, double kv_heads, double window,
+                       bool chunked) {
     double keys = s_.decode_context + 1;
-    if (window > 0) keys = std::min(keys, window);
+    if (chunked && keys > window) {
+      // Past the first chunk a query sees between 1 and `window` keys; the
+      // batch's sequences sit at every offset, so on average half a chunk.
+      keys = (window + 1) / 2;
+    } else if (window > 0) {
+      keys = std::min(keys, window);
+    }
+    if (m_.index_topk > 0) keys = std::min(keys, static_cast<double>(m_.index_topk));
     Op op;
     op.name = "attention_decode";
     op.kind = OpKind::kAttentionDecode;
@@ -206,16 +278,72 @@ class StepOpBuilder {
     if (m_.mla) {
       // Absorbed MLA: every head attends over the shared latent.
       const double latent = static_cast<double>(m_.kv_lora_rank + m_.qk_rope_head_dim);
-      op.flops = decode_seqs_ * heads_ * 2 * (latent + m_.kv_lora_rank) * keys;
-      op.bytes = decode_seqs_ * (keys * latent * kv_bytes_ + heads_ * latent * 4);
-      op.parallel_units = e_.decode_attention_split_kv ? 0 : decode_seqs_ * std::ceil(heads_ / 64.0);
+      op.flops = decode_seqs_ * heads * 2 * (latent + m_.kv_lora_rank) * keys;
+      op.bytes = decode_seqs_ * (keys * latent * kv_bytes_ + heads * latent * 4);
+      op.parallel_units = e_.decode_attention_split_kv ? 0 : decode_seqs_ * std::ceil(heads / 64.0);
     } else {
-      const double dims = static_cast<double>(m_.head_dim + m_.v_head_dim);
-      op.flops = decode_seqs_ * heads_ * 2 * dims * keys;
-      op.bytes = decode_seqs_ * (keys * kv_heads_ * dims * kv_bytes_ + heads_ * dims * 2);
-      op.parallel_units = e_.decode_attention_split_kv ? 0 : decode_seqs_ * kv_heads_;
+      const double dims = static_cast<double>(a.head_dim + a.v_head_dim);
+      const double cached_dims = static_cast<double>(a.head_dim + (a.k_eq_v ? 0 : a.v_head_dim));
+      op.flops = decode_seqs_ * heads * 2 * dims * keys;
+      op.bytes = decode_seqs_ * (keys * kv_heads * cached_dims * kv_bytes_ + heads * dims * 2);
+      op.parallel_units = e_.decode_attention_split_kv ? 0 : decode_seqs_ * kv_heads;
     }
     Push(op);
+  }
+
+  // The causal conv of a recurrent layer: reads and writes every channel
+  // of every new token, and each sequence's conv state.
+  void CausalConv(double layers, const MixerSpec& r, double channels) {
+    const double seqs = prefill_seqs_ + decode_seqs_;
+    Elementwise("causal_conv1d", layers,
+                tokens_ * channels * 2 * 2 + seqs * channels * (r.conv_kernel - 1) * 2 * 2, 1);
+  }
+
+  // The state scan: prefill in chunks of `chunk` tokens (intra-chunk
+  // matmuls plus the state carried between chunks), decode as one
+  // read-modify-write of each sequence's state. Per head: key_dim x
+  // value_dim state.
+  void StateScan(const char* name, double layers, double heads, double key_dim, double value_dim,
+                 double chunk) {
+    const double state_elems = heads * key_dim * value_dim;
+    const double prefill_tokens = prefill_seqs_ * s_.prefill_tokens;
+    const double seqs = prefill_seqs_ + decode_seqs_;
+    Op op;
+    op.name = name;
+    op.kind = OpKind::kRecurrentScan;
+    op.count = layers;
+    op.dtype = DType::kBf16;
+    op.flops = prefill_tokens * heads * (4 * key_dim * value_dim + 2 * std::min(chunk, s_.prefill_tokens) * (key_dim + value_dim)) +
+               decode_seqs_ * 6 * state_elems;
+    op.bytes = tokens_ * heads * (2 * key_dim + 2 * value_dim) * 2 + seqs * state_elems * state_bytes_ * 2;
+    Push(op);
+  }
+
+  void GatedDeltaNetBlock(double layers, const MixerSpec& r) {
+    const double h = static_cast<double>(m_.hidden_size);
+    const double v_heads = static_cast<double>(r.state_value_heads) / p_.tp;
+    const double k_heads = std::max(1.0, static_cast<double>(r.state_key_heads) / p_.tp);
+    const double kw = k_heads * r.state_key_dim, vw = v_heads * r.state_value_dim;
+    Gemm("gdn_in_proj", layers, tokens_, 2 * kw + 2 * vw + 2 * v_heads, h, 1, weight_bytes_, gemm_dtype_);
+    CausalConv(layers, r, 2 * kw + vw);
+    StateScan("gated_delta_rule", layers, v_heads, static_cast<double>(r.state_key_dim),
+              static_cast<double>(r.state_value_dim), kDeltaRuleChunk);
+    Elementwise("gated_norm", layers, tokens_ * vw * 2 * 3, 1);
+    Gemm("gdn_out_proj", layers, tokens_, h, vw, 1, weight_bytes_, gemm_dtype_);
+  }
+
+  void Mamba2Block(double layers, const MixerSpec& r) {
+    const double h = static_cast<double>(m_.hidden_size);
+    const double heads = static_cast<double>(r.state_value_heads) / p_.tp;
+    const double groups = std::max(1.0, static_cast<double>(r.state_key_heads) / p_.tp);
+    const double inner = heads * r.state_value_dim;
+    const double conv = inner + 2 * groups * r.state_key_dim;
+    Gemm("mamba_in_proj", layers, tokens_, inner + conv + heads, h, 1, weight_bytes_, gemm_dtype_);
+    CausalConv(layers, r, conv);
+    StateScan("ssd_scan", layers, heads, static_cast<double>(r.state_key_dim),
+              static_cast<double>(r.state_value_dim), kSsdChunk);
+    Elementwise("gated_norm", layers, tokens_ * inner * 2 * 3, 1);
+    Gemm("mamba_out_proj", layers, tokens_, h, inner, 1, weight_bytes_, gemm_dtype_);
   }
 
   void DenseMlp(double layers, int64_t width) {
@@ -248,11 +376,11 @@ class StepOpBuilder {
     const double rows = assignments / hit;
 
     Elementwise("moe_permute", layers, assignments * h * 2 * 4, 2);
-    Gemm("expert_gate_up", layers, rows, (gated ? 2 : 1) * width, h, hit, weight_bytes_,
+    Gemm("expert_gate_up", layers, rows, (gated ? 2 : 1) * width, h, hit, expert_weight_bytes_,
          gemm_dtype_);
     Elementwise("expert_activation", layers, assignments * width * e_.activation.bytes_per_element,
                 std::max(1, e_.activation.kernels));
-    Gemm("expert_down", layers, rows, h, width, hit, weight_bytes_, gemm_dtype_);
+    Gemm("expert_down", layers, rows, h, width, hit, expert_weight_bytes_, gemm_dtype_);
     if (m_.shared_expert_intermediate_size > 0) {
       const double sw = static_cast<double>(m_.shared_expert_intermediate_size) / p_.tp;
       Gemm("shared_expert_gate_up", layers, tokens_, (gated ? 2 : 1) * sw, h, 1, weight_bytes_,
@@ -267,13 +395,13 @@ class StepOpBuilder {
     }
   }
 
-  void TensorParallelReduce(double layers) {
+  void TensorParallelReduce(double mixer_layers, double ffn_layers) {
     if (p_.tp <= 1) return;
     const double h = static_cast<double>(m_.hidden_size);
-    // One all-reduce after attention and one after the MLP; parallel
+    // One all-reduce after each mixer and each FFN block; parallel
     // attention blocks sum both first and reduce once. Wide-EP MoE layers
     // combine through the all-to-all instead.
-    double reduces = m_.parallel_attention ? layers : 2 * layers;
+    double reduces = m_.parallel_attention ? std::max(mixer_layers, ffn_layers) : mixer_layers + ffn_layers;
     if (p_.ep > p_.tp) reduces -= static_cast<double>(m_.num_moe_layers);
     Comm("tp_all_reduce", Collective::kAllReduce, reduces, tokens_ * h * 2, p_.tp);
   }
@@ -296,8 +424,7 @@ class StepOpBuilder {
   std::vector<Op>* ops_;
   int attn_dp_ = 1;
   double tokens_ = 0, prefill_seqs_ = 0, decode_seqs_ = 0;
-  double heads_ = 0, kv_heads_ = 0;
-  double act_bytes_ = 2, weight_bytes_ = 2, kv_bytes_ = 2;
+  double act_bytes_ = 2, weight_bytes_ = 2, expert_weight_bytes_ = 2, kv_bytes_ = 2, state_bytes_ = 2;
   DType gemm_dtype_ = DType::kBf16, attn_dtype_ = DType::kBf16;
 };
 

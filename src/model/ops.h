@@ -14,7 +14,9 @@
 
 namespace roofplan {
 
-enum class OpKind { kGemm, kAttentionPrefill, kAttentionDecode, kElementwise, kCollective };
+// kRecurrentScan: the state update of Gated DeltaNet / Mamba-2 layers
+// (chunked matmuls in prefill, a state read-modify-write in decode).
+enum class OpKind { kGemm, kAttentionPrefill, kAttentionDecode, kRecurrentScan, kElementwise, kCollective };
 
 
 struct Op {
@@ -58,5 +60,10 @@ void BuildStepOps(const ModelConfig& model, const ParallelPlan& plan, const Prec
 // queries see after `past` cached tokens, capped by a sliding window
 // (window <= 0: none).
 double CausalKeysSeen(double past, double new_tokens, double window);
+
+// The same for chunked local attention (Llama-4): the query at position p
+// sees the keys of its own chunk of `chunk` tokens up to itself,
+// (p mod chunk) + 1 of them.
+double ChunkedKeysSeen(double past, double new_tokens, double chunk);
 
 }  // namespace roofplan

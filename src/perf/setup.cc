@@ -90,7 +90,10 @@ Setup ResolveScenario(const Scenario& s) {
   ValidatePlan(setup.model, p);
 
   Precision& prec = setup.precision;
-  prec.weight = s.weight_dtype.value_or(DType::kBf16);
+  // Without a choice, the checkpoint's own format (quantization_config).
+  prec.weight = s.weight_dtype.value_or(setup.model.checkpoint_weight_dtype.value_or(DType::kBf16));
+  prec.expert_weight = s.weight_dtype ? *s.weight_dtype
+                                      : setup.model.checkpoint_expert_dtype.value_or(prec.weight);
   const bool has_peak = setup.gpu.peak_dense_tflops[DTypeIndex(prec.weight)].has_value();
   prec.activation = s.activation_dtype.value_or(DefaultActivationDType(prec.weight, has_peak));
   prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);

@@ -124,6 +124,14 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
       memory_us = op.bytes > 0 ? op.bytes / reachable : 0;
       break;
     }
+    case OpKind::kRecurrentScan: {
+      // Chunked scans (Mamba-2 SSD, flash-linear-attention's delta rule)
+      // are tensor-core matmuls over chunks, like FlashAttention's tiles.
+      const double rate = PeakFlops(DType::kBf16) *
+                          efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
+      compute_us = op.flops / rate * kUsPerS;
+      break;
+    }
     case OpKind::kElementwise:
       break;
     case OpKind::kCollective: {

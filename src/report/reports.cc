@@ -16,6 +16,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kGemm: return "gemm";
     case OpKind::kAttentionPrefill: return "attention";
     case OpKind::kAttentionDecode: return "attention";
+    case OpKind::kRecurrentScan: return "recurrent";
     case OpKind::kElementwise: return "elementwise";
     case OpKind::kCollective: return "collective";
   }

@@ -6,19 +6,24 @@ namespace roofplan {
 
 KvBlockPool::KvBlockPool(int64_t capacity_blocks, const KvGeometry& geometry)
     : geometry_(geometry) {
-  units_per_block_ = geometry.window_layers > 0 ? geometry.full_layers + geometry.window_layers : 1;
+  units_per_block_ = geometry.units_per_block();
   capacity_ = capacity_blocks * units_per_block_;
 }
 
-int64_t KvBlockPool::UnitsFor(int64_t tokens) const {
+int64_t KvBlockPool::KvUnitsFor(int64_t tokens) const {
   const int64_t bt = geometry_.block_tokens;
   const int64_t blocks = (tokens + bt - 1) / bt;
-  if (geometry_.window_layers == 0) return blocks;
+  int64_t units = blocks * geometry_.full_units;
   // A window of w tokens at any position spans at most ceil(w/bt) + 1
   // blocks; engines free the blocks that fall wholly outside it.
-  const int64_t window_blocks =
-      std::min(blocks, (geometry_.window + bt - 1) / bt + 1);
-  return blocks * geometry_.full_layers + window_blocks * geometry_.window_layers;
+  for (const auto& w : geometry_.windows) {
+    units += std::min(blocks, (w.tokens + bt - 1) / bt + 1) * w.units;
+  }
+  return units;
+}
+
+int64_t KvBlockPool::UnitsFor(int64_t tokens) const {
+  return KvUnitsFor(tokens) + (tokens > 0 ? geometry_.state_units : 0);
 }
 
 bool KvBlockPool::Allocate(int64_t units) {
@@ -59,7 +64,7 @@ int64_t KvBlockPool::PublishPrefix(int64_t prefix_id, int64_t tokens, int64_t no
   if (whole == 0 || prefixes_.count(prefix_id)) return 0;
   Prefix p;
   p.tokens = whole;
-  p.units = UnitsFor(whole);
+  p.units = KvUnitsFor(whole);  // the prefix's KV; the recurrent state stays with the sequence
   p.refs = 1;
   p.last_used = now_tick;
   prefixes_.emplace(prefix_id, p);

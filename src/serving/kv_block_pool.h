@@ -2,31 +2,46 @@
 // as sequences grow, plus the prefix cache that keeps the full blocks of
 // shared prompt prefixes for later requests.
 //
-// Capacity is counted in "units": one unit is one block of one layer, so
-// that models with sliding-window layers (which stop growing at their
-// window) are accounted exactly; for other models units are proportional
-// to blocks. used() never exceeds capacity(): Allocate refuses instead.
+// Capacity is counted in "units": one unit is one block's worth of the
+// smallest common per-token size of the layers' caches, so that models
+// whose layers differ (sliding-window layers that stop growing at their
+// window, layers with other KV head counts) are accounted exactly; for
+// uniform models units are proportional to blocks. Recurrent-state layers
+// add a fixed number of units per running sequence. used() never exceeds
+// capacity(): Allocate refuses instead.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 namespace roofplan {
 
 struct KvGeometry {
+  struct Window {
+    int64_t tokens = 0;  // the layers keep at most this many tokens
+    int64_t units = 0;   // units per block of those layers together
+  };
   int64_t block_tokens = 16;
-  int64_t full_layers = 1;     // layers that cache every token
-  int64_t window_layers = 0;   // layers that cache at most `window` tokens
-  int64_t window = 0;
+  int64_t full_units = 1;        // units per block of the layers that keep every token
+  std::vector<Window> windows;   // sliding-window and chunked layers, by window
+  int64_t state_units = 0;       // per running sequence (Gated DeltaNet, Mamba-2 state)
+
+  int64_t units_per_block() const {
+    int64_t u = full_units;
+    for (const auto& w : windows) u += w.units;
+    return u;
+  }
 };
 
 class KvBlockPool {
  public:
   KvBlockPool(int64_t capacity_blocks, const KvGeometry& geometry);
 
-  // Units a sequence of `tokens` cached tokens holds (whole blocks).
+  // Units a sequence of `tokens` cached tokens holds: whole blocks, plus its
+  // recurrent state once it has any token.
   int64_t UnitsFor(int64_t tokens) const;
   // Tokens the units of UnitsFor(tokens) can hold: tokens rounded up to a block.
   int64_t TokenCapacity(int64_t tokens) const {
@@ -68,6 +83,7 @@ class KvBlockPool {
     int64_t last_used = 0;
   };
   void EvictUntilFree(int64_t units);
+  int64_t KvUnitsFor(int64_t tokens) const;  // UnitsFor without the state
 
   KvGeometry geometry_;
   int64_t units_per_block_ = 1;

@@ -2,15 +2,55 @@
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
 #include <queue>
+#include <cmath>
 
 #include "core/error.h"
 #include "memory/memory_plan.h"
+#include "model/kv_cache.h"
 #include "serving/scheduler.h"
 
 namespace roofplan {
 
 namespace {
+
+// The pool's units for `m`: each layer class's per-token cache (per GPU) in
+// 1/16-byte steps (fp4 KV is 9/16 byte an element), divided by their
+// greatest common divisor, so that every class is a whole number of units.
+KvGeometry KvGeometryFor(const ModelConfig& m, const MemoryPlan& memory, const Precision& prec,
+                         const ParallelPlan& p, const EnginePreset& e) {
+  KvGeometry geometry;
+  geometry.block_tokens = e.kv_block_tokens;
+  int64_t full = 0;
+  std::vector<KvGeometry::Window> windows;
+  for (const auto& g : m.mixers) {
+    const int64_t sixteenths =
+        g.count * std::llround(KvBytesPerTokenPerLayer(m, g.spec, prec.kv, p.tp) * 16);
+    if (sixteenths == 0) continue;
+    if (g.spec.span == AttentionSpan::kFull || !e.sliding_window_attention) {
+      full += sixteenths;
+      continue;
+    }
+    auto it = std::find_if(windows.begin(), windows.end(),
+                           [&](const auto& w) { return w.tokens == g.spec.window; });
+    if (it == windows.end()) {
+      windows.push_back({g.spec.window, sixteenths});
+    } else {
+      it->units += sixteenths;
+    }
+  }
+  int64_t unit = full;
+  for (const auto& w : windows) unit = std::gcd(unit, w.units);
+  geometry.full_units = full / unit;
+  for (auto& w : windows) w.units /= unit;
+  geometry.windows = windows;
+  // Per GPU, the state scales with the stage as the KV does.
+  const double unit_bytes = memory.kv_bytes_per_token * e.kv_block_tokens / geometry.units_per_block();
+  geometry.state_units =
+      static_cast<int64_t>(std::ceil(memory.state_bytes_per_sequence / unit_bytes));
+  return geometry;
+}
 
 enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived };
 
@@ -115,13 +155,7 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
     kv_transfer_latency_ms_ = setup.network.inter_node_latency_us / 1e3;
   }
 
-  KvGeometry geometry;
-  geometry.block_tokens = e.kv_block_tokens;
-  if (m.num_sliding_layers > 0 && m.sliding_window > 0 && e.sliding_window_attention) {
-    geometry.full_layers = m.num_layers - m.num_sliding_layers;
-    geometry.window_layers = m.num_sliding_layers;
-    geometry.window = m.sliding_window;
-  }
+  const KvGeometry geometry = KvGeometryFor(m, memory_, setup.precision, p, e);
   const int attention_dp = p.attention_dp();
   const int64_t kv_blocks = memory_.kv_blocks * attention_dp;
 
@@ -131,7 +165,10 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   config.max_num_batched_tokens = static_cast<int64_t>(e.max_num_batched_tokens) * attention_dp;
   config.chunked_prefill = e.chunked_prefill;
   config.reserve_full_sequence = e.reserve_full_sequence;
-  config.prefix_caching = e.prefix_caching;
+  // A prefix hit reuses KV, but a recurrent layer's state at the end of
+  // the prefix is not kept (vLLM caches prefixes of hybrid models only
+  // experimentally), so hybrid models recompute their prompts.
+  config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
   KvBlockPool probe(kv_blocks, geometry);
   const double unit_bytes = memory_.kv_bytes_per_token * e.kv_block_tokens / probe.units_per_block();
