@@ -28,7 +28,7 @@ TEST(Catalog, EveryFileLoads) {
   const auto models = ListModels();
   const auto gpus = ListGpus();
   const auto engines = ListEngines();
-  EXPECT_EQ(models.size(), 22u);
+  EXPECT_EQ(models.size(), 35u);
   EXPECT_EQ(gpus.size(), 17u);
   EXPECT_EQ(engines.size(), 4u);
   for (const auto& slug : models) {

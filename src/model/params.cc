@@ -1,6 +1,19 @@
 #include "model/params.h"
 
+#include <algorithm>
+
 namespace roofplan {
+
+double IndexerParams(const ModelConfig& m) {
+  if (m.index_topk == 0) return 0;
+  // DeepSeek-V3.2's lightning indexer: queries from the q latent, one
+  // shared key (with a LayerNorm), and per-head weights from the hidden
+  // state.
+  const double h = static_cast<double>(m.hidden_size);
+  const double q_in = m.q_lora_rank > 0 ? static_cast<double>(m.q_lora_rank) : h;
+  const double d = static_cast<double>(m.index_head_dim);
+  return q_in * m.index_heads * d + h * d + 2 * d + h * m.index_heads;
+}
 
 namespace {
 
@@ -16,13 +29,7 @@ double MlaParams(const ModelConfig& m) {
   p += h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank;
   p += static_cast<double>(m.kv_lora_rank) * m.num_heads * (m.qk_nope_head_dim + m.v_head_dim);
   p += static_cast<double>(m.num_heads) * m.v_head_dim * h;
-  if (m.index_topk > 0) {
-    // DeepSeek-V3.2 indexer: queries from the q latent, one shared key
-    // (with a LayerNorm), and per-head weights from the hidden state.
-    const double q_in = m.q_lora_rank > 0 ? static_cast<double>(m.q_lora_rank) : h;
-    const double d = static_cast<double>(m.index_head_dim);
-    p += q_in * m.index_heads * d + h * d + 2 * d + h * m.index_heads;
-  }
+  p += IndexerParams(m);
   return p;
 }
 
@@ -115,6 +122,7 @@ ParamCounts CountParams(const ModelConfig& m) {
   c.embedding = static_cast<double>(m.vocab_size) * h;
   c.lm_head = m.tie_word_embeddings ? 0 : c.embedding + (m.lm_head_bias ? m.vocab_size : 0);
   for (const auto& g : m.mixers) c.attention += static_cast<double>(g.count) * MixerParams(m, g.spec);
+  c.indexer = static_cast<double>(m.num_attention_layers()) * IndexerParams(m);
   c.norms = layers * NormParamsPerLayer(m) + h * (m.norm_has_bias ? 2 : 1);
 
   double routed_active = 0;
@@ -137,7 +145,8 @@ ParamCounts CountParams(const ModelConfig& m) {
     // One decoder layer with an MoE block (as the last layer of the stack)
     // plus the projection of [embedding; hidden] and its two norms; the
     // embedding and LM head are shared with the main model.
-    const MixerSpec& attention = m.mixers.front().spec;
+    const MixerSpec& attention =
+        std::find_if(m.mixers.begin(), m.mixers.end(), [](const auto& g) { return g.spec.is_attention(); })->spec;
     double layer = MixerParams(m, attention) + NormParamsPerLayer(m) + 2 * h * h + 3 * h;
     layer += m.is_moe() ? m.num_experts * ExpertParams(m) + RouterParams(m) +
                               (m.shared_expert_intermediate_size > 0

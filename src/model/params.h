@@ -25,6 +25,7 @@ struct ParamCounts {
   // Parameters one token touches: routed experts count only top-k of each
   // MoE layer.
   double active = 0;
+  double indexer = 0;  // the sparse-attention indexer, part of `attention`
   double vision = 0;  // vision tower of a multimodal wrapper (estimated)
   double mtp = 0;     // multi-token-prediction layers (DeepSeek, GLM)
 };
@@ -36,6 +37,7 @@ double MixerParams(const ModelConfig& model, const MixerSpec& mixer);  // one la
 double MlpParams(const ModelConfig& model, int64_t width);  // one dense MLP or shared expert
 double ExpertParams(const ModelConfig& model);              // one routed expert, with its biases
 double RouterParams(const ModelConfig& model);              // one MoE layer's router
+double IndexerParams(const ModelConfig& model);             // one layer's sparse-attention indexer
 double NormParamsPerLayer(const ModelConfig& model);
 
 }  // namespace roofplan
