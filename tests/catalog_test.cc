@@ -29,7 +29,7 @@ TEST(Catalog, EveryFileLoads) {
   const auto gpus = ListGpus();
   const auto engines = ListEngines();
   EXPECT_EQ(models.size(), 35u);
-  EXPECT_EQ(gpus.size(), 17u);
+  EXPECT_EQ(gpus.size(), 21u);
   EXPECT_EQ(engines.size(), 4u);
   for (const auto& slug : models) {
     EXPECT_NO_THROW({
@@ -62,6 +62,50 @@ TEST(Catalog, H100SxmDatasheet) {
   EXPECT_DOUBLE_EQ(g.memory_bandwidth_gb_per_s, 3350);
   EXPECT_DOUBLE_EQ(g.memory_bytes, 80 * kGiB);
   EXPECT_EQ(g.sm_count.value_or(0), 132);
+}
+
+TEST(Catalog, RtxPro6000ServerDatasheet) {
+  // RTX PRO 6000 Blackwell Server Edition: 96 GB GDDR7 at 1597 GB/s (the
+  // Workstation Edition's 1792 is not this card); no NVLink; the page's
+  // 4 PFLOPS FP4 is with sparsity, so 2000 dense.
+  const GpuSpec g = ResolveGpu("rtx-pro-6000");
+  EXPECT_DOUBLE_EQ(g.memory_bytes, 96 * kGiB);
+  EXPECT_DOUBLE_EQ(g.memory_bandwidth_gb_per_s, 1597);
+  EXPECT_EQ(g.scale_up, ScaleUpLink::kNone);
+  EXPECT_DOUBLE_EQ(g.peak_dense_tflops[DTypeIndex(DType::kFp4)].value_or(0), 2000);
+  EXPECT_DOUBLE_EQ(g.peak_dense_tflops[DTypeIndex(DType::kBf16)].value_or(0), 500);
+  EXPECT_TRUE(g.IsUnverified("sm_count"));
+}
+
+TEST(Catalog, Gh200Datasheet) {
+  // GH200, 96 GB HBM3 variant at 4 TB/s; per-GPU peaks are H100 SXM's.
+  const GpuSpec g = ResolveGpu("gh200");
+  EXPECT_DOUBLE_EQ(g.memory_bytes, 96 * kGiB);
+  EXPECT_DOUBLE_EQ(g.memory_bandwidth_gb_per_s, 4000);
+  EXPECT_DOUBLE_EQ(g.peak_dense_tflops[DTypeIndex(DType::kBf16)].value_or(0), 989);
+  EXPECT_FALSE(g.peak_dense_tflops[DTypeIndex(DType::kFp4)].has_value());
+}
+
+TEST(Catalog, H20Datasheet) {
+  // H20: 96 GB at 4.0 TB/s, compute cut to 148 dense fp16 / 296 fp8.
+  const GpuSpec g = ResolveGpu("h20");
+  EXPECT_DOUBLE_EQ(g.memory_bytes, 96 * kGiB);
+  EXPECT_DOUBLE_EQ(g.memory_bandwidth_gb_per_s, 4000);
+  EXPECT_DOUBLE_EQ(g.peak_dense_tflops[DTypeIndex(DType::kFp16)].value_or(0), 148);
+  EXPECT_DOUBLE_EQ(g.peak_dense_tflops[DTypeIndex(DType::kFp8)].value_or(0), 296);
+  EXPECT_TRUE(g.IsUnverified("tdp_w"));
+}
+
+TEST(Catalog, Mi355xDatasheet) {
+  // AMD Instinct MI355X: 288 GB HBM3E at 8 TB/s, 256 CUs, 2.5 PF dense bf16,
+  // xGMI 7 x 153 GB/s.
+  const GpuSpec g = ResolveGpu("mi355x");
+  EXPECT_DOUBLE_EQ(g.memory_bytes, 288 * kGiB);
+  EXPECT_DOUBLE_EQ(g.memory_bandwidth_gb_per_s, 8000);
+  EXPECT_EQ(g.sm_count.value_or(0), 256);
+  EXPECT_DOUBLE_EQ(g.peak_dense_tflops[DTypeIndex(DType::kBf16)].value_or(0), 2500);
+  EXPECT_EQ(g.scale_up, ScaleUpLink::kXgmi);
+  EXPECT_DOUBLE_EQ(g.scale_up_gb_per_s_bidir.value_or(0), 1071);
 }
 
 TEST(Catalog, A10gPeakIsUnverified) {

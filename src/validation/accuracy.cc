@@ -31,6 +31,7 @@ std::string ModelSlug(const std::string& name) {
 std::string GpuSlug(const std::string& name) {
   if (name.rfind("H100", 0) == 0) return "h100-sxm";
   if (name.rfind("H200", 0) == 0) return "h200";
+  if (name.rfind("RTX PRO 6000 Blackwell Server Edition", 0) == 0) return "rtx-pro-6000";
   return "";
 }
 
