@@ -531,10 +531,7 @@ void ReadLayers(const JsonObject& c, const std::string& t, ModelConfig& m) {
 // The checkpoint's weight format from quantization_config.
 void ReadQuantization(const JsonObject& q, ModelConfig& m) {
   const std::string method = q.String("quant_method");
-  auto note = [&](DType d, const std::string& what) {
-    m.notes.push_back("weights: " + std::string(DTypeName(d)) + " by default (" + what +
-                      " in quantization_config)");
-  };
+  auto note = [&](DType, const std::string& what) { m.checkpoint_quantization = what; };
   if (method == "fp8") {
     m.checkpoint_weight_dtype = DType::kFp8;
     note(DType::kFp8, q.Has("weight_block_size") ? "fp8 e4m3, block-scaled" : "fp8 e4m3");
@@ -542,7 +539,7 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
     // gpt-oss: routed experts in MXFP4; attention, router, embeddings and
     // LM head stay 16-bit (modules_to_not_convert).
     m.checkpoint_expert_dtype = DType::kFp4;
-    m.notes.push_back("routed experts: fp4 by default (mxfp4 in quantization_config); other weights bf16");
+    m.checkpoint_quantization = "mxfp4 routed experts, other weights bf16";
   } else if (method == "awq" || method == "gptq") {
     const int64_t bits = q.Has("bits") ? q.PositiveInteger("bits") : q.PositiveInteger("w_bit");
     if (bits != 4 && bits != 8) q.Fail("bits", "expected 4 or 8, got " + S(bits));

@@ -170,9 +170,10 @@ struct ModelConfig {
   // when routed experts are stored apart from the rest (gpt-oss MXFP4).
   std::optional<DType> checkpoint_weight_dtype;
   std::optional<DType> checkpoint_expert_dtype;
+  std::string checkpoint_quantization;  // e.g. "fp8 e4m3, block-scaled", for reports
 
-  // What the reader assumed or estimated, for reports ("vocab_size from the
-  // Gemma3TextConfig default 262208").
+  // What the reader assumed or estimated, for reports ("vocab_size = 262208
+  // (default of the gemma3_text config class)").
   std::vector<std::string> notes;
 
   // Published totals from the model card, for the catalog tests; 0 if none.

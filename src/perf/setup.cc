@@ -94,6 +94,16 @@ Setup ResolveScenario(const Scenario& s) {
   prec.weight = s.weight_dtype.value_or(setup.model.checkpoint_weight_dtype.value_or(DType::kBf16));
   prec.expert_weight = s.weight_dtype ? *s.weight_dtype
                                       : setup.model.checkpoint_expert_dtype.value_or(prec.weight);
+  setup.notes = setup.model.notes;
+  if (!s.weight_dtype && !setup.model.checkpoint_quantization.empty()) {
+    setup.notes.insert(setup.notes.begin(),
+                       "weights " + std::string(DTypeName(prec.weight)) +
+                           (prec.expert_weight != prec.weight
+                                ? ", routed experts " + std::string(DTypeName(prec.expert_weight))
+                                : std::string()) +
+                           " by default: the checkpoint's quantization_config (" +
+                           setup.model.checkpoint_quantization + "); set weight_dtype to override");
+  }
   const bool has_peak = setup.gpu.peak_dense_tflops[DTypeIndex(prec.weight)].has_value();
   prec.activation = s.activation_dtype.value_or(DefaultActivationDType(prec.weight, has_peak));
   prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);

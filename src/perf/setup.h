@@ -5,6 +5,8 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "catalog/scenario.h"
 #include "perf/step_time.h"
@@ -20,6 +22,9 @@ struct Setup {
   Efficiency efficiency;
   Network network;
   std::optional<double> usd_per_gpu_hour;
+  // What was assumed rather than asked for: the model reader's defaults
+  // and estimates, and a weight dtype taken from the checkpoint.
+  std::vector<std::string> notes;
 
   StepTimeModel MakeStepTimeModel() const {
     return StepTimeModel(model, gpu, plan, precision, engine, efficiency, network);

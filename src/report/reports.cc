@@ -46,15 +46,32 @@ void EfficiencyRow(Table& t, const Setup& s) {
   Row(t, "efficiencies", "calibrated", path);
 }
 
+// The notes, one row each, under their own heading.
+void NotesSection(Table& t, const Setup& s) {
+  if (s.notes.empty()) return;
+  Section(t, "notes");
+  for (const auto& n : s.notes) Row(t, "note", n);
+}
+
 }  // namespace
+
+std::string JoinNotes(const Setup& s) {
+  std::string out;
+  for (const auto& n : s.notes) out += (out.empty() ? "" : "; ") + n;
+  return out;
+}
 
 std::string DeploymentSummary(const Setup& s) {
   const ParallelPlan& p = s.plan;
   std::string par = fmt::format("tp{} pp{}", p.tp, p.pp);
   if (p.ep > 1) par += fmt::format(" ep{}", p.ep);
   if (p.dp > 1) par += fmt::format(", {} replicas", p.dp);
+  std::string weights = Dt(s.precision.weight);
+  if (s.precision.expert_weight != s.precision.weight && s.model.is_moe()) {
+    weights += " (experts " + Dt(s.precision.expert_weight) + ")";
+  }
   return fmt::format("{} on {}x {} ({}), weights {}, activations {}, KV {}, engine {}", s.model.slug,
-                     p.num_gpus(), s.gpu.slug, par, Dt(s.precision.weight),
+                     p.num_gpus(), s.gpu.slug, par, weights,
                      Dt(s.precision.activation), Dt(s.precision.kv), s.engine.name);
 }
 
@@ -68,12 +85,16 @@ nlohmann::json DeploymentJson(const Setup& s) {
           {"ep", s.plan.ep},
           {"replicas", s.plan.dp},
           {"weight_dtype", Dt(s.precision.weight)},
+          {"expert_weight_dtype", Dt(s.precision.expert_weight)},
           {"activation_dtype", Dt(s.precision.activation)},
           {"kv_dtype", Dt(s.precision.kv)},
           {"engine", s.engine.name},
           {"efficiency_source", s.efficiency.source},
           {"params_total", params.total()},
-          {"params_active", params.active}};
+          {"params_active", params.active},
+          {"params_vision", params.vision},
+          {"params_mtp", params.mtp},
+          {"notes", s.notes}};
 }
 
 nlohmann::json MemoryJson(const MemoryPlan& m, int64_t max_seqs, double context) {
@@ -85,6 +106,7 @@ nlohmann::json MemoryJson(const MemoryPlan& m, int64_t max_seqs, double context)
           {"kv_budget_bytes", m.kv_budget_bytes},
           {"kv_bytes_per_token", m.kv_bytes_per_token},
           {"kv_bytes_per_token_model", m.kv_bytes_per_token_model},
+          {"state_bytes_per_sequence", m.state_bytes_per_sequence},
           {"kv_block_tokens", m.kv_block_tokens},
           {"kv_blocks", m.kv_blocks},
           {"kv_tokens", m.kv_blocks * static_cast<int64_t>(m.kv_block_tokens)},
@@ -185,9 +207,13 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e) {
   Row(t, "runtime overhead", FormatBytes(e.memory.runtime_overhead_bytes));
   Row(t, "KV budget", FormatBytes(e.memory.kv_budget_bytes));
   Row(t, "KV per token", FormatNumber(e.memory.kv_bytes_per_token, 6), "bytes");
+  if (e.memory.state_bytes_per_sequence > 0) {
+    Row(t, "recurrent state per sequence", FormatBytes(e.memory.state_bytes_per_sequence));
+  }
   Row(t, "max concurrent sequences", std::to_string(e.max_concurrency), "per replica");
   Row(t, "fits", e.fits ? "yes" : "NO", e.fit_note);
   EfficiencyRow(t, s);
+  NotesSection(t, s);
   return t;
 }
 
@@ -248,10 +274,12 @@ Table MemoryTable(const Setup& s, const MemoryPlan& m, int64_t max_seqs, double 
   row("KV budget", m.kv_budget_bytes);
   t.rows.push_back({"KV bytes per token (this GPU)", FormatNumber(m.kv_bytes_per_token, 12), ""});
   t.rows.push_back({"KV bytes per token (model)", FormatNumber(m.kv_bytes_per_token_model, 12), ""});
+  if (m.state_bytes_per_sequence > 0) row("recurrent state per sequence", m.state_bytes_per_sequence);
   t.rows.push_back({"KV blocks", std::to_string(m.kv_blocks), fmt::format("of {} tokens", m.kv_block_tokens)});
   t.rows.push_back({fmt::format("max sequences of {} tokens", FormatNumber(context, 8)),
                     std::to_string(max_seqs), "per replica"});
   t.rows.push_back({"fits", m.fits ? "yes" : "NO", m.why_not});
+  for (const auto& n : s.notes) t.rows.push_back({"note", "", n});
   return t;
 }
 
