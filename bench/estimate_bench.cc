@@ -52,6 +52,23 @@ void BM_EstimateDeepSeekV3Ep8(benchmark::State& state) {
 }
 BENCHMARK(BM_EstimateDeepSeekV3Ep8);
 
+// Hybrids: 118 layers of three kinds (Nemotron-H) and a 3:1 Gated
+// DeltaNet / attention MoE (Qwen3-Next) price as a few layer groups each.
+void BM_EstimateNemotronH56BTp4(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("nemotron-h-56b", "h100-sxm", 4, 1, DType::kFp8), 64);
+}
+BENCHMARK(BM_EstimateNemotronH56BTp4);
+
+void BM_EstimateQwen3NextTp4(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("qwen3-next-80b-a3b", "h200", 4, 1, DType::kBf16), 64);
+}
+BENCHMARK(BM_EstimateQwen3NextTp4);
+
+void BM_EstimateLlama4ScoutTp8(benchmark::State& state) {
+  RunEstimate(state, MakeSetup("llama-4-scout", "h100-sxm", 8, 1, DType::kBf16), 64);
+}
+BENCHMARK(BM_EstimateLlama4ScoutTp8);
+
 void BM_DecodeStepLlama8B(benchmark::State& state) {
   Setup setup = MakeSetup("llama-3.1-8b", "h100-sxm", 1, 1, DType::kBf16);
   StepTimeModel perf = setup.MakeStepTimeModel();

@@ -32,6 +32,42 @@ bool ModelConfig::has_sliding_layers() const {
   return false;
 }
 
+std::string DescribeLayers(const ModelConfig& m) {
+  // Counts by kind, in first-seen order; attention split by span.
+  std::vector<std::pair<std::string, int64_t>> kinds;
+  auto add = [&](const std::string& name, int64_t n) {
+    for (auto& k : kinds) {
+      if (k.first == name) {
+        k.second += n;
+        return;
+      }
+    }
+    kinds.push_back({name, n});
+  };
+  for (const auto& g : m.mixers) {
+    const MixerSpec& a = g.spec;
+    switch (a.kind) {
+      case MixerKind::kAttention:
+        add(a.span == AttentionSpan::kSlidingWindow  ? "sliding-" + std::to_string(a.window)
+            : a.span == AttentionSpan::kChunkedLocal ? "chunked-" + std::to_string(a.window)
+            : m.mla && m.index_topk > 0            ? "MLA-sparse-top" + std::to_string(m.index_topk)
+            : m.mla                                  ? "MLA"
+                                                     : "attention",
+            g.count);
+        break;
+      case MixerKind::kGatedDeltaNet: add("gated-deltanet", g.count); break;
+      case MixerKind::kMamba2: add("mamba2", g.count); break;
+      case MixerKind::kNone: add("no-mixer", g.count); break;
+    }
+  }
+  std::string out = std::to_string(m.num_layers) + " layers: ";
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    out += (i ? ", " : "") + std::to_string(kinds[i].second) + " " + kinds[i].first;
+  }
+  if (m.num_moe_layers > 0) out += "; " + std::to_string(m.num_moe_layers) + " MoE";
+  return out;
+}
+
 namespace {
 
 // A stack deeper than this is a typo or hostile input, and per-layer

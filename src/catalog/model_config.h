@@ -188,6 +188,10 @@ struct ModelConfig {
   int64_t kv_width() const { return num_kv_heads * head_dim; }
 };
 
+// The stack in a few words, for listings: "48 layers: 12 attention, 36
+// gated-deltanet; 48 MoE", "62 layers: 52 sliding-1024, 10 attention".
+std::string DescribeLayers(const ModelConfig& model);
+
 // Builds a ModelConfig from a parsed HF config. `file` names the source in
 // error messages. Throws InputError naming the JSON path for missing,
 // mistyped or inconsistent fields (e.g. heads not divisible by kv heads) and

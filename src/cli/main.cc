@@ -56,7 +56,7 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
   app->add_option("--tp", f->tp, "tensor parallelism (default: num_gpus / pp)")->check(CLI::PositiveNumber);
   app->add_option("--pp", f->pp, "pipeline parallelism (default 1)")->check(CLI::PositiveNumber);
   app->add_option("--ep", f->ep, "expert parallelism for MoE models (default 1)")->check(CLI::PositiveNumber);
-  app->add_option("--weight-dtype", f->weight_dtype, "bf16 (default), fp16, fp8, int8, int4, fp4");
+  app->add_option("--weight-dtype", f->weight_dtype, "bf16, fp16, fp8, int8, int4, fp4 (default: the checkpoint's quantization_config, else bf16)");
   app->add_option("--act-dtype", f->act_dtype, "activation (GEMM input) dtype; default follows the weights");
   app->add_option("--kv-dtype", f->kv_dtype, "KV-cache dtype: bf16 (default), fp16, fp8, int8, fp4");
   app->add_option("--engine", f->engine, "engine preset: trtllm, vllm (default), sglang, pytorch, or a path");
@@ -577,17 +577,19 @@ int RunList(const std::string& what, const std::string& format_name) {
   nlohmann::json j = nlohmann::json::array();
   if (what == "models") {
     t.header = {"model", "name", "params", "active", "layers", "hidden", "heads/kv", "context"};
-    t.numeric = {false, false, true, true, true, true, false, true};
+    t.numeric = {false, false, true, true, false, true, false, true};
     for (const auto& slug : ListModels()) {
       ModelConfig m = ResolveModel(slug);
       ParamCounts c = CountParams(m);
       t.rows.push_back({slug, m.name, FormatNumber(c.total() / 1e9, 4) + "B",
-                        FormatNumber(c.active / 1e9, 4) + "B", std::to_string(m.num_layers),
+                        FormatNumber(c.active / 1e9, 4) + "B", DescribeLayers(m),
                         std::to_string(m.hidden_size),
                         std::to_string(m.num_heads) + "/" + std::to_string(m.num_kv_heads) + (m.mla ? " MLA" : ""),
                         std::to_string(m.max_position_embeddings)});
       j.push_back({{"slug", slug}, {"name", m.name}, {"params_total", c.total()}, {"params_active", c.active},
-                   {"layers", m.num_layers}, {"hidden_size", m.hidden_size}, {"moe", m.is_moe()}});
+                   {"layers", m.num_layers}, {"layer_kinds", DescribeLayers(m)},
+                   {"attention_layers", m.num_attention_layers()}, {"recurrent_layers", m.num_recurrent_layers()},
+                   {"hidden_size", m.hidden_size}, {"moe", m.is_moe()}});
     }
   } else if (what == "gpus") {
     t.header = {"gpu", "name", "memory", "TB/s", "bf16 TFLOPS", "fp8 TFLOPS", "scale-up", "$/GPU-h"};

@@ -14,14 +14,26 @@ namespace roofplan {
 
 namespace {
 
-
+// A published model name to the catalog model of exactly its architecture
+// (by prefix of the name; a quantised checkpoint of the model, e.g.
+// "Qwen3-30B-A3B (nvidia/Qwen3-30B-A3B-FP4)", is the same architecture: the
+// row's own weight_dtype is what is predicted). No model is mapped to one of
+// another size or architecture.
 std::string ModelSlug(const std::string& name) {
   static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
       {"Llama-3.1-8B", "llama-3.1-8b"},     {"Llama-3.1-70B", "llama-3.1-70b"},
       {"Llama-3.1-405B", "llama-3.1-405b"}, {"Llama-2-7B", "llama-2-7b"},
       {"Llama-2-70B", "llama-2-70b"},       {"Mistral-7B", "mistral-7b"},
       {"Mixtral-8x7B", "mixtral-8x7b"},     {"Mixtral-8x22B", "mixtral-8x22b"},
-      {"GPT-J-6B", "gpt-j-6b"},             {"Falcon-180B", "falcon-180b"}};
+      {"GPT-J-6B", "gpt-j-6b"},             {"Falcon-180B", "falcon-180b"},
+      // Llama-3.3-70B's config.json (shared/validation/hf_configs/
+      // llama-3.3-70b-instruct.json) is Llama-3.1-70B's: same layers,
+      // widths, heads, vocabulary and RoPE scaling; only the weights differ.
+      {"Llama-3.3-70B", "llama-3.1-70b"},
+      {"Llama-4-Scout-17B-16E", "llama-4-scout"},
+      {"Llama-4-Maverick-17B-128E", "llama-4-maverick"},
+      {"Qwen3-30B-A3B", "qwen3-30b-a3b"},
+      {"Qwen3-235B-A22B", "qwen3-235b-a22b"}};
   for (const auto& [prefix, slug] : kPrefixes) {
     if (name.rfind(prefix, 0) == 0) return slug;
   }
