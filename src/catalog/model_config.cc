@@ -279,6 +279,19 @@ int64_t SlidingWindow(const JsonObject& c) {
   return c.Has("sliding_window") ? c.PositiveInteger("sliding_window") : 0;
 }
 
+// A recurrent mixer's geometry, from the family's field names.
+MixerSpec RecurrentMixer(const JsonObject& c, MixerKind kind, const char* key_heads, const char* key_dim,
+                         const char* value_heads, const char* value_dim, const char* conv_kernel) {
+  MixerSpec r;
+  r.kind = kind;
+  r.state_key_heads = c.PositiveInteger(key_heads);
+  r.state_key_dim = c.PositiveInteger(key_dim);
+  r.state_value_heads = c.PositiveInteger(value_heads);
+  r.state_value_dim = c.PositiveInteger(value_dim);
+  r.conv_kernel = c.PositiveInteger(conv_kernel);
+  return r;
+}
+
 // Nemotron-H: one character per layer (M Mamba-2, * attention, - MLP, E MoE).
 void ReadHybridOverridePattern(const JsonObject& c, const ModelConfig& m, std::vector<MixerSpec>& mix,
                                std::vector<FfnSpec>& ffn) {
@@ -287,13 +300,8 @@ void ReadHybridOverridePattern(const JsonObject& c, const ModelConfig& m, std::v
     c.Fail("hybrid_override_pattern", "expected " + S(m.num_layers) +
                                           " characters (num_hidden_layers), got " + S(static_cast<int64_t>(pattern.size())));
   }
-  MixerSpec mamba;
-  mamba.kind = MixerKind::kMamba2;
-  mamba.state_value_heads = c.PositiveInteger("mamba_num_heads");
-  mamba.state_value_dim = c.PositiveInteger("mamba_head_dim");
-  mamba.state_key_heads = c.PositiveInteger("n_groups");
-  mamba.state_key_dim = c.PositiveInteger("ssm_state_size");
-  mamba.conv_kernel = c.PositiveInteger("conv_kernel");
+  MixerSpec mamba = RecurrentMixer(c, MixerKind::kMamba2, "n_groups", "ssm_state_size", "mamba_num_heads",
+                                   "mamba_head_dim", "conv_kernel");
   mamba.conv_bias = c.OptionalBool("use_conv_bias").value_or(true);
   for (size_t i = 0; i < pattern.size(); ++i) {
     MixerSpec none;
@@ -375,13 +383,9 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
   const int64_t window = SlidingWindow(c);
 
   if (t == "qwen3_next" || c.Has("linear_num_value_heads")) {
-    MixerSpec gdn;
-    gdn.kind = MixerKind::kGatedDeltaNet;
-    gdn.state_key_heads = c.PositiveInteger("linear_num_key_heads");
-    gdn.state_key_dim = c.PositiveInteger("linear_key_head_dim");
-    gdn.state_value_heads = c.PositiveInteger("linear_num_value_heads");
-    gdn.state_value_dim = c.PositiveInteger("linear_value_head_dim");
-    gdn.conv_kernel = c.PositiveInteger("linear_conv_kernel_dim");
+    const MixerSpec gdn =
+        RecurrentMixer(c, MixerKind::kGatedDeltaNet, "linear_num_key_heads", "linear_key_head_dim",
+                       "linear_num_value_heads", "linear_value_head_dim", "linear_conv_kernel_dim");
     if (!c.Has("layer_types")) {
       const int64_t interval = c.PositiveInteger("full_attention_interval");
       for (int64_t i = 0; i < n; ++i) {
