@@ -109,7 +109,7 @@ class Simulation {
   std::optional<Request> pending_;  // open loop: the next arrival
   bool closed_loop_ = false;
   double kv_transfer_ms_per_token_ = 0;
-  double kv_transfer_latency_ms_ = 0;
+  double kv_transfer_latency_ms_ = 0;  // per request: network latency + recurrent state
   int64_t max_request_units_ = 0;
   std::vector<std::pair<int, double>> started_;
   StepResults step_results_;
@@ -152,7 +152,9 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
     // Every GPU of the prefill replica sends its shard of the cache to its
     // peer in the decode replica, all at once.
     kv_transfer_ms_per_token_ = memory_.kv_bytes_per_token / (gb_per_s * 1e9) * 1e3;
-    kv_transfer_latency_ms_ = setup.network.inter_node_latency_us / 1e3;
+    // A hybrid model's recurrent state travels with the KV, once per request.
+    kv_transfer_latency_ms_ = setup.network.inter_node_latency_us / 1e3 +
+                              memory_.state_bytes_per_sequence / (gb_per_s * 1e9) * 1e3;
   }
 
   const KvGeometry geometry = KvGeometryFor(m, memory_, setup.precision, p, e);
