@@ -37,25 +37,40 @@ int main(int argc, char** argv) {
       fmt::print("(no calibration/h100-sxm.json: run roofplan calibrate on an H100 for the calibrated rows)\n\n");
     }
     auto published = ComparePublishedTrtllm(dir + "/dev_published.json");
-    print("TensorRT-LLM published, H100/H200, trtllm preset", published);
+    print("TensorRT-LLM published, H100/H200/RTX PRO 6000, trtllm preset", published);
+    // Signed median: the bias of the group (> 0: over-predicted).
     auto summary_line = [](const std::string& label, const std::vector<AccuracyRow>& rows) {
       AccuracySummary s = Summarise(rows);
-      fmt::print("{:<28} {:>3} rows, median {:.1f}%, p90 {:.1f}%\n", label, s.rows,
-                 100 * s.median_abs_error, 100 * s.p90_abs_error);
+      std::vector<double> signed_errors;
+      for (const auto& r : rows) signed_errors.push_back(r.relative_error());
+      fmt::print("{:<34} {:>3} rows, median {:.1f}%, p90 {:.1f}%, signed median {:+.1f}%\n", label, s.rows,
+                 100 * s.median_abs_error, 100 * s.p90_abs_error, 100 * Quantile(signed_errors, 0.5));
+    };
+    // The id is "<model> <gpu> tp.. [pp..] [x..] <isl>/<osl> <release>".
+    auto word = [](const std::string& id, size_t n) {
+      size_t begin = 0;
+      for (size_t i = 0; i < n; ++i) begin = id.find(' ', begin) + 1;
+      return id.substr(begin, id.find(' ', begin) - begin);
     };
     std::vector<AccuracyRow> tput, ttft;
-    std::map<std::string, std::vector<AccuracyRow>> tput_by_model;
+    std::map<std::string, std::vector<AccuracyRow>> tput_by_model, tput_by_model_gpu, tput_by_release;
     for (const auto& r : published) {
       if (r.metric == "ttft_ms") {
         ttft.push_back(r);
       } else {
         tput.push_back(r);
-        tput_by_model[r.id.substr(0, r.id.find(' '))].push_back(r);  // id starts with the model
+        tput_by_model[word(r.id, 0)].push_back(r);
+        tput_by_model_gpu[word(r.id, 0) + " " + word(r.id, 1)].push_back(r);
+        tput_by_release[r.id.substr(r.id.rfind(' ') + 1)].push_back(r);
       }
     }
     summary_line("max throughput:", tput);
     for (const auto& [model, rows] : tput_by_model) summary_line("  " + model, rows);
     summary_line("batch-1 TTFT:", ttft);
+    fmt::print("\nmax throughput by release:\n");
+    for (const auto& [release, rows] : tput_by_release) summary_line("  TensorRT-LLM " + release, rows);
+    fmt::print("\nmax throughput by model and GPU:\n");
+    for (const auto& [key, rows] : tput_by_model_gpu) summary_line("  " + key, rows);
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan_accuracy: error: %s\n", e.what());
     return 2;

@@ -47,6 +47,17 @@ std::string GpuSlug(const std::string& name) {
   return "";
 }
 
+// "v0.17" from "TensorRT-LLM 0.17 (TensorRT engine, ...)"; "" when the row
+// does not say.
+std::string TrtllmRelease(const nlohmann::json& r) {
+  if (!r.contains("engine") || !r.at("engine").is_string()) return "";
+  const std::string engine = r.at("engine").get<std::string>();
+  const std::string prefix = "TensorRT-LLM ";
+  if (engine.rfind(prefix, 0) != 0) return "";
+  const size_t end = engine.find(' ', prefix.size());
+  return "v" + engine.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+}
+
 }  // namespace
 
 std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path, const std::string& calibration) {
@@ -105,7 +116,14 @@ std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
     w.isl = r.at("isl").get<int64_t>();
     w.osl = r.at("osl").get<int64_t>();
     AccuracyRow row;
-    row.id = fmt::format("{} {} tp{} {}/{}", model, gpu, *s.tp, w.isl, w.osl);
+    // The id names what tells rows apart: pipeline stages and replicas
+    // (the RTX PRO 6000 tables vary pp at equal tp) and the release, since
+    // one model, GPU and length pair can be published by several releases.
+    std::string layout = fmt::format("tp{}", *s.tp);
+    const int pp = s.pp.value_or(1);
+    if (pp > 1) layout += fmt::format(" pp{}", pp);
+    if (*s.num_gpus > *s.tp * pp) layout += fmt::format(" x{}", *s.num_gpus / (*s.tp * pp));
+    row.id = fmt::format("{} {} {} {}/{} {}", model, gpu, layout, w.isl, w.osl, TrtllmRelease(r));
     if (mode == "max_throughput_offline") {
       w.concurrency.reset();
       Estimate e = EstimateSteadyState(perf, w, std::nullopt);
