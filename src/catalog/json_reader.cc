@@ -16,13 +16,10 @@ bool IsIntegral(const nlohmann::json& v) {
   return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
 }
 
-// Python's json module writes the non-standard literals Infinity,
-// -Infinity and NaN (Nemotron-H's config.json has one; benchmark result
-// files may). nlohmann/json rejects them, so outside strings they become the
-// strings "Infinity", "-Infinity", "NaN": a field read as a number then
-// fails with its path, and every other field reads as usual.
-std::string QuoteNonStandardLiterals(const std::string& text) {
+// Replaces Infinity, -Infinity and NaN outside strings by `replacement`.
+std::string ReplaceNonFiniteLiterals(const std::string& text, NonFiniteLiterals mode) {
   std::string out;
+  out.reserve(text.size());
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char ch = text[i];
@@ -40,9 +37,7 @@ std::string QuoteNonStandardLiterals(const std::string& text) {
     for (const char* literal : {"-Infinity", "Infinity", "NaN"}) {
       const size_t n = std::char_traits<char>::length(literal);
       if (text.compare(i, n, literal) == 0) {
-        out += '"';
-        out += literal;
-        out += '"';
+        out += mode == NonFiniteLiterals::kNull ? std::string("null") : '"' + std::string(literal) + '"';
         i += n - 1;
         replaced = true;
         break;
@@ -68,14 +63,14 @@ std::string LineColumn(const std::string& text, size_t byte) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-nlohmann::json ReadJsonFile(const std::string& path) {
+nlohmann::json ReadJsonFile(const std::string& path, NonFiniteLiterals non_finite) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot open file for reading");
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();
   if (text.find("Infinity") != std::string::npos || text.find("NaN") != std::string::npos) {
-    text = QuoteNonStandardLiterals(text);
+    text = ReplaceNonFiniteLiterals(text, non_finite);
   }
   try {
     return nlohmann::json::parse(text);

@@ -15,9 +15,17 @@
 
 namespace roofplan {
 
+// What Python's json module writes for non-finite numbers (Infinity,
+// -Infinity, NaN: not JSON) becomes, outside strings. kString: the literal
+// as a string, so a field read as a number fails with its path (configs:
+// Nemotron-H's has one). kNull: null, i.e. absent (benchmark results, where
+// a NaN ITL means "no gaps measured").
+enum class NonFiniteLiterals { kString, kNull };
+
 // Reads and parses a JSON file; throws InputError naming the file and the
 // line/column of a syntax error, or saying the file cannot be read.
-nlohmann::json ReadJsonFile(const std::string& path);
+nlohmann::json ReadJsonFile(const std::string& path,
+                            NonFiniteLiterals non_finite = NonFiniteLiterals::kString);
 
 // A JSON object plus where it came from. Cheap to copy (holds a pointer).
 class JsonObject {

@@ -2,9 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -16,62 +14,6 @@ namespace roofplan {
 namespace {
 
 using nlohmann::json;
-
-// Python's json module writes NaN, Infinity and -Infinity, which are not
-// JSON. Outside strings they become null (absent), so a result with a NaN
-// ITL (one-token replies) still loads.
-std::string ReplaceNonFiniteLiterals(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) {
-        out += text[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      out += c;
-      continue;
-    }
-    bool replaced = false;
-    for (const char* literal : {"-Infinity", "Infinity", "NaN"}) {
-      const size_t n = std::char_traits<char>::length(literal);
-      if (text.compare(i, n, literal) == 0) {
-        out += "null";
-        i += n - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += c;
-  }
-  return out;
-}
-
-
-json ReadLenientJson(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open file for reading");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = ReplaceNonFiniteLiterals(buffer.str());
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    auto colon = what.find(": ", what.find("parse error"));
-    std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-    throw InputError(path, "", "malformed JSON at " +
-                                   LineColumn(text, e.byte > 0 ? e.byte - 1 : 0) + ": " + detail);
-  }
-}
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -309,7 +251,9 @@ MeasuredServingRun ParseGenaiPerf(const JsonObject& root) {
 }  // namespace
 
 MeasuredServingRun LoadMeasuredServingRun(const std::string& path) {
-  const json doc = ReadLenientJson(path);
+  // vllm bench serve writes NaN for metrics it has no samples of (the ITL
+  // of one-token replies): absent.
+  const json doc = ReadJsonFile(path, NonFiniteLiterals::kNull);
   const JsonObject root(doc, path);  // throws unless an object
   if (doc.contains("time_to_first_token")) return ParseGenaiPerf(root);
   if (LooksLikeVllm(doc)) return ParseVllm(root);
