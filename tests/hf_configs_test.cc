@@ -295,7 +295,8 @@ TEST(Checkpoint, QuantizationConfigIsTheDefaultWeightDtypeAndSaysSo) {
   s.num_gpus = 8;
   const roofplan::Setup setup = ResolveScenario(s);
   EXPECT_EQ(setup.precision.weight, DType::kFp8);
-  EXPECT_TRUE(Contains(JoinNotes(setup), "fp8 by default"));
+  ASSERT_FALSE(setup.notes.empty());
+  EXPECT_TRUE(Contains(setup.notes.front(), "fp8 by default")) << setup.notes.front();
   // gpt-oss: MXFP4 experts, bf16 attention.
   s.model = "gpt-oss-120b";
   s.num_gpus = 1;
@@ -414,6 +415,11 @@ TEST(ChunkedKeysSeen, CountsKeysWithinEachChunk) {
   EXPECT_DOUBLE_EQ(ChunkedKeysSeen(0, 10, 4), 23.0);
   // From position 6 (offset 2 in its chunk): 3+4, then 1+2+3.
   EXPECT_DOUBLE_EQ(ChunkedKeysSeen(6, 5, 4), 13.0);
+  // Against a walk over every position, from an offset inside a chunk
+  // across several whole chunks.
+  double walked = 0;
+  for (int p = 13; p < 13 + 50; ++p) walked += p % 8 + 1;
+  EXPECT_DOUBLE_EQ(ChunkedKeysSeen(13, 50, 8), walked);
   // A chunk longer than everything is plain causal attention.
   EXPECT_DOUBLE_EQ(ChunkedKeysSeen(5, 10, 1000), CausalKeysSeen(5, 10, 0));
 }

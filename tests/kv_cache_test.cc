@@ -22,6 +22,10 @@ int64_t SlidingWindow(const ModelConfig& m) {
   return 0;
 }
 const MixerSpec& FirstLayer(const ModelConfig& m) { return m.mixers.front().spec; }
+// Fraction of the model's KV cache one GPU of a tp group stores.
+double KvShardFraction(const ModelConfig& m, int tp) {
+  return KvBytesPerToken(m, DType::kBf16, tp) / KvBytesPerToken(m, DType::kBf16);
+}
 
 TEST(KvBytesPerToken, Llama31_8B) {
   const ModelConfig m = ResolveModel("llama-3.1-8b");

@@ -25,13 +25,6 @@ int64_t ModelConfig::num_recurrent_layers() const {
   return n;
 }
 
-bool ModelConfig::has_sliding_layers() const {
-  for (const auto& g : mixers) {
-    if (g.spec.is_attention() && g.spec.span != AttentionSpan::kFull) return true;
-  }
-  return false;
-}
-
 std::string DescribeLayers(const ModelConfig& m) {
   // Counts by kind, in first-seen order; attention split by span.
   std::vector<std::pair<std::string, int64_t>> kinds;
@@ -99,14 +92,20 @@ int64_t NonNegativeInteger(const JsonObject& c, const char* key) {
   return v;
 }
 
+// A per-layer list or pattern must have one entry per layer.
+void RequireOnePerLayer(const JsonObject& c, const char* key, size_t got, int64_t layers,
+                        const char* entries = "entries") {
+  if (static_cast<int64_t>(got) != layers) {
+    c.Fail(key, "expected " + S(layers) + " " + entries + " (num_hidden_layers), got " +
+                    S(static_cast<int64_t>(got)));
+  }
+}
+
 const nlohmann::json& ArrayField(const JsonObject& c, const char* key, size_t size,
                                  const char* what) {
   const nlohmann::json& v = c.raw().at(key);
   if (!v.is_array()) c.Fail(key, std::string("expected an array of ") + what + ", got " + DescribeJson(v));
-  if (v.size() != size) {
-    c.Fail(key, "expected " + S(static_cast<int64_t>(size)) + " entries (num_hidden_layers), got " +
-                    S(static_cast<int64_t>(v.size())));
-  }
+  RequireOnePerLayer(c, key, v.size(), static_cast<int64_t>(size));
   return v;
 }
 
@@ -296,10 +295,7 @@ MixerSpec RecurrentMixer(const JsonObject& c, MixerKind kind, const char* key_he
 void ReadHybridOverridePattern(const JsonObject& c, const ModelConfig& m, std::vector<MixerSpec>& mix,
                                std::vector<FfnSpec>& ffn) {
   const std::string pattern = c.String("hybrid_override_pattern");
-  if (static_cast<int64_t>(pattern.size()) != m.num_layers) {
-    c.Fail("hybrid_override_pattern", "expected " + S(m.num_layers) +
-                                          " characters (num_hidden_layers), got " + S(static_cast<int64_t>(pattern.size())));
-  }
+  RequireOnePerLayer(c, "hybrid_override_pattern", pattern.size(), m.num_layers, "characters");
   MixerSpec mamba = RecurrentMixer(c, MixerKind::kMamba2, "n_groups", "ssm_state_size", "mamba_num_heads",
                                    "mamba_head_dim", "conv_kernel");
   mamba.conv_bias = c.OptionalBool("use_conv_bias").value_or(true);
@@ -311,7 +307,14 @@ void ReadHybridOverridePattern(const JsonObject& c, const ModelConfig& m, std::v
       case 'M': mix[i] = mamba; ffn[i] = no_ffn; break;
       case '*': ffn[i] = no_ffn; break;  // the attention mixer already there
       case '-': mix[i] = none; break;    // the dense MLP already there
-      case 'E': mix[i] = none; ffn[i] = {FfnKind::kMoe, 0}; break;
+      case 'E':
+        if (m.num_experts == 0) {
+          c.Fail("hybrid_override_pattern", "layer " + S(static_cast<int64_t>(i)) +
+                                                " is MoE but the config names no experts (n_routed_experts)");
+        }
+        mix[i] = none;
+        ffn[i] = {FfnKind::kMoe, 0};
+        break;
       default:
         c.Fail("hybrid_override_pattern", "character " + S(static_cast<int64_t>(i)) + " is '" +
                                               std::string(1, pattern[i]) +
@@ -401,15 +404,13 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
 
   if (c.Has("hybrid_layer_pattern")) {  // MiMo-V2: 1 = sliding window, 0 = global
     const nlohmann::json& pattern = ArrayField(c, "hybrid_layer_pattern", mix.size(), "0/1 integers");
+    // Sliding layers' own geometry, where the config gives one.
+    auto swa_or = [&](const char* key, int64_t global) { return c.Has(key) ? c.PositiveInteger(key) : global; };
     MixerSpec swa = mix[0];
-    swa.num_heads = FirstInteger(c, {"swa_num_attention_heads"});
-    if (swa.num_heads == 0) swa.num_heads = m.num_heads;
-    swa.num_kv_heads = FirstInteger(c, {"swa_num_key_value_heads"});
-    if (swa.num_kv_heads == 0) swa.num_kv_heads = m.num_kv_heads;
-    swa.head_dim = FirstInteger(c, {"swa_head_dim"});
-    if (swa.head_dim == 0) swa.head_dim = m.head_dim;
-    swa.v_head_dim = FirstInteger(c, {"swa_v_head_dim"});
-    if (swa.v_head_dim == 0) swa.v_head_dim = m.v_head_dim;
+    swa.num_heads = swa_or("swa_num_attention_heads", m.num_heads);
+    swa.num_kv_heads = swa_or("swa_num_key_value_heads", m.num_kv_heads);
+    swa.head_dim = swa_or("swa_head_dim", m.head_dim);
+    swa.v_head_dim = swa_or("swa_v_head_dim", m.v_head_dim);
     swa.sinks = c.OptionalBool("add_swa_attention_sink_bias").value_or(false);
     SetWindow(swa, AttentionSpan::kSlidingWindow, window, m);
     const bool full_sinks = c.OptionalBool("add_full_attention_sink_bias").value_or(false);
@@ -428,10 +429,7 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
   }
 
   if (auto types = c.OptionalStringArray("layer_types")) {
-    if (static_cast<int64_t>(types->size()) != n) {
-      c.Fail("layer_types", "expected " + S(n) + " entries (num_hidden_layers), got " +
-                                S(static_cast<int64_t>(types->size())));
-    }
+    RequireOnePerLayer(c, "layer_types", types->size(), n);
     for (int64_t i = 0; i < n; ++i) {
       const std::string& type = (*types)[i];
       if (type == "sliding_attention") {
@@ -461,10 +459,7 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
     // no_rope_layer_interval-th, or as no_rope_layers lists: 0 = NoPE) see
     // the whole context.
     std::vector<int64_t> rope = c.OptionalIntegerArray("no_rope_layers").value_or(std::vector<int64_t>{});
-    if (!rope.empty() && static_cast<int64_t>(rope.size()) != n) {
-      c.Fail("no_rope_layers", "expected " + S(n) + " entries (num_hidden_layers), got " +
-                                   S(static_cast<int64_t>(rope.size())));
-    }
+    if (!rope.empty()) RequireOnePerLayer(c, "no_rope_layers", rope.size(), n);
     const int64_t interval = c.PositiveInteger("no_rope_layer_interval");
     const int64_t chunk = c.Has("attention_chunk_size") ? c.PositiveInteger("attention_chunk_size") : 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -552,12 +547,6 @@ void ReadLayers(const JsonObject& c, const std::string& t, ModelConfig& m) {
   }
   // Nemotron-H's pattern places its MoE layers itself.
   if (!c.Has("hybrid_override_pattern")) ReadFfnPattern(c, t, m, ffn);
-  for (size_t i = 0; i < n; ++i) {
-    if (ffn[i].has_moe() && m.num_experts == 0) {
-      c.Fail("hybrid_override_pattern", "layer " + S(static_cast<int64_t>(i)) +
-                                            " is MoE but the config names no experts (n_routed_experts)");
-    }
-  }
   m.mixers = Group(mix);
   m.ffns = Group(ffn);
   m.num_moe_layers = 0;
@@ -571,10 +560,9 @@ void ReadLayers(const JsonObject& c, const std::string& t, ModelConfig& m) {
 // The checkpoint's weight format from quantization_config.
 void ReadQuantization(const JsonObject& q, ModelConfig& m) {
   const std::string method = q.String("quant_method");
-  auto note = [&](DType, const std::string& what) { m.checkpoint_quantization = what; };
   if (method == "fp8") {
     m.checkpoint_weight_dtype = DType::kFp8;
-    note(DType::kFp8, q.Has("weight_block_size") ? "fp8 e4m3, block-scaled" : "fp8 e4m3");
+    m.checkpoint_quantization = q.Has("weight_block_size") ? "fp8 e4m3, block-scaled" : "fp8 e4m3";
   } else if (method == "mxfp4") {
     // gpt-oss: routed experts in MXFP4; attention, router, embeddings and
     // LM head stay 16-bit (modules_to_not_convert).
@@ -584,7 +572,7 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
     const int64_t bits = q.Has("bits") ? q.PositiveInteger("bits") : q.PositiveInteger("w_bit");
     if (bits != 4 && bits != 8) q.Fail("bits", "expected 4 or 8, got " + S(bits));
     m.checkpoint_weight_dtype = bits == 4 ? DType::kInt4 : DType::kInt8;
-    note(*m.checkpoint_weight_dtype, method + " " + S(bits) + "-bit");
+    m.checkpoint_quantization = method + " " + S(bits) + "-bit";
   } else if (method == "modelopt") {
     const std::string algo = q.String("quant_algo");
     if (algo == "FP8") {
@@ -594,7 +582,7 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
     } else {
       q.Fail("quant_algo", "expected FP8 or NVFP4, got \"" + algo + "\"");
     }
-    note(*m.checkpoint_weight_dtype, "modelopt " + algo);
+    m.checkpoint_quantization = "modelopt " + algo;
   } else if (method == "compressed-tensors") {
     // llm-compressor checkpoints: the weights' format of the first
     // quantization group (e.g. FP8_DYNAMIC: 8-bit float; W4A16: 4-bit int).
@@ -615,7 +603,7 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
     } else {
       w.Fail("num_bits", "expected 8 or 4 bits of type float or int, got " + S(bits) + " bits " + type);
     }
-    note(*m.checkpoint_weight_dtype, "compressed-tensors " + S(bits) + "-bit " + type);
+    m.checkpoint_quantization = "compressed-tensors " + S(bits) + "-bit " + type;
   } else {
     q.Fail("quant_method", "unsupported quantization method \"" + method +
                                "\" (expected fp8, mxfp4, awq, gptq, modelopt or compressed-tensors); "

@@ -183,7 +183,6 @@ struct ModelConfig {
   bool is_moe() const { return num_experts > 0 && num_moe_layers > 0; }
   int64_t num_attention_layers() const;    // layers with a KV cache
   int64_t num_recurrent_layers() const;    // layers with a fixed-size state
-  bool has_sliding_layers() const;         // any sliding or chunked attention
   int64_t q_width() const { return num_heads * head_dim; }
   int64_t kv_width() const { return num_kv_heads * head_dim; }
 };

@@ -74,12 +74,14 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   // Stages hold whole layers; a hybrid stack's stage is priced at the
   // stack's average layer. The vision tower of a multimodal model sits on
   // the first stage, split by tp, in bf16.
-  const ParamCounts counts = CountParams(m);
+  // (The estimate plans memory on every call: the two tables are counted
+  // here rather than through CountParams, which walks every component.)
   const double wide_bytes = std::max(2.0, BytesPerElement(prec.weight));  // embeddings stay 16-bit
   const double layers_per_stage = std::ceil(static_cast<double>(m.num_layers) / p.pp);
   const double stage_layers = StackBytesPerGpu(m, p, prec) * layers_per_stage / m.num_layers;
-  const double embedding = counts.embedding / p.tp * wide_bytes + counts.vision / p.tp * 2;
-  const double lm_head = (m.tie_word_embeddings ? counts.embedding : counts.lm_head) / p.tp * wide_bytes;
+  const double table = static_cast<double>(m.vocab_size) * static_cast<double>(m.hidden_size);
+  const double embedding = table / p.tp * wide_bytes + m.vision_params / p.tp * 2;
+  const double lm_head = (table + (m.tie_word_embeddings || !m.lm_head_bias ? 0 : m.vocab_size)) / p.tp * wide_bytes;
   plan.weights_bytes = p.pp == 1 ? stage_layers + embedding + (m.tie_word_embeddings ? 0 : lm_head)
                                  : stage_layers + std::max(embedding, lm_head);
 

@@ -12,12 +12,15 @@ double KvHeadsPerGpu(const ModelConfig& m, const MixerSpec& a, int tp) {
 double KvBytesPerTokenPerLayer(const ModelConfig& m, const MixerSpec& a, DType kv, int tp) {
   if (!a.is_attention()) return 0;
   if (m.mla) {
-    double bytes = static_cast<double>(m.kv_lora_rank + m.qk_rope_head_dim) * BytesPerElement(kv);
-    if (m.index_topk > 0) bytes += static_cast<double>(m.index_head_dim) * (1.0 + 4.0 / 128.0);
-    return bytes;
+    return static_cast<double>(m.kv_lora_rank + m.qk_rope_head_dim) * BytesPerElement(kv) +
+           IndexerKeyBytesPerToken(m);
   }
   const double dims = static_cast<double>(a.head_dim + (a.k_eq_v ? 0 : a.v_head_dim));
   return KvHeadsPerGpu(m, a, tp) * dims * BytesPerElement(kv);
+}
+
+double IndexerKeyBytesPerToken(const ModelConfig& m) {
+  return m.index_topk > 0 ? static_cast<double>(m.index_head_dim) * (1.0 + 4.0 / 128.0) : 0;
 }
 
 double KvBytesPerToken(const ModelConfig& m, DType kv, int tp) {
@@ -55,11 +58,6 @@ double RecurrentStateBytesPerSequence(const ModelConfig& m, DType state_dtype, i
 DType RecurrentStateDType(const ModelConfig& m, DType activation) {
   if (m.ssm_state_dtype) return *m.ssm_state_dtype;
   return activation == DType::kFp16 ? DType::kFp16 : DType::kBf16;
-}
-
-double KvShardFraction(const ModelConfig& m, int tp) {
-  const double whole = KvBytesPerToken(m, DType::kBf16, 1);
-  return whole > 0 ? KvBytesPerToken(m, DType::kBf16, tp) / whole : 1.0;
 }
 
 }  // namespace roofplan

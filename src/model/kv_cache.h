@@ -23,6 +23,10 @@ double KvHeadsPerGpu(const ModelConfig& model, const MixerSpec& layer, int tp);
 // cache). K = V layers cache one tensor. 0 for layers without attention.
 double KvBytesPerTokenPerLayer(const ModelConfig& model, const MixerSpec& layer, DType kv, int tp = 1);
 
+// The sparse-attention indexer's cached key per token per layer: fp8
+// values with one fp32 scale per 128 (vLLM's indexer cache); 0 without one.
+double IndexerKeyBytesPerToken(const ModelConfig& model);
+
 // Over all attention layers, as if every layer kept the whole context.
 double KvBytesPerToken(const ModelConfig& model, DType kv, int tp = 1);
 
@@ -43,9 +47,5 @@ double RecurrentStateBytesPerSequence(const ModelConfig& model, DType state_dtyp
 // mamba_ssm_cache_dtype, else the activation dtype (vLLM's
 // MambaStateDtypeCalculator).
 DType RecurrentStateDType(const ModelConfig& model, DType activation);
-
-// Fraction of the model's KV cache that one GPU of a tp group stores
-// (MLA: 1; GQA with 8 KV heads at tp=16: 1/8).
-double KvShardFraction(const ModelConfig& model, int tp);
 
 }  // namespace roofplan

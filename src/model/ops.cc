@@ -19,18 +19,16 @@ double CausalKeysSeen(double past, double n, double window) {
 double ChunkedKeysSeen(double past, double n, double chunk) {
   if (n <= 0) return 0;
   if (chunk <= 0) return CausalKeysSeen(past, n, 0);
-  // Positions past .. past + n - 1, walked chunk by chunk: within a chunk
-  // the query at offset o sees o + 1 keys.
-  double keys = 0;
-  double p = std::floor(past);
-  const double end = std::floor(past) + std::ceil(n);
-  while (p < end) {
-    const double offset = std::fmod(p, chunk);
-    const double run = std::min(chunk - offset, end - p);  // queries left in this chunk
-    keys += run * offset + run * (run + 1) / 2;
-    p += run;
-  }
-  return keys;
+  // Queries at positions start .. end - 1; the one at offset o of its
+  // chunk sees o + 1 keys. The rest of the first chunk, then whole chunks,
+  // then the part of the last one.
+  const double start = std::floor(past), end = start + std::ceil(n);
+  const double offset = std::fmod(start, chunk);
+  const double head = std::min(chunk - offset, end - start);
+  const double rest = end - start - head;
+  const double whole = std::floor(rest / chunk);
+  const double tail = rest - whole * chunk;
+  return head * offset + head * (head + 1) / 2 + whole * chunk * (chunk + 1) / 2 + tail * (tail + 1) / 2;
 }
 
 namespace {
@@ -220,7 +218,7 @@ class StepOpBuilder {
     const double q_in = m_.q_lora_rank > 0 ? static_cast<double>(m_.q_lora_rank) : h;
     Gemm("indexer_q_proj", layers, tokens_, ih * d, q_in, 1, weight_bytes_, gemm_dtype_);
     Gemm("indexer_k_weights_proj", layers, tokens_, d + ih, h, 1, weight_bytes_, gemm_dtype_);
-    const double key_bytes = d * (1.0 + 4.0 / 128.0);
+    const double key_bytes = IndexerKeyBytesPerToken(m_);
     const double prefill_keys = prefill_seqs_ * CausalKeysSeen(s_.prefill_past, s_.prefill_tokens, 0);
     const double decode_keys = decode_seqs_ * (s_.decode_context + 1);
     Op op;

@@ -55,12 +55,6 @@ void NotesSection(Table& t, const Setup& s) {
 
 }  // namespace
 
-std::string JoinNotes(const Setup& s) {
-  std::string out;
-  for (const auto& n : s.notes) out += (out.empty() ? "" : "; ") + n;
-  return out;
-}
-
 std::string DeploymentSummary(const Setup& s) {
   const ParallelPlan& p = s.plan;
   std::string par = fmt::format("tp{} pp{}", p.tp, p.pp);

@@ -27,9 +27,6 @@ Table StepTable(const Setup& setup, const StepShape& shape, const StepTime& step
 Table MemoryTable(const Setup& setup, const MemoryPlan& memory, int64_t max_concurrent_sequences,
                   double context_tokens);
 
-// The setup's notes joined by "; " ("" when none).
-std::string JoinNotes(const Setup& setup);
-
 // One line naming the deployment: "llama-3.1-8b on 1x h100-sxm (tp1 pp1), bf16 weights, ...".
 std::string DeploymentSummary(const Setup& setup);
 

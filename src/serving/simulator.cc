@@ -1,10 +1,10 @@
 #include "serving/simulator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <numeric>
 #include <queue>
-#include <cmath>
 
 #include "core/error.h"
 #include "memory/memory_plan.h"
@@ -18,6 +18,13 @@ namespace {
 // The pool's units for `m`: each layer class's per-token cache (per GPU) in
 // 1/16-byte steps (fp4 KV is 9/16 byte an element), divided by their
 // greatest common divisor, so that every class is a whole number of units.
+// Bytes of one pool unit on one GPU: a block of every layer, shared out
+// over the block's units.
+double KvUnitBytes(const MemoryPlan& memory, const KvGeometry& geometry) {
+  return memory.kv_bytes_per_token * static_cast<double>(geometry.block_tokens) /
+         static_cast<double>(geometry.units_per_block());
+}
+
 KvGeometry KvGeometryFor(const ModelConfig& m, const MemoryPlan& memory, const Precision& prec,
                          const ParallelPlan& p, const EnginePreset& e) {
   KvGeometry geometry;
@@ -46,9 +53,8 @@ KvGeometry KvGeometryFor(const ModelConfig& m, const MemoryPlan& memory, const P
   for (auto& w : windows) w.units /= unit;
   geometry.windows = windows;
   // Per GPU, the state scales with the stage as the KV does.
-  const double unit_bytes = memory.kv_bytes_per_token * e.kv_block_tokens / geometry.units_per_block();
   geometry.state_units =
-      static_cast<int64_t>(std::ceil(memory.state_bytes_per_sequence / unit_bytes));
+      static_cast<int64_t>(std::ceil(memory.state_bytes_per_sequence / KvUnitBytes(memory, geometry)));
   return geometry;
 }
 
@@ -173,7 +179,7 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
   KvBlockPool probe(kv_blocks, geometry);
-  const double unit_bytes = memory_.kv_bytes_per_token * e.kv_block_tokens / probe.units_per_block();
+  const double unit_bytes = KvUnitBytes(memory_, geometry);
   if (e.preemption == EnginePreset::Preemption::kSwap) {
     if (!setup.gpu.pcie_gb_per_s_bidir) {
       throw Error("engine preemption \"swap\" needs the PCIe bandwidth of " + setup.gpu.slug +
