@@ -41,16 +41,8 @@ int main(int argc, char** argv) {
     // Signed median: the bias of the group (> 0: over-predicted).
     auto summary_line = [](const std::string& label, const std::vector<AccuracyRow>& rows) {
       AccuracySummary s = Summarise(rows);
-      std::vector<double> signed_errors;
-      for (const auto& r : rows) signed_errors.push_back(r.relative_error());
       fmt::print("{:<34} {:>3} rows, median {:.1f}%, p90 {:.1f}%, signed median {:+.1f}%\n", label, s.rows,
-                 100 * s.median_abs_error, 100 * s.p90_abs_error, 100 * Quantile(signed_errors, 0.5));
-    };
-    // The id is "<model> <gpu> tp.. [pp..] [x..] <isl>/<osl> <release>".
-    auto word = [](const std::string& id, size_t n) {
-      size_t begin = 0;
-      for (size_t i = 0; i < n; ++i) begin = id.find(' ', begin) + 1;
-      return id.substr(begin, id.find(' ', begin) - begin);
+                 100 * s.median_abs_error, 100 * s.p90_abs_error, 100 * s.median_signed_error);
     };
     std::vector<AccuracyRow> tput, ttft;
     std::map<std::string, std::vector<AccuracyRow>> tput_by_model, tput_by_model_gpu, tput_by_release;
@@ -59,9 +51,9 @@ int main(int argc, char** argv) {
         ttft.push_back(r);
       } else {
         tput.push_back(r);
-        tput_by_model[word(r.id, 0)].push_back(r);
-        tput_by_model_gpu[word(r.id, 0) + " " + word(r.id, 1)].push_back(r);
-        tput_by_release[r.id.substr(r.id.rfind(' ') + 1)].push_back(r);
+        tput_by_model[r.model].push_back(r);
+        tput_by_model_gpu[r.model + " " + r.gpu].push_back(r);
+        tput_by_release[r.release].push_back(r);
       }
     }
     summary_line("max throughput:", tput);

@@ -123,7 +123,10 @@ std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
     const int pp = s.pp.value_or(1);
     if (pp > 1) layout += fmt::format(" pp{}", pp);
     if (*s.num_gpus > *s.tp * pp) layout += fmt::format(" x{}", *s.num_gpus / (*s.tp * pp));
-    row.id = fmt::format("{} {} {} {}/{} {}", model, gpu, layout, w.isl, w.osl, TrtllmRelease(r));
+    row.model = model;
+    row.gpu = gpu;
+    row.release = TrtllmRelease(r);
+    row.id = fmt::format("{} {} {} {}/{} {}", model, gpu, layout, w.isl, w.osl, row.release);
     if (mode == "max_throughput_offline") {
       w.concurrency.reset();
       Estimate e = EstimateSteadyState(perf, w, std::nullopt);
@@ -146,15 +149,17 @@ std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
 AccuracySummary Summarise(const std::vector<AccuracyRow>& rows) {
   AccuracySummary s;
   s.rows = rows.size();
-  std::vector<double> abs_errors;
+  std::vector<double> abs_errors, signed_errors;
   double signed_sum = 0;
   for (const auto& r : rows) {
     abs_errors.push_back(std::fabs(r.relative_error()));
+    signed_errors.push_back(r.relative_error());
     signed_sum += r.relative_error();
   }
   s.median_abs_error = Quantile(abs_errors, 0.5);
   s.p90_abs_error = Quantile(abs_errors, 0.9);
   s.mean_signed_error = rows.empty() ? 0 : signed_sum / static_cast<double>(rows.size());
+  s.median_signed_error = Quantile(signed_errors, 0.5);
   return s;
 }
 

@@ -12,6 +12,11 @@ namespace roofplan {
 struct AccuracyRow {
   std::string id;        // what was measured, e.g. "decode b=8 ctx=2048"
   std::string metric;    // "step_ms", "output_tokens_per_s", "ttft_ms"
+  // Published rows: the catalog model and GPU, and the engine release
+  // ("v0.17"; "" when the row does not say), for grouping.
+  std::string model;
+  std::string gpu;
+  std::string release;
   double predicted = 0;
   double measured = 0;
   double relative_error() const { return (predicted - measured) / measured; }
@@ -22,6 +27,7 @@ struct AccuracySummary {
   double median_abs_error = 0;  // of |predicted - measured| / measured
   double p90_abs_error = 0;
   double mean_signed_error = 0;  // bias: > 0 means we over-predict
+  double median_signed_error = 0;
 };
 
 // Step times of Llama-3.1-8B on one H100 with the `pytorch` engine preset
@@ -31,7 +37,8 @@ struct AccuracySummary {
 std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path,
                                               const std::string& calibration = "");
 
-// TensorRT-LLM rows of dev_published.json on H100/H200 SXM: offline
+// TensorRT-LLM rows of dev_published.json on H100/H200 SXM and RTX PRO
+// 6000: offline
 // maximum throughput (output tokens/s at concurrency "max") and batch-1
 // TTFT, predicted with the `trtllm` preset. Rows whose model is not in the
 // catalog are skipped.
