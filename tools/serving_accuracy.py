@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Simulated vs measured online serving (shared/validation/serving/dev_serving.json).
+
+  python3 tools/serving_accuracy.py [--roofplan build/roofplan] [--data DIR] [--rows]
+
+Each load point whose model and GPU are in the catalog becomes a scenario:
+its GPUs, tp and pp, its engine preset, its weight and KV dtypes (left to the
+checkpoint where the row says "checkpoint default"), its max_num_seqs /
+max_num_batched_tokens / max_model_len where the row states them, and its
+load: Poisson at the row's rate, every request at t=0 for rate "inf" (a
+closed loop of num_requests users), or a closed loop of max_concurrency.
+Lengths are the row's mean prompt and reply (the length tail is unknown, so
+saturated runs are priced at the mean). `roofplan simulate` runs it; the
+error of TTFT, TPOT and output throughput is summarised as median and p90 of
+|predicted - measured| / measured and the signed median (> 0: predicted too
+high). Nothing is fitted.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+MODELS = [  # prefix of the HF name -> catalog slug (same architecture only)
+    ("meta-llama/Llama-2-7b", "llama-2-7b"),
+    ("meta-llama/Llama-2-70b", "llama-2-70b"),
+    ("mistralai/Mixtral-8x7B", "mixtral-8x7b"),
+    ("meta-llama/Llama-3.3-70B", "llama-3.1-70b"),  # Llama-3.1-70B's config
+    ("openai/gpt-oss-120b", "gpt-oss-120b"),
+    ("openai/gpt-oss-20b", "gpt-oss-20b"),
+    ("Qwen/Qwen3-32B", "qwen3-32b"),
+    ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"),
+]
+ENGINES = {"vLLM": "vllm", "SGLang": "sglang", "TensorRT-LLM": "trtllm"}
+
+
+def model_slug(name):
+    for prefix, slug in MODELS:
+        if name.startswith(prefix):
+            return slug
+    return None
+
+
+def gpu_slug(name):
+    if name.startswith("H100 SXM"):
+        return "h100-sxm"
+    if name.startswith("A100 SXM 80GB"):
+        return "a100-80gb-sxm"
+    if name.startswith("A100 SXM4 40GB"):
+        return "a100-40gb-sxm"
+    return None
+
+
+def dtype(text):
+    """The row's dtype, or None to leave it to the checkpoint / engine."""
+    if text is None or "checkpoint" in text or text.startswith("auto"):
+        return None
+    for name in ("bf16", "fp16", "fp8", "int4", "int8"):
+        if text.startswith(name):
+            return name
+    return None
+
+
+def engine_overrides(row):
+    args = row.get("engine_args") or ""
+    if not isinstance(args, str):
+        args = json.dumps(args)
+    out = {}
+    for key in ("max_num_seqs", "max_num_batched_tokens"):
+        m = re.search(key + r"[:= ]+(\d+)", args.replace("-", "_"))
+        if m:
+            out[key] = int(m.group(1))
+    return out
+
+
+def scenario(row):
+    model, gpu = model_slug(row["model"]), gpu_slug(row["gpu"])
+    engine = ENGINES.get(row["engine"])
+    if not model or not gpu or not engine or row.get("spec_decode"):
+        return None
+    s = {"model": model, "gpu": gpu, "num_gpus": row["num_gpus"], "tp": row["tp"], "pp": row["pp"] or 1}
+    if row.get("ep"):
+        s["ep"] = row["ep"]
+    w, kv = dtype(row.get("weight_dtype")), dtype(row.get("kv_dtype"))
+    if w:
+        s["weight_dtype"] = w
+    if kv:
+        s["kv_dtype"] = kv
+    s["engine"] = dict(preset=engine, **engine_overrides(row))
+    isl = max(1, round(row["isl"]["mean"]))
+    osl = max(1, round(row["osl"]["mean"]))
+    n = row["num_requests"]
+    workload = {"isl": isl, "osl": osl, "num_requests": n, "seed": 1}
+    rate = row["request_rate"]
+    if rate == "inf":
+        workload["concurrency"] = n
+    elif rate is None:
+        workload["concurrency"] = row["max_concurrency"]
+    else:
+        workload["arrival"] = {"process": "poisson", "rate_per_s": float(rate)}
+    s["workload"] = workload
+    return s
+
+
+def measured(row):
+    m = row["metrics"]
+    out = {}
+    if m.get("ttft_ms") and m["ttft_ms"].get("mean") is not None:
+        out["ttft_mean_ms"] = m["ttft_ms"]["mean"]
+    # inference-perf's own TPOT is not per-token decode time (README of the
+    # data): use the e2e-derived mean where the source gives it.
+    derived = (m.get("derived") or {}).get("tpot_ms_mean_from_e2e")
+    if derived is not None:
+        out["tpot_mean_ms"] = derived
+    elif m.get("tpot_ms") and m["tpot_ms"].get("mean") is not None:
+        out["tpot_mean_ms"] = m["tpot_ms"]["mean"]
+    if m.get("output_tokens_per_s"):
+        out["output_tokens_per_s"] = m["output_tokens_per_s"]
+    return out
+
+
+def predicted(result):
+    return {
+        "ttft_mean_ms": result["ttft_ms"]["mean"],
+        "tpot_mean_ms": result["tpot_ms"]["mean"],
+        "output_tokens_per_s": result["output_tokens_per_s"],
+    }
+
+
+def quantile(values, q):
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    pos = (len(v) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--roofplan", default=os.path.join(here, "..", "build", "roofplan"))
+    ap.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "validation", "serving"))
+    ap.add_argument("--rows", action="store_true", help="print every row")
+    args = ap.parse_args()
+    rows = json.load(open(os.path.join(args.data, "dev_serving.json")))
+    errors = {}  # metric -> [signed relative errors]
+    by_model = {}  # (catalog model, metric) -> [signed relative errors]
+    skipped, failed = 0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for row in rows:
+            s = scenario(row)
+            if s is None:
+                skipped += 1
+                continue
+            path = os.path.join(tmp, "s.json")
+            with open(path, "w") as f:
+                json.dump(s, f)
+            run = subprocess.run([args.roofplan, "simulate", path, "--format", "json"], capture_output=True, text=True)
+            if run.returncode != 0:
+                failed.append((row["id"], run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "?"))
+                continue
+            pred, meas = predicted(json.loads(run.stdout)), measured(row)
+            line = []
+            for k, v in meas.items():
+                e = (pred[k] - v) / v
+                errors.setdefault(k, []).append(e)
+                by_model.setdefault((s["model"], k), []).append(e)
+                line.append(f"{k} {pred[k]:.4g}/{v:.4g} {100 * e:+.0f}%")
+            if args.rows:
+                print(row["id"], "|", "; ".join(line))
+    compared = len(rows) - skipped - len(failed)
+    print(f"{len(rows)} load points: {compared} simulated, {skipped} not in the catalog (model, GPU, engine) "
+          f"or speculative, {len(failed)} refused by roofplan")
+    for rid, why in failed:
+        print(f"  refused: {rid}: {why}")
+    def summary(label, e):
+        a = [abs(x) for x in e]
+        print(f"{label:<40} {len(e):>3} rows: median {100 * quantile(a, 0.5):.1f}%, p90 {100 * quantile(a, 0.9):.1f}%, "
+              f"signed median {100 * quantile(e, 0.5):+.1f}%")
+
+    for k, e in errors.items():
+        summary(k, e)
+    print("by model:")
+    for (model, k), e in sorted(by_model.items()):
+        summary(f"  {model} {k}", e)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
