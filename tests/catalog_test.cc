@@ -246,3 +246,30 @@ TEST(BadInput, ScenarioFields) {
 
 }  // namespace
 }  // namespace roofplan
+
+namespace roofplan {
+namespace {
+
+// A value nested a million deep is echoed as a short prefix: nlohmann's own
+// dump() recurses once per level and overflowed the stack (fuzz F02).
+TEST(JsonReader, DescribesDeeplyNestedValuesWithoutRecursingThroughThem) {
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  const nlohmann::json v = nlohmann::json::parse(deep);
+  EXPECT_EQ(DescribeJson(v), std::string(37, '[') + "...");
+  EXPECT_EQ(DescribeJson(nlohmann::json::parse(R"({"a": [1, 2], "b": "x"})")), R"({"a":[1,2],"b":"x"})");
+}
+
+// Parallel sizes past what any replica has fail with the path instead of
+// wrapping to 0 (fuzz F01: tp = 2^33 became 0 and divided by it).
+TEST(ScenarioBadInput, ParallelSizesAreBounded) {
+  auto error = [](const std::string& json) {
+    return InputErrorOf([&] { ParseScenario(nlohmann::json::parse(json), "s.json"); });
+  };
+  EXPECT_TRUE(Contains(error(R"({"model": "llama-3.1-8b", "gpu": "h100-sxm", "tp": 8589934592})"),
+                       "s.json: $.tp: expected a positive integer of at most 4096, got 8589934592"));
+  EXPECT_TRUE(Contains(error(R"({"model": "llama-3.1-8b", "gpu": "h100-sxm", "num_gpus": 2000000})"),
+                       "$.num_gpus: expected a positive integer of at most 1048576"));
+}
+
+}  // namespace
+}  // namespace roofplan

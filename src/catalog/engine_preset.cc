@@ -35,7 +35,7 @@ double NonNegative(const JsonObject& o, const std::string& key, double base) {
 
 int PositiveInt(const JsonObject& o, const std::string& key, int base) {
   if (!o.Has(key)) return base;
-  return static_cast<int>(o.PositiveInteger(key));
+  return o.PositiveInt(key);
 }
 
 }  // namespace

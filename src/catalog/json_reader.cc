@@ -84,8 +84,35 @@ nlohmann::json ReadJsonFile(const std::string& path, NonFiniteLiterals non_finit
   }
 }
 
+namespace {
+
+// Appends `v` to `out` until `out` holds more than `limit` characters.
+// Walks no deeper than the characters it may still write, so a value
+// nested a million deep (hostile input) costs as much as a short one:
+// nlohmann's own dump() recurses once per level and overflows the stack.
+void AppendJson(const nlohmann::json& v, size_t limit, std::string& out) {
+  if (out.size() > limit) return;
+  if (!v.is_structured()) {
+    out += v.dump();
+    return;
+  }
+  const bool array = v.is_array();
+  out += array ? '[' : '{';
+  bool first = true;
+  for (auto it = v.begin(); it != v.end() && out.size() <= limit; ++it) {
+    if (!first) out += ',';
+    first = false;
+    if (!array) out += nlohmann::json(it.key()).dump() + ':';
+    AppendJson(it.value(), limit, out);
+  }
+  out += array ? ']' : '}';
+}
+
+}  // namespace
+
 std::string DescribeJson(const nlohmann::json& value) {
-  std::string s = value.dump();
+  std::string s;
+  AppendJson(value, 40, s);
   if (s.size() > 40) s = s.substr(0, 37) + "...";
   return s;
 }
@@ -140,6 +167,12 @@ int64_t JsonObject::PositiveInteger(const std::string& key) const {
     Fail(key, "expected a positive integer, got " + DescribeJson(v));
   }
   return static_cast<int64_t>(v.get<double>());
+}
+
+int JsonObject::PositiveInt(const std::string& key, int max) const {
+  const int64_t v = PositiveInteger(key);
+  if (v > max) Fail(key, "expected a positive integer of at most " + std::to_string(max) + ", got " + std::to_string(v));
+  return static_cast<int>(v);
 }
 
 std::string JsonObject::String(const std::string& key) const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ class JsonObject {
   double PositiveNumber(const std::string& key) const;
   int64_t Integer(const std::string& key) const;
   int64_t PositiveInteger(const std::string& key) const;
+  // A positive integer that must fit an int and stay at most `max` (GPU
+  // counts, batch limits): larger values fail instead of wrapping.
+  int PositiveInt(const std::string& key, int max = std::numeric_limits<int>::max()) const;
   std::string String(const std::string& key) const;
   bool Bool(const std::string& key) const;
   JsonObject Object(const std::string& key) const;

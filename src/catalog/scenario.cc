@@ -18,9 +18,14 @@ std::optional<DType> ReadDType(const JsonObject& o, const std::string& key) {
   return d;
 }
 
-std::optional<int> ReadPositiveInt(const JsonObject& o, const std::string& key) {
+// Parallel sizes and GPU counts: bounded so that their products (GPUs per
+// replica = ep x pp, replicas x GPUs) stay far inside an int.
+constexpr int kMaxParallelSize = 4096;
+constexpr int kMaxGpus = 1 << 20;
+
+std::optional<int> ReadPositiveInt(const JsonObject& o, const std::string& key, int max) {
   if (!o.Has(key)) return std::nullopt;
-  return static_cast<int>(o.PositiveInteger(key));
+  return o.PositiveInt(key, max);
 }
 
 }  // namespace
@@ -37,10 +42,10 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   s.description = o.OptionalString("description").value_or("");
   s.model = o.String("model");
   s.gpu = o.String("gpu");
-  s.num_gpus = ReadPositiveInt(o, "num_gpus");
-  s.tp = ReadPositiveInt(o, "tp");
-  s.pp = ReadPositiveInt(o, "pp");
-  s.ep = ReadPositiveInt(o, "ep");
+  s.num_gpus = ReadPositiveInt(o, "num_gpus", kMaxGpus);
+  s.tp = ReadPositiveInt(o, "tp", kMaxParallelSize);
+  s.pp = ReadPositiveInt(o, "pp", kMaxParallelSize);
+  s.ep = ReadPositiveInt(o, "ep", kMaxParallelSize);
   s.weight_dtype = ReadDType(o, "weight_dtype");
   s.activation_dtype = ReadDType(o, "activation_dtype");
   s.kv_dtype = ReadDType(o, "kv_dtype");

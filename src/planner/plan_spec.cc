@@ -119,8 +119,8 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
     slo.Fail("", "expected at least one latency target, e.g. {\"ttft_ms_p90\": 1000, \"itl_ms_p99\": 50}");
   }
   if (o.Has("budget_usd_per_hour")) spec.budget_usd_per_hour = o.PositiveNumber("budget_usd_per_hour");
-  if (o.Has("finalists")) spec.finalists = static_cast<int>(o.PositiveInteger("finalists"));
-  if (o.Has("simulate_requests")) spec.simulate_requests = static_cast<int>(o.PositiveInteger("simulate_requests"));
+  if (o.Has("finalists")) spec.finalists = o.PositiveInt("finalists");
+  if (o.Has("simulate_requests")) spec.simulate_requests = o.PositiveInt("simulate_requests");
 
   if (auto s = o.OptionalObject("search")) {
     s->RejectUnknownKeys({"gpus", "tp", "pp", "ep", "weight_dtypes", "kv_dtypes", "engines",
@@ -138,7 +138,7 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
     sp.max_num_batched_tokens = PositiveInts(*s, "max_num_batched_tokens", {});
     sp.disaggregated = s->OptionalBool("disaggregated").value_or(false);
     if (s->Has("max_gpus_per_replica")) {
-      sp.max_gpus_per_replica = static_cast<int>(s->PositiveInteger("max_gpus_per_replica"));
+      sp.max_gpus_per_replica = s->PositiveInt("max_gpus_per_replica");
     }
   }
   return spec;

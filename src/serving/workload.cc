@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/json_reader.h"
 #include "core/error.h"
 
 namespace roofplan {
@@ -601,7 +602,7 @@ class TraceReader {
       auto colon = what.find(": ", what.find("parse error"));
       Fail("malformed JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
     }
-    if (!json_.is_object()) Fail("expected a JSON object, got " + Quoted(json_.dump()));
+    if (!json_.is_object()) Fail("expected a JSON object, got " + Quoted(DescribeJson(json_)));
     size_t slot = 0;
     // Finds the first of `names` in the object; its text goes to a buffer
     // (numbers) or stays in the JSON (strings).
@@ -619,7 +620,9 @@ class TraceReader {
           text = std::floor(v) == v && std::fabs(v) < 9e15 ? std::to_string(static_cast<int64_t>(v))
                                                             : it->dump();
         } else {
-          text = it->dump();
+          // A number's own text; anything else only ever reaches a message,
+          // shortened (and safe for values nested a million deep).
+          text = it->is_number() ? it->dump() : DescribeJson(*it);
         }
         return Field{name, text, true};
       }
