@@ -269,6 +269,9 @@ TEST(ScenarioBadInput, ParallelSizesAreBounded) {
                        "s.json: $.tp: expected a positive integer of at most 4096, got 8589934592"));
   EXPECT_TRUE(Contains(error(R"({"model": "llama-3.1-8b", "gpu": "h100-sxm", "num_gpus": 2000000})"),
                        "$.num_gpus: expected a positive integer of at most 1048576"));
+  // Integers are read through a double: past 2^53 they would wrap (F40).
+  EXPECT_TRUE(Contains(error(R"({"model": "llama-3.1-8b", "gpu": "h100-sxm", "tp": 9223372036854775807})"),
+                       "$.tp: expected a positive integer below 9e15, got 9223372036854775807"));
 }
 
 }  // namespace

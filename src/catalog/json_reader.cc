@@ -9,11 +9,22 @@ namespace roofplan {
 namespace {
 
 
+// Integers are read through a double: exact only below 2^53 (9e15), and
+// past 2^63 not representable at all, so larger ones are refused rather
+// than wrapped.
+constexpr double kMaxExactInteger = 9e15;
+
 bool IsIntegral(const nlohmann::json& v) {
-  if (v.is_number_integer()) return true;
-  if (!v.is_number_float()) return false;
-  double d = v.get<double>();
-  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15;
+  if (!v.is_number()) return false;
+  const double d = v.get<double>();
+  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) < kMaxExactInteger;
+}
+
+// "expected a positive integer, got x", saying the bound when x is a whole
+// number beyond it.
+std::string ExpectedInteger(const char* what, const nlohmann::json& v) {
+  const bool huge = v.is_number() && std::fabs(v.get<double>()) >= kMaxExactInteger;
+  return std::string("expected ") + what + (huge ? " below 9e15" : "") + ", got " + DescribeJson(v);
 }
 
 // Replaces Infinity, -Infinity and NaN outside strings by `replacement`.
@@ -157,15 +168,13 @@ double JsonObject::PositiveNumber(const std::string& key) const {
 
 int64_t JsonObject::Integer(const std::string& key) const {
   const auto& v = Required(key, "an integer");
-  if (!IsIntegral(v)) Fail(key, "expected an integer, got " + DescribeJson(v));
+  if (!IsIntegral(v)) Fail(key, ExpectedInteger("an integer", v));
   return static_cast<int64_t>(v.get<double>());
 }
 
 int64_t JsonObject::PositiveInteger(const std::string& key) const {
   const auto& v = Required(key, "a positive integer");
-  if (!IsIntegral(v) || v.get<double>() <= 0) {
-    Fail(key, "expected a positive integer, got " + DescribeJson(v));
-  }
+  if (!IsIntegral(v) || v.get<double>() <= 0) Fail(key, ExpectedInteger("a positive integer", v));
   return static_cast<int64_t>(v.get<double>());
 }
 
@@ -240,8 +249,7 @@ std::optional<std::vector<int64_t>> JsonObject::OptionalIntegerArray(
   std::vector<int64_t> out;
   for (size_t i = 0; i < v.size(); ++i) {
     if (!IsIntegral(v[i])) {
-      throw InputError(file_, PathOf(key) + "[" + std::to_string(i) + "]",
-                       "expected an integer, got " + DescribeJson(v[i]));
+      throw InputError(file_, PathOf(key) + "[" + std::to_string(i) + "]", ExpectedInteger("an integer", v[i]));
     }
     out.push_back(static_cast<int64_t>(v[i].get<double>()));
   }
