@@ -79,8 +79,9 @@ bool LooksLikePath(const std::string& s) {
 // same names many times.
 template <typename T, typename Loader>
 const T& Cached(std::map<std::string, T>& cache, const std::string& key, Loader load) {
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
+  // Recursive: an engine preset loads the preset it is based on.
+  static std::recursive_mutex mutex;
+  std::lock_guard<std::recursive_mutex> lock(mutex);
   auto it = cache.find(key);
   if (it == cache.end()) it = cache.emplace(key, load()).first;
   return it->second;
@@ -149,7 +150,13 @@ GpuSpec ResolveGpu(const std::string& name_or_path) {
   });
 }
 
-EnginePreset ResolveEngine(const std::string& name_or_path) {
+namespace {
+
+// Version presets name the preset they differ from ("based_on"); a chain
+// longer than this is a cycle.
+constexpr int kMaxPresetChain = 8;
+
+EnginePreset ResolveEngineChain(const std::string& name_or_path, int depth) {
   const bool from_catalog = !LooksLikePath(name_or_path);
   const std::string path = from_catalog ? CatalogPath("engines", name_or_path) : name_or_path;
   static std::map<std::string, EnginePreset> cache;
@@ -159,9 +166,24 @@ EnginePreset ResolveEngine(const std::string& name_or_path) {
     }
     nlohmann::json j = ReadJsonFile(path);
     EnginePreset base;
+    if (j.is_object() && j.contains("based_on")) {
+      JsonObject o(j, path);
+      const std::string parent = o.String("based_on");
+      if (depth >= kMaxPresetChain || LooksLikePath(parent)) {
+        o.Fail("based_on", "expected the name of a catalog preset (engines/), at most " +
+                               std::to_string(kMaxPresetChain) + " deep without a cycle");
+      }
+      base = ResolveEngineChain(parent, depth + 1);
+    }
     base.name = fs::path(path).stem().string();
     return ParseEnginePreset(j, path, "$", base);
   });
+}
+
+}  // namespace
+
+EnginePreset ResolveEngine(const std::string& name_or_path) {
+  return ResolveEngineChain(name_or_path, 0);
 }
 
 }  // namespace roofplan

@@ -1,5 +1,7 @@
 #include "catalog/engine_preset.h"
 
+#include <algorithm>
+
 #include "catalog/json_reader.h"
 #include "core/units.h"
 
@@ -43,8 +45,9 @@ int PositiveInt(const JsonObject& o, const std::string& key, int base) {
 EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& file,
                                const std::string& path, const EnginePreset& base) {
   JsonObject o(preset, file, path);
-  o.RejectUnknownKeys({"name", "preset", "description", "step_overhead_us",
-                       "graph_kernel_gap_us", "eager_kernel_gap_us", "cuda_graphs_decode",
+  o.RejectUnknownKeys({"name", "preset", "based_on", "description", "step_overhead_us",
+                       "per_sequence_overhead_us", "overlap_scheduling", "cuda_graph_max_batch",
+                       "gpu_defaults", "graph_kernel_gap_us", "eager_kernel_gap_us", "cuda_graphs_decode",
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
                        "kv_cache_write", "gemm_kernels_per_matmul",
                        "repeat_kv_before_prefill_attention", "prefill_attention",
@@ -57,6 +60,35 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
   e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us);
+  e.per_sequence_overhead_us =
+      NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us);
+  e.overlap_scheduling = o.OptionalBool("overlap_scheduling").value_or(base.overlap_scheduling);
+  if (o.Has("cuda_graph_max_batch")) {
+    const auto n = o.OptionalInteger("cuda_graph_max_batch");
+    if (!n || *n < 0 || *n > (1 << 20)) {
+      o.Fail("cuda_graph_max_batch", "expected an integer in [0, 1048576] (0: no limit)");
+    }
+    e.cuda_graph_max_batch = static_cast<int>(*n);
+  }
+  if (o.Has("gpu_defaults")) {
+    const nlohmann::json& rules = o.raw().at("gpu_defaults");
+    if (!rules.is_array() || rules.size() > 16) {
+      o.Fail("gpu_defaults", "expected an array of at most 16 rule objects");
+    }
+    e.gpu_defaults.clear();
+    for (size_t i = 0; i < rules.size(); ++i) {
+      JsonObject r(rules[i], o.file(), o.PathOf("gpu_defaults") + "[" + std::to_string(i) + "]");
+      r.RejectUnknownKeys({"min_memory_gib", "except_architectures", "max_num_seqs",
+                           "max_num_batched_tokens", "source"});
+      GpuDefaultsRule rule;
+      rule.min_memory_gib = NonNegative(r, "min_memory_gib", 0);
+      rule.except_architectures = r.OptionalStringArray("except_architectures").value_or(
+          std::vector<std::string>{});
+      rule.max_num_seqs = PositiveInt(r, "max_num_seqs", 0);
+      rule.max_num_batched_tokens = PositiveInt(r, "max_num_batched_tokens", 0);
+      e.gpu_defaults.push_back(rule);
+    }
+  }
   e.graph_kernel_gap_us = NonNegative(o, "graph_kernel_gap_us", base.graph_kernel_gap_us);
   e.eager_kernel_gap_us = NonNegative(o, "eager_kernel_gap_us", base.eager_kernel_gap_us);
   e.cuda_graphs_decode = o.OptionalBool("cuda_graphs_decode").value_or(base.cuda_graphs_decode);
@@ -110,10 +142,24 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   return e;
 }
 
+EnginePreset ForGpu(EnginePreset e, double memory_gib, const std::string& architecture) {
+  for (const GpuDefaultsRule& rule : e.gpu_defaults) {
+    if (memory_gib < rule.min_memory_gib) continue;
+    const auto& ex = rule.except_architectures;
+    if (std::find(ex.begin(), ex.end(), architecture) != ex.end()) continue;
+    if (rule.max_num_seqs > 0) e.max_num_seqs = rule.max_num_seqs;
+    if (rule.max_num_batched_tokens > 0) e.max_num_batched_tokens = rule.max_num_batched_tokens;
+  }
+  return e;
+}
+
 nlohmann::json EnginePresetToJson(const EnginePreset& e) {
   return {{"name", e.name},
           {"description", e.description},
           {"step_overhead_us", e.step_overhead_us},
+          {"per_sequence_overhead_us", e.per_sequence_overhead_us},
+          {"overlap_scheduling", e.overlap_scheduling},
+          {"cuda_graph_max_batch", e.cuda_graph_max_batch},
           {"graph_kernel_gap_us", e.graph_kernel_gap_us},
           {"eager_kernel_gap_us", e.eager_kernel_gap_us},
           {"cuda_graphs_decode", e.cuda_graphs_decode},

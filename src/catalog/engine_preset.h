@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,18 +19,40 @@ struct ElementwiseCost {
   double bytes_per_element = 4;
 };
 
+// Engines choose some defaults by GPU: vLLM (since 0.9) raises
+// max_num_batched_tokens and max_num_seqs on GPUs with >= 70 GiB that are
+// not A100s. A rule applies when the GPU has at least `min_memory_gib` and
+// its architecture is not in `except_architectures`; set fields override
+// the preset's, unset ones (0) leave it.
+struct GpuDefaultsRule {
+  double min_memory_gib = 0;
+  std::vector<std::string> except_architectures;
+  int max_num_seqs = 0;
+  int max_num_batched_tokens = 0;
+};
+
 enum class AttentionKernel { kFlashAttention2, kFlashAttention3 };
 
 struct EnginePreset {
   std::string name;
   std::string description;
 
-  // Time outside the GPU kernels.
-  double step_overhead_us = 0;     // CPU scheduling/sampling per step, not overlapped
+  // Time outside the GPU kernels: the engine's host (CPU) work per step,
+  // scheduling, input preparation, sampling, detokenisation and response
+  // handling, as a fixed part plus a part per sequence in the step.
+  double step_overhead_us = 0;
+  double per_sequence_overhead_us = 0;
+  // The host prepares step n+1 while the GPU runs step n (SGLang's overlap
+  // scheduler, TensorRT-LLM's PyTorch-backend overlap scheduler, vLLM's
+  // --async-scheduling): a step then takes max(GPU, host) instead of the sum.
+  bool overlap_scheduling = false;
   double graph_kernel_gap_us = 0;  // gap per kernel when the step replays a CUDA graph
   double eager_kernel_gap_us = 0;  // gap per kernel when launched from the CPU
   bool cuda_graphs_decode = true;  // decode-only steps replay CUDA graphs
   bool cuda_graphs_prefill = false;
+  // Largest decode batch (sequences per attention group) with a captured
+  // graph; a larger one launches its kernels eagerly. 0: no limit.
+  int cuda_graph_max_batch = 0;
 
   // Kernel fusion. RMSNorm cost is per norm over `hidden` elements, RoPE
   // over the q and k elements, activation over the MLP intermediate,
@@ -78,7 +101,13 @@ struct EnginePreset {
   // hybrid allocator, SGLang's SWA pool). TensorRT-LLM 0.17 builds default
   // to a full attention window: its Mistral-7B numbers equal Llama's.
   bool sliding_window_attention = true;
+
+  std::vector<GpuDefaultsRule> gpu_defaults;  // in order; later rules win
 };
+
+// `preset` with the rules of gpu_defaults that match a GPU of
+// `memory_gib` and `architecture` applied.
+EnginePreset ForGpu(EnginePreset preset, double memory_gib, const std::string& architecture);
 
 // Parses a preset object (engines/*.json, or a scenario's "engine" object
 // applied over `base`). Unknown keys are errors.

@@ -17,6 +17,14 @@ Efficiency DefaultEfficiency(const GpuSpec& gpu) {
   // HBM streaming kernels reach ~90% of the datasheet bandwidth (e.g. ~3.0
   // of 3.35 TB/s on H100 SXM); GDDR parts about the same.
   e.memory_bandwidth_fraction = 0.9;
+  // Blackwell's dual-die HBM3e reaches less of its 7.7-8 TB/s: just over
+  // 6 TB/s device-to-device in CUDA's bandwidthTest on B200 (Together AI's
+  // B200 benchmark), above 5 TB/s in Chips and Cheese's OpenCL test.
+  if (gpu.architecture == "blackwell") e.memory_bandwidth_fraction = 0.8;
+  // Grouped expert GEMMs (CUTLASS grouped GEMM, vLLM's Triton fused_moe)
+  // reach well under a dense GEMM's throughput at the same size; a prior
+  // of 0.7, fitted per GPU generation by tools/fit_public.
+  e.moe_grouped_gemm_fraction = 0.7;
   // FlashAttention-2 reaches 50-73% of peak on A100 but only ~35% on H100,
   // which it cannot drive with wgmma; FlashAttention-3 (and TensorRT-LLM's
   // Hopper FMHA) reaches 55-75% on H100 (FA3 paper, Shah et al. 2024).

@@ -25,6 +25,10 @@ struct Efficiency {
   // Fused attention, fraction of the bf16 (or fp8) tensor peak, by kernel family.
   double prefill_attention_fraction_fa2 = 0.35;
   double prefill_attention_fraction_fa3 = 0.6;
+  // The routed experts' grouped GEMM, as a fraction of what one dense GEMM
+  // of the same dtype and size reaches: per-expert problems are small and
+  // ragged, and the kernels also gather and scatter rows.
+  double moe_grouped_gemm_fraction = 0.7;
   // Shortest time a kernel occupies the GPU, however little it does.
   double min_kernel_us = 2.0;
   // Collectives: fraction of one direction's link bandwidth NCCL's ring

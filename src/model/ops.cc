@@ -31,6 +31,14 @@ double ChunkedKeysSeen(double past, double n, double chunk) {
   return head * offset + head * (head + 1) / 2 + whole * chunk * (chunk + 1) / 2 + tail * (tail + 1) / 2;
 }
 
+double BusiestRankAssignments(double assignments, int ep) {
+  if (ep <= 1 || assignments <= 0) return assignments;
+  const double share = 1.0 / ep;
+  const double mean = assignments * share;
+  const double sd = std::sqrt(assignments * share * (1 - share));
+  return std::min(assignments, mean + sd * std::sqrt(2 * std::log(static_cast<double>(ep))));
+}
+
 namespace {
 
 // Chunk lengths of the recurrent scans' chunked (matmul) prefill form:
@@ -115,11 +123,12 @@ class StepOpBuilder {
 
   // groups GEMMs of (m x k) * (k x n); weights stored in `wbytes` per element.
   void Gemm(const char* name, double count, double m, double n, double k, double groups,
-            double wbytes, DType dtype) {
+            double wbytes, DType dtype, bool grouped = false) {
     if (m <= 0 || n <= 0 || k <= 0 || groups <= 0) return;
     Op op;
     op.name = name;
     op.kind = OpKind::kGemm;
+    op.grouped = grouped;
     op.count = count;
     op.m = m;
     op.n = n;
@@ -367,7 +376,7 @@ class StepOpBuilder {
     const double local_experts = experts / p_.ep;
     const double width = static_cast<double>(m_.moe_intermediate_size) /
                          (wide_ep ? 1.0 : static_cast<double>(p_.tp / p_.ep));
-    const double assignments = moe_tokens * top_k / p_.ep;
+    const double assignments = BusiestRankAssignments(moe_tokens * top_k, p_.ep);
     const double hit_probability = 1 - std::pow(1 - top_k / experts, moe_tokens);
     const double hit = std::max(1.0, local_experts * hit_probability);
     const bool gated = m_.mlp == MlpKind::kGated;
@@ -375,10 +384,11 @@ class StepOpBuilder {
 
     Elementwise("moe_permute", layers, assignments * h * 2 * 4, 2);
     Gemm("expert_gate_up", layers, rows, (gated ? 2 : 1) * width, h, hit, expert_weight_bytes_,
-         gemm_dtype_);
+         gemm_dtype_, /*grouped=*/true);
     Elementwise("expert_activation", layers, assignments * width * e_.activation.bytes_per_element,
                 std::max(1, e_.activation.kernels));
-    Gemm("expert_down", layers, rows, h, width, hit, expert_weight_bytes_, gemm_dtype_);
+    Gemm("expert_down", layers, rows, h, width, hit, expert_weight_bytes_, gemm_dtype_,
+         /*grouped=*/true);
     if (m_.shared_expert_intermediate_size > 0) {
       const double sw = static_cast<double>(m_.shared_expert_intermediate_size) / p_.tp;
       Gemm("shared_expert_gate_up", layers, tokens_, (gated ? 2 : 1) * sw, h, 1, weight_bytes_,

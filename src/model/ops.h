@@ -31,6 +31,10 @@ struct Op {
   // GEMM shape per group (m tokens x n outputs x k inputs) and how many
   // independent GEMMs (experts) the op runs, for tile and wave efficiency.
   double m = 0, n = 0, k = 0, groups = 1;
+  // The routed experts of a MoE layer, run as one grouped GEMM (CUTLASS
+  // grouped / fused-MoE kernels), which reach less of the tensor peak than
+  // one dense GEMM of the same FLOPs.
+  bool grouped = false;
   // Attention: independent work items (CTAs) available; 0 means plenty.
   double parallel_units = 0;
   int kernels = 1;          // kernel launches per occurrence
@@ -55,6 +59,15 @@ struct StepShape {
 // stages. Precondition: ValidatePlan(model, plan) passed.
 void BuildStepOps(const ModelConfig& model, const ParallelPlan& plan, const Precision& precision,
                   const EnginePreset& engine, const StepShape& shape, std::vector<Op>* ops);
+
+// Expert assignments (token x chosen expert) the busiest of `ep` expert-
+// parallel ranks receives when `assignments` are routed uniformly at
+// random: each rank's count is binomial(assignments, 1/ep), and the
+// expected largest of ep such counts is about mean + sd * sqrt(2 ln ep)
+// (the Gaussian extreme-value approximation). The MoE layer waits for that
+// rank. Real routers are also skewed towards popular experts; that part is
+// not modelled. `assignments` itself for ep <= 1.
+double BusiestRankAssignments(double assignments, int ep);
 
 // Sum of min(past + i, window) for i = 1..new: the keys that `new` causal
 // queries see after `past` cached tokens, capped by a sliding window

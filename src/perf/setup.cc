@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "core/error.h"
+#include "core/units.h"
 #include "hardware/calibration.h"
 
 namespace roofplan {
@@ -64,6 +65,7 @@ Setup ResolveScenario(const Scenario& s) {
   setup.model = ResolveModel(s.model);
   setup.gpu = ResolveGpu(s.gpu);
   setup.engine = ResolveEngine(s.engine);
+  setup.engine = ForGpu(setup.engine, setup.gpu.memory_bytes / kGiB, setup.gpu.architecture);
   if (!s.engine_overrides.is_null()) {
     setup.engine = ParseEnginePreset(s.engine_overrides, s.file, "$.engine", setup.engine);
   }

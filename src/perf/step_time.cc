@@ -98,7 +98,8 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
     case OpKind::kGemm: {
       const double rate = PeakFlops(op.dtype) *
                           efficiency_.GemmFraction(op.dtype, op.m, op.n, op.k) *
-                          GemmWaveEfficiency(op);
+                          GemmWaveEfficiency(op) *
+                          (op.grouped ? efficiency_.moe_grouped_gemm_fraction : 1.0);
       compute_us = op.flops / rate * kUsPerS;
       break;
     }
@@ -161,7 +162,13 @@ StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const 
   BuildStepOps(model_, plan_, precision_, engine_, shape, &ops);
   StepTime st;
   const bool decode_only = shape.prefill_seqs <= 0;
-  st.cuda_graph = decode_only ? engine_.cuda_graphs_decode : engine_.cuda_graphs_prefill;
+  // Sequences one scheduler handles: attention data-parallel ranks each
+  // run their own.
+  const double seqs_per_group = (shape.prefill_seqs + shape.decode_seqs) / plan_.attention_dp();
+  const bool graph_captured =
+      engine_.cuda_graph_max_batch <= 0 || seqs_per_group <= engine_.cuda_graph_max_batch;
+  st.cuda_graph = decode_only ? engine_.cuda_graphs_decode && graph_captured
+                              : engine_.cuda_graphs_prefill;
   double kernels_us = 0;
   for (const Op& op : ops) {
     OpTime t = PriceOp(op, st.cuda_graph);
@@ -174,8 +181,12 @@ StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const 
   const double gap_us = st.cuda_graph ? engine_.graph_kernel_gap_us : 0;
   st.kernels_ms = kernels_us / 1e3;
   st.gaps_ms = st.kernel_count * gap_us / 1e3;
-  st.overhead_ms = engine_.step_overhead_us / 1e3;
-  st.step_ms = st.kernels_ms + st.gaps_ms + st.overhead_ms;
+  const double host_ms =
+      (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
+  const double gpu_ms = st.kernels_ms + st.gaps_ms;
+  // With overlap scheduling only host time beyond the GPU's shows.
+  st.overhead_ms = engine_.overlap_scheduling ? std::max(0.0, host_ms - gpu_ms) : host_ms;
+  st.step_ms = gpu_ms + st.overhead_ms;
   return st;
 }
 

@@ -38,7 +38,7 @@ struct OpTime {
 struct StepTime {
   double kernels_ms = 0;   // sum of op times over all pipeline stages
   double gaps_ms = 0;      // launch gaps between kernels
-  double overhead_ms = 0;  // engine CPU time per step
+  double overhead_ms = 0;  // engine host time per step not hidden behind the GPU
   double step_ms = 0;      // latency of the step: kernels + gaps + overhead
   double kernel_count = 0;
   bool cuda_graph = false;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "catalog/catalog.h"
 #include "catalog/json_reader.h"
 #include "perf/setup.h"
 #include "serving/steady_state.h"
@@ -41,9 +42,18 @@ std::string ModelSlug(const std::string& name) {
 }
 
 std::string GpuSlug(const std::string& name) {
-  if (name.rfind("H100", 0) == 0) return "h100-sxm";
-  if (name.rfind("H200", 0) == 0) return "h200";
-  if (name.rfind("RTX PRO 6000 Blackwell Server Edition", 0) == 0) return "rtx-pro-6000";
+  static const std::vector<std::pair<std::string, std::string>> kPrefixes = {
+      {"H100", "h100-sxm"},
+      {"H200", "h200"},
+      {"GH200", "gh200"},
+      {"B200", "b200"},
+      {"GB200", "gb200"},
+      {"A100-SXM4-80GB", "a100-80gb-sxm"},
+      {"L40S", "l40s"},
+      {"RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"}};
+  for (const auto& [prefix, slug] : kPrefixes) {
+    if (name.rfind(prefix, 0) == 0) return slug;
+  }
   return "";
 }
 
@@ -104,12 +114,34 @@ std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
     Scenario s;
     s.model = model;
     s.gpu = gpu;
-    s.engine = "trtllm";
+    // The 0.17 and 0.9 tables ran TensorRT engines (trtllm preset); the 1.0
+    // tables the PyTorch backend.
+    s.engine = TrtllmRelease(r) == "v1.0" ? "trtllm-1.0" : "trtllm";
     s.tp = r.at("tp").get<int>();
     if (r.contains("pp") && r.at("pp").is_number()) s.pp = r.at("pp").get<int>();
+    // The v1.0 tables state "MoE: enable_attention_dp" for every MoE model.
+    const bool attention_dp =
+        r.value("engine", "").find("MoE: enable_attention_dp") != std::string::npos &&
+        ResolveModel(model).is_moe();
+    const int row_tp = *s.tp;
+    if (attention_dp) {
+      // TensorRT-LLM's enable_attention_dp with --tp N --ep N: attention
+      // runs data-parallel on each of the N GPUs (attention tp 1) and the
+      // experts are spread over all N (moe_ep_size N); the rows do not
+      // state ep, and trtllm-bench's MoE examples set it equal to tp.
+      s.tp = 1;
+      s.ep = row_tp;
+    }
     s.num_gpus = r.at("num_gpus").get<int>();
     s.weight_dtype = ParseDType(r.at("weight_dtype").get<std::string>());
-    if (r.at("kv_dtype").is_string()) s.kv_dtype = ParseDType(r.at("kv_dtype").get<std::string>());
+    if (r.at("kv_dtype").is_string()) {
+      s.kv_dtype = ParseDType(r.at("kv_dtype").get<std::string>());
+    } else if (r.value("notes", "").find("ModelOpt checkpoints") != std::string::npos) {
+      // NVIDIA's ModelOpt FP8 and NVFP4 checkpoints set kv_cache_quant_algo
+      // FP8 in hf_quant_config.json, and TensorRT-LLM's KvCacheConfig
+      // dtype "auto" follows the checkpoint: the cache is FP8.
+      s.kv_dtype = DType::kFp8;
+    }
     Setup setup = ResolveScenario(s);
     StepTimeModel perf = setup.MakeStepTimeModel();
     Workload w;
@@ -119,10 +151,10 @@ std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
     // The id names what tells rows apart: pipeline stages and replicas
     // (the RTX PRO 6000 tables vary pp at equal tp) and the release, since
     // one model, GPU and length pair can be published by several releases.
-    std::string layout = fmt::format("tp{}", *s.tp);
+    std::string layout = attention_dp ? fmt::format("dep{}", row_tp) : fmt::format("tp{}", row_tp);
     const int pp = s.pp.value_or(1);
     if (pp > 1) layout += fmt::format(" pp{}", pp);
-    if (*s.num_gpus > *s.tp * pp) layout += fmt::format(" x{}", *s.num_gpus / (*s.tp * pp));
+    if (*s.num_gpus > row_tp * pp) layout += fmt::format(" x{}", *s.num_gpus / (row_tp * pp));
     row.model = model;
     row.gpu = gpu;
     row.release = TrtllmRelease(r);
