@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "calibrate/fit.h"
 #include "calibrate/sweep.h"
 #include "catalog/catalog.h"
+#include "catalog/prediction_intervals.h"
 #include "catalog/scenario.h"
 #include "core/error.h"
 #include "hardware/calibration.h"
@@ -27,6 +29,7 @@
 #include "perf/setup.h"
 #include "planner/plan.h"
 #include "report/html_report.h"
+#include "report/interval_report.h"
 #include "report/plan_report.h"
 #include "report/reports.h"
 #include "report/simulation_report.h"
@@ -67,6 +70,49 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
                   "calibration file (default: calibration/<gpu>.json when it exists; none: the documented defaults)");
   app->add_option("--format", f->format, "table (default), json, csv or markdown")
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
+}
+
+// How sure (estimate, simulate, plan): which intervals file, at which
+// coverage.
+struct IntervalFlags {
+  std::string file;  // "": the data directory's; "none": off
+  double coverage = kDefaultIntervalCoverage;
+};
+
+void AddIntervalFlags(CLI::App* app, IntervalFlags* f) {
+  app->add_option("--intervals", f->file,
+                  "prediction intervals file (default: calibration/public/intervals.json in the data "
+                  "folder; none: no intervals)");
+  app->add_option("--coverage", f->coverage, "two-sided coverage of the reported intervals (default 0.8)");
+}
+
+// The intervals asked for: a table, or none and why (off_note).
+struct LoadedIntervals {
+  std::optional<PredictionIntervals> table;
+  std::string off_note;
+  const PredictionIntervals* get() const { return table ? &*table : nullptr; }
+};
+
+// A file named by --intervals must exist; the default one may be absent
+// (then the reports say there is none). Bad files and a coverage the file
+// cannot give fail here, before any work, naming the file or the flag.
+LoadedIntervals LoadIntervals(const IntervalFlags& f) {
+  LoadedIntervals out;
+  if (!(f.coverage > 0 && f.coverage < 1)) {
+    throw Error(fmt::format("--coverage {:g}: expected a coverage strictly between 0 and 1", f.coverage));
+  }
+  if (f.file == "none") {
+    out.off_note = "intervals turned off (--intervals none)";
+    return out;
+  }
+  const std::string path = f.file.empty() ? DataDir() + "/calibration/public/intervals.json" : f.file;
+  if (f.file.empty() && !std::filesystem::exists(path)) {
+    out.off_note = "no intervals file at " + path;
+    return out;
+  }
+  out.table = LoadPredictionIntervals(path);
+  CheckIntervalCoverage(*out.table, f.coverage, "--coverage");
+  return out;
 }
 
 DType DTypeFlag(const std::string& flag, const std::string& value) {
@@ -110,7 +156,8 @@ int64_t ParseCount(const std::string& flag, const std::string& value) {
 }
 
 int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string& osl,
-                const std::string& concurrency) {
+                const std::string& concurrency, const IntervalFlags& interval_flags) {
+  const LoadedIntervals loaded = LoadIntervals(interval_flags);
   Scenario s = BuildScenario(f);
   WorkloadSpec& ws = s.workload;
   if (!isl.empty()) ws.isl = LengthSpec::Fixed(ParseCount("--isl", isl));
@@ -130,13 +177,17 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw Error(e.memory.why_not);
+  // --concurrency max is the offline regime; a given concurrency is a
+  // closed loop, the serving regime.
+  const HeadlineIntervals iv = LookUpHeadlineIntervals(loaded.get(), setup, w.concurrency ? "serving" : "offline",
+                                                       interval_flags.coverage, loaded.off_note);
   Format format = *ParseFormat(f.format);
   if (format == Format::kJson) {
-    PrintJson(EstimateJson(setup, w, e));
+    PrintJson(EstimateJson(setup, w, e, iv));
   } else if (format == Format::kCsv) {
-    Print(RenderCsv(EstimateCsvTable(setup, w, e)));
+    Print(RenderCsv(EstimateCsvTable(setup, w, e, iv)));
   } else {
-    Print(Render(EstimateTable(setup, w, e), format));
+    Print(Render(EstimateTable(setup, w, e, iv), format));
   }
   return 0;
 }
@@ -239,7 +290,8 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
-int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
+int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& interval_flags) {
+  const LoadedIntervals loaded = LoadIntervals(interval_flags);
   Scenario s = BuildScenario(f);
   WorkloadSpec& w = s.workload;
   if (!sf.isl.empty()) w.isl = LengthSpec::Fixed(ParseCount("--isl", sf.isl));
@@ -317,7 +369,8 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
   if (sf.slo_e2e_ms > 0) s.slo.e2e_ms = sf.slo_e2e_ms;
 
   Setup setup = ResolveScenario(s);
-  if (w.concurrency_max && !w.arrival && w.trace.empty() && !w.concurrency) {
+  const bool offline = w.concurrency_max && !w.arrival && w.trace.empty() && !w.concurrency;
+  if (offline) {
     // Offline maximum: as many users as the KV cache and max_num_seqs admit.
     const StepTimeModel perf = setup.MakeStepTimeModel();
     const Estimate e = EstimateSteadyState(
@@ -349,13 +402,15 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf) {
   progress.reset();
   if (requests_out) requests_out->Close();
 
+  const HeadlineIntervals iv = LookUpHeadlineIntervals(loaded.get(), setup, offline ? "offline" : "serving",
+                                                       interval_flags.coverage, loaded.off_note);
   Format format = *ParseFormat(f.format);
   if (format == Format::kJson) {
-    PrintJson(SimulationJson(setup, w, options, result));
+    PrintJson(SimulationJson(setup, w, options, result, iv));
   } else if (format == Format::kCsv) {
-    Print(RenderCsv(SimulationCsvTable(setup, result)));
+    Print(RenderCsv(SimulationCsvTable(setup, result, iv)));
   } else {
-    Print(SimulationText(setup, w, options, result, format));
+    Print(SimulationText(setup, w, options, result, format, iv));
   }
   return 0;
 }
@@ -458,9 +513,19 @@ int RunCalibrate(const CalibrateFlags& f) {
 }
 
 int RunPlanCommand(const std::string& path, int threads, const std::string& format_name,
-                   const std::string& html) {
+                   const std::string& html, const IntervalFlags& interval_flags, double confidence) {
+  const LoadedIntervals loaded = LoadIntervals(interval_flags);
+  PlanIntervals how_sure;
+  how_sure.intervals = loaded.get();
+  how_sure.coverage = interval_flags.coverage;
+  how_sure.off_note = loaded.off_note;
+  if (confidence > 0) {
+    if (!loaded.table) throw Error("--confidence needs prediction intervals: " + loaded.off_note);
+    CheckIntervalConfidence(*loaded.table, confidence, "--confidence");
+    how_sure.confidence = confidence;
+  }
   const PlanSpec spec = LoadPlanSpec(path);
-  const PlanResult result = RunPlan(spec, threads);
+  const PlanResult result = RunPlan(spec, threads, how_sure);
   if (!html.empty()) {
     std::ofstream file(html);
     file << RenderPlanHtml(result);
@@ -638,6 +703,8 @@ int Main(int argc, char** argv) {
   estimate->add_option("--isl", isl, "input (prompt) tokens per request");
   estimate->add_option("--osl", osl, "output tokens per request");
   estimate->add_option("--concurrency", concurrency, "requests in flight (default 1), or max for the offline maximum");
+  IntervalFlags est_intervals;
+  AddIntervalFlags(estimate, &est_intervals);
 
   CommonFlags step_flags;
   std::string phase = "decode", batch, seq, context;
@@ -683,6 +750,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   simulate->add_option("--requests-out", sim.requests_out, "write one CSV row per finished request to this file");
   simulate->add_flag("--no-progress", sim.no_progress, "no progress bar on stderr");
+  IntervalFlags sim_intervals;
+  AddIntervalFlags(simulate, &sim_intervals);
 
   CalibrateFlags cal;
   CLI::App* calibrate = app.add_subcommand(
@@ -704,6 +773,12 @@ int Main(int argc, char** argv) {
   plan->add_option("--format", plan_format, "table (default), json, csv or markdown")
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
   plan->add_option("--html", plan_html, "also write a self-contained HTML report with charts");
+  IntervalFlags plan_intervals;
+  AddIntervalFlags(plan, &plan_intervals);
+  double plan_confidence = 0;
+  plan->add_option("--confidence", plan_confidence,
+                   "size for the one-sided bound at this confidence, e.g. 0.9: latency x exp(q(0.9)), "
+                   "throughput x exp(q(0.1))");
 
   CommonFlags val_flags;
   ValidateFlags val;
@@ -730,13 +805,15 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (estimate->parsed()) return RunEstimate(est_flags, isl, osl, concurrency);
+    if (estimate->parsed()) return RunEstimate(est_flags, isl, osl, concurrency, est_intervals);
     if (step->parsed()) return RunStep(step_flags, phase, batch, seq, context);
     if (memory->parsed()) return RunMemory(mem_flags, mem_context);
     if (list->parsed()) return RunList(list_what, list_format);
-    if (simulate->parsed()) return RunSimulate(sim_flags, sim);
+    if (simulate->parsed()) return RunSimulate(sim_flags, sim, sim_intervals);
     if (calibrate->parsed()) return RunCalibrate(cal);
-    if (plan->parsed()) return RunPlanCommand(plan_file, plan_threads, plan_format, plan_html);
+    if (plan->parsed()) {
+      return RunPlanCommand(plan_file, plan_threads, plan_format, plan_html, plan_intervals, plan_confidence);
+    }
     if (validate->parsed()) return RunValidate(val_flags, val);
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan: error: %s\n", e.what());

@@ -112,6 +112,75 @@ void Price(const PlanSpec& spec, double usd_per_gpu_hour, CandidateResult* r) {
   r->headroom = capacity > 0 ? 1 - spec.requests_per_s / capacity : 0;
 }
 
+// The GPUs and $ the priced deployment needs if its throughput is
+// anywhere in the interval: replicas for the target load at the replica
+// capacity times the factor (from the predicted capacity, so with a
+// headroom one replica may stay one), plus any the simulator added for
+// the tails; $ per token follows the GPUs.
+void PriceIntervals(const PlanSpec& spec, CandidateResult* r) {
+  CandidateIntervals& iv = r->intervals;
+  const MetricInterval& thr = iv.output_tokens_per_s;
+  if (!iv.enabled || !thr.found || r->replicas < 1 || r->replica_requests_per_s <= 0) return;
+  const double predicted_capacity = r->replica_requests_per_s / iv.throughput_factor;
+  auto needed = [&](double factor) {
+    return std::max(1, static_cast<int>(std::ceil(spec.requests_per_s / (predicted_capacity * factor) - 1e-9)));
+  };
+  const int added = std::max(0, r->replicas - needed(iv.throughput_factor));
+  const int lo = needed(thr.hi_factor) + added, hi = needed(thr.lo_factor) + added;
+  iv.num_gpus_lo = lo * r->candidate.gpus_per_replica();
+  iv.num_gpus_hi = hi * r->candidate.gpus_per_replica();
+  const double usd_per_replica_1m = r->usd_per_1m_tokens / r->replicas;
+  const double usd_per_replica_1m_out = r->usd_per_1m_output_tokens / r->replicas;
+  iv.usd_per_1m_tokens_lo = usd_per_replica_1m * lo;
+  iv.usd_per_1m_tokens_hi = usd_per_replica_1m * hi;
+  iv.usd_per_1m_output_tokens_lo = usd_per_replica_1m_out * lo;
+  iv.usd_per_1m_output_tokens_hi = usd_per_replica_1m_out * hi;
+}
+
+// Looks up the candidate's intervals and, with a confidence, its sizing
+// factors. Returns why the candidate cannot be sized ("" when it can).
+std::string LookUpIntervals(const PlanSpec& spec, const Setup& setup, const PlanIntervals& how_sure,
+                            CandidateIntervals* iv) {
+  if (!how_sure.intervals) return "";
+  const PredictionIntervals& table = *how_sure.intervals;
+  const IntervalKey key = IntervalKeyFor(setup.model, setup.gpu, setup.engine, "serving");
+  iv->enabled = true;
+  iv->ttft_ms = IntervalFor(table, key, "ttft_ms", how_sure.coverage);
+  iv->itl_ms = IntervalFor(table, key, "itl_ms", how_sure.coverage);
+  iv->e2e_ms = IntervalFor(table, key, "e2e_ms", how_sure.coverage);
+  iv->output_tokens_per_s = IntervalFor(table, key, "output_tokens_per_s", how_sure.coverage);
+  if (!how_sure.confidence) return "";
+  const double c = *how_sure.confidence;
+  // The metrics this plan's targets need, and the sizing factor of each.
+  bool ttft = false, itl = spec.min_output_tokens_per_s_per_user.has_value(), e2e = false;
+  for (const PercentileSlo& slo : spec.slos) {
+    ttft = ttft || slo.metric == "ttft";
+    itl = itl || slo.metric == "itl" || slo.metric == "tpot";
+    e2e = e2e || slo.metric == "e2e";
+  }
+  const std::pair<bool, const MetricInterval*> needed[] = {
+      {ttft, &iv->ttft_ms}, {itl, &iv->itl_ms}, {e2e, &iv->e2e_ms}, {true, &iv->output_tokens_per_s}};
+  for (const auto& [need, m] : needed) {
+    if (need && !m->found) {
+      return fmt::format("confidence: cannot size for {:g}: {}", c, m->why_none);
+    }
+  }
+  auto latency = [&](const MetricInterval& m) { return std::max(1.0, std::exp(LogRatioQuantile(*m.group, c))); };
+  if (ttft) iv->ttft_factor = latency(iv->ttft_ms);
+  if (itl) iv->itl_factor = latency(iv->itl_ms);
+  if (e2e) iv->e2e_factor = latency(iv->e2e_ms);
+  iv->throughput_factor = std::min(1.0, std::exp(LogRatioQuantile(*iv->output_tokens_per_s.group, 1 - c)));
+  return "";
+}
+
+// The factor a simulated percentile of `metric` is held to its SLO with.
+double LatencyFactor(const CandidateIntervals& iv, const std::string& metric) {
+  if (metric == "ttft") return iv.ttft_factor;
+  if (metric == "itl" || metric == "tpot") return iv.itl_factor;
+  if (metric == "e2e") return iv.e2e_factor;
+  return 1;
+}
+
 }  // namespace
 
 std::string Candidate::Describe() const {
@@ -125,7 +194,7 @@ std::string Candidate::Describe() const {
   return s;
 }
 
-CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
+CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, const PlanIntervals& how_sure) {
   CandidateResult r;
   r.candidate = c;
   Setup setup;
@@ -155,6 +224,9 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
     return r;
   }
   r.fits = true;
+  r.why_not = LookUpIntervals(spec, setup, how_sure, &r.intervals);
+  if (!r.why_not.empty()) return r;
+  const CandidateIntervals& iv = r.intervals;
 
   // The curve at concurrencies 1, 2, 4, ... up to the most that fits; the
   // replica's capacity is the busiest point whose means meet the targets.
@@ -173,22 +245,34 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
     point.output_tokens_per_s_per_gpu = e.output_tokens_per_s_per_gpu;
     point.output_tokens_per_s_per_user = e.output_tokens_per_s_per_user;
     r.curve.push_back(point);
-    const std::string miss =
-        Missed(e, ChunkStallMs(perf, e, static_cast<double>(isl), static_cast<double>(osl), targets), targets);
+    // The targets hold for the bounds sized for (the prediction itself
+    // without a confidence); the curve keeps the predictions.
+    Estimate bound = e;
+    bound.ttft_ms *= iv.ttft_factor;
+    bound.itl_ms *= iv.itl_factor;
+    bound.e2e_ms *= iv.e2e_factor;
+    bound.requests_per_s *= iv.throughput_factor;
+    const double stall_ms =
+        ChunkStallMs(perf, e, static_cast<double>(isl), static_cast<double>(osl), targets) * iv.itl_factor;
+    const std::string miss = Missed(bound, stall_ms, targets);
     if (miss.empty()) {
-      best_rate = std::max(best_rate, e.requests_per_s);
+      best_rate = std::max(best_rate, bound.requests_per_s);
     } else if (first_miss.empty() && best_rate == 0) {
       first_miss = miss;
     }
   }
   if (best_rate <= 0) {
     const CurvePoint& alone = r.curve.front();
+    const std::string bound_text =
+        how_sure.confidence ? fmt::format(" ({:g} confidence bound)", *how_sure.confidence) : "";
     if (first_miss == "ttft") {
-      r.why_not = fmt::format("TTFT: {:.4g} ms even for one request alone", alone.ttft_ms);
-      r.headroom = 1 - alone.ttft_ms / targets.ttft_ms;
+      const double ttft = alone.ttft_ms * iv.ttft_factor;
+      r.why_not = fmt::format("TTFT: {:.4g} ms{} even for one request alone", ttft, bound_text);
+      r.headroom = 1 - ttft / targets.ttft_ms;
     } else if (first_miss == "itl") {
-      r.why_not = fmt::format("ITL: {:.4g} ms even for one request alone", alone.itl_ms);
-      r.headroom = 1 - alone.itl_ms / targets.itl_ms;
+      const double itl = alone.itl_ms * iv.itl_factor;
+      r.why_not = fmt::format("ITL: {:.4g} ms{} even for one request alone", itl, bound_text);
+      r.headroom = 1 - itl / targets.itl_ms;
     } else {
       r.why_not = "E2E latency above the target even for one request alone";
       r.headroom = -INFINITY;
@@ -199,6 +283,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c) {
   r.replicas = std::max(1, static_cast<int>(std::ceil(spec.requests_per_s / best_rate)));
   if (c.prefill_replicas > 0) r.replicas = c.prefill_replicas + c.decode_replicas;
   Price(spec, *setup.usd_per_gpu_hour, &r);
+  PriceIntervals(spec, &r);
   if (spec.budget_usd_per_hour && r.usd_per_hour > *spec.budget_usd_per_hour) {
     r.why_not = fmt::format("budget: ${:.4g}/h for {} replicas exceeds ${:.4g}/h", r.usd_per_hour,
                             r.replicas, *spec.budget_usd_per_hour);
@@ -318,22 +403,29 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
     r->output_tokens_per_s_per_user = sim.tpot_ms.mean() > 0 ? 1e3 / sim.tpot_ms.mean() : 0;
     std::string failed;
     double margin = INFINITY;  // smallest relative margin to an SLO
+    // With a confidence each percentile is held to its SLO at the bound
+    // (simulated x factor); without one the factors are 1.
     for (const PercentileSlo& slo : spec.slos) {
-      const double got = sim.Latency(slo.metric)->Percentile(slo.percentile);
+      const double simulated = sim.Latency(slo.metric)->Percentile(slo.percentile);
+      const double got = simulated * LatencyFactor(r->intervals, slo.metric);
       margin = std::min(margin, 1 - got / slo.max_ms);
       if (got > slo.max_ms && failed.empty()) {
-        failed = fmt::format("{} (simulated {:.4g} ms)", slo.Describe(), got);
+        failed = got == simulated ? fmt::format("{} (simulated {:.4g} ms)", slo.Describe(), got)
+                                  : fmt::format("{} (simulated {:.4g} ms, bound {:.4g} ms)", slo.Describe(),
+                                                simulated, got);
       }
     }
     if (spec.min_output_tokens_per_s_per_user) {
       const double want = *spec.min_output_tokens_per_s_per_user;
-      margin = std::min(margin, r->output_tokens_per_s_per_user / want - 1);
-      if (failed.empty() && r->output_tokens_per_s_per_user < want) {
-        failed = fmt::format("output tokens/s per user >= {} (simulated {:.4g})", want,
-                             r->output_tokens_per_s_per_user);
+      const double got = r->output_tokens_per_s_per_user / r->intervals.itl_factor;
+      margin = std::min(margin, got / want - 1);
+      if (failed.empty() && got < want) {
+        failed = fmt::format("output tokens/s per user >= {} (simulated {:.4g}, bound {:.4g})", want,
+                             r->output_tokens_per_s_per_user, got);
       }
     }
     Price(spec, *setup.usd_per_gpu_hour, r);
+    PriceIntervals(spec, r);
     r->headroom = margin;
     r->meets_slo = failed.empty();
     r->why_not = failed;
@@ -376,15 +468,28 @@ std::vector<ParetoPoint> Frontier(const std::vector<CandidateResult>& all) {
 
 }  // namespace
 
-PlanResult RunPlan(const PlanSpec& spec, int threads) {
+PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure) {
   const auto start = std::chrono::steady_clock::now();
+  if (how_sure.confidence && !how_sure.intervals) {
+    throw Error("--confidence needs prediction intervals" +
+                (how_sure.off_note.empty() ? std::string() : " (" + how_sure.off_note + ")"));
+  }
   PlanResult result;
   result.spec = spec;
+  result.intervals_enabled = how_sure.intervals != nullptr;
+  result.coverage = how_sure.coverage;
+  result.confidence = how_sure.confidence;
+  if (how_sure.intervals) {
+    result.intervals_file = how_sure.intervals->file;
+    result.intervals_provisional = how_sure.intervals->provisional;
+  } else if (!how_sure.off_note.empty()) {
+    result.interval_notes.push_back(how_sure.off_note);
+  }
   result.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   const std::vector<Candidate> candidates = Enumerate(spec);
   std::vector<CandidateResult> evaluated(candidates.size());
   ParallelFor(candidates.size(), result.threads,
-              [&](size_t i) { evaluated[i] = EvaluateCandidate(spec, candidates[i]); });
+              [&](size_t i) { evaluated[i] = EvaluateCandidate(spec, candidates[i], how_sure); });
   result.configurations = static_cast<int64_t>(candidates.size());
 
   // Cheapest analytical passes go to the simulator.

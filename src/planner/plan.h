@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "catalog/prediction_intervals.h"
 #include "memory/memory_plan.h"
 #include "planner/plan_spec.h"
 
@@ -37,6 +39,37 @@ struct CurvePoint {
   double output_tokens_per_s_per_user = 0;
 };
 
+// How sure the planner is (plan --intervals, --coverage, --confidence).
+struct PlanIntervals {
+  const PredictionIntervals* intervals = nullptr;  // nullptr: no intervals
+  double coverage = kDefaultIntervalCoverage;      // of the reported intervals
+  // Size for the one-sided bound at this confidence (serving regime): a
+  // latency meets its SLO only at pred * exp(q(C)), and replicas are
+  // counted for the throughput pred * exp(q(1 - C)). A bound more
+  // optimistic than the prediction itself counts as the prediction: a
+  // confidence only ever adds margin. Needs `intervals`; a candidate
+  // without a matching group for a metric it needs is not feasible.
+  std::optional<double> confidence;
+  std::string off_note;  // why intervals are off, for the report
+};
+
+// A candidate's intervals at the plan's coverage (serving regime), and
+// what sizing at the confidence multiplied its predictions by.
+struct CandidateIntervals {
+  bool enabled = false;
+  MetricInterval ttft_ms, itl_ms, e2e_ms, output_tokens_per_s;
+  // Sizing factors: latency x factor, throughput x factor; 1 without a
+  // confidence.
+  double ttft_factor = 1, itl_factor = 1, e2e_factor = 1, throughput_factor = 1;
+  // What the deployment needs if the throughput is anywhere in its
+  // interval: replicas for the target load at the replica capacity x the
+  // factor (rounded up, at least one, plus any the simulator added for the
+  // tails), and $ per token in proportion to the GPUs.
+  int num_gpus_lo = 0, num_gpus_hi = 0;
+  double usd_per_1m_tokens_lo = 0, usd_per_1m_tokens_hi = 0;
+  double usd_per_1m_output_tokens_lo = 0, usd_per_1m_output_tokens_hi = 0;
+};
+
 struct CandidateResult {
   Candidate candidate;
   bool fits = false;          // in memory at all
@@ -61,6 +94,8 @@ struct CandidateResult {
   double ttft_ms_p90 = 0, ttft_ms_p99 = 0, itl_ms_p99 = 0, tpot_ms_p99 = 0, e2e_ms_p99 = 0;
   double output_tokens_per_s_per_user = 0;  // 1000 / mean TPOT
   bool meets_slo = false;
+
+  CandidateIntervals intervals;
 };
 
 struct ParetoPoint {
@@ -81,14 +116,24 @@ struct PlanResult {
   // When nothing is feasible: the constraint that binds and the best
   // value achieved for it.
   std::string binding_constraint;
+
+  // How sure: as asked (PlanIntervals), for the reports.
+  bool intervals_enabled = false;
+  std::string intervals_file;
+  bool intervals_provisional = false;
+  double coverage = 0;
+  std::optional<double> confidence;
+  std::vector<std::string> interval_notes;
 };
 
 // Searches spec.space. threads <= 0: all hardware threads. Throws Error
-// for an empty search space or unknown GPUs/engines.
-PlanResult RunPlan(const PlanSpec& spec, int threads);
+// for an empty search space or unknown GPUs/engines, and for a confidence
+// without intervals.
+PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure = {});
 
 // The analytical part alone for one candidate (what RunPlan does per
 // configuration before simulation); used by the speed benchmark.
-CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& candidate);
+CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& candidate,
+                                  const PlanIntervals& how_sure = {});
 
 }  // namespace roofplan

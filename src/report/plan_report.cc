@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "report/interval_report.h"
+
 namespace roofplan {
 
 namespace {
@@ -41,6 +43,35 @@ nlohmann::json CandidateJson(const CandidateResult& r) {
     j["e2e_ms_p99"] = r.e2e_ms_p99;
     j["output_tokens_per_s_per_user"] = r.output_tokens_per_s_per_user;
   }
+  const CandidateIntervals& iv = r.intervals;
+  if (iv.enabled) {
+    const MetricInterval& thr = iv.output_tokens_per_s;
+    // The capacity it was sized with is pred x throughput_factor.
+    j["replica_requests_per_s_interval"] = IntervalJson(thr, r.replica_requests_per_s / iv.throughput_factor);
+    const bool sized = thr.found && r.replicas > 0;
+    j["num_gpus_interval"] = sized ? nlohmann::json::array({iv.num_gpus_lo, iv.num_gpus_hi}) : nlohmann::json();
+    j["usd_per_1m_tokens_interval"] =
+        sized ? nlohmann::json::array({iv.usd_per_1m_tokens_lo, iv.usd_per_1m_tokens_hi}) : nlohmann::json();
+    j["usd_per_1m_output_tokens_interval"] =
+        sized ? nlohmann::json::array({iv.usd_per_1m_output_tokens_lo, iv.usd_per_1m_output_tokens_hi})
+              : nlohmann::json();
+    if (r.simulated) {
+      j["ttft_ms_p90_interval"] = IntervalJson(iv.ttft_ms, r.ttft_ms_p90);
+      j["ttft_ms_p99_interval"] = IntervalJson(iv.ttft_ms, r.ttft_ms_p99);
+      j["itl_ms_p99_interval"] = IntervalJson(iv.itl_ms, r.itl_ms_p99);
+      j["tpot_ms_p99_interval"] = IntervalJson(iv.itl_ms, r.tpot_ms_p99);
+      j["e2e_ms_p99_interval"] = IntervalJson(iv.e2e_ms, r.e2e_ms_p99);
+    }
+    nlohmann::json groups = nlohmann::json::object();
+    for (const MetricInterval* m : {&iv.ttft_ms, &iv.itl_ms, &iv.e2e_ms, &iv.output_tokens_per_s}) {
+      groups[m->metric] = IntervalGroupJson(*m);
+    }
+    j["interval_group"] = groups;
+    j["sizing_factors"] = {{"ttft", iv.ttft_factor},
+                           {"itl", iv.itl_factor},
+                           {"e2e", iv.e2e_factor},
+                           {"output_tokens_per_s", iv.throughput_factor}};
+  }
   if (!r.why_not.empty()) j["why_not"] = r.why_not;
   if (r.fits) {
     j["memory"] = {{"weights_bytes", r.memory.weights_bytes},
@@ -52,6 +83,29 @@ nlohmann::json CandidateJson(const CandidateResult& r) {
 }
 
 std::string Ms(double v) { return FormatNumber(v, 4); }
+
+// How sure, in words under the ranked table: where the intervals come
+// from, which groups the ranked deployments used, and the caveats.
+std::string PlanIntervalLines(const PlanResult& result) {
+  std::string out;
+  if (!result.intervals_enabled) {
+    for (const std::string& n : result.interval_notes) out += "intervals: off (" + n + ")\n";
+    return out;
+  }
+  out += fmt::format("intervals: {}% of measured/predicted ratios fall inside, from {}\n",
+                     FormatNumber(100 * result.coverage, 3), result.intervals_file);
+  if (result.intervals_provisional) {
+    out += "PROVISIONAL intervals: the file is a placeholder, not yet regenerated from the residuals\n";
+  }
+  std::map<std::string, int> groups;  // group used -> ranked deployments using it
+  for (const CandidateResult& r : result.feasible) {
+    const MetricInterval& thr = r.intervals.output_tokens_per_s;
+    ++groups[thr.found ? thr.group->Describe() : "none: " + thr.why_none];
+  }
+  for (const auto& [g, n] : groups) out += fmt::format("throughput interval of {} ranked: {}\n", n, g);
+  for (const std::string& n : result.interval_notes) out += "note: " + n + "\n";
+  return out;
+}
 
 }  // namespace
 
@@ -80,6 +134,11 @@ nlohmann::json PlanJson(const PlanResult& result) {
                            {"output_tokens_per_s_per_gpu", p.output_tokens_per_s_per_gpu},
                            {"output_tokens_per_s_per_user", p.output_tokens_per_s_per_user}});
   }
+  j["interval_coverage"] = result.intervals_enabled ? nlohmann::json(result.coverage) : nlohmann::json();
+  j["confidence"] = result.confidence ? nlohmann::json(*result.confidence) : nlohmann::json();
+  j["interval_file"] = result.intervals_enabled ? nlohmann::json(result.intervals_file) : nlohmann::json();
+  j["interval_provisional"] = result.intervals_provisional;
+  j["interval_notes"] = result.interval_notes;
   j["configurations_evaluated"] = result.configurations;
   j["threads"] = result.threads;
   j["seconds"] = result.seconds;
@@ -100,21 +159,42 @@ std::string PlanText(const PlanResult& result, Format format) {
                                s.model, FormatNumber(s.requests_per_s), s.workload.isl->Describe(),
                                s.workload.osl->Describe(), slo_text, result.configurations,
                                result.feasible.size(), result.threads, result.seconds);
+  if (result.confidence) {
+    feasible.title += fmt::format("\nsized for {:g} confidence: each latency SLO met by its one-sided bound "
+                                  "(x exp(q({:g}))), replicas counted for the throughput x exp(q({:g}))",
+                                  *result.confidence, *result.confidence, 1 - *result.confidence);
+  }
   feasible.header = {"#", "configuration", "replicas", "GPUs", "$/h", "$/1M tok", "TTFT p90 ms",
                      "ITL p99 ms", "TPOT p99 ms", "headroom"};
   feasible.numeric = {true, false, true, true, true, true, true, true, true, true};
+  const std::string pct = FormatNumber(100 * result.coverage, 3) + "%";
+  if (result.intervals_enabled) {
+    feasible.header.insert(feasible.header.end(), {"GPUs " + pct, "$/1M tok " + pct});
+    feasible.numeric.insert(feasible.numeric.end(), {false, false});
+  }
   int rank = 0;
   for (const CandidateResult& r : result.feasible) {
     feasible.rows.push_back({std::to_string(++rank), r.candidate.Describe(), std::to_string(r.replicas),
                              std::to_string(r.num_gpus), FormatNumber(r.usd_per_hour),
                              FormatNumber(r.usd_per_1m_tokens), Ms(r.ttft_ms_p90), Ms(r.itl_ms_p99),
                              Ms(r.tpot_ms_p99), FormatNumber(100 * r.headroom, 3) + "%"});
+    if (result.intervals_enabled) {
+      const CandidateIntervals& iv = r.intervals;
+      if (iv.output_tokens_per_s.found) {
+        feasible.rows.back().push_back(fmt::format("[{}, {}]", iv.num_gpus_lo, iv.num_gpus_hi));
+        feasible.rows.back().push_back(fmt::format("[{}, {}]", FormatNumber(iv.usd_per_1m_tokens_lo, 3),
+                                                   FormatNumber(iv.usd_per_1m_tokens_hi, 3)));
+      } else {
+        feasible.rows.back().insert(feasible.rows.back().end(), {"none", "none"});
+      }
+    }
   }
   if (format == Format::kCsv) return RenderCsv(feasible);
   std::string out = Render(feasible, format);
   if (result.feasible.empty()) {
     out += "\nno configuration meets the SLOs; binding: " + result.binding_constraint + "\n";
   }
+  out += PlanIntervalLines(result);
 
   // Why the rest failed: simulated finalists one by one, the others
   // grouped by the first word of their reason.

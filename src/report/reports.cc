@@ -53,6 +53,31 @@ void NotesSection(Table& t, const Setup& s) {
   for (const auto& n : s.notes) Row(t, "note", n);
 }
 
+// The headline figures of an estimate with the interval each takes: the
+// metric's own, or the inverse of the one it scales as 1 / (per-user
+// rate against ITL, $ per token against throughput).
+struct EstimateFigure {
+  const char* key;
+  double value;
+  MetricInterval interval;
+  bool priced = true;  // false: a $ figure without a price
+};
+
+std::vector<EstimateFigure> EstimateFigures(const Estimate& e, const HeadlineIntervals& iv) {
+  const MetricInterval& thr = iv.output_tokens_per_s;
+  return {{"ttft_ms", e.ttft_ms, iv.ttft_ms},
+          {"itl_ms", e.itl_ms, iv.itl_ms},
+          {"tpot_ms", e.itl_ms, iv.itl_ms},
+          {"e2e_ms", e.e2e_ms, iv.e2e_ms},
+          {"output_tokens_per_s", e.output_tokens_per_s, thr},
+          {"output_tokens_per_s_per_gpu", e.output_tokens_per_s_per_gpu, thr},
+          {"output_tokens_per_s_per_user", e.output_tokens_per_s_per_user, iv.itl_ms.Inverted()},
+          {"total_tokens_per_s", e.total_tokens_per_s, thr},
+          {"requests_per_s", e.requests_per_s, thr},
+          {"usd_per_1m_output_tokens", e.usd_per_1m_output_tokens, thr.Inverted(), e.priced},
+          {"usd_per_1m_tokens", e.usd_per_1m_tokens, thr.Inverted(), e.priced}};
+}
+
 }  // namespace
 
 std::string DeploymentSummary(const Setup& s) {
@@ -110,7 +135,7 @@ nlohmann::json MemoryJson(const MemoryPlan& m, int64_t max_seqs, double context)
           {"why_not", m.why_not}};
 }
 
-nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e) {
+nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e, const HeadlineIntervals& iv) {
   nlohmann::json j = {
       {"deployment", DeploymentJson(s)},
       {"isl", w.isl},
@@ -138,6 +163,10 @@ nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e
   };
   const double context = static_cast<double>(w.isl + w.osl);
   j["memory"] = MemoryJson(e.memory, e.max_concurrency, context);
+  for (const EstimateFigure& f : EstimateFigures(e, iv)) {
+    j[std::string(f.key) + "_interval"] = f.priced ? IntervalJson(f.interval, f.value) : nlohmann::json();
+  }
+  AddIntervalSummaryJson(iv, &j);
   return j;
 }
 
@@ -169,29 +198,40 @@ nlohmann::json StepJson(const Setup& s, const StepShape& shape, const StepTime& 
           {"ops", ops}};
 }
 
-Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e) {
+Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const HeadlineIntervals& iv) {
   Table t;
   t.title = DeploymentSummary(s);
   t.header = {"metric", "value", "unit"};
   t.numeric = {false, true, false};
+  if (iv.enabled) {
+    t.header.push_back("interval");
+    t.numeric.push_back(false);
+  }
+  // A row of a headline figure: with its interval when intervals are on.
+  auto figure = [&](const std::string& key, double value, const MetricInterval& m, const std::string& unit) {
+    std::vector<std::string> row = {key, FormatNumber(value), unit};
+    if (iv.enabled) row.push_back(IntervalText(m, value));
+    t.rows.push_back(row);
+  };
+  const MetricInterval& thr = iv.output_tokens_per_s;
   Section(t, "workload");
   Row(t, "input / output tokens", fmt::format("{} / {}", w.isl, w.osl));
   Row(t, "concurrency", std::to_string(e.concurrency),
       e.concurrency_limit == "requested" ? "requests" : "requests (max, bound by " + e.concurrency_limit + ")");
   Section(t, "latency");
-  Row(t, "TTFT", FormatNumber(e.ttft_ms), "ms");
-  Row(t, "ITL (TPOT)", FormatNumber(e.itl_ms), "ms");
-  Row(t, "end-to-end", FormatNumber(e.e2e_ms), "ms");
+  figure("TTFT", e.ttft_ms, iv.ttft_ms, "ms");
+  figure("ITL (TPOT)", e.itl_ms, iv.itl_ms, "ms");
+  figure("end-to-end", e.e2e_ms, iv.e2e_ms, "ms");
   Section(t, "throughput");
-  Row(t, "output tokens/s", FormatNumber(e.output_tokens_per_s), "tok/s");
-  Row(t, "output tokens/s per GPU", FormatNumber(e.output_tokens_per_s_per_gpu), "tok/s");
-  Row(t, "output tokens/s per user", FormatNumber(e.output_tokens_per_s_per_user), "tok/s");
+  figure("output tokens/s", e.output_tokens_per_s, thr, "tok/s");
+  figure("output tokens/s per GPU", e.output_tokens_per_s_per_gpu, thr, "tok/s");
+  figure("output tokens/s per user", e.output_tokens_per_s_per_user, iv.itl_ms.Inverted(), "tok/s");
   Row(t, "requests/s", FormatNumber(e.requests_per_s), "req/s");
   Section(t, "cost");
   if (e.priced) {
     Row(t, "cluster price", FormatNumber(e.usd_per_hour), fmt::format("$/h ({} GPUs x ${}/GPU-h)", e.num_gpus, FormatNumber(*s.usd_per_gpu_hour, 3)));
-    Row(t, "per 1M output tokens", FormatNumber(e.usd_per_1m_output_tokens), "$");
-    Row(t, "per 1M tokens (in + out)", FormatNumber(e.usd_per_1m_tokens), "$");
+    figure("per 1M output tokens", e.usd_per_1m_output_tokens, thr.Inverted(), "$");
+    figure("per 1M tokens (in + out)", e.usd_per_1m_tokens, thr.Inverted(), "$");
   } else {
     Row(t, "price", "unknown", "no $/GPU-hour in the profile: pass --price");
   }
@@ -207,11 +247,12 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e) {
   Row(t, "max concurrent sequences", std::to_string(e.max_concurrency), "per replica");
   Row(t, "fits", e.fits ? "yes" : "NO", e.fit_note);
   EfficiencyRow(t, s);
+  AddIntervalSection(iv, &t);
   NotesSection(t, s);
   return t;
 }
 
-Table EstimateCsvTable(const Setup& s, const Workload& w, const Estimate& e) {
+Table EstimateCsvTable(const Setup& s, const Workload& w, const Estimate& e, const HeadlineIntervals& iv) {
   Table t;
   t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "kv_dtype", "engine",
               "isl", "osl", "concurrency", "ttft_ms", "itl_ms", "e2e_ms", "output_tokens_per_s",
@@ -226,6 +267,18 @@ Table EstimateCsvTable(const Setup& s, const Workload& w, const Estimate& e) {
                     FormatNumber(e.requests_per_s, 6),
                     e.priced ? FormatNumber(e.usd_per_1m_output_tokens, 6) : "",
                     e.priced ? FormatNumber(e.usd_per_1m_tokens, 6) : "", e.fits ? "true" : "false"});
+  // Intervals: lo and hi per headline figure, empty when none.
+  for (const EstimateFigure& f : EstimateFigures(e, iv)) {
+    const std::string key = f.key;
+    if (key == "tpot_ms" || key == "total_tokens_per_s" || key == "output_tokens_per_s_per_user") continue;
+    const bool have = f.priced && f.interval.found;
+    t.header.push_back(key + "_lo");
+    t.header.push_back(key + "_hi");
+    t.rows.back().push_back(have ? FormatNumber(f.interval.Low(f.value), 6) : "");
+    t.rows.back().push_back(have ? FormatNumber(f.interval.High(f.value), 6) : "");
+  }
+  t.header.push_back("interval_coverage");
+  t.rows.back().push_back(iv.enabled ? FormatNumber(iv.coverage, 6) : "");
   return t;
 }
 

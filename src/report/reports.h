@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "perf/setup.h"
+#include "report/interval_report.h"
 #include "report/table.h"
 #include "serving/steady_state.h"
 
@@ -16,13 +17,20 @@ namespace roofplan {
 nlohmann::json DeploymentJson(const Setup& setup);
 nlohmann::json MemoryJson(const MemoryPlan& memory, int64_t max_concurrent_sequences,
                           double context_tokens);
-nlohmann::json EstimateJson(const Setup& setup, const Workload& workload, const Estimate& estimate);
+// `intervals`: the prediction intervals of the headline figures (default:
+// none, reported as off).
+nlohmann::json EstimateJson(const Setup& setup, const Workload& workload, const Estimate& estimate,
+                            const HeadlineIntervals& intervals = {});
 nlohmann::json StepJson(const Setup& setup, const StepShape& shape, const StepTime& step);
 
 // Key/value tables for people (`--format table|markdown|csv`). CSV of an
 // estimate is one header row and one row of values, for spreadsheets.
-Table EstimateTable(const Setup& setup, const Workload& workload, const Estimate& estimate);
-Table EstimateCsvTable(const Setup& setup, const Workload& workload, const Estimate& estimate);
+// With intervals enabled the table gains an "interval" column and a
+// "[how sure]" section; the CSV always has the *_lo/*_hi columns.
+Table EstimateTable(const Setup& setup, const Workload& workload, const Estimate& estimate,
+                    const HeadlineIntervals& intervals = {});
+Table EstimateCsvTable(const Setup& setup, const Workload& workload, const Estimate& estimate,
+                       const HeadlineIntervals& intervals = {});
 Table StepTable(const Setup& setup, const StepShape& shape, const StepTime& step);
 Table MemoryTable(const Setup& setup, const MemoryPlan& memory, int64_t max_concurrent_sequences,
                   double context_tokens);

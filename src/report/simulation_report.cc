@@ -46,12 +46,35 @@ std::string ClusterText(const Setup& setup, const ClusterSpec& c) {
 void Row(Table& t, const std::string& key, const std::string& value, const std::string& unit = "") {
   t.rows.push_back({key, value, unit});
 }
+
+bool ClosedLoop(const WorkloadSpec& w) { return w.concurrency && !w.arrival && w.trace.empty(); }
+
+// An open loop's throughput is the load offered to it, not a prediction:
+// no interval for it, or for the $ per token that follows from it.
+HeadlineIntervals ForLoop(const WorkloadSpec& w, HeadlineIntervals iv) {
+  if (iv.enabled && !ClosedLoop(w)) {
+    iv.output_tokens_per_s.found = false;
+    iv.output_tokens_per_s.group.reset();
+    iv.output_tokens_per_s.why_none = "open loop: the throughput is the offered load, not a prediction";
+    iv.notes.push_back("no throughput or cost interval: " + iv.output_tokens_per_s.why_none);
+  }
+  return iv;
+}
+
+// The latency metrics with the interval of the metric each is predicted
+// as (TPOT and every ITL gap: itl_ms); queueing has none.
+struct LatencyMetric {
+  const char* name;
+  const LatencyStats* stats;
+  const MetricInterval* interval;
+};
 void Section(Table& t, const std::string& name) { t.rows.push_back({"[" + name + "]", "", ""}); }
 
 }  // namespace
 
 nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const SimOptions& options,
-                              const SimResult& r) {
+                              const SimResult& r, const HeadlineIntervals& intervals) {
+  const HeadlineIntervals iv = ForLoop(w, intervals);
   nlohmann::json j;
   j["deployment"] = DeploymentJson(setup);
   j["workload"] = {{"arrival", ArrivalText(w)},
@@ -126,15 +149,40 @@ nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const S
   j["steps"] = r.steps;
   j["events"] = r.events;
   j["step_shapes_priced"] = r.step_cache_misses;
+  const LatencyMetric with_intervals[] = {{"ttft", &r.ttft_ms, &iv.ttft_ms},
+                                          {"tpot", &r.tpot_ms, &iv.itl_ms},
+                                          {"itl", &r.itl_ms, &iv.itl_ms},
+                                          {"e2e", &r.e2e_ms, &iv.e2e_ms}};
+  for (const LatencyMetric& m : with_intervals) {
+    j[std::string(m.name) + "_ms_interval"] = {{"mean", IntervalJson(*m.interval, m.stats->mean())},
+                                               {"median", IntervalJson(*m.interval, m.stats->median())}};
+  }
+  const MetricInterval& thr = iv.output_tokens_per_s;
+  j["output_tokens_per_s_interval"] = IntervalJson(thr, r.output_tokens_per_s);
+  j["usd_per_1m_output_tokens_interval"] =
+      r.priced ? IntervalJson(thr.Inverted(), r.usd_per_1m_output_tokens) : nlohmann::json();
+  j["usd_per_1m_tokens_interval"] = r.priced ? IntervalJson(thr.Inverted(), r.usd_per_1m_tokens) : nlohmann::json();
+  AddIntervalSummaryJson(iv, &j);
   return j;
 }
 
 std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimOptions& options,
-                           const SimResult& r, Format format) {
+                           const SimResult& r, Format format, const HeadlineIntervals& intervals) {
+  const HeadlineIntervals iv = ForLoop(w, intervals);
   Table t;
   t.title = DeploymentSummary(setup);
   t.header = {"metric", "value", "unit"};
   t.numeric = {false, true, false};
+  if (iv.enabled) {
+    t.header.push_back("interval");
+    t.numeric.push_back(false);
+  }
+  auto figure = [&](const std::string& key, double value, const MetricInterval& m, const std::string& unit) {
+    std::vector<std::string> row = {key, FormatNumber(value), unit};
+    if (iv.enabled) row.push_back(IntervalText(m, value));
+    t.rows.push_back(row);
+  };
+  const MetricInterval& thr = iv.output_tokens_per_s;
   Section(t, "workload");
   Row(t, "arrivals", ArrivalText(w));
   if (w.isl && w.osl) Row(t, "input / output tokens", w.isl->Describe() + " / " + w.osl->Describe());
@@ -143,9 +191,8 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
   Row(t, "requests completed", std::to_string(r.requests_completed));
   Row(t, "duration", FormatNumber(r.duration_s), "s");
   Row(t, "request throughput", FormatNumber(r.request_throughput), "req/s");
-  Row(t, "output tokens/s", FormatNumber(r.output_tokens_per_s), "tok/s");
-  Row(t, "output tokens/s per GPU", FormatNumber(r.num_gpus ? r.output_tokens_per_s / r.num_gpus : 0),
-      "tok/s");
+  figure("output tokens/s", r.output_tokens_per_s, thr, "tok/s");
+  figure("output tokens/s per GPU", r.num_gpus ? r.output_tokens_per_s / r.num_gpus : 0, thr, "tok/s");
   Row(t, "total tokens/s", FormatNumber(r.total_tokens_per_s), "tok/s (in + out)");
   if (options.slo.any()) {
     Row(t, "goodput", FormatNumber(r.goodput_requests_per_s),
@@ -171,28 +218,42 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
   if (r.priced) {
     Row(t, "cluster price", FormatNumber(r.usd_per_hour),
         fmt::format("$/h ({} GPUs x ${}/GPU-h)", r.num_gpus, FormatNumber(*setup.usd_per_gpu_hour, 3)));
-    Row(t, "per 1M output tokens", FormatNumber(r.usd_per_1m_output_tokens), "$ at the achieved throughput");
-    Row(t, "per 1M tokens (in + out)", FormatNumber(r.usd_per_1m_tokens), "$");
+    figure("per 1M output tokens", r.usd_per_1m_output_tokens, thr.Inverted(), "$ at the achieved throughput");
+    figure("per 1M tokens (in + out)", r.usd_per_1m_tokens, thr.Inverted(), "$");
   } else {
     Row(t, "price", "unknown", "no $/GPU-hour in the profile: pass --price");
   }
+
+  AddIntervalSection(iv, &t);
 
   Table lat;
   lat.title = "latency (ms)";
   lat.header = {"metric", "mean", "median", "p90", "p95", "p99", "max"};
   lat.numeric = {false, true, true, true, true, true, true};
-  const std::pair<const char*, const LatencyStats*> metrics[] = {
-      {"TTFT", &r.ttft_ms}, {"TPOT", &r.tpot_ms}, {"ITL", &r.itl_ms},
-      {"E2E", &r.e2e_ms},   {"queueing", &r.queue_ms}};
-  for (const auto& [name, s] : metrics) {
-    lat.rows.push_back({name, FormatNumber(s->mean()), FormatNumber(s->median()),
+  if (iv.enabled) {
+    // The ratio interval of the metric on the mean and the median.
+    lat.header.insert(lat.header.end(), {"mean interval", "median interval"});
+    lat.numeric.insert(lat.numeric.end(), {false, false});
+  }
+  const LatencyMetric metrics[] = {{"TTFT", &r.ttft_ms, &iv.ttft_ms},
+                                   {"TPOT", &r.tpot_ms, &iv.itl_ms},
+                                   {"ITL", &r.itl_ms, &iv.itl_ms},
+                                   {"E2E", &r.e2e_ms, &iv.e2e_ms},
+                                   {"queueing", &r.queue_ms, nullptr}};
+  for (const LatencyMetric& m : metrics) {
+    const LatencyStats* s = m.stats;
+    lat.rows.push_back({m.name, FormatNumber(s->mean()), FormatNumber(s->median()),
                         FormatNumber(s->Percentile(90)), FormatNumber(s->Percentile(95)),
                         FormatNumber(s->Percentile(99)), FormatNumber(s->max())});
+    if (iv.enabled && m.interval) {
+      lat.rows.back().push_back(IntervalText(*m.interval, s->mean()));
+      lat.rows.back().push_back(IntervalText(*m.interval, s->median()));
+    }
   }
   return Render(t, format) + "\n" + Render(lat, format);
 }
 
-Table SimulationCsvTable(const Setup& s, const SimResult& r) {
+Table SimulationCsvTable(const Setup& s, const SimResult& r, const HeadlineIntervals& iv) {
   Table t;
   t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "engine", "requests_completed",
               "duration_s", "request_throughput", "output_tokens_per_s", "total_tokens_per_s",
@@ -211,6 +272,23 @@ Table SimulationCsvTable(const Setup& s, const SimResult& r) {
                     FormatNumber(r.e2e_ms.Percentile(99), 6), FormatNumber(r.goodput_requests_per_s, 6),
                     std::to_string(r.preemptions),
                     r.priced ? FormatNumber(r.usd_per_1m_tokens, 6) : ""});
+  // Intervals of the means, lo and hi, empty when none. The CSV has no
+  // workload to tell an open loop by, so the throughput interval is left
+  // to the JSON and the table.
+  const std::pair<const char*, std::pair<const MetricInterval*, double>> figures[] = {
+      {"mean_ttft_ms", {&iv.ttft_ms, r.ttft_ms.mean()}},
+      {"mean_tpot_ms", {&iv.itl_ms, r.tpot_ms.mean()}},
+      {"mean_itl_ms", {&iv.itl_ms, r.itl_ms.mean()}},
+      {"mean_e2e_ms", {&iv.e2e_ms, r.e2e_ms.mean()}}};
+  for (const auto& [key, f] : figures) {
+    const auto& [m, value] = f;
+    t.header.push_back(std::string(key) + "_lo");
+    t.header.push_back(std::string(key) + "_hi");
+    t.rows.back().push_back(m->found ? FormatNumber(m->Low(value), 6) : "");
+    t.rows.back().push_back(m->found ? FormatNumber(m->High(value), 6) : "");
+  }
+  t.header.push_back("interval_coverage");
+  t.rows.back().push_back(iv.enabled ? FormatNumber(iv.coverage, 6) : "");
   return t;
 }
 

@@ -10,17 +10,26 @@
 
 #include "catalog/workload_spec.h"
 #include "perf/setup.h"
+#include "report/interval_report.h"
 #include "report/table.h"
 #include "serving/simulator.h"
 
 namespace roofplan {
 
+// `intervals`: each latency metric's ratio interval applied to its mean
+// and median (<metric>_ms_interval: {"mean": [lo, hi], "median": [lo, hi]};
+// TPOT and ITL take itl_ms's), and the throughput's to output tokens/s and
+// (inverted) to $ per token, in a closed loop only: an open loop's
+// throughput is its offered load.
 nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& workload,
-                              const SimOptions& options, const SimResult& result);
+                              const SimOptions& options, const SimResult& result,
+                              const HeadlineIntervals& intervals = {});
 // Summary (workload, throughput, cost, cluster) and latency percentiles.
 std::string SimulationText(const Setup& setup, const WorkloadSpec& workload,
-                           const SimOptions& options, const SimResult& result, Format format);
-Table SimulationCsvTable(const Setup& setup, const SimResult& result);
+                           const SimOptions& options, const SimResult& result, Format format,
+                           const HeadlineIntervals& intervals = {});
+Table SimulationCsvTable(const Setup& setup, const SimResult& result,
+                         const HeadlineIntervals& intervals = {});
 
 // One line per finished request, written as the simulation goes.
 class RequestsCsvWriter {
