@@ -45,7 +45,7 @@ int PositiveInt(const JsonObject& o, const std::string& key, int base) {
 EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& file,
                                const std::string& path, const EnginePreset& base) {
   JsonObject o(preset, file, path);
-  o.RejectUnknownKeys({"name", "preset", "based_on", "description", "step_overhead_us",
+  o.RejectUnknownKeys({"name", "preset", "based_on", "calibration_scope", "description", "step_overhead_us",
                        "per_sequence_overhead_us", "overlap_scheduling", "cuda_graph_max_batch",
                        "gpu_defaults", "graph_kernel_gap_us", "eager_kernel_gap_us", "cuda_graphs_decode",
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
@@ -59,6 +59,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
+  e.calibration_scope = o.OptionalString("calibration_scope").value_or(base.calibration_scope);
   e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us);
   e.per_sequence_overhead_us =
       NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us);
@@ -156,6 +157,7 @@ EnginePreset ForGpu(EnginePreset e, double memory_gib, const std::string& archit
 nlohmann::json EnginePresetToJson(const EnginePreset& e) {
   return {{"name", e.name},
           {"description", e.description},
+          {"calibration_scope", e.calibration_scope.empty() ? e.name : e.calibration_scope},
           {"step_overhead_us", e.step_overhead_us},
           {"per_sequence_overhead_us", e.per_sequence_overhead_us},
           {"overlap_scheduling", e.overlap_scheduling},

@@ -36,6 +36,10 @@ enum class AttentionKernel { kFlashAttention2, kFlashAttention3 };
 struct EnginePreset {
   std::string name;
   std::string description;
+  // Whose fitted host-time parameters (calibration/public) it takes:
+  // version presets of one engine share their family's ("vllm"); "" means
+  // its own name.
+  std::string calibration_scope;
 
   // Time outside the GPU kernels: the engine's host (CPU) work per step,
   // scheduling, input preparation, sampling, detokenisation and response
@@ -50,8 +54,9 @@ struct EnginePreset {
   double eager_kernel_gap_us = 0;  // gap per kernel when launched from the CPU
   bool cuda_graphs_decode = true;  // decode-only steps replay CUDA graphs
   bool cuda_graphs_prefill = false;
-  // Largest decode batch (sequences per attention group) with a captured
-  // graph; a larger one launches its kernels eagerly. 0: no limit.
+  // Largest step (tokens per attention group; a decode-only step has one
+  // per sequence) with a captured graph; a larger one launches its kernels
+  // eagerly. 0: no limit.
   int cuda_graph_max_batch = 0;
 
   // Kernel fusion. RMSNorm cost is per norm over `hidden` elements, RoPE

@@ -35,7 +35,7 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep",
                        "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
                        "slo", "cluster", "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
-                       "calibration"});
+                       "calibration", "public_calibration"});
   Scenario s;
   s.file = file;
   s.name = o.OptionalString("name").value_or("");
@@ -78,6 +78,7 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   }
   if (o.Has("inter_node_gb_per_s")) s.inter_node_gb_per_s = o.PositiveNumber("inter_node_gb_per_s");
   s.calibration = o.OptionalString("calibration").value_or("");
+  s.public_calibration = o.OptionalString("public_calibration").value_or("");
   return s;
 }
 

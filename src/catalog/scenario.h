@@ -39,6 +39,10 @@ struct Scenario {
   std::optional<double> memory_fraction;
   std::optional<double> inter_node_gb_per_s;
   std::string calibration;  // path to a calibration file ("" = the GPU's own, if any)
+  // Parameters fitted to public measurements ("" = calibration/public/
+  // fitted.json when it exists, "none" = the documented values; a
+  // calibration of "none" also means the documented values).
+  std::string public_calibration;
 };
 
 // Reads a scenario file; unknown keys, wrong types and bad values are

@@ -43,6 +43,9 @@ struct Efficiency {
   std::optional<SaturatingCurve> decode_attention_curve;  // else the memory fraction
 
   std::string source = "defaults";  // or the calibration file's path
+  // The public fit (calibration/public/fitted.json) applied under the
+  // defaults, "" when the documented values are used as they are.
+  std::string public_calibration;
   std::string calibration_date;     // when that file was measured ("" for defaults)
 
   double PrefillAttentionFraction(AttentionKernel kernel) const {

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "hardware/calibration.h"
+#include "hardware/public_calibration.h"
 
 namespace roofplan {
 
@@ -39,8 +40,26 @@ const Calibration& CachedCalibration(const std::string& path) {
 // The efficiencies of `gpu`: the calibration file the scenario names, else
 // the GPU's own calibration/<slug>.json in the data directory when there
 // is one, else the documented defaults ("none" asks for the defaults).
-Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu) {
-  const Efficiency defaults = DefaultEfficiency(gpu);
+const PublicCalibration& CachedPublicCalibration(const std::string& path) {
+  static std::map<std::string, PublicCalibration> cache;
+  std::lock_guard<std::mutex> lock(calibration_mutex);
+  auto it = cache.find(path);
+  if (it == cache.end()) it = cache.emplace(path, LoadPublicCalibration(path)).first;
+  return it->second;
+}
+
+// The public fit that applies, or null for the documented values.
+const PublicCalibration* PublicCalibrationFor(const Scenario& s) {
+  if (s.calibration == "none" || s.public_calibration == "none") return nullptr;
+  if (!s.public_calibration.empty()) return &CachedPublicCalibration(s.public_calibration);
+  const std::string path =
+      (std::filesystem::path(DataDir()) / "calibration" / "public" / "fitted.json").string();
+  return CalibrationExists(path) ? &CachedPublicCalibration(path) : nullptr;
+}
+
+// `defaults` (documented values, with the public fit applied) with the
+// GPU's calibration file on top.
+Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu, const Efficiency& defaults) {
   if (s.calibration == "none") return defaults;
   std::string path = s.calibration;
   if (path.empty()) {
@@ -66,6 +85,11 @@ Setup ResolveScenario(const Scenario& s) {
   setup.gpu = ResolveGpu(s.gpu);
   setup.engine = ResolveEngine(s.engine);
   setup.engine = ForGpu(setup.engine, setup.gpu.memory_bytes / kGiB, setup.gpu.architecture);
+  Efficiency defaults = DefaultEfficiency(setup.gpu);
+  if (const PublicCalibration* fitted = PublicCalibrationFor(s)) {
+    ApplyPublicCalibration(*fitted, setup.gpu.architecture, &defaults, &setup.engine);
+    defaults.public_calibration = fitted->file;
+  }
   if (!s.engine_overrides.is_null()) {
     setup.engine = ParseEnginePreset(s.engine_overrides, s.file, "$.engine", setup.engine);
   }
@@ -111,7 +135,7 @@ Setup ResolveScenario(const Scenario& s) {
   prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);
   if (prec.kv == DType::kInt4) throw Error("kv_dtype int4 is not supported by the modelled engines; use fp8, int8 or fp4");
 
-  setup.efficiency = ResolveEfficiency(s, setup.gpu);
+  setup.efficiency = ResolveEfficiency(s, setup.gpu, defaults);
   if (s.inter_node_gb_per_s) setup.network.inter_node_gb_per_s = *s.inter_node_gb_per_s;
   setup.usd_per_gpu_hour = s.usd_per_gpu_hour ? s.usd_per_gpu_hour : setup.gpu.usd_per_gpu_hour;
   return setup;

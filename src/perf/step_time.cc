@@ -165,8 +165,11 @@ StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const 
   // Sequences one scheduler handles: attention data-parallel ranks each
   // run their own.
   const double seqs_per_group = (shape.prefill_seqs + shape.decode_seqs) / plan_.attention_dp();
+  // Graphs are captured for batches of up to so many tokens (a decode-only
+  // step: one per sequence); a bigger step launches its kernels eagerly.
+  const double tokens_per_group = shape.new_tokens() / plan_.attention_dp();
   const bool graph_captured =
-      engine_.cuda_graph_max_batch <= 0 || seqs_per_group <= engine_.cuda_graph_max_batch;
+      engine_.cuda_graph_max_batch <= 0 || tokens_per_group <= engine_.cuda_graph_max_batch;
   st.cuda_graph = decode_only ? engine_.cuda_graphs_decode && graph_captured
                               : engine_.cuda_graphs_prefill;
   double kernels_us = 0;

@@ -1,0 +1,241 @@
+// The engine and hardware effects of issue 10, each against a hand-worked
+// case: host time per sequence and its overlap with the GPU, the CUDA-graph
+// capture limit, GPU-dependent engine defaults, preset inheritance, the
+// busiest expert-parallel rank, the grouped-GEMM fraction; the public
+// calibration file and the prior-regularised fit.
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "calibrate/prior_fit.h"
+#include "catalog/catalog.h"
+#include "catalog/engine_preset.h"
+#include "hardware/efficiency.h"
+#include "hardware/public_calibration.h"
+#include "model/ops.h"
+#include "perf/setup.h"
+#include "perf/step_time.h"
+#include "test_support.h"
+
+namespace roofplan {
+namespace {
+
+StepTimeModel Llama8bOnH100(const EnginePreset& engine) {
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  return StepTimeModel(ResolveModel("llama-3.1-8b"), gpu, ParallelPlan(), Precision(), engine,
+                       DefaultEfficiency(gpu));
+}
+
+StepShape Decode(double batch) {
+  StepShape s;
+  s.decode_seqs = batch;
+  s.decode_context = 1000;
+  return s;
+}
+
+// Without overlap the host time adds: step_overhead + per_sequence x seqs.
+TEST(EngineHostTime, AddsPerSequenceWithoutOverlap) {
+  EnginePreset e = ResolveEngine("vllm");
+  e.overlap_scheduling = false;
+  e.step_overhead_us = 100;
+  e.per_sequence_overhead_us = 0;
+  const StepTime base = Llama8bOnH100(e).Step(Decode(64));
+  e.per_sequence_overhead_us = 10;
+  const StepTime with = Llama8bOnH100(e).Step(Decode(64));
+  // 100 us + 64 x 10 us = 0.74 ms, against 0.1 ms.
+  EXPECT_NEAR(with.overhead_ms, 0.74, 1e-12);
+  EXPECT_NEAR(with.step_ms - base.step_ms, 0.64, 1e-12);
+}
+
+// With overlap a step takes max(GPU, host): host work shorter than the
+// GPU's is hidden, longer shows only by its excess.
+TEST(EngineHostTime, OverlapShowsOnlyTheExcess) {
+  EnginePreset e = ResolveEngine("vllm");
+  e.overlap_scheduling = true;
+  e.step_overhead_us = 100;
+  e.per_sequence_overhead_us = 0;
+  const StepTime hidden = Llama8bOnH100(e).Step(Decode(64));
+  EXPECT_EQ(hidden.overhead_ms, 0);  // 0.1 ms of host under a multi-ms GPU step
+  const double gpu_ms = hidden.kernels_ms + hidden.gaps_ms;
+  e.per_sequence_overhead_us = 1000;  // 64 ms of host time
+  const StepTime shown = Llama8bOnH100(e).Step(Decode(64));
+  EXPECT_NEAR(shown.step_ms, 0.1 + 64.0, 1e-9);
+  EXPECT_NEAR(shown.overhead_ms, 64.1 - gpu_ms, 1e-9);
+}
+
+// A decode batch above the largest captured graph runs eagerly.
+TEST(EngineHostTime, CudaGraphCaptureLimit) {
+  EnginePreset e = ResolveEngine("vllm");
+  e.cuda_graph_max_batch = 512;
+  const StepTimeModel perf = Llama8bOnH100(e);
+  EXPECT_TRUE(perf.Step(Decode(512)).cuda_graph);
+  EXPECT_FALSE(perf.Step(Decode(513)).cuda_graph);
+  e.cuda_graph_max_batch = 0;  // no limit
+  EXPECT_TRUE(Llama8bOnH100(e).Step(Decode(4096)).cuda_graph);
+}
+
+// vLLM's online-serving defaults: 8192 tokens and 1024 sequences on GPUs of
+// >= 70 GiB that are not A100s, 2048 and 256 elsewhere; 0.8 had 2048/256
+// everywhere.
+TEST(EnginePresets, VllmBatchDefaultsFollowTheGpu) {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.engine = "vllm";
+  s.gpu = "h100-sxm";
+  roofplan::Setup h100 = ResolveScenario(s);
+  EXPECT_EQ(h100.engine.max_num_batched_tokens, 8192);
+  EXPECT_EQ(h100.engine.max_num_seqs, 1024);
+  s.gpu = "a100-80gb-sxm";
+  roofplan::Setup a100 = ResolveScenario(s);
+  EXPECT_EQ(a100.engine.max_num_batched_tokens, 2048);
+  EXPECT_EQ(a100.engine.max_num_seqs, 256);
+  s.gpu = "l40s";  // 48 GB
+  EXPECT_EQ(ResolveScenario(s).engine.max_num_batched_tokens, 2048);
+  s.gpu = "h100-sxm";
+  s.engine = "vllm-0.8";
+  EXPECT_EQ(ResolveScenario(s).engine.max_num_batched_tokens, 2048);
+  // A scenario's own value wins over the GPU rule.
+  s.engine = "vllm";
+  s.engine_overrides = {{"max_num_batched_tokens", 4096}};
+  EXPECT_EQ(ResolveScenario(s).engine.max_num_batched_tokens, 4096);
+}
+
+TEST(EnginePresets, VersionPresetsInheritTheirBase) {
+  const EnginePreset base = ResolveEngine("vllm");
+  const EnginePreset v15 = ResolveEngine("vllm-0.15");
+  EXPECT_EQ(v15.name, "vllm-0.15");
+  EXPECT_TRUE(v15.overlap_scheduling);  // async scheduling default since 0.14
+  EXPECT_FALSE(base.overlap_scheduling);
+  EXPECT_EQ(v15.kv_block_tokens, base.kv_block_tokens);
+  EXPECT_EQ(EngineScope(v15), "vllm");
+  EXPECT_EQ(EngineScope(ResolveEngine("trtllm-1.0")), "trtllm-pytorch");
+  // trtllm-1.0 keeps the kernels and block size of the trtllm preset it
+  // is based on, and adds the Python executor's overlap.
+  EXPECT_EQ(ResolveEngine("trtllm-1.0").kv_block_tokens, ResolveEngine("trtllm").kv_block_tokens);
+  EXPECT_TRUE(ResolveEngine("trtllm-1.0").overlap_scheduling);
+  EXPECT_FALSE(ResolveEngine("trtllm").overlap_scheduling);
+}
+
+TEST(EnginePresets, BasedOnMustNameACatalogPreset) {
+  const std::string path = WriteTemp("e.json", R"({"based_on": "/tmp/x.json"})");
+  EXPECT_TRUE(Contains(MessageOf<InputError>([&] { ResolveEngine(path); }), "$.based_on"));
+  const std::string rules = WriteTemp("r.json", R"({"gpu_defaults": {"min_memory_gib": 1}})");
+  EXPECT_TRUE(Contains(MessageOf<InputError>([&] { ResolveEngine(rules); }), "$.gpu_defaults"));
+}
+
+// 1000 assignments over 4 ranks: mean 250, sd sqrt(1000 x 1/4 x 3/4) =
+// 13.693, sqrt(2 ln 4) = 1.6651: the busiest rank gets about 272.8.
+TEST(MoeLoad, BusiestRankOfUniformRouting) {
+  EXPECT_NEAR(BusiestRankAssignments(1000, 4), 250 + 13.693 * 1.6651, 0.01);
+  EXPECT_EQ(BusiestRankAssignments(1000, 1), 1000);
+  // Few assignments: never more than all of them.
+  EXPECT_LE(BusiestRankAssignments(2, 64), 2);
+  // The excess over the mean shrinks relative to it as the batch grows.
+  EXPECT_LT(BusiestRankAssignments(1e6, 8) / 1.25e5, BusiestRankAssignments(1e3, 8) / 125);
+}
+
+// Expert GEMMs run at the grouped fraction of the dense GEMM rate.
+TEST(MoeLoad, GroupedGemmFractionScalesExpertCompute) {
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  Efficiency e = DefaultEfficiency(gpu);
+  auto expert_compute_us = [&](double fraction) {
+    e.moe_grouped_gemm_fraction = fraction;
+    StepTimeModel perf(ResolveModel("mixtral-8x7b"), gpu, ParallelPlan{2, 1, 1, 1}, Precision(),
+                       ResolveEngine("vllm"), e);
+    StepShape prefill;
+    prefill.prefill_seqs = 4;
+    prefill.prefill_tokens = 2048;
+    for (const OpTime& t : perf.Step(prefill, true).ops) {
+      if (std::string(t.op.name) == "expert_gate_up") return t.compute_us;
+    }
+    return 0.0;
+  };
+  const double full = expert_compute_us(1.0);
+  ASSERT_GT(full, 0);
+  EXPECT_NEAR(expert_compute_us(0.5) / full, 2.0, 1e-9);
+}
+
+TEST(PublicCalibration, AppliesByScope) {
+  const std::string path = WriteTemp("fitted.json", R"({"parameters": [
+    {"name": "memory_bandwidth_fraction", "scope": "blackwell", "value": 0.7},
+    {"name": "memory_bandwidth_fraction", "scope": "hopper", "value": 0.85},
+    {"name": "per_sequence_overhead_us", "scope": "vllm", "value": 33},
+    {"name": "step_overhead_us", "scope": "*", "value": 7}]})");
+  const PublicCalibration c = LoadPublicCalibration(path);
+  Efficiency e = DefaultEfficiency(ResolveGpu("h100-sxm"));
+  EnginePreset engine = ResolveEngine("vllm-0.11");
+  ApplyPublicCalibration(c, "hopper", &e, &engine);
+  EXPECT_EQ(e.memory_bandwidth_fraction, 0.85);
+  EXPECT_EQ(engine.per_sequence_overhead_us, 33);  // vllm-0.11's scope is vllm
+  EXPECT_EQ(engine.step_overhead_us, 7);
+  EnginePreset sglang = ResolveEngine("sglang");
+  const double before = sglang.per_sequence_overhead_us;
+  ApplyPublicCalibration(c, "hopper", &e, &sglang);
+  EXPECT_EQ(sglang.per_sequence_overhead_us, before);
+
+  // Through a scenario; "none" keeps the documented values.
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "b200";
+  s.engine = "vllm";
+  s.public_calibration = path;
+  EXPECT_EQ(ResolveScenario(s).efficiency.memory_bandwidth_fraction, 0.7);
+  s.public_calibration = "none";
+  EXPECT_EQ(ResolveScenario(s).efficiency.memory_bandwidth_fraction, 0.8);
+}
+
+TEST(PublicCalibration, BadFilesNameThePath) {
+  const std::string unknown = WriteTemp("u.json", R"({"parameters": [{"name": "speed", "scope": "*", "value": 1}]})");
+  EXPECT_TRUE(Contains(MessageOf<InputError>([&] { LoadPublicCalibration(unknown); }),
+                       "$.parameters[0].name"));
+  const std::string range = WriteTemp("r.json", R"({"parameters": [{"name": "memory_bandwidth_fraction",
+      "scope": "*", "value": 1.5, "min": 0.3, "max": 0.98}]})");
+  EXPECT_TRUE(Contains(MessageOf<InputError>([&] { LoadPublicCalibration(range); }),
+                       "$.parameters[0].value"));
+}
+
+// The fit recovers known parameters from synthetic rows y = a x + b with
+// noise-free data, and keeps a parameter no row sees at its prior.
+TEST(PriorFit, RecoversKnownParameters) {
+  const double a = 3.0, b = 20.0;
+  std::vector<double> x, y;
+  for (int i = 1; i <= 40; ++i) {
+    x.push_back(i * 2.5);
+    y.push_back(a * x.back() + b);
+  }
+  PriorFitProblem p;
+  p.parameters = {{"a", 1.0, 2.0, 0.01, 100}, {"b", 5.0, 2.0, 0.1, 1000}, {"unseen", 0.5, 0.2, 0.1, 0.9}};
+  p.rows = x.size();
+  p.max_iterations = 60;
+  p.log_ratios = [&](const std::vector<double>& v, std::vector<double>* out) {
+    out->resize(x.size());
+    for (size_t i = 0; i < x.size(); ++i) (*out)[i] = std::log((v[0] * x[i] + v[1]) / y[i]);
+  };
+  const PriorFitResult r = FitWithPriors(p);
+  // The priors pull by (log(v/prior)/sd)^2 against 40 exact rows: the
+  // answer moves by well under 1%.
+  EXPECT_NEAR(r.values[0], a, 0.01 * a);
+  EXPECT_NEAR(r.values[1], b, 0.03 * b);
+  EXPECT_NEAR(r.values[2], 0.5, 1e-9);
+  EXPECT_LT(r.rms_log_after, 0.01);
+  EXPECT_GT(r.rms_log_before, 0.3);
+}
+
+TEST(PriorFit, StaysInsideTheRange) {
+  PriorFitProblem p;
+  p.parameters = {{"f", 0.5, 5.0, 0.1, 0.9}};
+  p.rows = 1;
+  // The data want f = 2, outside the physical range.
+  p.log_ratios = [](const std::vector<double>& v, std::vector<double>* out) {
+    *out = {std::log(v[0] / 2.0)};
+  };
+  const PriorFitResult r = FitWithPriors(p);
+  EXPECT_LE(r.values[0], 0.9);
+  EXPECT_GT(r.values[0], 0.85);
+  p.parameters[0].prior = 0.95;  // outside its own range
+  EXPECT_TRUE(Contains(MessageOf<Error>([&] { FitWithPriors(p); }), "min < prior < max"));
+}
+
+}  // namespace
+}  // namespace roofplan

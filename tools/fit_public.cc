@@ -1,0 +1,219 @@
+// Fits the public calibration (hardware/public_calibration.h) to the
+// measurements in shared/validation, cross-validates it by leaving one
+// source set out at a time, and writes
+//   calibration/public/fitted.json     the fitted parameters (the defaults)
+//   calibration/public/intervals.json  quantiles of the leave-one-source-out
+//                                      residuals per group (prediction intervals)
+// and prints the accuracy before the fit, in-sample and leave-one-source-out.
+//   build/roofplan_fit_public [--validation DIR] [--out DIR] [--no-loso] [--dry-run]
+// Takes tens of minutes on two cores: it simulates every serving run many times.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "validation/accuracy.h"
+#include "validation/public_fit.h"
+
+namespace {
+
+using namespace roofplan;
+
+// The interval groups' metric names (the headline figures).
+std::string IntervalMetric(const std::string& metric) {
+  return metric == "tpot_ms" ? "itl_ms" : metric;
+}
+
+struct Residual {
+  const MeasuredCase* c;
+  std::string metric;
+  double measured, predicted;
+};
+
+std::vector<Residual> Residuals(const std::vector<MeasuredCase>& cases,
+                                const std::vector<std::vector<double>>& predicted) {
+  std::vector<Residual> out;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (size_t k = 0; k < cases[i].measured.size(); ++k) {
+      out.push_back({&cases[i], cases[i].measured[k].first, cases[i].measured[k].second,
+                     predicted[i].size() > k ? predicted[i][k] : 0});
+    }
+  }
+  return out;
+}
+
+std::string Summary(const std::vector<const Residual*>& rows) {
+  std::vector<AccuracyRow> a;
+  for (const Residual* r : rows) {
+    AccuracyRow row;
+    row.predicted = r->predicted;
+    row.measured = r->measured;
+    a.push_back(row);
+  }
+  const AccuracySummary s = Summarise(a);
+  return fmt::format("{:>4} | {:5.1f}% | {:5.1f}% | {:+6.1f}%", s.rows, 100 * s.median_abs_error,
+                     100 * s.p90_abs_error, 100 * s.median_signed_error);
+}
+
+// Accuracy by source set and metric, for each of the three predictions.
+void PrintAccuracy(const std::vector<std::pair<std::string, std::vector<Residual>>>& runs) {
+  std::map<std::string, std::vector<std::vector<const Residual*>>> groups;
+  for (size_t v = 0; v < runs.size(); ++v) {
+    for (const Residual& r : runs[v].second) {
+      auto& g = groups[r.c->source_set + " | " + r.metric];
+      g.resize(runs.size());
+      g[v].push_back(&r);
+    }
+  }
+  fmt::print("| source set | metric |");
+  for (const auto& run : runs) fmt::print(" {}: rows, median, p90, signed median |", run.first);
+  fmt::print("\n|---|---|");
+  for (size_t v = 0; v < runs.size(); ++v) fmt::print("---|");
+  fmt::print("\n");
+  for (const auto& [key, by_run] : groups) {
+    fmt::print("| {} |", key);
+    for (const auto& rows : by_run) fmt::print(" {} |", Summary(rows));
+    fmt::print("\n");
+  }
+}
+
+nlohmann::json Quantiles(std::vector<double> log_ratios) {
+  nlohmann::json q = nlohmann::json::object();
+  for (double p : {0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95}) {
+    q[fmt::format("{:g}", p)] = Quantile(log_ratios, p);
+  }
+  return q;
+}
+
+// Groups of the held-out residuals at every level of the lookup's fallback
+// order (regime, then GPU generation, then dense/MoE, then engine family),
+// each with at least `kMinRows` rows.
+nlohmann::json IntervalGroups(const std::vector<Residual>& loso) {
+  constexpr size_t kMinRows = 8;
+  struct Key {
+    std::string engine, moe, generation, regime, metric;
+    bool operator<(const Key& o) const {
+      return std::tie(engine, moe, generation, regime, metric) <
+             std::tie(o.engine, o.moe, o.generation, o.regime, o.metric);
+    }
+  };
+  std::map<Key, std::vector<double>> groups;
+  for (const Residual& r : loso) {
+    if (!(r.predicted > 0 && r.measured > 0)) continue;
+    const double x = std::log(r.measured / r.predicted);
+    const std::string moe = r.c->moe ? "true" : "false";
+    const std::string metric = IntervalMetric(r.metric);
+    const Key levels[] = {
+        {r.c->engine_family, moe, r.c->gpu_generation, r.c->regime, metric},
+        {r.c->engine_family, moe, r.c->gpu_generation, "*", metric},
+        {r.c->engine_family, moe, "*", "*", metric},
+        {r.c->engine_family, "", "*", "*", metric},
+        {"*", "", "*", "*", metric},
+    };
+    for (const Key& k : levels) groups[k].push_back(x);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [k, xs] : groups) {
+    if (xs.size() < kMinRows) continue;
+    nlohmann::json g = {{"engine_family", k.engine},
+                        {"gpu_generation", k.generation},
+                        {"regime", k.regime},
+                        {"metric", k.metric},
+                        {"rows", xs.size()},
+                        {"log_ratio_quantiles", Quantiles(xs)}};
+    if (!k.moe.empty()) g["moe"] = k.moe == "true";
+    out.push_back(g);
+  }
+  return out;
+}
+
+void Write(const std::string& path, const nlohmann::json& j) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream f(path);
+  if (!f) throw Error("cannot write " + path);
+  f << j.dump(2) << "\n";
+  fmt::print(stderr, "wrote {}\n", path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = std::string(ROOFPLAN_SOURCE_DIR) + "/../shared/validation";
+  std::string out_dir = std::string(ROOFPLAN_SOURCE_DIR) + "/calibration/public";
+  bool loso = true, dry_run = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--validation" && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (a == "--out" && i + 1 < argc) {
+      out_dir = argv[++i];
+    } else if (a == "--no-loso") {
+      loso = false;
+    } else if (a == "--dry-run") {
+      dry_run = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--validation DIR] [--out DIR] [--no-loso] [--dry-run]\n", argv[0]);
+      return 2;
+    }
+  }
+  try {
+    std::vector<MeasuredCase> cases;
+    int skipped = 0;
+    for (auto set : {LoadPublishedCases(dir + "/dev_published.json"),
+                     LoadH100StepCases(dir + "/h100_pytorch_llama31_8b.json"),
+                     LoadServingCases(dir + "/serving/dev_serving.json")}) {
+      skipped += set.skipped;
+      for (auto& c : set.cases) cases.push_back(std::move(c));
+    }
+    fmt::print("{} measured cases ({} rows not in the catalog skipped)\n\n", cases.size(), skipped);
+    PublicFitOptions options;
+    options.progress = [](const std::string& s) { fmt::print(stderr, "{}\n", s); };
+
+    std::vector<size_t> all(cases.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const PublicFitResult fit = FitPublicParameters(cases, all, options);
+    for (const std::string& stage : fit.stages) fmt::print("{}\n", stage);
+    fmt::print("({} evaluations)\n\n", fit.evaluations);
+    fmt::print("| parameter | scope | documented | fitted | rows |\n|---|---|---:|---:|---:|\n");
+    for (size_t j = 0; j < fit.parameters.size(); ++j) {
+      const FitParameter& p = fit.parameters[j];
+      fmt::print("| {} | {} | {:.4g} | {:.4g} | {} |\n", p.name, p.scope, p.bounds.prior, fit.values[j], p.rows);
+    }
+    fmt::print("\n");
+
+    std::vector<std::vector<double>> documented;
+    for (const MeasuredCase& c : cases) documented.push_back(PredictCase(c, c.setup));
+    std::vector<std::pair<std::string, std::vector<Residual>>> runs = {
+        {"documented", Residuals(cases, documented)},
+        {"fitted (in-sample)", Residuals(cases, PredictAll(cases, fit))}};
+    std::vector<Residual> held_out;
+    if (loso) {
+      held_out = Residuals(cases, LeaveOneSourceOut(cases, options));
+      runs.push_back({"leave-one-source-out", held_out});
+    }
+    PrintAccuracy(runs);
+    if (!dry_run) {
+      Write(out_dir + "/fitted.json",
+            PublicCalibrationToJson(ToPublicCalibration(fit, "build/roofplan_fit_public")));
+      if (loso) {
+        Write(out_dir + "/intervals.json",
+              {{"about",
+                "leave-one-source-out residuals of roofplan against shared/validation; "
+                "log(measured / predicted) quantiles per group"},
+               {"generated_by", "build/roofplan_fit_public"},
+               {"groups", IntervalGroups(held_out)}});
+      }
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "roofplan_fit_public: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
