@@ -6,8 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <set>
+
 #include "catalog/json_reader.h"
 #include "core/error.h"
+#include "validation/guidellm_report.h"
+#include "validation/inference_perf_report.h"
+#include "validation/result_fields.h"
 
 namespace roofplan {
 
@@ -17,25 +23,6 @@ using nlohmann::json;
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// "p99" -> true (percentile 99), "p99.9" -> true; "p" or "pfoo" -> false.
-bool IsPercentileName(const std::string& stat) {
-  if (stat.size() < 2 || stat[0] != 'p') return false;
-  const std::string number = stat.substr(1);
-  char* end = nullptr;
-  const double p = std::strtod(number.c_str(), &end);
-  return end == number.c_str() + number.size() && p >= 0 && p <= 100 &&
-         std::isdigit(static_cast<unsigned char>(number[0]));
-}
-
-// A stat name as roofplan spells it: "mean", "median", or "pNN" ("p50"
-// becomes "median").
-std::optional<std::string> StatName(const std::string& stat) {
-  if (stat == "mean" || stat == "avg") return "mean";
-  if (stat == "median" || stat == "p50") return "median";
-  if (IsPercentileName(stat)) return stat;
-  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------
@@ -151,6 +138,16 @@ MeasuredServingRun ParseVllm(const JsonObject& root) {
       run.output_lens.push_back(out);
     }
   }
+  if (auto m = root.OptionalString("model_id")) run.model = *m;
+  if (input_lens && !input_lens->empty()) {
+    // FNV-1a of the lengths in order: equal for the same prompts.
+    uint64_t hash = 1469598103934665603ull;
+    for (const int64_t len : *input_lens) {
+      hash = (hash ^ static_cast<uint64_t>(len)) * 1099511628211ull;
+    }
+    run.prompt_source = "vllm input_lens of " + std::to_string(input_lens->size()) +
+                        " requests, hash " + std::to_string(hash);
+  }
   return run;
 }
 
@@ -250,18 +247,60 @@ MeasuredServingRun ParseGenaiPerf(const JsonObject& root) {
 
 }  // namespace
 
+DetectedFormat DetectResultFormat(const json& doc) {
+  if (!doc.is_object()) return {"", "expected a JSON object, got " + DescribeJson(doc)};
+  if (IsInferencePerfSummary(doc)) {
+    return {"", "inference-perf's summary over all stages (no load_summary.requested_rate); its "
+                "stage_N_lifecycle_metrics.json are read instead"};
+  }
+  if (LooksLikeInferencePerfReport(doc)) return {"inference-perf", ""};
+  if (LooksLikeGuidellmReport(doc)) return {"guidellm", ""};
+  if (doc.contains("time_to_first_token")) return {"genai-perf", ""};
+  if (LooksLikeVllm(doc)) return {"vllm", ""};
+  if (LooksLikeGenaiPerf(doc)) return {"genai-perf", ""};
+  return {"", "not a serving benchmark result: expected `vllm bench serve --save-result` JSON (with "
+              "\"completed\" and \"mean_ttft_ms\"), GenAI-Perf's profile_export_genai_perf.json "
+              "(with \"time_to_first_token\"), an inference-perf stage report (with "
+              "\"load_summary\" and \"successes\") or a guidellm report (with \"benchmarks\")"};
+}
+
+std::vector<MeasuredServingRun> ParseMeasuredServingRuns(const json& doc, const std::string& path) {
+  const DetectedFormat detected = DetectResultFormat(doc);
+  if (detected.format.empty()) throw InputError(path, "$", detected.why_not);
+  const JsonObject root(doc, path);
+  if (detected.format == "guidellm") return ParseGuidellmReport(root);
+  if (detected.format == "inference-perf") return {ParseInferencePerfStage(root)};
+  if (detected.format == "vllm") return {ParseVllm(root)};
+  return {ParseGenaiPerf(root)};  // fails on a missing time_to_first_token
+}
+
+std::vector<MeasuredServingRun> LoadMeasuredServingRuns(const std::string& path) {
+  return ParseMeasuredServingRuns(ReadResultJson(path), path);
+}
+
 MeasuredServingRun LoadMeasuredServingRun(const std::string& path) {
-  // vllm bench serve writes NaN for metrics it has no samples of (the ITL
-  // of one-token replies): absent.
-  const json doc = ReadJsonFile(path, NonFiniteLiterals::kNull);
-  const JsonObject root(doc, path);  // throws unless an object
-  if (doc.contains("time_to_first_token")) return ParseGenaiPerf(root);
-  if (LooksLikeVllm(doc)) return ParseVllm(root);
-  if (LooksLikeGenaiPerf(doc)) return ParseGenaiPerf(root);  // fails on time_to_first_token
-  throw InputError(path, "$",
-                   "not a serving benchmark result: expected `vllm bench serve --save-result` "
-                   "JSON (with \"completed\" and \"mean_ttft_ms\") or GenAI-Perf's "
-                   "profile_export_genai_perf.json (with \"time_to_first_token\")");
+  std::vector<MeasuredServingRun> runs = LoadMeasuredServingRuns(path);
+  if (runs.size() != 1) {
+    throw InputError(path, "$.benchmarks",
+                     "holds " + std::to_string(runs.size()) + " benchmarks; expected one here");
+  }
+  return std::move(runs[0]);
+}
+
+std::vector<std::string> RunLabels(const std::vector<MeasuredServingRun>& runs) {
+  std::vector<std::string> labels;
+  std::set<std::string> seen;
+  bool repeated = false;
+  for (const auto& run : runs) {
+    std::string label = std::filesystem::path(run.file).filename().string();
+    if (!run.where.empty()) label += " " + run.where;
+    repeated = repeated || !seen.insert(label).second;
+    labels.push_back(label);
+  }
+  if (!repeated) return labels;
+  labels.clear();
+  for (const auto& run : runs) labels.push_back(run.file + (run.where.empty() ? "" : " " + run.where));
+  return labels;
 }
 
 }  // namespace roofplan

@@ -1,7 +1,10 @@
 // Results of real serving benchmarks, read so that `roofplan validate` can
 // simulate the same load and compare metric by metric.
 //
-// Two formats are read (detected from their keys):
+// Four formats are read (detected from their keys): the two below, and
+// inference-perf's stage reports (validation/inference_perf_report.h) and
+// guidellm's reports (validation/guidellm_report.h). Files are read only up
+// to kMaxResultFileBytes (validation/result_fields.h).
 //  - vLLM's `vllm bench serve --save-result` / benchmarks/benchmark_serving.py
 //    result JSON. Read: completed (required, > 0), num_prompts,
 //    request_rate (a number or "inf"), burstiness, max_concurrency (a
@@ -11,7 +14,10 @@
 //    follow --metric-percentiles, e.g. p90, p99, p99.9; std_* is not
 //    read), at least one TTFT metric required, and, when saved with
 //    details, input_lens and output_lens (requests with 0 output tokens,
-//    vLLM's mark of a failed request, are dropped).
+//    vLLM's mark of a failed request, are dropped); model_id -> model;
+//    the input_lens sequence -> prompt_source (runs that sent prompts of
+//    the same lengths in the same order sent the same prompts, as
+//    `vllm bench serve` does for one dataset and seed).
 //  - GenAI-Perf's profile_export_genai_perf.json (the summary it writes
 //    next to profile_export.json). Read: time_to_first_token (required),
 //    inter_token_latency, request_latency, each with "unit" (ms, us, ns or
@@ -35,28 +41,67 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace roofplan {
 
 struct MeasuredServingRun {
   std::string file;
-  std::string format;  // "vllm" or "genai-perf"
+  std::string where;   // the run's place in a file of several ("$.benchmarks[2]"), else ""
+  std::string format;  // "vllm", "genai-perf", "inference-perf" or "guidellm"
+  std::string model;   // the model the file says was served; "" when it does not say
   // The load as the benchmark applied it.
   std::optional<int64_t> num_requests;    // vLLM: completed; GenAI-Perf: request_count
   std::optional<double> request_rate;     // requests/s; nullopt or inf = all at once
   std::optional<double> burstiness;       // vLLM: gamma shape of the gaps (1 = Poisson)
+  bool constant_arrivals = false;         // fixed gaps of 1/request_rate (inference-perf,
+                                          // guidellm "constant"), else Poisson / gamma
   std::optional<int64_t> max_concurrency;
   std::optional<double> mean_input_tokens, mean_output_tokens;
   std::vector<int64_t> input_lens, output_lens;  // per request, when saved
+  // The spread of the lengths when the file gives it (inference-perf,
+  // guidellm): "input_tokens.p10", "output_tokens.median", ... Described
+  // in the load; the means (or input_lens) are what is simulated.
+  std::map<std::string, double> length_stats;
   // Measured metrics by roofplan's names: "ttft_ms.mean", "ttft_ms.median",
   // "ttft_ms.p90", "ttft_ms.p99" (any "ttft_ms.pNN"), "tpot_ms.*",
   // "itl_ms.*", "e2e_ms.*", "request_throughput", "output_tokens_per_s",
   // "total_tokens_per_s", "duration_s".
   std::map<std::string, double> metrics;
+  // Read and shown but not compared (not in the errors, not fitted to):
+  // the tool measures them differently from roofplan, as `notes` says.
+  std::map<std::string, double> unscored_metrics;
+  // What identifies the prompts the run sent (dataset and generator
+  // settings, or its per-request input lengths), so that runs replaying
+  // the same prompts can be told; "" when the file does not say.
+  std::string prompt_source;
+  std::vector<std::string> notes;  // the reader's caveats about this run
 };
 
-// Reads either format (detected from its keys). Throws InputError naming
-// the file and JSON path when neither format's required fields are there,
-// or a field has the wrong type.
+// Every run in a result file (a guidellm report holds one per benchmark;
+// the other formats one). Throws InputError naming the file and JSON path
+// when the file is too large, is no format's, lacks a required field, or
+// a field has the wrong type.
+std::vector<MeasuredServingRun> LoadMeasuredServingRuns(const std::string& path);
+
+// The run of a file of one run; a file of several is an InputError.
 MeasuredServingRun LoadMeasuredServingRun(const std::string& path);
+
+// The format of a parsed result ("vllm", "genai-perf", "inference-perf",
+// "guidellm"), or "" with `why_not` saying what the document is instead.
+struct DetectedFormat {
+  std::string format;
+  std::string why_not;
+};
+DetectedFormat DetectResultFormat(const nlohmann::json& doc);
+
+// Every run of an already parsed document of `path`.
+std::vector<MeasuredServingRun> ParseMeasuredServingRuns(const nlohmann::json& doc,
+                                                         const std::string& path);
+
+// How each run is named in output: its file name, with `where` when the
+// file holds several; the path as given when two runs' names would be the
+// same (stage_0_lifecycle_metrics.json of two experiments).
+std::vector<std::string> RunLabels(const std::vector<MeasuredServingRun>& runs);
 
 }  // namespace roofplan

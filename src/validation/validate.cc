@@ -12,6 +12,7 @@
 
 #include <Eigen/Dense>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "serving/simulator.h"
@@ -69,6 +70,17 @@ struct Load {
 
 std::string Fmt(double v) { return fmt::format("{:.4g}", v); }
 
+// "; the run's p10-p90: 585-600 in, 26-249 out" when the run gives the
+// spread of its lengths, which fixed lengths at the means do not have.
+std::string Spread(const MeasuredServingRun& run) {
+  const auto& s = run.length_stats;
+  for (const char* k : {"input_tokens.p10", "input_tokens.p90", "output_tokens.p10", "output_tokens.p90"}) {
+    if (!s.count(k)) return "";
+  }
+  return "; the run's p10-p90: " + Fmt(s.at("input_tokens.p10")) + "-" + Fmt(s.at("input_tokens.p90")) +
+         " in, " + Fmt(s.at("output_tokens.p10")) + "-" + Fmt(s.at("output_tokens.p90")) + " out";
+}
+
 Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_t> cap) {
   Load load;
   load.spec.seed = seed;
@@ -87,10 +99,11 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
     load.spec.osl = LengthSpec::Fixed(std::max<int64_t>(1, std::llround(out / n)));
   } else {
     if (!run.mean_input_tokens || !run.mean_output_tokens) {
-      throw Error(run.file +
+      throw Error(run.file + (run.where.empty() ? "" : " " + run.where) +
                   ": the run gives no mean input and output lengths (vLLM: total_input_tokens and "
                   "total_output_tokens; GenAI-Perf: input_sequence_length and "
-                  "output_sequence_length), so its load cannot be simulated");
+                  "output_sequence_length; guidellm: prompt_token_count and output_token_count), "
+                  "so its load cannot be simulated");
     }
     const int64_t isl = std::max<int64_t>(1, std::llround(*run.mean_input_tokens));
     const int64_t osl = std::max<int64_t>(1, std::llround(*run.mean_output_tokens));
@@ -106,7 +119,7 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
     load.spec.isl = LengthSpec::Fixed(isl);
     load.spec.osl = LengthSpec::Fixed(osl);
     lengths = "fixed lengths at the means (" + std::to_string(isl) + " in, " + std::to_string(osl) +
-              " out)";
+              " out" + Spread(run) + ")";
   }
 
   const bool finite_rate = run.request_rate && std::isfinite(*run.request_rate);
@@ -114,7 +127,10 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
   if (finite_rate) {
     ArrivalSpec a;
     a.rate_per_s = *run.request_rate;
-    if (run.burstiness && *run.burstiness != 1) {
+    if (run.constant_arrivals) {
+      a.process = ArrivalProcess::kConstant;
+      arrivals = "constant arrivals (fixed gaps) at " + Fmt(a.rate_per_s) + " req/s";
+    } else if (run.burstiness && *run.burstiness != 1) {
       a.process = ArrivalProcess::kGamma;
       a.cv = 1 / std::sqrt(*run.burstiness);
       arrivals = "gamma arrivals (burstiness " + Fmt(*run.burstiness) + ") at " + Fmt(a.rate_per_s) +
@@ -130,7 +146,7 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
   } else if (run.max_concurrency) {
     load.spec.concurrency = *run.max_concurrency;
     arrivals = "closed loop of " + std::to_string(*run.max_concurrency) + " users";
-  } else if (run.format == "vllm") {
+  } else if (run.format == "vllm" || (run.request_rate && std::isinf(*run.request_rate))) {
     load.all_at_once = true;
     arrivals = "all arriving at t = 0 (request rate inf)";
   } else {
@@ -138,6 +154,7 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
                 ": the run does not say its load (no concurrency or request_rate in its "
                 "input_config); give its concurrency or request rate");
   }
+  load.notes.insert(load.notes.end(), run.notes.begin(), run.notes.end());
 
   if (cap && !load.all_at_once && static_cast<int64_t>(load.input.size()) > *cap) {
     load.input.resize(static_cast<size_t>(*cap));
@@ -204,6 +221,12 @@ ValidationResult Compare(const SimResult& r, const MeasuredServingRun& run, cons
     if (!predicted) continue;
     v.metrics.push_back(MetricComparison{prefix + name, *predicted, measured});
   }
+  for (const auto& [name, measured] : run.unscored_metrics) {
+    if (measured == 0 || !std::isfinite(measured)) continue;
+    if (const auto predicted = Predicted(r, name)) {
+      v.unscored.push_back(MetricComparison{prefix + name, *predicted, measured});
+    }
+  }
   v.load = load.description;
   v.notes = load.notes;
   if (load.spec.arrival && run.max_concurrency && r.max_requests_in_flight > *run.max_concurrency) {
@@ -221,11 +244,14 @@ ValidationResult ValidateAll(const Setup& setup, const std::vector<MeasuredServi
                              uint64_t seed) {
   if (runs.size() == 1) return ValidateAgainst(setup, runs[0], seed);
   ValidationResult all;
-  for (const auto& run : runs) {
-    const std::string prefix = std::filesystem::path(run.file).filename().string() + ": ";
+  const std::vector<std::string> labels = RunLabels(runs);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const MeasuredServingRun& run = runs[i];
+    const std::string prefix = labels[i] + ": ";
     const Load load = PlanLoad(run, seed, std::nullopt);
     ValidationResult v = Compare(SimulateLoad(setup, load), run, load, prefix);
     all.metrics.insert(all.metrics.end(), v.metrics.begin(), v.metrics.end());
+    all.unscored.insert(all.unscored.end(), v.unscored.begin(), v.unscored.end());
     all.load += (all.load.empty() ? "" : "; ") + prefix + v.load;
     for (const auto& n : v.notes) all.notes.push_back(prefix + n);
   }
@@ -392,6 +418,34 @@ int Minimise(const FitObjective& objective, int n, const Eigen::Vector2d& min_st
 }
 
 }  // namespace
+
+std::vector<std::string> PromptReuseWarnings(const Setup& setup,
+                                             const std::vector<MeasuredServingRun>& runs) {
+  std::vector<std::string> warnings;
+  if (!setup.engine.prefix_caching) return warnings;
+  const std::vector<std::string> labels = RunLabels(runs);
+  std::vector<bool> done(runs.size(), false);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (done[i] || runs[i].prompt_source.empty()) continue;
+    std::vector<std::string> same = {labels[i]};
+    for (size_t j = i + 1; j < runs.size(); ++j) {
+      if (!done[j] && runs[j].prompt_source == runs[i].prompt_source) {
+        same.push_back(labels[j]);
+        done[j] = true;
+      }
+    }
+    if (same.size() < 2) continue;
+    const bool lengths = runs[i].prompt_source.rfind("vllm input_lens", 0) == 0;
+    warnings.push_back(fmt::format(
+        "{} runs replay the same prompts ({}): {}. With prefix caching on (engine preset {}), "
+        "every run after the first found them cached and measured the TTFT of cache hits, "
+        "which the simulation, sending them cold, does not reproduce. Restart the server (or "
+        "reset its prefix cache) between runs, or compare only the first",
+        same.size(), lengths ? "identical per-request input lengths" : "same dataset and settings",
+        fmt::join(same, ", "), setup.engine.name));
+  }
+  return warnings;
+}
 
 ValidationResult ValidateAgainst(const Setup& setup, const MeasuredServingRun& run, uint64_t seed) {
   const Load load = PlanLoad(run, seed, std::nullopt);

@@ -21,6 +21,9 @@ struct MetricComparison {
 
 struct ValidationResult {
   std::vector<MetricComparison> metrics;
+  // The run's unscored_metrics against the simulation: shown, not in the
+  // errors below.
+  std::vector<MetricComparison> unscored;
   double median_abs_error = 0;  // of |relative_error()| over `metrics`
   double p90_abs_error = 0;
   std::string load;                // what was simulated, e.g. "500 requests, Poisson 4 req/s, ..."
@@ -29,22 +32,34 @@ struct ValidationResult {
 
 // The load simulated for a run:
 //  - lengths: its per-request input_lens/output_lens when saved (replayed
-//    in order), else every request at its rounded mean lengths;
+//    in order), else every request at its rounded mean lengths (the
+//    description gives the run's p10-p90 spread when it has length_stats);
 //  - requests: as many as it has lengths, else num_requests (vLLM:
-//    completed), else 1000 (noted);
-//  - arrivals: a finite request_rate is open loop, Poisson (vLLM's
+//    completed; inference-perf: every request sent), else 1000 (noted);
+//  - arrivals: a finite request_rate is open loop, at fixed gaps when the
+//    run says constant_arrivals, else Poisson (vLLM's
 //    burstiness b != 1: gamma gaps with cv 1/sqrt(b)) seeded by `seed`,
 //    the first request at t = 0 as vLLM sends it; otherwise a
 //    max_concurrency is a closed loop of that many users (vLLM with rate
 //    inf and a cap; GenAI-Perf --concurrency); otherwise (vLLM rate inf, no
-//    cap) every request arrives at t = 0. A finite rate with a cap is
+//    cap; a rate of inf from any format) every request arrives at t = 0.
+//    A finite rate with a cap is
 //    simulated open loop without the cap (noted; vLLM measures TTFT from
 //    when a request gets past the cap, which the simulator does not model).
 //    A GenAI-Perf run whose input_config says neither is an Error: set
 //    request_rate or max_concurrency on the run.
 // Compares every metric both sides have (measured values of 0 and
-// metrics the simulation has no samples of are skipped).
+// metrics the simulation has no samples of are skipped); the run's notes
+// are the result's notes.
 ValidationResult ValidateAgainst(const Setup& setup, const MeasuredServingRun& run, uint64_t seed = 1);
+
+// Runs among `runs` that replay the same prompts (equal, non-empty
+// prompt_source), one warning per group naming them, when the engine
+// preset caches prompt prefixes: every run after the first found its
+// prompts cached (its TTFT is that of cache hits), which the simulation,
+// sending each run's prompts cold, does not reproduce. Empty otherwise.
+std::vector<std::string> PromptReuseWarnings(const Setup& setup,
+                                             const std::vector<MeasuredServingRun>& runs);
 
 // Least-squares fit (Levenberg-Marquardt, Eigen) of the engine preset's
 // step_overhead_us and graph_kernel_gap_us (both >= 0) to one or more runs

@@ -1,0 +1,53 @@
+#include "validation/result_fields.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "catalog/json_reader.h"
+#include "core/error.h"
+
+namespace roofplan {
+
+uintmax_t CheckResultFileSize(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw InputError(path, "", "cannot open file for reading");
+  if (!std::filesystem::is_regular_file(status)) throw InputError(path, "", "not a regular file");
+  const uintmax_t bytes = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError(path, "", "cannot read its size: " + ec.message());
+  if (bytes > kMaxResultFileBytes) {
+    throw InputError(path, "",
+                     fmt::format("the file is {} bytes, more than the {} MiB a benchmark result "
+                                 "may be (a per-request dump? give its summary)",
+                                 bytes, kMaxResultFileBytes >> 20));
+  }
+  return bytes;
+}
+
+nlohmann::json ReadResultJson(const std::string& path) {
+  CheckResultFileSize(path);
+  return ReadJsonFile(path, NonFiniteLiterals::kNull);
+}
+
+bool IsPercentileName(const std::string& stat) {
+  if (stat.size() < 2 || stat[0] != 'p') return false;
+  const std::string number = stat.substr(1);
+  char* end = nullptr;
+  const double p = std::strtod(number.c_str(), &end);
+  return end == number.c_str() + number.size() && p >= 0 && p <= 100 &&
+         std::isdigit(static_cast<unsigned char>(number[0]));
+}
+
+std::optional<std::string> StatName(const std::string& stat) {
+  if (stat == "mean" || stat == "avg") return "mean";
+  if (stat == "median" || stat == "p50") return "median";
+  if (IsPercentileName(stat)) return stat;
+  return std::nullopt;
+}
+
+}  // namespace roofplan
