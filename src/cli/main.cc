@@ -37,6 +37,7 @@
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
+#include "validation/result_directory.h"
 #include "validation/validate.h"
 
 namespace roofplan {
@@ -560,6 +561,10 @@ Table ValidationTable(const ValidationResult& v, const std::string& title) {
   }
   t.rows.push_back({"median |error|", "", "", fmt::format("{:.1f}%", 100 * v.median_abs_error)});
   t.rows.push_back({"p90 |error|", "", "", fmt::format("{:.1f}%", 100 * v.p90_abs_error)});
+  for (const MetricComparison& m : v.unscored) {
+    t.rows.push_back({m.metric + " (not scored)", FormatNumber(m.predicted), FormatNumber(m.measured),
+                      fmt::format("{:+.1f}%", 100 * m.relative_error())});
+  }
   return t;
 }
 
@@ -569,32 +574,58 @@ nlohmann::json ValidationJson(const ValidationResult& v) {
     metrics.push_back({{"metric", m.metric}, {"predicted", m.predicted}, {"measured", m.measured},
                        {"relative_error", m.relative_error()}});
   }
-  return {{"metrics", metrics}, {"median_abs_error", v.median_abs_error},
+  nlohmann::json unscored = nlohmann::json::array();
+  for (const MetricComparison& m : v.unscored) {
+    unscored.push_back({{"metric", m.metric}, {"predicted", m.predicted}, {"measured", m.measured},
+                        {"relative_error", m.relative_error()}});
+  }
+  return {{"metrics", metrics}, {"unscored_metrics", unscored}, {"median_abs_error", v.median_abs_error},
           {"p90_abs_error", v.p90_abs_error}, {"load", v.load}, {"notes", v.notes}};
 }
 
 int RunValidate(const CommonFlags& f, const ValidateFlags& vf) {
   Scenario s = BuildScenario(f);
   const Setup setup = ResolveScenario(s);
+  // Files, or directories of them (every result recognised; the rest
+  // listed as skipped, on stderr).
   std::vector<MeasuredServingRun> runs;
   for (const std::string& path : vf.measured) {
-    MeasuredServingRun run = LoadMeasuredServingRun(path);
-    if (vf.rate > 0) run.request_rate = vf.rate;
-    if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency);
-    runs.push_back(std::move(run));
+    std::vector<MeasuredServingRun> read;
+    if (std::filesystem::is_directory(path)) {
+      ResultDirectory dir = ScanResultDirectory(path);
+      for (const SkippedFile& skip : dir.skipped) {
+        std::fprintf(stderr, "roofplan: skipped %s: %s\n", skip.path.c_str(), skip.reason.c_str());
+      }
+      read = std::move(dir.runs);
+    } else {
+      read = LoadMeasuredServingRuns(path);
+    }
+    for (MeasuredServingRun& run : read) {
+      if (vf.rate > 0) run.request_rate = vf.rate;
+      if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency);
+      runs.push_back(std::move(run));
+    }
   }
+  for (const std::string& w : PromptReuseWarnings(setup, runs)) {
+    std::fprintf(stderr, "roofplan: warning: %s\n", w.c_str());
+  }
+  const std::vector<std::string> labels = RunLabels(runs);
   const Format format = *ParseFormat(f.format);
   const uint64_t seed = static_cast<uint64_t>(vf.seed);
   if (!vf.fit) {
     nlohmann::json all = nlohmann::json::array();
     std::string text;
-    for (const MeasuredServingRun& run : runs) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const MeasuredServingRun& run = runs[i];
       const ValidationResult v = ValidateAgainst(setup, run, seed);
       nlohmann::json j = ValidationJson(v);
       j["file"] = run.file;
+      if (!run.where.empty()) j["where"] = run.where;
       j["format"] = run.format;
+      if (!run.model.empty()) j["model"] = run.model;
       all.push_back(j);
-      text += Render(ValidationTable(v, DeploymentSummary(setup) + "\nagainst " + run.file + " (" + run.format + ")"),
+      const std::string against = labels[i] + " (" + run.format + (run.model.empty() ? "" : ", " + run.model) + ")";
+      text += Render(ValidationTable(v, DeploymentSummary(setup) + "\nagainst " + against),
                      format == Format::kJson ? Format::kTable : format);
       for (const std::string& note : v.notes) text += "note: " + note + "\n";
     }
@@ -783,8 +814,9 @@ int Main(int argc, char** argv) {
   CommonFlags val_flags;
   ValidateFlags val;
   CLI::App* validate = app.add_subcommand(
-      "validate", "compare a vllm bench serve / GenAI-Perf result with the simulation of its load");
-  validate->add_option("measured", val.measured, "benchmark result JSON file(s)")->required();
+      "validate",
+      "compare vllm bench serve / GenAI-Perf / inference-perf / guidellm results with the simulation of their load");
+  validate->add_option("measured", val.measured, "benchmark result JSON file(s), or directories of them")->required();
   AddCommonFlags(validate, &val_flags);
   validate->add_option("--rate", val.rate, "the benchmark's request rate, when its file does not say")
       ->check(CLI::PositiveNumber);
