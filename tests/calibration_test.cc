@@ -432,12 +432,14 @@ TEST(CalibratedPerf, NoCalibrationKeepsTodaysNumbers) {
   EXPECT_NEAR(st.step_ms, 7.925, 1e-3);
   EXPECT_NEAR(st.kernels_ms, 7.605, 1e-3);
 
-  // Through ResolveScenario, with the (empty) calibration/ folder of the
-  // repository: the same numbers, from the defaults.
+  // Through ResolveScenario, with no GPU calibration in the repository and
+  // the public fit (calibration/public/fitted.json) turned off: the same
+  // numbers, from the documented defaults.
   Scenario s;
   s.model = "llama-3.1-8b";
   s.gpu = "h100-sxm";
   s.engine = "pytorch";
+  s.public_calibration = "none";
   const roofplan::Setup setup = ResolveScenario(s);
   EXPECT_EQ(setup.efficiency.source, "defaults");
   EXPECT_EQ(setup.MakeStepTimeModel().Step(Decode(1, 2048)).step_ms, st.step_ms);

@@ -30,7 +30,7 @@ TEST(Catalog, EveryFileLoads) {
   const auto engines = ListEngines();
   EXPECT_EQ(models.size(), 35u);
   EXPECT_EQ(gpus.size(), 21u);
-  EXPECT_EQ(engines.size(), 4u);
+  EXPECT_EQ(engines.size(), 11u);  // 5 engines, 6 version presets
   for (const auto& slug : models) {
     EXPECT_NO_THROW({
       ModelConfig m = ResolveModel(slug);

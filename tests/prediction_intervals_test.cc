@@ -277,7 +277,7 @@ TEST(PredictionIntervals, EstimateJsonCarriesTheIntervals) {
 PlanSpec ThroughputBoundPlan() {
   return ParsePlanSpec(nlohmann::json::parse(R"({
     "model": "llama-3.1-8b",
-    "workload": {"isl": 500, "osl": 100, "requests_per_s": 60},
+    "workload": {"isl": 500, "osl": 100, "requests_per_s": 200},
     "slo": {"ttft_ms_p90": 20000, "tpot_ms_p99": 400},
     "search": {"gpus": ["h100-sxm"], "tp": [1], "weight_dtypes": ["bf16"], "kv_dtypes": ["bf16"]},
     "finalists": 1, "simulate_requests": 400})"),

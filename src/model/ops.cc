@@ -55,10 +55,21 @@ class StepOpBuilder {
       : m_(m), p_(p), e_(e), s_(s), ops_(ops) {
     attn_dp_ = p.attention_dp();
     // Attention and dense layers of one GPU see their attention group's
-    // share of the replica's batch.
-    tokens_ = s.new_tokens() / attn_dp_;
+    // share of the replica's batch. Each group schedules its own requests,
+    // and the MoE layers synchronise all groups every layer, so the step
+    // waits for the group with the most prompt chunks: with chunks landing
+    // on groups at random, the busiest holds about what it would of expert
+    // assignments (BusiestRankAssignments), at least one when any chunk
+    // runs. (TensorRT-LLM added attention_dp_config.enable_balance, after
+    // 1.0, to hold chunks back until the groups are even.)
     prefill_seqs_ = s.prefill_seqs / attn_dp_;
+    if (attn_dp_ > 1 && s.prefill_seqs > 0) {
+      prefill_seqs_ = std::max({prefill_seqs_, std::min(s.prefill_seqs, 1.0),
+                                BusiestRankAssignments(s.prefill_seqs, attn_dp_)});
+    }
     decode_seqs_ = s.decode_seqs / attn_dp_;
+    tokens_ = prefill_seqs_ * s.prefill_tokens + decode_seqs_;
+    replica_tokens_ = s.new_tokens();
     act_bytes_ = BytesPerElement(prec.activation);
     weight_bytes_ = BytesPerElement(prec.weight);
     expert_weight_bytes_ = BytesPerElement(prec.expert_weight);
@@ -101,7 +112,7 @@ class StepOpBuilder {
     TensorParallelReduce(mixer_layers, ffn_layers);
     LmHead();
     if (p_.pp > 1) {
-      Comm("pp_send_recv", Collective::kSendRecv, p_.pp - 1, tokens_ * attn_dp_ * h * 2, 2);
+      Comm("pp_send_recv", Collective::kSendRecv, p_.pp - 1, replica_tokens_ * h * 2, 2);
     }
   }
 
@@ -372,7 +383,7 @@ class StepOpBuilder {
 
     // Tokens reaching this GPU's experts, and how many of its experts they hit.
     const bool wide_ep = p_.ep > p_.tp;
-    const double moe_tokens = wide_ep ? tokens_ * attn_dp_ : tokens_;
+    const double moe_tokens = wide_ep ? replica_tokens_ : tokens_;
     const double local_experts = experts / p_.ep;
     const double width = static_cast<double>(m_.moe_intermediate_size) /
                          (wide_ep ? 1.0 : static_cast<double>(p_.tp / p_.ep));
@@ -432,6 +443,7 @@ class StepOpBuilder {
   std::vector<Op>* ops_;
   int attn_dp_ = 1;
   double tokens_ = 0, prefill_seqs_ = 0, decode_seqs_ = 0;
+  double replica_tokens_ = 0;  // all attention groups' tokens
   double act_bytes_ = 2, weight_bytes_ = 2, expert_weight_bytes_ = 2, kv_bytes_ = 2, state_bytes_ = 2;
   DType gemm_dtype_ = DType::kBf16, attn_dtype_ = DType::kBf16;
 };

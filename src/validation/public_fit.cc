@@ -114,18 +114,17 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
   };
 
   // The stages: which parameters each fits, on which cases.
-  std::set<std::string> serving_scopes;
+  std::set<std::string> serving_scopes, serving_generations;
   Stage one, two;
   for (size_t i : use) {
     if (cases[i].kind == MeasuredCase::Kind::kServing) {
       serving_scopes.insert(EngineScope(cases[i].setup.engine));
+      serving_generations.insert(cases[i].setup.gpu.architecture);
     } else {
       one.cases.push_back(i);
     }
   }
-  for (size_t i : use) {
-    if (serving_scopes.count(EngineScope(cases[i].setup.engine))) two.cases.push_back(i);
-  }
+  two.cases = use;
   // A parameter is in a stage only if some of its cases move when it does.
   const std::vector<double> base = result.values;
   auto exercised = [&](size_t j, const std::vector<size_t>& case_list) {
@@ -144,7 +143,11 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
   for (size_t j = 0; j < result.parameters.size(); ++j) {
     const FitParameter& p = result.parameters[j];
     const bool engine = ParameterInfoOf(p.name).target == ParameterTarget::kEngine;
-    if (engine && serving_scopes.count(p.scope)) {
+    // The serving runs at low load are what see a collective's latency:
+    // decode all-reduces of a few kilobytes, every layer, every token.
+    const bool serving_latency =
+        p.name == "collective_step_latency_us" && serving_generations.count(p.scope);
+    if ((engine && serving_scopes.count(p.scope)) || serving_latency) {
       two.parameters.push_back(j);
     } else if (exercised(j, one.cases)) {
       one.parameters.push_back(j);

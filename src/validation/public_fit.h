@@ -55,10 +55,10 @@ struct PublicFitResult {
 
 // Fits the parameters that the cases `use` (indexes into `cases`) exercise.
 // Two stages, for speed: (1) every parameter on the cases that are not
-// serving replays (each a closed-form estimate); (2) the engine parameters
-// of scopes that have serving replays, on those scopes' cases, the rest
-// held at stage 1's values. A stage whose parameters no case exercises is
-// skipped.
+// serving replays (each a closed-form estimate); (2) on all cases, the
+// engine parameters of scopes that have serving replays and the collective
+// latency of their GPU generations, the rest held at stage 1's values. A
+// stage whose parameters no case exercises is skipped.
 PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
                                     const std::vector<size_t>& use, const PublicFitOptions& options);
 
