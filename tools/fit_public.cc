@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
     fmt::print("| parameter | scope | documented | fitted | rows |\n|---|---|---:|---:|---:|\n");
     for (size_t j = 0; j < fit.parameters.size(); ++j) {
       const FitParameter& p = fit.parameters[j];
+      if (!fit.fitted[j]) continue;  // no case exercises it
       fmt::print("| {} | {} | {:.4g} | {:.4g} | {} |\n", p.name, p.scope, p.bounds.prior, fit.values[j], p.rows);
     }
     fmt::print("\n");

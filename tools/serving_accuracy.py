@@ -35,6 +35,17 @@ MODELS = [  # prefix of the HF name -> catalog slug (same architecture only)
     ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"),
 ]
 ENGINES = {"vLLM": "vllm", "SGLang": "sglang", "TensorRT-LLM": "trtllm"}
+ENGINE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engines")
+
+
+def engine_preset(row):
+    """The preset of the row's engine version ("vllm-0.11") when engines/ has
+    one, else the family's; as validation/measured_cases.cc chooses."""
+    family = ENGINES.get(row["engine"])
+    m = re.search(r"(\d+)\.(\d+)", row.get("engine_version") or "")
+    if family and m and os.path.exists(os.path.join(ENGINE_DIR, f"{family}-{m[1]}.{m[2]}.json")):
+        return f"{family}-{m[1]}.{m[2]}"
+    return family
 
 
 def model_slug(name):
@@ -70,15 +81,17 @@ def engine_overrides(row):
         args = json.dumps(args)
     out = {}
     for key in ("max_num_seqs", "max_num_batched_tokens"):
-        m = re.search(key + r"[:= ]+(\d+)", args.replace("-", "_"))
+        m = re.search(key + r"[:= \"]+(\d+)", args.replace("-", "_"))
         if m:
             out[key] = int(m.group(1))
+    if "--async-scheduling" in args:  # vLLM's opt-in overlap before 0.14
+        out["overlap_scheduling"] = True
     return out
 
 
 def scenario(row):
     model, gpu = model_slug(row["model"]), gpu_slug(row["gpu"])
-    engine = ENGINES.get(row["engine"])
+    engine = engine_preset(row)
     if not model or not gpu or not engine or row.get("spec_decode"):
         return None
     s = {"model": model, "gpu": gpu, "num_gpus": row["num_gpus"], "tp": row["tp"], "pp": row["pp"] or 1}

@@ -154,8 +154,10 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
     }
   }
 
+  result.fitted.assign(result.parameters.size(), false);
   for (Stage* stage : {&one, &two}) {
     if (stage->parameters.empty() || stage->cases.empty()) continue;
+    for (size_t j : stage->parameters) result.fitted[j] = true;
     if (options.progress) {
       options.progress(fmt::format("stage {}: {} parameters, {} rows", stage == &one ? 1 : 2,
                                    stage->parameters.size(), rows_of(stage->cases)));
@@ -191,6 +193,7 @@ PublicCalibration ToPublicCalibration(const PublicFitResult& fit, const std::str
   PublicCalibration c;
   c.generated_by = generated_by;
   for (size_t j = 0; j < fit.parameters.size(); ++j) {
+    if (!fit.fitted[j]) continue;
     const FitParameter& p = fit.parameters[j];
     PublicParameter out;
     out.name = p.name;

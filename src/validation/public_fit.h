@@ -47,7 +47,8 @@ struct PublicFitOptions {
 
 struct PublicFitResult {
   std::vector<FitParameter> parameters;
-  std::vector<double> values;  // fitted, one per parameter
+  std::vector<double> values;  // fitted, one per parameter (the prior if not fitted)
+  std::vector<bool> fitted;    // in a stage: some case moves when it does
   // Per stage fitted: what it fitted and its rms log error before and after.
   std::vector<std::string> stages;
   int evaluations = 0;
@@ -62,7 +63,8 @@ struct PublicFitResult {
 PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
                                     const std::vector<size_t>& use, const PublicFitOptions& options);
 
-// The fitted values as a calibration file's contents.
+// The fitted values as a calibration file's contents (parameters no case
+// exercised are left out: they keep their documented values).
 PublicCalibration ToPublicCalibration(const PublicFitResult& fit, const std::string& generated_by);
 
 // Predicted figures of every case, in-sample at the fitted values.
