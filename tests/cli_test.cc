@@ -44,14 +44,10 @@ Result Roofplan(const std::string& args) {
   const std::string command = std::string("cd '") + ROOFPLAN_SOURCE_DIR +
                               "' && ROOFPLAN_DATA_DIR='" + ROOFPLAN_SOURCE_DIR + "' '" +
                               ROOFPLAN_BINARY + "' " + args + " 2>'" + err_path + "'";
+  const ShellResult shell = RunShell(command);
   Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
+  r.status = shell.status;
+  r.out = shell.out;
   r.err = ReadAll(err_path);
   return r;
 }

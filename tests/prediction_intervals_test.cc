@@ -351,27 +351,13 @@ TEST(PredictionIntervals, PlanConfidenceSizesForThePessimisticThroughput) {
 }
 
 // The real binary: the default file, --intervals none, bad flags.
-struct CliResult {
-  int status = -1;
-  std::string out;
-};
-
-CliResult Roofplan(const std::string& args) {
-  const std::string command = std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
-                              ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>&1";
-  CliResult r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  return r;
+ShellResult Roofplan(const std::string& args) {
+  return RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
+                  ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>&1");
 }
 
 TEST(PredictionIntervals, CliFlags) {
-  const CliResult on = Roofplan("estimate --scenario scenarios/default.json --format json");
+  const ShellResult on = Roofplan("estimate --scenario scenarios/default.json --format json");
   ASSERT_EQ(on.status, 0) << on.out;
   const nlohmann::json j = nlohmann::json::parse(on.out);
   EXPECT_DOUBLE_EQ(j["interval_coverage"].get<double>(), 0.8);
@@ -380,28 +366,28 @@ TEST(PredictionIntervals, CliFlags) {
   EXPECT_LT(j["itl_ms_interval"][0].get<double>(), j["itl_ms"].get<double>());
   EXPECT_GT(j["itl_ms_interval"][1].get<double>(), j["itl_ms"].get<double>());
 
-  const CliResult off = Roofplan("estimate --scenario scenarios/default.json --format json --intervals none");
+  const ShellResult off = Roofplan("estimate --scenario scenarios/default.json --format json --intervals none");
   ASSERT_EQ(off.status, 0) << off.out;
   const nlohmann::json k = nlohmann::json::parse(off.out);
   EXPECT_TRUE(k["interval_coverage"].is_null());
   EXPECT_TRUE(k["itl_ms_interval"].is_null());
   EXPECT_TRUE(Contains(k["interval_notes"][0].get<std::string>(), "--intervals none"));
 
-  const CliResult wide = Roofplan("estimate --scenario scenarios/default.json --coverage 0.999");
+  const ShellResult wide = Roofplan("estimate --scenario scenarios/default.json --coverage 0.999");
   EXPECT_EQ(wide.status, 2) << wide.out;
   EXPECT_TRUE(Contains(wide.out, "--coverage 0.999")) << wide.out;
 
-  const CliResult missing = Roofplan("simulate scenarios/default.json --intervals /nonexistent/intervals.json");
+  const ShellResult missing = Roofplan("simulate scenarios/default.json --intervals /nonexistent/intervals.json");
   EXPECT_EQ(missing.status, 2) << missing.out;
   EXPECT_TRUE(Contains(missing.out, "/nonexistent/intervals.json")) << missing.out;
 
-  const CliResult sim = Roofplan("simulate scenarios/default.json --num-requests 200 --format json");
+  const ShellResult sim = Roofplan("simulate scenarios/default.json --num-requests 200 --format json");
   ASSERT_EQ(sim.status, 0) << sim.out;
   const nlohmann::json sj = nlohmann::json::parse(sim.out);
   EXPECT_TRUE(sj["tpot_ms_interval"]["mean"].is_array()) << sj["interval_notes"];
   EXPECT_TRUE(sj.contains("interval_group"));
 
-  const CliResult plan = Roofplan("plan scenarios/plans/llama-3.1-8b-2b-tokens-per-day.json --confidence 0.2");
+  const ShellResult plan = Roofplan("plan scenarios/plans/llama-3.1-8b-2b-tokens-per-day.json --confidence 0.2");
   EXPECT_EQ(plan.status, 2) << plan.out;
   EXPECT_TRUE(Contains(plan.out, "--confidence 0.2")) << plan.out;
 }

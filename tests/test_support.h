@@ -2,8 +2,11 @@
 // of the error a call throws.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +18,25 @@
 #include "core/error.h"
 
 namespace roofplan {
+
+// What a shell command wrote to stdout and its exit status (128 + the
+// signal when one ended it; -1 when it could not be started).
+struct ShellResult {
+  int status = -1;
+  std::string out;
+};
+
+inline ShellResult RunShell(const std::string& command) {
+  ShellResult r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
+  return r;
+}
 
 inline bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -29,23 +29,22 @@ bool CalibrationExists(const std::string& path) {
   return it->second;
 }
 
-const Calibration& CachedCalibration(const std::string& path) {
-  static std::map<std::string, Calibration> cache;
+// One parsed file per path and process; `load` reads it on the first call.
+template <typename T, typename Load>
+const T& CachedFile(const std::string& path, Load load) {
+  static std::map<std::string, T> cache;
   std::lock_guard<std::mutex> lock(calibration_mutex);
   auto it = cache.find(path);
-  if (it == cache.end()) it = cache.emplace(path, LoadCalibration(path)).first;
+  if (it == cache.end()) it = cache.emplace(path, load(path)).first;
   return it->second;
 }
 
-// The efficiencies of `gpu`: the calibration file the scenario names, else
-// the GPU's own calibration/<slug>.json in the data directory when there
-// is one, else the documented defaults ("none" asks for the defaults).
+const Calibration& CachedCalibration(const std::string& path) {
+  return CachedFile<Calibration>(path, LoadCalibration);
+}
+
 const PublicCalibration& CachedPublicCalibration(const std::string& path) {
-  static std::map<std::string, PublicCalibration> cache;
-  std::lock_guard<std::mutex> lock(calibration_mutex);
-  auto it = cache.find(path);
-  if (it == cache.end()) it = cache.emplace(path, LoadPublicCalibration(path)).first;
-  return it->second;
+  return CachedFile<PublicCalibration>(path, LoadPublicCalibration);
 }
 
 // The public fit that applies, or null for the documented values.
@@ -57,8 +56,10 @@ const PublicCalibration* PublicCalibrationFor(const Scenario& s) {
   return CalibrationExists(path) ? &CachedPublicCalibration(path) : nullptr;
 }
 
-// `defaults` (documented values, with the public fit applied) with the
-// GPU's calibration file on top.
+// The efficiencies of `gpu`: `defaults` (documented values, with the
+// public fit applied) with, on top, the calibration file the scenario
+// names, else the GPU's own calibration/<slug>.json in the data directory
+// when there is one ("none" asks for the documented values).
 Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu, const Efficiency& defaults) {
   if (s.calibration == "none") return defaults;
   std::string path = s.calibration;

@@ -62,6 +62,25 @@ std::string IntervalText(const MetricInterval& m, double prediction) {
                      Percent(m.coverage));
 }
 
+Table FigureTable(const std::string& title, bool intervals) {
+  Table t;
+  t.title = title;
+  t.header = {"metric", "value", "unit"};
+  t.numeric = {false, true, false};
+  if (intervals) {
+    t.header.push_back("interval");
+    t.numeric.push_back(false);
+  }
+  return t;
+}
+
+void FigureRow(Table* t, bool intervals, const std::string& key, double value,
+               const MetricInterval& interval, const std::string& unit) {
+  std::vector<std::string> row = {key, FormatNumber(value), unit};
+  if (intervals) row.push_back(IntervalText(interval, value));
+  t->rows.push_back(row);
+}
+
 nlohmann::json IntervalGroupJson(const MetricInterval& m) {
   if (!m.found || !m.group) return nullptr;
   const IntervalGroup& g = *m.group;

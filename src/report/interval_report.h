@@ -42,6 +42,12 @@ HeadlineIntervals LookUpHeadlineIntervals(const PredictionIntervals* intervals, 
 nlohmann::json IntervalJson(const MetricInterval& interval, double prediction);
 // "[14.1, 21.9] 80%", or "none: no matching group" (the notes say more).
 std::string IntervalText(const MetricInterval& interval, double prediction);
+
+// A report table of metric, value, unit and, when `intervals` is true, an
+// interval column; and one headline figure's row of it.
+Table FigureTable(const std::string& title, bool intervals);
+void FigureRow(Table* table, bool intervals, const std::string& key, double value,
+               const MetricInterval& interval, const std::string& unit);
 // {"engine_family", "moe", "gpu_generation", "regime", "metric", "rows"},
 // or null.
 nlohmann::json IntervalGroupJson(const MetricInterval& interval);

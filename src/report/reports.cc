@@ -199,19 +199,9 @@ nlohmann::json StepJson(const Setup& s, const StepShape& shape, const StepTime& 
 }
 
 Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const HeadlineIntervals& iv) {
-  Table t;
-  t.title = DeploymentSummary(s);
-  t.header = {"metric", "value", "unit"};
-  t.numeric = {false, true, false};
-  if (iv.enabled) {
-    t.header.push_back("interval");
-    t.numeric.push_back(false);
-  }
-  // A row of a headline figure: with its interval when intervals are on.
+  Table t = FigureTable(DeploymentSummary(s), iv.enabled);
   auto figure = [&](const std::string& key, double value, const MetricInterval& m, const std::string& unit) {
-    std::vector<std::string> row = {key, FormatNumber(value), unit};
-    if (iv.enabled) row.push_back(IntervalText(m, value));
-    t.rows.push_back(row);
+    FigureRow(&t, iv.enabled, key, value, m, unit);
   };
   const MetricInterval& thr = iv.output_tokens_per_s;
   Section(t, "workload");

@@ -169,18 +169,9 @@ nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const S
 std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimOptions& options,
                            const SimResult& r, Format format, const HeadlineIntervals& intervals) {
   const HeadlineIntervals iv = ForLoop(w, intervals);
-  Table t;
-  t.title = DeploymentSummary(setup);
-  t.header = {"metric", "value", "unit"};
-  t.numeric = {false, true, false};
-  if (iv.enabled) {
-    t.header.push_back("interval");
-    t.numeric.push_back(false);
-  }
+  Table t = FigureTable(DeploymentSummary(setup), iv.enabled);
   auto figure = [&](const std::string& key, double value, const MetricInterval& m, const std::string& unit) {
-    std::vector<std::string> row = {key, FormatNumber(value), unit};
-    if (iv.enabled) row.push_back(IntervalText(m, value));
-    t.rows.push_back(row);
+    FigureRow(&t, iv.enabled, key, value, m, unit);
   };
   const MetricInterval& thr = iv.output_tokens_per_s;
   Section(t, "workload");
