@@ -134,6 +134,12 @@ nlohmann::json EngineOverrides(const nlohmann::json& args_json) {
   return out;
 }
 
+// A case's metric as validate names it: latencies by their mean.
+std::string RunMetricKey(const std::string& metric) {
+  const bool rate = metric == "output_tokens_per_s" || metric == "request_throughput";
+  return rate ? metric : metric + ".mean";
+}
+
 double MetricMean(const nlohmann::json& metrics, const char* key) {
   if (!metrics.contains(key) || !metrics.at(key).is_object()) return 0;
   const auto& m = metrics.at(key);
@@ -300,25 +306,37 @@ MeasuredCaseSet LoadServingCases(const std::string& path) {
     if (r.at("max_concurrency").is_number()) run.max_concurrency = r.at("max_concurrency").get<int64_t>();
     run.mean_input_tokens = std::max(1.0, std::round(r.at("isl").at("mean").get<double>()));
     run.mean_output_tokens = std::max(1.0, std::round(r.at("osl").at("mean").get<double>()));
+    // inference-perf re-tokenizes the streamed text, so its output lengths,
+    // TPOT, ITL and token throughput undercount what the server generated
+    // (the data's README); its TTFT, E2E and request rate are sound. With
+    // ignore_eos the server generated exactly the requested output_len.
+    const bool retokenized = r.value("notes", "").find("inference-perf") != std::string::npos;
+    if (retokenized) {
+      std::smatch requested;
+      static const std::regex kOutputLen(R"(output_len=(\d+) \(ignore_eos=true\))");
+      const std::string dataset = r.value("dataset", "");
+      if (std::regex_search(dataset, requested, kOutputLen)) {
+        run.mean_output_tokens = std::stod(requested[1].str());
+      }
+    }
     const auto& m = r.at("metrics");
     if (const double ttft = MetricMean(m, "ttft_ms"); ttft > 0) c.measured.push_back({"ttft_ms", ttft});
-    // inference-perf's own TPOT is not per-token decode time (the data's
-    // README): the e2e-derived mean where the source gives it.
-    double tpot = MetricMean(m, "tpot_ms");
-    if (m.contains("derived") && m.at("derived").contains("tpot_ms_mean_from_e2e")) {
-      tpot = m.at("derived").at("tpot_ms_mean_from_e2e").get<double>();
+    if (const double e2e = MetricMean(m, "e2e_ms"); e2e > 0) c.measured.push_back({"e2e_ms", e2e});
+    if (const double tpot = MetricMean(m, "tpot_ms"); tpot > 0 && !retokenized) {
+      c.measured.push_back({"tpot_ms", tpot});
     }
-    if (tpot > 0) c.measured.push_back({"tpot_ms", tpot});
-    if (m.contains("output_tokens_per_s") && m.at("output_tokens_per_s").is_number()) {
+    if (retokenized) {
+      if (m.contains("request_throughput") && m.at("request_throughput").is_number()) {
+        c.measured.push_back({"request_throughput", m.at("request_throughput").get<double>()});
+      }
+    } else if (m.contains("output_tokens_per_s") && m.at("output_tokens_per_s").is_number()) {
       c.measured.push_back({"output_tokens_per_s", m.at("output_tokens_per_s").get<double>()});
     }
     if (c.measured.empty()) {
       ++set.skipped;
       continue;
     }
-    for (const auto& [metric, value] : c.measured) {
-      run.metrics[metric == "output_tokens_per_s" ? metric : metric + ".mean"] = value;
-    }
+    for (const auto& [metric, value] : c.measured) run.metrics[RunMetricKey(metric)] = value;
     Fill(&c);
     set.cases.push_back(std::move(c));
   }
@@ -346,7 +364,7 @@ std::vector<double> PredictCase(const MeasuredCase& c, const Setup& setup, int64
       }
       const ValidationResult v = ValidateAgainst(setup, run);
       for (const auto& [metric, measured] : c.measured) {
-        const std::string key = metric == "output_tokens_per_s" ? metric : metric + ".mean";
+        const std::string key = RunMetricKey(metric);
         double predicted = 0;
         for (const MetricComparison& m : v.metrics) {
           if (m.metric == key) predicted = m.predicted;

@@ -39,7 +39,11 @@ struct MeasuredCase {
   StepShape shape;            // kStep
   MeasuredServingRun run;     // kServing (its metrics are the measured ones)
   // Measured figures: metric name ("output_tokens_per_s", "ttft_ms",
-  // "tpot_ms", "step_ms") and value.
+  // "tpot_ms", "e2e_ms", "request_throughput", "step_ms") and value; the
+  // means of a serving run. Runs measured by inference-perf keep TTFT, E2E
+  // and request throughput only (it re-tokenizes the streamed text, which
+  // undercounts tokens), replayed at the requested output length when they
+  // ran with ignore_eos.
   std::vector<std::pair<std::string, double>> measured;
 };
 
