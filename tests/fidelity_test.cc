@@ -14,6 +14,8 @@
 #include "hardware/efficiency.h"
 #include "hardware/public_calibration.h"
 #include "model/ops.h"
+#include "model/params.h"
+#include "validation/measured_cases.h"
 #include "perf/setup.h"
 #include "perf/step_time.h"
 #include "test_support.h"
@@ -236,6 +238,34 @@ TEST(PriorFit, StaysInsideTheRange) {
   EXPECT_GT(r.values[0], 0.85);
   p.parameters[0].prior = 0.95;  // outside its own range
   EXPECT_TRUE(Contains(MessageOf<Error>([&] { FitWithPriors(p); }), "min < prior < max"));
+}
+
+// trtllm-bench's own sizing, worked by hand for Llama-3.1-8B on one H100
+// (80 GiB) in FP8 with an FP8 cache: 2 x 32 layers x 8 KV heads x 128 x 1
+// byte = 64 KiB per token; the weights take params / 2^30 GiB.
+TEST(TrtllmBench, SizesBatchAndTokensFromTheLengths) {
+  const ModelConfig m = ResolveModel("llama-3.1-8b");
+  const GpuSpec h100 = ResolveGpu("h100-sxm");
+  const double weights_gib = CountParams(m).total() / (1024.0 * 1024 * 1024);
+  const double per_token_gib = 65536.0 / (1024.0 * 1024 * 1024);
+  const double cache_gib = (80 - weights_gib) * 0.95;
+  // 128/128: ~4400 requests fit, capped at 4096; 4096 x 2 = 8192 tokens.
+  ASSERT_GT(cache_gib / (per_token_gib * 256), 4096);
+  auto [bs, tokens] = TrtllmBenchSettings(m, h100, 1, 1, DType::kFp8, DType::kFp8, 128, 128);
+  EXPECT_EQ(bs, 4096);
+  EXPECT_EQ(tokens, 8192);
+  // 2048/128: cache / (64 KiB x 2176) = ~519 requests -> 640 (to 128);
+  // 519 x 17 = ~8820 tokens -> 9216 (to 1024).
+  const double requests = cache_gib / (per_token_gib * 2176);
+  ASSERT_GT(requests, 512);
+  ASSERT_LT(requests, 640);
+  std::tie(bs, tokens) = TrtllmBenchSettings(m, h100, 1, 1, DType::kFp8, DType::kFp8, 2048, 128);
+  EXPECT_EQ(bs, 640);
+  EXPECT_EQ(tokens, 9216);
+  // pp divides the batch; a small batch rounds to 32, at least 64.
+  std::tie(bs, tokens) = TrtllmBenchSettings(m, h100, 1, 8, DType::kFp8, DType::kFp8, 20000, 2000);
+  EXPECT_EQ(bs, 64);
+  EXPECT_EQ(tokens, 2048);
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "catalog/catalog.h"
 #include "catalog/json_reader.h"
 #include "core/error.h"
+#include "core/units.h"
+#include "model/params.h"
 #include "validation/validate.h"
 
 namespace roofplan {
@@ -148,6 +150,44 @@ double MetricMean(const nlohmann::json& metrics, const char* key) {
 
 }  // namespace
 
+std::pair<int, int> TrtllmBenchSettings(const ModelConfig& m, const GpuSpec& gpu, int tp, int pp,
+                                        DType weight, DType kv, double isl, double osl) {
+  auto bytes = [](DType d) { return d == DType::kFp4 ? 0.5 : d == DType::kFp8 ? 1.0 : 2.0; };
+  const MixerSpec* attention = nullptr;
+  double attention_layers = 0;
+  for (const auto& g : m.mixers) {
+    if (!g.spec.is_attention()) continue;
+    attention = &g.spec;
+    attention_layers += static_cast<double>(g.count);
+  }
+  if (!attention) return {2048, 8192};
+  const double kv_heads = std::max<double>(tp, attention->num_kv_heads);
+  const double gib_per_token = 2 * attention_layers * kv_heads * attention->head_dim * bytes(kv) / kGiB;
+  const double n_gpus = static_cast<double>(tp) * pp;
+  const double engine_gib = CountParams(m).total() * bytes(weight) / kGiB;
+  const double available_gib = gpu.memory_bytes / kGiB * n_gpus - engine_gib;
+  const double max_requests = available_gib * 0.95 / (gib_per_token * (isl + osl));
+  const double raw_bs = std::min(max_requests, 4096.0) / pp;
+  const double raw_tokens = std::min(raw_bs * (1 + isl / osl), 32768.0);
+  double bs = 0;
+  if (raw_bs < 256) {
+    bs = std::max(64.0, 32 * std::ceil(raw_bs / 32));
+  } else if (raw_bs < 1024) {
+    bs = 128 * std::ceil(raw_bs / 128);
+  } else {
+    bs = 256 * std::ceil(raw_bs / 256);
+  }
+  double tokens = 0;
+  if (raw_tokens < 4096) {
+    tokens = std::max(2048.0, 256 * std::ceil(raw_tokens / 256));
+  } else if (raw_tokens < 8192) {
+    tokens = 512 * std::ceil(raw_tokens / 512);
+  } else {
+    tokens = 1024 * std::ceil(raw_tokens / 1024);
+  }
+  return {static_cast<int>(bs), static_cast<int>(tokens)};
+}
+
 MeasuredCaseSet LoadPublishedCases(const std::string& path) {
   const nlohmann::json doc = ReadJsonFile(path);
   MeasuredCaseSet set;
@@ -202,6 +242,14 @@ MeasuredCaseSet LoadPublishedCases(const std::string& path) {
     if (*s.num_gpus > row_tp * pp) layout += fmt::format(" x{}", *s.num_gpus / (row_tp * pp));
     c.workload.isl = r.at("isl").get<int64_t>();
     c.workload.osl = r.at("osl").get<int64_t>();
+    if (mode == "max_throughput_offline") {
+      // trtllm-bench sizes its batch and token budget from the lengths.
+      const auto [batch, tokens] = TrtllmBenchSettings(
+          ResolveModel(c.model), ResolveGpu(c.gpu), row_tp, pp, *s.weight_dtype,
+          s.kv_dtype.value_or(DType::kBf16), static_cast<double>(c.workload.isl),
+          static_cast<double>(c.workload.osl));
+      s.engine_overrides = {{"preset", s.engine}, {"max_num_seqs", batch}, {"max_num_batched_tokens", tokens}};
+    }
     c.id = fmt::format("{} {} {} {}/{} {}", c.model, c.gpu, layout, c.workload.isl, c.workload.osl,
                        c.release);
     const auto& metrics = r.at("metrics");

@@ -58,6 +58,19 @@ MeasuredCaseSet LoadPublishedCases(const std::string& path);
 MeasuredCaseSet LoadH100StepCases(const std::string& path);
 MeasuredCaseSet LoadServingCases(const std::string& path);
 
+// The max_batch_size and max_num_tokens trtllm-bench runs with when it is
+// not given them (tensorrt_llm/bench/build/tuning.py, calc_engine_setting
+// and finetune_setting, used by the 0.17 engine builds and the 1.0
+// PyTorch-backend runs): the requests the KV cache holds at isl + osl,
+// from the parameter count and the KV bytes per token (KV heads at least
+// tp) at 95% of the memory the weights leave on tp x pp GPUs, capped at
+// 4096 and divided by pp, rounded up (to 32 below 256, at least 64; to 128
+// below 1024; else to 256); and that batch times (1 + isl / osl) tokens,
+// at most 32768, rounded up (to 256 below 4096, at least 2048; to 512
+// below 8192; else to 1024).
+std::pair<int, int> TrtllmBenchSettings(const ModelConfig& model, const GpuSpec& gpu, int tp, int pp,
+                                        DType weight, DType kv, double isl, double osl);
+
 // The predicted value of every measured figure of `c`, in its order, on
 // `setup` (c.setup with parameters changed). `max_requests` > 0 caps the
 // requests of a serving replay with a finite rate or a closed loop (the
