@@ -4,6 +4,7 @@
 // busiest expert-parallel rank, the grouped-GEMM fraction; the public
 // calibration file and the prior-regularised fit.
 #include <cmath>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -75,6 +76,24 @@ TEST(EngineHostTime, CudaGraphCaptureLimit) {
   EXPECT_FALSE(perf.Step(Decode(513)).cuda_graph);
   e.cuda_graph_max_batch = 0;  // no limit
   EXPECT_TRUE(Llama8bOnH100(e).Step(Decode(4096)).cuda_graph);
+}
+
+// TensorRT-LLM pads a decode batch of 300 to its 384 graph: the GEMMs
+// compute 384 rows, attention reads the cache of the 300 real sequences.
+TEST(EngineHostTime, CudaGraphPaddingPadsGemmsNotAttention) {
+  EnginePreset e = ResolveEngine("trtllm-1.0");
+  ASSERT_FALSE(e.cuda_graph_batch_sizes.empty());
+  auto ops_of = [&](const EnginePreset& engine) {
+    std::map<std::string, OpTime> out;
+    for (const OpTime& t : Llama8bOnH100(engine).Step(Decode(300), true).ops) out[t.op.name] = t;
+    return out;
+  };
+  auto padded = ops_of(e);
+  e.cuda_graph_batch_sizes.clear();
+  auto plain = ops_of(e);
+  EXPECT_EQ(padded["qkv_proj"].op.m, 384);
+  EXPECT_EQ(plain["qkv_proj"].op.m, 300);
+  EXPECT_EQ(padded["attention_decode"].op.bytes, plain["attention_decode"].op.bytes);
 }
 
 // vLLM's online-serving defaults: 8192 tokens and 1024 sequences on GPUs of

@@ -47,6 +47,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   JsonObject o(preset, file, path);
   o.RejectUnknownKeys({"name", "preset", "based_on", "calibration_scope", "description", "step_overhead_us",
                        "per_sequence_overhead_us", "overlap_scheduling", "cuda_graph_max_batch",
+                       "cuda_graph_batch_sizes",
                        "gpu_defaults", "graph_kernel_gap_us", "eager_kernel_gap_us", "cuda_graphs_decode",
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
                        "kv_cache_write", "gemm_kernels_per_matmul",
@@ -70,6 +71,17 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       o.Fail("cuda_graph_max_batch", "expected an integer in [0, 1048576] (0: no limit)");
     }
     e.cuda_graph_max_batch = static_cast<int>(*n);
+  }
+  if (auto sizes = o.OptionalIntegerArray("cuda_graph_batch_sizes")) {
+    e.cuda_graph_batch_sizes.clear();
+    for (int64_t n : *sizes) {
+      if (n <= 0 || n > (1 << 20) || sizes->size() > 1024 ||
+          (!e.cuda_graph_batch_sizes.empty() && n <= e.cuda_graph_batch_sizes.back())) {
+        o.Fail("cuda_graph_batch_sizes",
+               "expected at most 1024 ascending batch sizes in [1, 1048576]");
+      }
+      e.cuda_graph_batch_sizes.push_back(static_cast<int>(n));
+    }
   }
   if (o.Has("gpu_defaults")) {
     const nlohmann::json& rules = o.raw().at("gpu_defaults");
@@ -162,6 +174,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"per_sequence_overhead_us", e.per_sequence_overhead_us},
           {"overlap_scheduling", e.overlap_scheduling},
           {"cuda_graph_max_batch", e.cuda_graph_max_batch},
+          {"cuda_graph_batch_sizes", e.cuda_graph_batch_sizes},
           {"graph_kernel_gap_us", e.graph_kernel_gap_us},
           {"eager_kernel_gap_us", e.eager_kernel_gap_us},
           {"cuda_graphs_decode", e.cuda_graphs_decode},

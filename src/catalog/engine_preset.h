@@ -58,6 +58,11 @@ struct EnginePreset {
   // per sequence) with a captured graph; a larger one launches its kernels
   // eagerly. 0: no limit.
   int cuda_graph_max_batch = 0;
+  // With padding, the batch sizes graphs are captured at (ascending): a
+  // decode step runs at the smallest one that holds its batch, the rest
+  // dummy rows (TensorRT-LLM cuda_graph_config enable_padding; vLLM pads
+  // to its capture sizes). Empty: no padding.
+  std::vector<int> cuda_graph_batch_sizes;
 
   // Kernel fusion. RMSNorm cost is per norm over `hidden` elements, RoPE
   // over the q and k elements, activation over the MLP intermediate,

@@ -68,8 +68,8 @@ class StepOpBuilder {
                                 BusiestRankAssignments(s.prefill_seqs, attn_dp_)});
     }
     decode_seqs_ = s.decode_seqs / attn_dp_;
-    tokens_ = prefill_seqs_ * s.prefill_tokens + decode_seqs_;
-    replica_tokens_ = s.new_tokens();
+    tokens_ = prefill_seqs_ * s.prefill_tokens + decode_seqs_ + s.padding_tokens / attn_dp_;
+    replica_tokens_ = s.new_tokens() + s.padding_tokens;
     act_bytes_ = BytesPerElement(prec.activation);
     weight_bytes_ = BytesPerElement(prec.weight);
     expert_weight_bytes_ = BytesPerElement(prec.expert_weight);
@@ -426,7 +426,7 @@ class StepOpBuilder {
   }
 
   void LmHead() {
-    const double rows = s_.logit_rows() / attn_dp_;
+    const double rows = (s_.logit_rows() + s_.padding_tokens) / attn_dp_;
     if (rows <= 0) return;
     const double h = static_cast<double>(m_.hidden_size);
     const double vocab = static_cast<double>(m_.vocab_size) / p_.tp;

@@ -49,6 +49,10 @@ struct StepShape {
   double prefill_past = 0;    // of its prompt, tokens already cached
   double decode_seqs = 0;     // sequences generating one token
   double decode_context = 0;  // tokens cached per decoding sequence
+  // Dummy tokens a padded CUDA graph adds to a decode step (the batch run
+  // at the captured size above it): GEMMs, MoE and the LM head compute
+  // them, attention has no cache to read for them.
+  double padding_tokens = 0;
 
   double new_tokens() const { return prefill_seqs * prefill_tokens + decode_seqs; }
   double logit_rows() const { return prefill_seqs + decode_seqs; }

@@ -157,10 +157,10 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   return t;
 }
 
-StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const {
+StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) const {
   thread_local std::vector<Op> ops;
-  BuildStepOps(model_, plan_, precision_, engine_, shape, &ops);
   StepTime st;
+  StepShape shape = requested;
   const bool decode_only = shape.prefill_seqs <= 0;
   // Sequences one scheduler handles: attention data-parallel ranks each
   // run their own.
@@ -172,6 +172,12 @@ StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const 
       engine_.cuda_graph_max_batch <= 0 || tokens_per_group <= engine_.cuda_graph_max_batch;
   st.cuda_graph = decode_only ? engine_.cuda_graphs_decode && graph_captured
                               : engine_.cuda_graphs_prefill;
+  if (st.cuda_graph && decode_only && !engine_.cuda_graph_batch_sizes.empty()) {
+    const auto& sizes = engine_.cuda_graph_batch_sizes;
+    const auto it = std::lower_bound(sizes.begin(), sizes.end(), std::ceil(tokens_per_group - 1e-9));
+    if (it != sizes.end()) shape.padding_tokens = (*it - tokens_per_group) * plan_.attention_dp();
+  }
+  BuildStepOps(model_, plan_, precision_, engine_, shape, &ops);
   double kernels_us = 0;
   for (const Op& op : ops) {
     OpTime t = PriceOp(op, st.cuda_graph);
