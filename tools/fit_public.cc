@@ -84,6 +84,23 @@ void PrintAccuracy(const std::vector<std::pair<std::string, std::vector<Residual
   }
 }
 
+// The rows furthest off (by |log(predicted / measured)|), worst first.
+void PrintWorstRows(const std::string& title, const std::vector<Residual>& rows, size_t count) {
+  std::vector<const Residual*> sorted;
+  for (const Residual& r : rows) {
+    if (r.predicted > 0 && r.measured > 0) sorted.push_back(&r);
+  }
+  auto off = [](const Residual* r) { return std::fabs(std::log(r->predicted / r->measured)); };
+  std::sort(sorted.begin(), sorted.end(), [&](auto* a, auto* b) { return off(a) > off(b); });
+  fmt::print("\n{} worst rows, {}:\n\n| row | source set | metric | predicted | measured | error |\n"
+             "|---|---|---|---:|---:|---:|\n", std::min(count, sorted.size()), title);
+  for (size_t i = 0; i < sorted.size() && i < count; ++i) {
+    const Residual& r = *sorted[i];
+    fmt::print("| {} | {} | {} | {:.4g} | {:.4g} | {:+.1f}% |\n", r.c->id, r.c->source_set, r.metric,
+               r.predicted, r.measured, 100 * (r.predicted - r.measured) / r.measured);
+  }
+}
+
 nlohmann::json Quantiles(std::vector<double> log_ratios) {
   nlohmann::json q = nlohmann::json::object();
   for (double p : {0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95}) {
@@ -201,6 +218,7 @@ int main(int argc, char** argv) {
       runs.push_back({"leave-one-source-out", held_out});
     }
     PrintAccuracy(runs);
+    PrintWorstRows(runs.back().first, runs.back().second, 15);
     if (!dry_run) {
       Write(out_dir + "/fitted.json",
             PublicCalibrationToJson(ToPublicCalibration(fit, "build/roofplan_fit_public")));
