@@ -2,67 +2,46 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
-#include <fmt/format.h>
-
-#include "catalog/json_reader.h"
 #include "perf/setup.h"
-#include "serving/steady_state.h"
 #include "validation/measured_cases.h"
 
 namespace roofplan {
 
-std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path, const std::string& calibration) {
-  nlohmann::json doc = ReadJsonFile(path);
-  Scenario s;
-  s.model = "llama-3.1-8b";
-  s.gpu = "h100-sxm";
-  s.engine = "pytorch";
-  s.calibration = calibration;
-  Setup setup = ResolveScenario(s);
-  StepTimeModel perf = setup.MakeStepTimeModel();
-  std::vector<AccuracyRow> rows;
-  for (const auto& r : doc.at("rows")) {
-    StepShape shape;
+namespace {
+
+// One row per measured figure of `c`, predicted on `setup`.
+void AppendRows(const MeasuredCase& c, const Setup& setup, std::vector<AccuracyRow>* rows) {
+  const std::vector<double> predicted = PredictCase(c, setup);
+  for (size_t i = 0; i < c.measured.size(); ++i) {
     AccuracyRow row;
-    const std::string phase = r.at("phase").get<std::string>();
-    const double batch = r.at("batch").get<double>();
-    if (phase == "prefill") {
-      shape.prefill_seqs = batch;
-      shape.prefill_tokens = r.at("seq").get<double>();
-      row.id = fmt::format("prefill b={} seq={}", batch, shape.prefill_tokens);
-    } else {
-      shape.decode_seqs = batch;
-      shape.decode_context = r.at("ctx").get<double>();
-      row.id = fmt::format("decode b={} ctx={}", batch, shape.decode_context);
-    }
-    row.metric = "step_ms";
-    row.predicted = perf.Step(shape).step_ms;
-    row.measured = r.at("ms").get<double>();
-    rows.push_back(row);
+    row.id = c.id;
+    row.model = c.model;
+    row.gpu = c.gpu;
+    row.release = c.release;
+    row.metric = c.measured[i].first;
+    row.measured = c.measured[i].second;
+    row.predicted = predicted[i];
+    rows->push_back(row);
+  }
+}
+
+}  // namespace
+
+std::vector<AccuracyRow> CompareH100StepTimes(const std::string& path, const std::string& calibration) {
+  std::vector<AccuracyRow> rows;
+  for (const MeasuredCase& c : LoadH100StepCases(path).cases) {
+    Scenario s = c.scenario;
+    s.calibration = calibration;
+    AppendRows(c, ResolveScenario(s), &rows);
   }
   return rows;
 }
 
 std::vector<AccuracyRow> ComparePublishedTrtllm(const std::string& path) {
   std::vector<AccuracyRow> rows;
-  for (const MeasuredCase& c : LoadPublishedCases(path).cases) {
-    // As a user gets it: the public fit, where there is one, applied.
-    const Setup setup = ResolveScenario(c.scenario);
-    const std::vector<double> predicted = PredictCase(c, setup);
-    for (size_t i = 0; i < c.measured.size(); ++i) {
-      AccuracyRow row;
-      row.id = c.id;
-      row.model = c.model;
-      row.gpu = c.gpu;
-      row.release = c.release;
-      row.metric = c.measured[i].first;
-      row.measured = c.measured[i].second;
-      row.predicted = predicted[i];
-      rows.push_back(row);
-    }
-  }
+  // As a user gets it: the public fit, where there is one, applied.
+  for (const MeasuredCase& c : LoadPublishedCases(path).cases) AppendRows(c, ResolveScenario(c.scenario), &rows);
   return rows;
 }
 
