@@ -156,6 +156,30 @@ TEST(MoeLoad, BusiestRankOfUniformRouting) {
   EXPECT_LT(BusiestRankAssignments(1e6, 8) / 1.25e5, BusiestRankAssignments(1e3, 8) / 125);
 }
 
+// Wide EP: the dispatch buffer of a rank is its tokens x top-k rows of
+// hidden size. Mixtral-8x7B (hidden 4096, top-2), tp 1, ep 8 (attention
+// data parallel), 512 decodes in the replica, 64 per rank, in bf16:
+// 64 x 2 x 4096 x 2 bytes =
+// 1,048,576 bytes per layer; the combine returns the same rows in bf16.
+TEST(MoeLoad, AllToAllBufferIsEveryRoutedRowOfTheRank) {
+  std::vector<Op> ops;
+  StepShape decode;
+  decode.decode_seqs = 512;
+  decode.decode_context = 1000;
+  BuildStepOps(ResolveModel("mixtral-8x7b"), ParallelPlan{1, 1, 8, 1}, Precision(), ResolveEngine("vllm"),
+               decode, &ops);
+  int found = 0;
+  for (const Op& op : ops) {
+    if (std::string(op.name) == "moe_dispatch" || std::string(op.name) == "moe_combine") {
+      EXPECT_DOUBLE_EQ(op.bytes, 64.0 * 2 * 4096 * 2) << op.name;
+      EXPECT_EQ(op.ranks, 8);
+      EXPECT_EQ(op.count, 32);
+      ++found;
+    }
+  }
+  EXPECT_EQ(found, 2);
+}
+
 // Expert GEMMs run at the grouped fraction of the dense GEMM rate.
 TEST(MoeLoad, GroupedGemmFractionScalesExpertCompute) {
   const GpuSpec gpu = ResolveGpu("h100-sxm");

@@ -407,10 +407,13 @@ class StepOpBuilder {
       Gemm("shared_expert_down", layers, tokens_, h, sw, 1, weight_bytes_, gemm_dtype_);
     }
     if (wide_ep) {
-      // Dispatch tokens to their experts' GPUs and combine the results.
-      const double moved = tokens_ * top_k * h * (p_.ep - 1) / p_.ep;
-      Comm("moe_dispatch", Collective::kAllToAll, layers, moved * act_bytes_, p_.ep);
-      Comm("moe_combine", Collective::kAllToAll, layers, moved * 2, p_.ep);
+      // Dispatch tokens to their experts' GPUs and combine the results. The
+      // buffer is every (token, chosen expert) row of this rank; the
+      // all-to-all cost takes out the (ep-1)/ep of it that leaves the GPU
+      // (interconnect.h), so it is not discounted here as well.
+      const double rows_out = tokens_ * top_k * h;
+      Comm("moe_dispatch", Collective::kAllToAll, layers, rows_out * act_bytes_, p_.ep);
+      Comm("moe_combine", Collective::kAllToAll, layers, rows_out * 2, p_.ep);
     }
   }
 
