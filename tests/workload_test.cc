@@ -150,12 +150,21 @@ TEST(WorkloadLengths, MinAndMaxClampEveryDistribution) {
 }
 
 TEST(WorkloadLengths, OutputIsClampedSoTheRequestFitsTheContext) {
-  auto rs = Generate(ClosedLoop(LengthSpec::Fixed(2000), LengthSpec::Fixed(100), 5), 2048);
+  // A distribution's draws are cut to fit; fixed lengths that cannot fit
+  // are an error instead (a different workload otherwise, F36).
+  LengthSpec osl;
+  osl.kind = LengthKind::kUniform;
+  osl.min = 90;
+  osl.max = 110;
+  auto rs = Generate(ClosedLoop(LengthSpec::Fixed(2000), osl, 5), 2048);
   ASSERT_EQ(rs.size(), 5u);
   for (const auto& r : rs) {
     EXPECT_EQ(r.input_tokens, 2000);
     EXPECT_EQ(r.output_tokens, 49);  // 2000 + 49 - 1 = 2048
   }
+  const std::string m =
+      ErrorOf([] { Generate(ClosedLoop(LengthSpec::Fixed(2000), LengthSpec::Fixed(100), 5), 2048); });
+  EXPECT_TRUE(Contains(m, "fixed lengths are not cut to fit")) << m;
   // A wide distribution: every draw fits.
   for (const auto& r : Generate(ClosedLoop(Distribution(LengthKind::kLogNormal, 1500, 1500),
                                            Distribution(LengthKind::kLogNormal, 500, 500), 10'000),

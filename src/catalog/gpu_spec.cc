@@ -76,9 +76,15 @@ GpuSpec ParseGpuSpec(const nlohmann::json& profile, const std::string& file,
                                  "\" (expected none, nvlink-bridge, nvlink3, nvlink4, nvlink5, xgmi)");
       }
     }
-    g.scale_up_gb_per_s_bidir = ic->OptionalNumber("scale_up_gb_per_s_bidir");
+    // A link of 0 GB/s would make every collective over it take forever
+    // (a simulation that never ends); a GPU without one leaves it out.
+    auto bandwidth = [&](const char* key) -> std::optional<double> {
+      if (!ic->Has(key)) return std::nullopt;
+      return ic->PositiveNumber(key);
+    };
+    g.scale_up_gb_per_s_bidir = bandwidth("scale_up_gb_per_s_bidir");
     g.scale_up_max_gpus = static_cast<int>(ic->OptionalInteger("scale_up_max_gpus").value_or(1));
-    g.pcie_gb_per_s_bidir = ic->OptionalNumber("pcie_gb_per_s_bidir");
+    g.pcie_gb_per_s_bidir = bandwidth("pcie_gb_per_s_bidir");
   }
   if (auto price = p.OptionalObject("price")) {
     g.usd_per_gpu_hour = price->OptionalNumber("usd_per_gpu_hour");

@@ -10,6 +10,7 @@
 
 #include "catalog/json_reader.h"
 #include "core/error.h"
+#include "core/output_file.h"
 
 namespace roofplan {
 
@@ -206,9 +207,7 @@ nlohmann::json PredictionIntervalsToJson(const PredictionIntervals& in) {
 }
 
 void WritePredictionIntervals(const PredictionIntervals& intervals, const std::string& path) {
-  std::ofstream file(path);
-  file << PredictionIntervalsToJson(intervals).dump(2) << "\n";
-  if (!file) throw Error("cannot write the prediction intervals to " + path);
+  WriteOutputFile(path, PredictionIntervalsToJson(intervals).dump(2) + "\n");
 }
 
 const IntervalGroup* FindIntervalGroup(const PredictionIntervals& intervals, const IntervalKey& key,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 
 #include <fmt/format.h>
 
@@ -99,13 +100,54 @@ LengthSpec LengthSpec::Fixed(int64_t tokens) {
   return spec;
 }
 
+namespace {
+
+double NormalCdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+double NormalPdf(double x) { return std::exp(-x * x / 2) / std::sqrt(2 * std::numbers::pi); }
+
+// E[clamp(X, lo, hi)] for X ~ Normal(mu, sigma > 0); hi may be +inf:
+// lo P(X <= lo) + E[X; lo < X < hi] + hi P(X >= hi).
+double ClampedNormalMean(double mu, double sigma, double lo, double hi) {
+  const double a = (lo - mu) / sigma;
+  double mean = lo * NormalCdf(a) + mu * (1 - NormalCdf(a)) + sigma * NormalPdf(a);
+  if (std::isfinite(hi)) {
+    const double b = (hi - mu) / sigma;
+    mean += (hi - mu) * NormalCdf(-b) - sigma * NormalPdf(b);
+  }
+  return mean;
+}
+
+// E[clamp(X, lo, hi)] for ln X ~ Normal(m, s > 0), 0 < lo; hi may be +inf.
+// E[X; X > c] = exp(m + s^2/2) P(Z > (ln c - m - s^2)/s).
+double ClampedLogNormalMean(double m, double s, double lo, double hi) {
+  const double whole = std::exp(m + s * s / 2);
+  auto upper_part = [&](double c) { return whole * NormalCdf(-(std::log(c) - m - s * s) / s); };
+  auto above = [&](double c) { return NormalCdf(-(std::log(c) - m) / s); };
+  double mean = lo * (1 - above(lo)) + upper_part(lo);
+  if (std::isfinite(hi)) mean += hi * above(hi) - upper_part(hi);
+  return mean;
+}
+
+}  // namespace
+
 double LengthSpec::Mean() const {
+  const double lo = static_cast<double>(min);
+  const double hi = max ? static_cast<double>(*max) : INFINITY;
   switch (kind) {
-    case LengthKind::kFixed: return value;
+    case LengthKind::kFixed: return std::clamp(value, lo, std::max(lo, hi));
     case LengthKind::kUniform:
       return (static_cast<double>(min) + static_cast<double>(max.value_or(min))) / 2;
     case LengthKind::kNormal:
-    case LengthKind::kLogNormal: return mean;
+      if (!(stddev > 0)) return std::clamp(mean, lo, std::max(lo, hi));
+      return ClampedNormalMean(mean, stddev, lo, std::max(lo, hi));
+    case LengthKind::kLogNormal: {
+      if (!(stddev > 0) || !(mean > 0)) return std::clamp(mean, lo, std::max(lo, hi));
+      // Parametrised as serving/workload.cc's sampler draws it.
+      const double cv = stddev / mean;
+      const double sigma = std::sqrt(std::log1p(cv * cv));
+      const double mu = std::log(mean) - sigma * sigma / 2;
+      return ClampedLogNormalMean(mu, sigma, lo, std::max(lo, hi));
+    }
   }
   return 0;
 }

@@ -28,7 +28,9 @@ struct LengthSpec {
   std::optional<int64_t> max;  // kUniform: upper bound (required); all kinds: clamp
 
   static LengthSpec Fixed(int64_t tokens);
-  // Expected length before clamping.
+  // Expected length of the distribution clamped to [min, max], as
+  // serving/workload.cc draws it (before rounding and the context's
+  // ceiling): lognormal(mean 1000, max 500) has a mean below 500.
   double Mean() const;
   // The mean as a whole number of tokens, at least 1: the length that
   // `estimate` and the planner's analytical pass use for a distribution.
@@ -43,10 +45,16 @@ LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key);
 
 enum class ArrivalProcess { kPoisson, kGamma, kConstant };
 
+// Burstiest gamma arrivals a workload may ask for: cv 100 is a gamma shape
+// (vllm bench serve's --burstiness, 1/cv^2) of 1e-4, arrivals in bursts
+// with gaps 10^4 times the mean between them. Beyond, the shape underflows
+// and the arrival times become NaN.
+constexpr double kMaxArrivalCv = 100;
+
 struct ArrivalSpec {
   ArrivalProcess process = ArrivalProcess::kPoisson;
   double rate_per_s = 0;  // mean arrival rate, all replicas
-  double cv = 1;          // kGamma: coefficient of variation of inter-arrival gaps
+  double cv = 1;          // kGamma: coefficient of variation of inter-arrival gaps, in (0, kMaxArrivalCv]
 };
 
 // Requests that start with a shared prefix (a system prompt, a few-shot

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -23,6 +25,7 @@
 #include "catalog/prediction_intervals.h"
 #include "catalog/scenario.h"
 #include "core/error.h"
+#include "core/output_file.h"
 #include "hardware/calibration.h"
 #include "memory/memory_plan.h"
 #include "model/params.h"
@@ -143,7 +146,12 @@ Scenario BuildScenario(const CommonFlags& f) {
   return s;
 }
 
-void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+// Standard output fails like any file (`> /dev/full`): with its name.
+void Print(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    throw InputError("<stdout>", "", std::string("cannot write: ") + std::strerror(errno));
+  }
+}
 void PrintJson(const nlohmann::json& j) { Print(j.dump(2) + "\n"); }
 
 int64_t ParseCount(const std::string& flag, const std::string& value) {
@@ -402,6 +410,13 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
   SimResult result = Simulate(setup, *source, w, options);
   progress.reset();
   if (requests_out) requests_out->Close();
+  if (const int64_t cut = source->clamped_to_context(); cut > 0) {
+    std::fprintf(stderr,
+                 "roofplan: warning: %lld of %lld requests drew lengths beyond the context of %s (%lld "
+                 "tokens) and were cut to fit\n",
+                 static_cast<long long>(cut), static_cast<long long>(result.requests_completed),
+                 setup.model.slug.c_str(), static_cast<long long>(limits.max_context_tokens));
+  }
 
   const HeadlineIntervals iv = LookUpHeadlineIntervals(loaded.get(), setup, offline ? "offline" : "serving",
                                                        interval_flags.coverage, loaded.off_note);
@@ -496,11 +511,7 @@ int RunCalibrate(const CalibrateFlags& f) {
   const std::string out = !f.out.empty()    ? f.out
                           : !f.refit.empty() ? f.refit
                                              : DataDir() + "/calibration/" + gpu.slug + ".json";
-  {
-    std::ofstream file(out);
-    file << CalibrationToJson(c).dump(2) << "\n";
-    if (!file) throw Error("cannot write the calibration to " + out);
-  }
+  WriteOutputFile(out, CalibrationToJson(c).dump(2) + "\n");
   Format format = *ParseFormat(f.format);
   if (format == Format::kJson) {
     nlohmann::json j = CalibrationToJson(c);
@@ -527,11 +538,7 @@ int RunPlanCommand(const std::string& path, int threads, const std::string& form
   }
   const PlanSpec spec = LoadPlanSpec(path);
   const PlanResult result = RunPlan(spec, threads, how_sure);
-  if (!html.empty()) {
-    std::ofstream file(html);
-    file << RenderPlanHtml(result);
-    if (!file) throw Error("--html: cannot write " + html);
-  }
+  if (!html.empty()) WriteOutputFile(html, RenderPlanHtml(result));
   Format format = *ParseFormat(format_name);
   if (format == Format::kJson) {
     PrintJson(PlanJson(result));
@@ -642,11 +649,7 @@ int RunValidate(const CommonFlags& f, const ValidateFlags& vf) {
   preset["description"] = "Fitted by roofplan validate --fit to " + std::to_string(runs.size()) +
                           " benchmark run(s) of " + setup.model.slug + " on " + setup.gpu.slug +
                           "; based on " + setup.engine.name + ".";
-  if (!vf.out.empty()) {
-    std::ofstream file(vf.out);
-    file << preset.dump(2) << "\n";
-    if (!file) throw Error("--out: cannot write " + vf.out);
-  }
+  if (!vf.out.empty()) WriteOutputFile(vf.out, preset.dump(2) + "\n");
   if (format == Format::kJson) {
     PrintJson({{"before", ValidationJson(fit.before)}, {"after", ValidationJson(fit.after)},
                {"fitted", fit.fitted}, {"iterations", fit.iterations},

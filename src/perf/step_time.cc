@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/units.h"
 
@@ -181,6 +183,15 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   double kernels_us = 0;
   for (const Op& op : ops) {
     OpTime t = PriceOp(op, st.cuda_graph);
+    // A zero rate somewhere (a bandwidth, a peak or an efficiency of 0)
+    // prices an op at infinity; an estimate of n/a or a simulation whose
+    // clock never advances would follow. Say which op, and where to look.
+    if (!(t.time_us >= 0 && std::isfinite(t.time_us))) {
+      throw Error(fmt::format("the perf model prices {} ({}-bound) at {} us on {}: a rate of zero "
+                              "in its profile {} or calibration (bandwidth, peak, efficiency)?",
+                              op.name, t.bound, t.time_us, gpu_.slug,
+                              gpu_.source_file.empty() ? std::string("(built in)") : gpu_.source_file));
+    }
     kernels_us += t.time_us;
     st.kernel_count += op.count * (op.kind == OpKind::kCollective ? 1 : op.kernels);
     if (with_breakdown) st.ops.push_back(t);

@@ -4,8 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -280,7 +282,18 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
     return r;
   }
   r.replica_requests_per_s = best_rate;
-  r.replicas = std::max(1, static_cast<int>(std::ceil(spec.requests_per_s / best_rate)));
+  // Counted as a double first: a load of 1e12 requests/s would overflow an
+  // int (and wrap to one replica).
+  const double replicas = std::max(1.0, std::ceil(spec.requests_per_s / best_rate));
+  const double gpus = replicas * c.gpus_per_replica();
+  if (!(gpus <= kMaxPlanGpus)) {
+    r.why_not = fmt::format("load: {:g} requests/s needs {:.4g} replicas of {:.4g} requests/s each "
+                            "({:.4g} GPUs), beyond the planner's limit of {} GPUs",
+                            spec.requests_per_s, replicas, best_rate, gpus, kMaxPlanGpus);
+    r.headroom = 1 - gpus / kMaxPlanGpus;
+    return r;
+  }
+  r.replicas = static_cast<int>(replicas);
   if (c.prefill_replicas > 0) r.replicas = c.prefill_replicas + c.decode_replicas;
   Price(spec, *setup.usd_per_gpu_hour, &r);
   PriceIntervals(spec, &r);
@@ -356,17 +369,41 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
   return out;
 }
 
-// Runs f(i) for i in [0, n) on `threads` threads.
+// Runs f(i) for i in [0, n) on `threads` threads. An exception from f (or
+// a thread that cannot be started) stops the work and is rethrown here,
+// after every thread has been joined: it never reaches std::terminate.
 template <typename F>
 void ParallelFor(size_t n, int threads, F f) {
   std::atomic<size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
   auto worker = [&]() {
-    for (size_t i = next++; i < n; i = next++) f(i);
+    for (size_t i = next++; i < n; i = next++) {
+      try {
+        f(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = n;  // the others stop after their current item
+      }
+    }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
+  std::string not_started;
+  for (int t = 1; t < threads && static_cast<size_t>(t) < n; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error& e) {
+      not_started = fmt::format("cannot start thread {} of {} for the search ({}); pass a smaller --threads",
+                                t + 1, threads, e.what());
+      next = n;
+      break;
+    }
+  }
+  if (not_started.empty()) worker();
   for (auto& t : pool) t.join();
+  if (!not_started.empty()) throw Error(not_started);
+  if (failure) std::rethrow_exception(failure);
 }
 
 // Simulates `r` at the target load with its replicas; adds replicas while
@@ -485,11 +522,25 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
   } else if (!how_sure.off_note.empty()) {
     result.interval_notes.push_back(how_sure.off_note);
   }
-  result.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  if (threads > kMaxPlanThreads) {
+    throw Error(fmt::format("--threads: expected at most {} (0: all cores), got {}", kMaxPlanThreads, threads));
+  }
+  result.threads = threads > 0 ? threads
+                               : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxPlanThreads);
   const std::vector<Candidate> candidates = Enumerate(spec);
   std::vector<CandidateResult> evaluated(candidates.size());
-  ParallelFor(candidates.size(), result.threads,
-              [&](size_t i) { evaluated[i] = EvaluateCandidate(spec, candidates[i], how_sure); });
+  // A candidate that cannot be evaluated (a dtype its GPU has no peak for,
+  // ...) is not feasible, for that reason; the search goes on, the same
+  // with one thread or many.
+  ParallelFor(candidates.size(), result.threads, [&](size_t i) {
+    try {
+      evaluated[i] = EvaluateCandidate(spec, candidates[i], how_sure);
+    } catch (const Error& e) {
+      evaluated[i] = CandidateResult();
+      evaluated[i].candidate = candidates[i];
+      evaluated[i].why_not = e.what();
+    }
+  });
   result.configurations = static_cast<int64_t>(candidates.size());
 
   // Cheapest analytical passes go to the simulator.
@@ -524,8 +575,18 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
         }
       }
     }
-    ParallelFor(finalists.size() - first, result.threads,
-                [&](size_t i) { SimulateFinalist(spec, &finalists[first + i]); });
+    ParallelFor(finalists.size() - first, result.threads, [&](size_t i) {
+      CandidateResult& f = finalists[first + i];
+      try {
+        SimulateFinalist(spec, &f);
+      } catch (const Error& e) {
+        // E.g. a request of the length distribution's tail that no
+        // replica's KV cache holds: the simulation says it cannot serve.
+        f.meets_slo = false;
+        f.why_not = std::string("simulation: ") + e.what();
+        f.headroom = -INFINITY;
+      }
+    });
     if (std::any_of(finalists.begin() + first, finalists.end(),
                     [](const CandidateResult& f) { return f.meets_slo; })) {
       break;

@@ -16,6 +16,12 @@
 
 namespace roofplan {
 
+// Bounds on a search. A deployment of more than kMaxPlanGpus GPUs is not
+// feasible ("load: ..."): a target load that needs more is beyond what the
+// planner sizes. threads above kMaxPlanThreads are an Error.
+constexpr int kMaxPlanGpus = 100000;
+constexpr int kMaxPlanThreads = 1024;
+
 struct Candidate {
   std::string gpu;
   int tp = 1, pp = 1, ep = 1;
@@ -126,9 +132,11 @@ struct PlanResult {
   std::vector<std::string> interval_notes;
 };
 
-// Searches spec.space. threads <= 0: all hardware threads. Throws Error
-// for an empty search space or unknown GPUs/engines, and for a confidence
-// without intervals.
+// Searches spec.space. threads <= 0: all hardware threads (at most
+// kMaxPlanThreads). Throws Error for an empty search space or unknown
+// GPUs/engines, for a confidence without intervals, for threads above
+// kMaxPlanThreads or that cannot be started. A candidate whose evaluation
+// or simulation throws Error is not feasible, with the error as its reason.
 PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure = {});
 
 // The analytical part alone for one candidate (what RunPlan does per

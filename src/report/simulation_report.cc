@@ -1,5 +1,7 @@
 #include "report/simulation_report.h"
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -283,32 +285,23 @@ Table SimulationCsvTable(const Setup& s, const SimResult& r, const HeadlineInter
   return t;
 }
 
-RequestsCsvWriter::RequestsCsvWriter(const std::string& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "w");
-  if (!file_) throw Error("--requests-out: cannot open " + path + " for writing");
-  std::fputs(
+RequestsCsvWriter::RequestsCsvWriter(const std::string& path) : file_(path) {
+  file_.Write(
       "id,arrival_s,input_tokens,output_tokens,cached_prompt_tokens,queue_ms,ttft_ms,tpot_ms,"
-      "e2e_ms,max_itl_ms,preemptions,replica,prefill_replica,met_slo\n",
-      file_);
-}
-
-RequestsCsvWriter::~RequestsCsvWriter() {
-  if (file_) std::fclose(file_);
+      "e2e_ms,max_itl_ms,preemptions,replica,prefill_replica,met_slo\n");
 }
 
 void RequestsCsvWriter::Write(const FinishedRequest& f) {
-  fmt::print(file_, "{},{:.6f},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{},{},{},{}\n", f.id,
-             f.arrival_s, f.input_tokens, f.output_tokens, f.cached_prompt_tokens, f.queue_ms(),
-             f.ttft_ms(), f.tpot_ms(), f.e2e_ms(), f.max_itl_ms, f.preemptions, f.replica,
-             f.prefill_replica, f.met_slo ? 1 : 0);
+  // Formatted to a buffer, then written: fmt::print to a FILE* would throw
+  // its own exception (an "internal error") on a full disk.
+  fmt::memory_buffer row;
+  fmt::format_to(std::back_inserter(row), "{},{:.6f},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{},{},{},{}\n",
+                 f.id, f.arrival_s, f.input_tokens, f.output_tokens, f.cached_prompt_tokens, f.queue_ms(),
+                 f.ttft_ms(), f.tpot_ms(), f.e2e_ms(), f.max_itl_ms, f.preemptions, f.replica,
+                 f.prefill_replica, f.met_slo ? 1 : 0);
+  file_.Write(std::string_view(row.data(), row.size()));
 }
 
-void RequestsCsvWriter::Close() {
-  if (!file_) return;
-  const bool failed = std::ferror(file_) != 0;
-  const bool close_failed = std::fclose(file_) != 0;
-  file_ = nullptr;
-  if (failed || close_failed) throw Error("--requests-out: writing " + path_ + " failed");
-}
+void RequestsCsvWriter::Close() { file_.Close(); }
 
 }  // namespace roofplan

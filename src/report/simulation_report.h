@@ -3,12 +3,13 @@
 // people, one CSV row for spreadsheets, and the per-request CSV stream.
 #pragma once
 
-#include <cstdio>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "catalog/workload_spec.h"
+#include "core/output_file.h"
 #include "perf/setup.h"
 #include "report/interval_report.h"
 #include "report/table.h"
@@ -34,18 +35,15 @@ Table SimulationCsvTable(const Setup& setup, const SimResult& result,
 // One line per finished request, written as the simulation goes.
 class RequestsCsvWriter {
  public:
-  // Throws Error when the file cannot be opened for writing.
+  // Every failure (cannot open, disk full, ...) is an InputError naming
+  // the file (see core/output_file.h), from the call that meets it.
   explicit RequestsCsvWriter(const std::string& path);
-  ~RequestsCsvWriter();
-  RequestsCsvWriter(const RequestsCsvWriter&) = delete;
-  RequestsCsvWriter& operator=(const RequestsCsvWriter&) = delete;
 
   void Write(const FinishedRequest& request);
-  void Close();  // throws Error when a write failed (disk full, ...)
+  void Close();
 
  private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
+  OutputFile file_;
 };
 
 }  // namespace roofplan

@@ -6,22 +6,37 @@
 namespace roofplan {
 
 namespace {
-// Buckets cover [2^kMinExp, 2^kMaxExp) ms: a nanosecond to about four hours.
+// Buckets cover [2^kMinExp, 2^kMaxExp) ms: a nanosecond to far beyond any
+// simulated time (the simulator stops at kMaxSimulatedSeconds, about 2^45
+// ms). The histogram grows to the highest bucket seen, so a run of
+// milliseconds holds a few kilobytes of it.
 constexpr int kBucketsPerOctave = 256;
 constexpr int kMinExp = -20;
-constexpr int kMaxExp = 24;
+constexpr int kMaxExp = 64;
 constexpr int kNumBuckets = (kMaxExp - kMinExp) * kBucketsPerOctave;
 }  // namespace
 
 int LatencyStats::BucketOf(double value) {
-  const double octaves = std::log2(value) - kMinExp;
-  const int b = static_cast<int>(std::floor(octaves * kBucketsPerOctave));
-  return std::clamp(b, 0, kNumBuckets - 1);
+  // Clamped as a double: a huge (or infinite) value must not overflow the
+  // conversion to int.
+  const double b = std::floor((std::log2(value) - kMinExp) * kBucketsPerOctave);
+  if (!(b > 0)) return 0;
+  return b >= kNumBuckets - 1 ? kNumBuckets - 1 : static_cast<int>(b);
 }
 
 double LatencyStats::BucketValue(int bucket) {
   // Geometric middle of the bucket: at most half a bucket (0.14%) off.
   return std::exp2(kMinExp + (bucket + 0.5) / kBucketsPerOctave);
+}
+
+void LatencyStats::CountInHistogram(double value, int64_t count) {
+  if (value < std::exp2(kMinExp)) {
+    zeros_ += count;
+    return;
+  }
+  const size_t b = static_cast<size_t>(BucketOf(value));
+  if (b >= histogram_.size()) histogram_.resize(b + 1, 0);
+  histogram_[b] += count;
 }
 
 void LatencyStats::Add(double value, int64_t count) {
@@ -34,7 +49,7 @@ void LatencyStats::Add(double value, int64_t count) {
   }
   count_ += count;
   sum_ += value * static_cast<double>(count);
-  if (histogram_.empty()) {
+  if (!histogram_mode_) {
     if (static_cast<int64_t>(exact_.size()) + count <= kExactSamples) {
       exact_.insert(exact_.end(), static_cast<size_t>(count), value);
       sorted_ = false;
@@ -42,29 +57,19 @@ void LatencyStats::Add(double value, int64_t count) {
     }
     FoldIntoHistogram();
   }
-  if (value < std::exp2(kMinExp)) {
-    zeros_ += count;
-  } else {
-    histogram_[BucketOf(value)] += count;
-  }
+  CountInHistogram(value, count);
 }
 
 void LatencyStats::FoldIntoHistogram() {
-  histogram_.assign(kNumBuckets, 0);
-  for (double v : exact_) {
-    if (v < std::exp2(kMinExp)) {
-      ++zeros_;
-    } else {
-      ++histogram_[BucketOf(v)];
-    }
-  }
+  histogram_mode_ = true;
+  for (double v : exact_) CountInHistogram(v, 1);
   std::vector<double>().swap(exact_);
 }
 
 double LatencyStats::Percentile(double p) const {
   if (count_ == 0) return 0;
   p = std::clamp(p, 0.0, 100.0);
-  if (histogram_.empty()) {
+  if (!histogram_mode_) {
     if (!sorted_) {
       std::sort(exact_.begin(), exact_.end());
       sorted_ = true;
@@ -78,9 +83,9 @@ double LatencyStats::Percentile(double p) const {
   const int64_t rank = static_cast<int64_t>(std::llround(p / 100.0 * static_cast<double>(count_ - 1)));
   if (rank < zeros_) return min_;
   int64_t seen = zeros_;
-  for (int b = 0; b < kNumBuckets; ++b) {
+  for (size_t b = 0; b < histogram_.size(); ++b) {
     seen += histogram_[b];
-    if (seen > rank) return std::clamp(BucketValue(b), min_, max_);
+    if (seen > rank) return std::clamp(BucketValue(static_cast<int>(b)), min_, max_);
   }
   return max_;
 }

@@ -5,7 +5,8 @@
 // default linear interpolation, as `vllm bench serve` computes them) while
 // the metric has seen at most kExactSamples values; past that the samples
 // fold into a log-spaced histogram with 256 buckets per octave, so a
-// percentile is within 0.14% of the exact one.
+// percentile is within 0.14% of the exact one, at any value up to 2^64 ms
+// (the histogram grows with the largest value, not the count).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ class LatencyStats {
 
  private:
   void FoldIntoHistogram();
+  void CountInHistogram(double value, int64_t count);
   static int BucketOf(double value);
   static double BucketValue(int bucket);
 
@@ -38,7 +40,8 @@ class LatencyStats {
   double min_ = 0, max_ = 0;
   mutable std::vector<double> exact_;  // sorted lazily by Percentile
   mutable bool sorted_ = true;
-  std::vector<int64_t> histogram_;  // empty while exact
+  bool histogram_mode_ = false;     // past kExactSamples
+  std::vector<int64_t> histogram_;  // up to the highest bucket seen
   int64_t zeros_ = 0;               // histogram mode: values below the first bucket
 };
 

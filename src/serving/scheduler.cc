@@ -260,8 +260,16 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
   if (acquired) {
     s.holds_prefix = true;
     s.prefix_checked = true;
-    s.cached_prompt_tokens += start;
-    cached_prompt_tokens_ += start;
+    // A recompute-preempted request looks its prefix up again when it is
+    // readmitted and skips the cached part again (vLLM does too), but the
+    // hit is not counted again: vLLM's PrefixCacheStats.record tallies a
+    // preempted request's lookup under preempted_queries/preempted_hits,
+    // which the exported prefix-cache hit rate leaves out. So the hit rate
+    // stays over first admissions, cached <= input for every request.
+    if (s.preemptions == 0) {
+      s.cached_prompt_tokens += start;
+      cached_prompt_tokens_ += start;
+    }
     s.computed = start;
   }
   if (s.first_scheduled_s < 0) s.first_scheduled_s = now;

@@ -29,7 +29,9 @@ struct Sequence {
   int64_t shared_units = 0;   // units of a cached prefix it references
   int64_t token_capacity = 0; // cached tokens its units can hold
   int64_t swapped_units = 0;  // units parked in host memory
-  int64_t cached_prompt_tokens = 0;  // prompt tokens served from the prefix cache
+  // Prompt tokens served from the prefix cache at the first admission
+  // only (at most the input): see Replica::TryAdmit.
+  int64_t cached_prompt_tokens = 0;
   double first_scheduled_s = -1;
   double first_token_s = -1;
   double last_token_s = 0;

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <queue>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "memory/memory_plan.h"
 #include "model/kv_cache.h"
@@ -84,8 +86,12 @@ class Simulation {
 
  private:
   void Push(double time_s, EventKind kind, int32_t replica, int32_t arg) {
+    // Also false for NaN: every event time is checked here, once.
+    if (!(time_s <= kMaxSimulatedSeconds)) FailTooLate(time_s, kind, replica);
     events_.push(Event{time_s, next_order_++, kind, replica, arg});
   }
+  [[noreturn]] void FailTooLate(double time_s, EventKind kind, int32_t replica) const;
+  void CheckBounds() const;
   void Arrive(Request request, double now);
   int Route(int begin, int end);
   void Wake(int replica, double now);
@@ -203,6 +209,57 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   max_request_units_ = probe.capacity();
   closed_loop_ = !workload.arrival && workload.trace.empty() && workload.concurrency.has_value();
   if (auto total_requests = source.total()) progress_every_ = std::max<int64_t>(1, *total_requests / 1000);
+  CheckBounds();
+}
+
+// What can be known up front to pass kMaxSimulatedSeconds fails before the
+// run, naming the setting.
+void Simulation::CheckBounds() const {
+  const std::string limit = fmt::format("the simulator's limit of {:g} s (about {:.3g} years) of simulated time",
+                                        kMaxSimulatedSeconds, kMaxSimulatedSeconds / (365.25 * 86400));
+  auto check = [&](const char* field, double seconds) {
+    if (!(seconds >= 0 && seconds <= kMaxSimulatedSeconds)) {
+      throw Error(fmt::format("workload.{}: expected 0 to {:g} s (the simulator's limit of simulated time, "
+                              "about {:.3g} years), got {:g}",
+                              field, kMaxSimulatedSeconds, kMaxSimulatedSeconds / (365.25 * 86400), seconds));
+    }
+  };
+  if (closed_loop_) {
+    check("ramp_up_s", workload_.ramp_up_s);
+    check("think_time_s", workload_.think_time_s);
+  }
+  if (workload_.arrival && workload_.trace.empty()) {
+    if (workload_.duration_s) check("duration_s", *workload_.duration_s);
+    const double rate = workload_.arrival->rate_per_s;
+    if (workload_.num_requests && !workload_.duration_s && rate > 0) {
+      const double span_s = static_cast<double>(*workload_.num_requests - 1) / rate;
+      if (span_s > kMaxSimulatedSeconds) {
+        throw Error(fmt::format("workload.num_requests: {} requests at {:g} requests/s arrive over about "
+                                "{:.3g} s, beyond {}; simulate fewer requests or a higher rate",
+                                *workload_.num_requests, rate, span_s, limit));
+      }
+    }
+  }
+}
+
+void Simulation::FailTooLate(double time_s, EventKind kind, int32_t replica) const {
+  std::string what;
+  switch (kind) {
+    case EventKind::kArrival:
+      what = closed_loop_ ? "a user's next request (workload.think_time_s after its last reply)"
+                          : "the next request's arrival (workload.arrival or workload.trace times)";
+      break;
+    case EventKind::kStepDone:
+    case EventKind::kStageFree:
+      what = fmt::format("the end of a step of replica {} ({:g} s long)", replica, time_s - now_);
+      break;
+    case EventKind::kKvArrived:
+      what = "a KV-cache transfer (cluster.kv_transfer_gb_per_s)";
+      break;
+  }
+  throw Error(fmt::format("{} falls at t = {:g} s (now {:g} s), beyond the simulator's limit of {:g} s "
+                          "of simulated time",
+                          what, time_s, now_, kMaxSimulatedSeconds));
 }
 
 int Simulation::Route(int begin, int end) {
@@ -244,7 +301,12 @@ void Simulation::Arrive(Request request, double now) {
   }
   if (closed_loop_) request.arrival_s = now;
   NoteInSystem(now);
-  ++in_system_;
+  if (++in_system_ > kMaxRequestsInSystem) {
+    throw Error(fmt::format("more than {} requests in the system at once at t = {:g} s: the load "
+                            "is far beyond what the deployment serves (the simulator's limit); lower "
+                            "the rate or add replicas",
+                            kMaxRequestsInSystem, now));
+  }
   result_.max_requests_in_flight = std::max(result_.max_requests_in_flight, in_system_);
   const int32_t id = seqs_.Add(request);
   const int end = prefill_replicas_ > 0 ? prefill_replicas_ : static_cast<int>(replicas_.size());
@@ -365,8 +427,11 @@ void Simulation::SampleKvUsage(double until) {
 
 SimResult Simulation::Run() {
   if (closed_loop_) {
+    // Users beyond the number of requests would never send one: only as
+    // many start as there are requests, spaced as all of them would be.
     const int64_t users = *workload_.concurrency;
-    for (int64_t u = 0; u < users; ++u) {
+    const int64_t starting = std::min(users, source_.total().value_or(users));
+    for (int64_t u = 0; u < starting; ++u) {
       Push(workload_.ramp_up_s * static_cast<double>(u) / static_cast<double>(users),
            EventKind::kArrival, -1, 0);
     }
@@ -377,7 +442,14 @@ SimResult Simulation::Run() {
   while (!events_.empty()) {
     const Event e = events_.top();
     events_.pop();
-    ++result_.events;
+    if (++result_.events > kMaxEvents) {
+      throw Error(fmt::format("the run passed the simulator's limit of {} events at t = {:g} s "
+                              "simulated, with {} requests finished; simulate fewer requests",
+                              kMaxEvents, e.time_s, result_.requests_completed));
+    }
+    if (options_.on_progress && (result_.events & 0xFFFF) == 0) {
+      options_.on_progress(result_.requests_completed, source_.total(), e.time_s);
+    }
     SampleKvUsage(e.time_s);
     now_ = e.time_s;
     switch (e.kind) {

@@ -28,6 +28,21 @@
 
 namespace roofplan {
 
+// Bounds on one run, so that no input makes it go on forever or grow
+// without limit; past one, Simulate throws Error naming what reached it.
+//  - simulated time: no event later than kMaxSimulatedSeconds (about 31.7
+//    years; the workload's ramp_up_s, think_time_s and duration_s, and the
+//    span num_requests / rate of an open loop, are checked up front);
+//  - events: at most kMaxEvents (hours of wall-clock time);
+//  - requests in the system (queued or running) at once: at most
+//    kMaxRequestsInSystem (a load far beyond the deployment's, whose queue
+//    would otherwise take all memory).
+// A closed loop with more users than requests runs one user per request:
+// the others would never send one (the ramp-up keeps its spacing).
+constexpr double kMaxSimulatedSeconds = 1e9;
+constexpr int64_t kMaxEvents = int64_t{1} << 34;
+constexpr int64_t kMaxRequestsInSystem = int64_t{1} << 22;
+
 struct FinishedRequest {
   int64_t id = 0;
   double arrival_s = 0;
@@ -66,7 +81,8 @@ struct SimOptions {
   ClusterSpec cluster;
   SloSpec slo;
   std::function<void(const FinishedRequest&)> on_finished;
-  // Called about every 0.1% of the requests (and at the end).
+  // Called about every 0.1% of the requests, every 2^16 events (so that a
+  // run of billions of requests still shows progress) and at the end.
   std::function<void(int64_t finished, std::optional<int64_t> total, double sim_time_s)> on_progress;
   std::function<void(const StepObservation&)> on_step;
 };
@@ -125,7 +141,8 @@ struct SimResult {
 // Runs the workload to completion. The plan's dp is the number of
 // replicas (prefill + decode ones when disaggregated). Throws Error for a
 // configuration that cannot serve (no KV room, a request larger than a
-// replica's KV cache, a disaggregation that does not match num_gpus).
+// replica's KV cache, a disaggregation that does not match num_gpus) and
+// for a run past the bounds above.
 SimResult Simulate(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
                    const SimOptions& options);
 

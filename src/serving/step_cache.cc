@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "core/error.h"
-
 namespace roofplan {
 
 namespace {
@@ -34,17 +32,18 @@ double StepCache::StepMs(const BatchTotals& b) {
   const uint32_t context =
       b.decode_seqs ? GridIndex(static_cast<double>(b.decode_context_tokens) / b.decode_seqs) : 0;
   // 16 bits of decode sequences, 12 of prefill sequences, 12 per grid
-  // index (2^12 grid steps reach 2^69 tokens).
-  if (b.decode_seqs >= (1 << 16) || b.prefill_seqs >= (1 << 12)) {
-    throw Error("step with " + std::to_string(b.decode_seqs) + " decodes and " +
-                std::to_string(b.prefill_seqs) + " prompt chunks is beyond the simulator's step cache");
-  }
+  // index (2^12 grid steps reach 2^69 tokens). A batch beyond the key (an
+  // engine allowing 65,536 sequences or 4,096 prompt chunks a step) is
+  // priced every time instead: slower, the same times.
+  const bool keyable = b.decode_seqs < (1 << 16) && b.prefill_seqs < (1 << 12);
   const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 |
                        static_cast<uint64_t>(b.prefill_seqs) << 36 |
                        static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 |
                        context;
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  if (keyable) {
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
   ++misses_;
   // Bounded memory however long the run: start over past kMaxShapes.
   if (cache_.size() >= kMaxShapes) cache_.clear();
@@ -55,7 +54,7 @@ double StepCache::StepMs(const BatchTotals& b) {
   shape.prefill_tokens = b.prefill_seqs ? GridValue(chunk) : 0;
   shape.prefill_past = b.prefill_seqs ? GridValue(past) : 0;
   const double ms = perf_.Step(shape).step_ms;
-  cache_.emplace(key, ms);
+  if (keyable) cache_.emplace(key, ms);
   return ms;
 }
 

@@ -4,7 +4,9 @@
 // counts exact; per-sequence prompt chunk, prompt past and decode context
 // as means). The means are rounded to a grid, exact up to 64 tokens and 64
 // steps per octave above (at most 0.55% off), so that the millions of steps
-// of a long run price a few thousand distinct shapes.
+// of a long run price a few thousand distinct shapes. Batches of 65,536
+// decodes or 4,096 prompt chunks and more are priced on the same grid but
+// not memoised: any batch an engine allows has a time.
 #pragma once
 
 #include <cstdint>

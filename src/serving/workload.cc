@@ -151,7 +151,14 @@ class LengthSampler {
     }
   }
 
-  int64_t Draw(std::mt19937_64& rng, int64_t ceiling) const {
+  // Whether every draw is the same length, and which (after [min, max]).
+  std::optional<int64_t> FixedLength() const {
+    if (spec_.kind != LengthKind::kFixed) return std::nullopt;
+    return std::llround(std::clamp(spec_.value, static_cast<double>(lo_), static_cast<double>(hi_)));
+  }
+
+  // `*cut` is set when the context's ceiling shortened the draw.
+  int64_t Draw(std::mt19937_64& rng, int64_t ceiling, bool* cut = nullptr) const {
     double x = 0;
     switch (spec_.kind) {
       case LengthKind::kFixed: x = spec_.value; break;
@@ -166,6 +173,7 @@ class LengthSampler {
     // Bounds are integers, so clamping before rounding keeps the result
     // inside them (and keeps llround away from huge values).
     x = std::clamp(x, static_cast<double>(lo_), static_cast<double>(hi_));
+    if (cut && std::llround(x) > ceiling) *cut = true;
     x = std::max(1.0, std::min(x, static_cast<double>(ceiling)));
     return std::llround(x);
   }
@@ -214,9 +222,10 @@ class SyntheticSource : public RequestSource {
                     fmt::format("{}", arrival_->rate_per_s));
       }
       if (arrival_->process == ArrivalProcess::kGamma &&
-          (!(arrival_->cv > 0) || !std::isfinite(arrival_->cv))) {
-        throw Error("workload.arrival.cv: expected a positive number, got " +
-                    fmt::format("{}", arrival_->cv));
+          !(arrival_->cv > 0 && arrival_->cv <= kMaxArrivalCv)) {
+        throw Error(fmt::format("workload.arrival.cv (--cv): expected a coefficient of variation in "
+                                "(0, {:g}] for gamma arrivals, got {:g}",
+                                kMaxArrivalCv, arrival_->cv));
       }
       if (!num_requests_ && !duration_s_) {
         throw Error("workload.num_requests: an open-loop workload (workload.arrival) needs "
@@ -231,6 +240,15 @@ class SyntheticSource : public RequestSource {
         throw Error("workload.num_requests: a closed-loop workload (workload.concurrency) "
                     "needs num_requests to end");
       }
+    }
+    // Fixed lengths are what was asked for: cutting one to fit would
+    // simulate another workload (estimate rejects them the same way).
+    // Distributions are clamped to fit, draw by draw (clamped_to_context).
+    if (auto in = isl_.FixedLength(), out = osl_.FixedLength(); in && out && *in - 1 > context_ - *out) {
+      throw Error(fmt::format("workload.isl + workload.osl = {} + {} = {} tokens exceeds the model's "
+                              "context of {} tokens (input + output - 1 <= context); fixed lengths are "
+                              "not cut to fit",
+                              *in, *out, *in + *out, context_));
     }
     if (prefix_.tokens < 0 || prefix_.groups < 1 || !(prefix_.hit_rate >= 0 && prefix_.hit_rate <= 1)) {
       throw Error("workload.prefix: needs tokens >= 0, hit_rate in [0, 1] and groups >= 1");
@@ -251,8 +269,10 @@ class SyntheticSource : public RequestSource {
       }
     }
     ++next_id_;
-    r.input_tokens = isl_.Draw(isl_rng_, context_ - 1);
-    r.output_tokens = osl_.Draw(osl_rng_, context_ - r.input_tokens + 1);
+    bool cut = false;
+    r.input_tokens = isl_.Draw(isl_rng_, context_ - 1, &cut);
+    r.output_tokens = osl_.Draw(osl_rng_, context_ - r.input_tokens + 1, &cut);
+    if (cut) ++clamped_to_context_;
     if (prefix_.tokens > 0) {
       // Both numbers are drawn for every request so that one request's
       // outcome never shifts the stream for the next.
@@ -268,6 +288,7 @@ class SyntheticSource : public RequestSource {
   }
 
   std::optional<int64_t> total() const override { return total_; }
+  int64_t clamped_to_context() const override { return clamped_to_context_; }
 
  private:
   static const LengthSpec& Required(const std::optional<LengthSpec>& spec, const char* field,
@@ -303,6 +324,7 @@ class SyntheticSource : public RequestSource {
   double gamma_shape_ = 1;
   double clock_s_ = 0;
   int64_t next_id_ = 0;
+  int64_t clamped_to_context_ = 0;
   bool done_ = false;
   std::optional<int64_t> total_;
 };

@@ -32,6 +32,10 @@ class RequestSource {
   virtual std::optional<Request> Next() = 0;
   // How many requests Next will return in all, when known up front.
   virtual std::optional<int64_t> total() const = 0;
+  // Requests so far whose drawn lengths were cut to fit the model's
+  // context (a distribution's tail; fixed lengths that do not fit fail
+  // instead).
+  virtual int64_t clamped_to_context() const { return 0; }
 };
 
 // Limits a generator respects: every request fits the model's context
@@ -48,8 +52,9 @@ struct WorkloadLimits {
 //    stopping after num_requests or duration_s (one of them is required);
 //  - spec.concurrency set: closed loop, num_requests requests (required).
 // Throws Error/InputError for a spec that cannot produce requests
-// (missing isl/osl, rate <= 0, cv <= 0, a length distribution that can
-// only exceed the context).
+// (missing isl/osl, rate <= 0, cv outside (0, kMaxArrivalCv], a length
+// distribution that can only exceed the context, fixed isl + osl beyond
+// it).
 std::unique_ptr<RequestSource> MakeRequestSource(const WorkloadSpec& spec,
                                                  const WorkloadLimits& limits);
 
