@@ -153,6 +153,16 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
   const bool finite_rate = run.request_rate && std::isfinite(*run.request_rate);
   std::string arrivals;
   if (finite_rate) {
+    // Arrivals spread over more than a simulation may span (1e7 s) mean a
+    // rate typed wrong (1e-300), not a benchmark; simulating them would
+    // print durations of 1e300 s.
+    const double span_s = static_cast<double>(load.input.size()) / *run.request_rate;
+    if (!(span_s <= kMaxArrivalTimeS)) {
+      throw InputError(run.file, run.where,
+                       fmt::format("a request rate of {:g} req/s spreads {} requests over {:.3g} s, beyond the "
+                                   "{:g} s a simulation may span; is the rate (request_rate, or --rate) right?",
+                                   *run.request_rate, load.input.size(), span_s, kMaxArrivalTimeS));
+    }
     ArrivalSpec a;
     a.rate_per_s = *run.request_rate;
     if (run.constant_arrivals) {
