@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 namespace roofplan {
 
 namespace {
@@ -160,9 +162,12 @@ double JsonObject::Number(const std::string& key) const {
   return d;
 }
 
-double JsonObject::PositiveNumber(const std::string& key) const {
+double JsonObject::PositiveNumber(const std::string& key, double max) const {
   double d = Number(key);
   if (!(d > 0)) Fail(key, "expected a positive number, got " + DescribeJson(value_->at(key)));
+  if (d > max) {
+    Fail(key, fmt::format("expected a positive number of at most {:g}, got {}", max, DescribeJson(value_->at(key))));
+  }
   return d;
 }
 
@@ -172,9 +177,14 @@ int64_t JsonObject::Integer(const std::string& key) const {
   return static_cast<int64_t>(v.get<double>());
 }
 
-int64_t JsonObject::PositiveInteger(const std::string& key) const {
+int64_t JsonObject::PositiveInteger(const std::string& key, int64_t max) const {
   const auto& v = Required(key, "a positive integer");
-  if (!IsIntegral(v) || v.get<double>() <= 0) Fail(key, ExpectedInteger("a positive integer", v));
+  const bool bounded = max < std::numeric_limits<int64_t>::max();
+  if (!IsIntegral(v) || v.get<double>() <= 0 || (bounded && v.get<double>() > static_cast<double>(max))) {
+    Fail(key, bounded && v.is_number() && v.get<double>() > 0
+                  ? "expected a positive integer of at most " + std::to_string(max) + ", got " + DescribeJson(v)
+                  : ExpectedInteger("a positive integer", v));
+  }
   return static_cast<int64_t>(v.get<double>());
 }
 

@@ -42,9 +42,13 @@ class JsonObject {
 
   // Required fields: throw InputError if missing, null or of the wrong type.
   double Number(const std::string& key) const;
-  double PositiveNumber(const std::string& key) const;
+  // `max`: larger values fail ("expected a positive number of at most
+  // 1e+07, got 9e+15") rather than flow into arithmetic that overflows.
+  double PositiveNumber(const std::string& key,
+                        double max = std::numeric_limits<double>::max()) const;
   int64_t Integer(const std::string& key) const;
-  int64_t PositiveInteger(const std::string& key) const;
+  int64_t PositiveInteger(const std::string& key,
+                          int64_t max = std::numeric_limits<int64_t>::max()) const;
   // A positive integer that must fit an int and stay at most `max` (GPU
   // counts, batch limits): larger values fail instead of wrapping.
   int PositiveInt(const std::string& key, int max = std::numeric_limits<int>::max()) const;

@@ -18,11 +18,6 @@ std::optional<DType> ReadDType(const JsonObject& o, const std::string& key) {
   return d;
 }
 
-// Parallel sizes and GPU counts: bounded so that their products (GPUs per
-// replica = ep x pp, replicas x GPUs) stay far inside an int.
-constexpr int kMaxParallelSize = 4096;
-constexpr int kMaxGpus = 1 << 20;
-
 std::optional<int> ReadPositiveInt(const JsonObject& o, const std::string& key, int max) {
   if (!o.Has(key)) return std::nullopt;
   return o.PositiveInt(key, max);

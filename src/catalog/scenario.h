@@ -14,6 +14,12 @@
 
 namespace roofplan {
 
+// Parallel sizes and GPU counts, in files and flags alike: bounded so that
+// their products (GPUs per replica = ep x pp, replicas x GPUs) stay far
+// inside an int.
+constexpr int kMaxParallelSize = 4096;
+constexpr int kMaxGpus = 1 << 20;
+
 struct Scenario {
   std::string file;  // where it was read from ("" for flags only)
   std::string name;

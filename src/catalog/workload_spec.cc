@@ -177,7 +177,7 @@ LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
                 "{\"distribution\": \"fixed|uniform|normal|lognormal\", ...})");
   }
   const nlohmann::json& raw = o.raw().at(key);
-  if (raw.is_number()) return LengthSpec::Fixed(o.PositiveInteger(key));
+  if (raw.is_number()) return LengthSpec::Fixed(o.PositiveInteger(key, kMaxRequestTokens));
   if (!raw.is_object()) {
     o.Fail(key, "expected a positive integer or a distribution object, got " + DescribeJson(raw));
   }
@@ -202,7 +202,7 @@ LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
   switch (spec.kind) {
     case LengthKind::kFixed:
       RejectUnused(d, spec.kind, {"mean", "stddev", "min", "max"}, "value");
-      spec.value = static_cast<double>(d.PositiveInteger("value"));
+      spec.value = static_cast<double>(d.PositiveInteger("value", kMaxRequestTokens));
       break;
     case LengthKind::kUniform:
       RejectUnused(d, spec.kind, {"value", "mean", "stddev"}, "min, max");
@@ -212,13 +212,13 @@ LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
     case LengthKind::kNormal:
     case LengthKind::kLogNormal:
       RejectUnused(d, spec.kind, {"value"}, "mean, stddev and optional min, max");
-      spec.mean = d.PositiveNumber("mean");
+      spec.mean = d.PositiveNumber("mean", static_cast<double>(kMaxRequestTokens));
       spec.stddev = NonNegativeNumber(d, "stddev");
       break;
   }
-  if (d.Has("min")) spec.min = d.PositiveInteger("min");
+  if (d.Has("min")) spec.min = d.PositiveInteger("min", kMaxRequestTokens);
   if (d.Has("max")) {
-    spec.max = d.PositiveInteger("max");
+    spec.max = d.PositiveInteger("max", kMaxRequestTokens);
     if (*spec.max < spec.min) {
       d.Fail("max", "expected max >= min (" + std::to_string(spec.min) + "), got " +
                         std::to_string(*spec.max));
@@ -261,7 +261,7 @@ WorkloadSpec ParseWorkloadSpec(const JsonObject& w) {
   }
 
   if (w.Has("num_requests")) spec.num_requests = w.PositiveInteger("num_requests");
-  if (w.Has("duration_s")) spec.duration_s = w.PositiveNumber("duration_s");
+  if (w.Has("duration_s")) spec.duration_s = w.PositiveNumber("duration_s", kMaxArrivalTimeS);
   if (w.Has("ramp_up_s")) spec.ramp_up_s = NonNegativeNumber(w, "ramp_up_s");
   if (w.Has("think_time_s")) spec.think_time_s = NonNegativeNumber(w, "think_time_s");
   if (w.Has("trace")) {
@@ -274,6 +274,27 @@ WorkloadSpec ParseWorkloadSpec(const JsonObject& w) {
     }
   }
   if (w.Has("prefix")) spec.prefix = ParsePrefix(w.Object("prefix"));
+  // Settings the chosen load would ignore are mistakes, not defaults.
+  if (!spec.trace.empty()) {
+    for (const char* key : {"concurrency", "duration_s", "ramp_up_s", "think_time_s", "prefix"}) {
+      if (w.Has(key)) {
+        w.Fail(key, std::string("a trace replays its own arrival times, lengths and prefixes; drop workload.") +
+                        key + " (or workload.trace)");
+      }
+    }
+  } else if (spec.concurrency) {
+    if (w.Has("duration_s")) {
+      w.Fail("duration_s", "duration_s stops open-loop arrivals; a closed loop (workload.concurrency) "
+                           "runs workload.num_requests requests");
+    }
+  } else if (spec.arrival) {
+    for (const char* key : {"ramp_up_s", "think_time_s"}) {
+      if (w.Has(key)) {
+        w.Fail(key, std::string(key) + " paces the users of a closed loop (workload.concurrency); "
+                    "open-loop arrivals (workload.arrival) do not read it");
+      }
+    }
+  }
   if (w.Has("seed")) {
     int64_t seed = w.Integer("seed");
     if (seed < 0) w.Fail("seed", "expected a non-negative integer, got " + std::to_string(seed));

@@ -14,6 +14,22 @@ namespace roofplan {
 
 class JsonObject;
 
+// Bounds on a workload, for scenario files, traces and flags alike. Far
+// beyond any real deployment; they exist so that sums and products of them
+// cannot overflow and simulated clocks keep their precision.
+// Tokens in one request's prompt or reply (the longest contexts are ~1e7).
+constexpr int64_t kMaxRequestTokens = 100'000'000;
+// Users in a closed loop, and sequences in one step.
+constexpr int64_t kMaxConcurrency = 10'000'000;
+// Requests in one simulation.
+constexpr int64_t kMaxNumRequests = 1'000'000'000;
+// Arrival times and durations: 1e7 s (116 days). A double holding 1e7 s
+// still resolves 2 ns, so latencies of a microsecond stay exact; at the
+// 9e15 s a trace could once name, it resolved 1 s.
+constexpr double kMaxArrivalTimeS = 1e7;
+// Arrival rates, requests/s over all replicas.
+constexpr double kMaxRatePerS = 1e9;
+
 // Distribution of a request's input or output length in tokens. Draws are
 // rounded to integers and clamped to [min, max] (max defaults to the
 // model's context); see serving/workload.h.

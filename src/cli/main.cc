@@ -24,6 +24,7 @@
 #include "catalog/catalog.h"
 #include "catalog/prediction_intervals.h"
 #include "catalog/scenario.h"
+#include "cli/flag_values.h"
 #include "core/error.h"
 #include "core/output_file.h"
 #include "hardware/calibration.h"
@@ -46,6 +47,19 @@
 namespace roofplan {
 namespace {
 
+// Flag bounds beyond the workload's (catalog/workload_spec.h) and the
+// parallel sizes (catalog/scenario.h).
+// USD per GPU-hour: far above any rental price, low enough that a cost of
+// a million GPUs for a year stays finite.
+constexpr double kMaxUsdPerGpuHour = 1e6;
+// Latency SLOs: 1e9 ms (11.6 days).
+constexpr double kMaxSloMs = 1e9;
+// Gamma arrivals: gaps with a cv beyond 100 are one burst and then silence.
+constexpr double kMaxArrivalCv = 100;
+// Search threads and CUDA devices: beyond any machine.
+constexpr int kMaxThreads = 1024;
+constexpr int kMaxDeviceIndex = 1023;
+
 // Flags shared by estimate, step and memory; empty/unset means "take it
 // from the scenario, or the default".
 struct CommonFlags {
@@ -59,17 +73,18 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
   app->add_option("--scenario", f->scenario, "scenario JSON file (flags override its fields)");
   app->add_option("--model", f->model, "model slug (roofplan list models) or path to an HF config.json");
   app->add_option("--gpu", f->gpu, "GPU slug (roofplan list gpus) or path to a profile");
-  app->add_option("--num-gpus", f->num_gpus, "GPUs in all (replicas = num_gpus / (tp*pp))")->check(CLI::PositiveNumber);
-  app->add_option("--tp", f->tp, "tensor parallelism (default: num_gpus / pp)")->check(CLI::PositiveNumber);
-  app->add_option("--pp", f->pp, "pipeline parallelism (default 1)")->check(CLI::PositiveNumber);
-  app->add_option("--ep", f->ep, "expert parallelism for MoE models (default 1)")->check(CLI::PositiveNumber);
+  app->add_option("--num-gpus", f->num_gpus, "GPUs in all (replicas = num_gpus / (tp*pp))")->check(IntegerIn(1, kMaxGpus));
+  app->add_option("--tp", f->tp, "tensor parallelism (default: num_gpus / pp)")->check(IntegerIn(1, kMaxParallelSize));
+  app->add_option("--pp", f->pp, "pipeline parallelism (default 1)")->check(IntegerIn(1, kMaxParallelSize));
+  app->add_option("--ep", f->ep, "expert parallelism for MoE models (default 1)")->check(IntegerIn(1, kMaxParallelSize));
   app->add_option("--weight-dtype", f->weight_dtype, "bf16, fp16, fp8, int8, int4, fp4 (default: the checkpoint's quantization_config, else bf16)");
   app->add_option("--act-dtype", f->act_dtype, "activation (GEMM input) dtype; default follows the weights");
   app->add_option("--kv-dtype", f->kv_dtype, "KV-cache dtype: bf16 (default), fp16, fp8, int8, fp4");
   app->add_option("--engine", f->engine, "engine preset: trtllm, vllm (default), sglang, pytorch, or a path");
-  app->add_option("--price", f->price, "USD per GPU-hour (default: the GPU profile's)")->check(CLI::PositiveNumber);
+  app->add_option("--price", f->price, "USD per GPU-hour (default: the GPU profile's)")
+      ->check(PositiveNumberUpTo(kMaxUsdPerGpuHour));
   app->add_option("--memory-fraction", f->memory_fraction, "GPU memory fraction the engine may use (default 0.9)")
-      ->check(CLI::Range(0.01, 1.0));
+      ->check(NumberIn(0.01, 1.0, /*min_exclusive=*/false));
   app->add_option("--calibration", f->calibration,
                   "calibration file (default: calibration/<gpu>.json when it exists; none: the documented defaults)");
   app->add_option("--format", f->format, "table (default), json, csv or markdown")
@@ -87,7 +102,8 @@ void AddIntervalFlags(CLI::App* app, IntervalFlags* f) {
   app->add_option("--intervals", f->file,
                   "prediction intervals file (default: calibration/public/intervals.json in the data "
                   "folder; none: no intervals)");
-  app->add_option("--coverage", f->coverage, "two-sided coverage of the reported intervals (default 0.8)");
+  app->add_option("--coverage", f->coverage, "two-sided coverage of the reported intervals (default 0.8)")
+      ->check(NumberIn(0, 1, /*min_exclusive=*/true));
 }
 
 // The intervals asked for: a table, or none and why (off_note).
@@ -154,14 +170,9 @@ void Print(const std::string& text) {
 }
 void PrintJson(const nlohmann::json& j) { Print(j.dump(2) + "\n"); }
 
-int64_t ParseCount(const std::string& flag, const std::string& value) {
-  try {
-    size_t used = 0;
-    long long v = std::stoll(value, &used);
-    if (used == value.size() && v > 0) return v;
-  } catch (...) {
-  }
-  throw Error(flag + ": expected a positive integer, got \"" + value + "\"");
+// A count flag kept as text (it may also be "max"): 1 .. max.
+int64_t ParseCount(const std::string& flag, const std::string& value, int64_t max) {
+  return ParseIntegerFlag(flag, value, 1, max);
 }
 
 int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string& osl,
@@ -169,13 +180,13 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   const LoadedIntervals loaded = LoadIntervals(interval_flags);
   Scenario s = BuildScenario(f);
   WorkloadSpec& ws = s.workload;
-  if (!isl.empty()) ws.isl = LengthSpec::Fixed(ParseCount("--isl", isl));
-  if (!osl.empty()) ws.osl = LengthSpec::Fixed(ParseCount("--osl", osl));
+  if (!isl.empty()) ws.isl = LengthSpec::Fixed(ParseCount("--isl", isl, kMaxRequestTokens));
+  if (!osl.empty()) ws.osl = LengthSpec::Fixed(ParseCount("--osl", osl, kMaxRequestTokens));
   if (concurrency == "max") {
     ws.concurrency_max = true;
     ws.concurrency.reset();
   } else if (!concurrency.empty()) {
-    ws.concurrency = ParseCount("--concurrency", concurrency);
+    ws.concurrency = ParseCount("--concurrency", concurrency, kMaxConcurrency);
     ws.concurrency_max = false;
   }
   if (!ws.isl || !ws.osl) throw Error("estimate needs --isl and --osl (or a scenario with workload.isl and workload.osl)");
@@ -201,22 +212,40 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   return 0;
 }
 
+// Shapes beyond the model's context are not steps any deployment runs:
+// refused with the same words as estimate's "isl + osl" check.
+void CheckFitsContext(const Setup& setup, int64_t positions, const std::string& what) {
+  const int64_t max_context = setup.model.max_position_embeddings;
+  if (max_context > 0 && positions > max_context) {
+    throw Error(fmt::format("{} = {} tokens exceeds the context of {} (max_position_embeddings {})", what,
+                            positions, setup.model.slug, max_context));
+  }
+}
+
 int RunStep(const CommonFlags& f, const std::string& phase, const std::string& batch,
             const std::string& seq, const std::string& context) {
   Scenario s = BuildScenario(f);
   Setup setup = ResolveScenario(s);
   StepTimeModel perf = setup.MakeStepTimeModel();
   StepShape shape;
-  const double b = static_cast<double>(ParseCount("--batch", batch.empty() ? "1" : batch));
+  const double b = static_cast<double>(ParseCount("--batch", batch.empty() ? "1" : batch, kMaxConcurrency));
   if (phase == "prefill") {
     if (seq.empty()) throw Error("step --phase prefill needs --seq TOKENS (prompt tokens per sequence)");
     shape.prefill_seqs = b;
-    shape.prefill_tokens = static_cast<double>(ParseCount("--seq", seq));
-    if (!context.empty()) shape.prefill_past = static_cast<double>(ParseCount("--context", context));
+    const int64_t tokens = ParseCount("--seq", seq, kMaxRequestTokens);
+    const int64_t past = context.empty() ? 0 : ParseCount("--context", context, kMaxRequestTokens);
+    CheckFitsContext(setup, tokens + past,
+                     past ? fmt::format("--seq {} + --context {}", tokens, past) : "--seq " + std::to_string(tokens));
+    shape.prefill_tokens = static_cast<double>(tokens);
+    shape.prefill_past = static_cast<double>(past);
   } else if (phase == "decode") {
     if (context.empty()) throw Error("step --phase decode needs --context TOKENS (tokens already cached per sequence)");
+    if (!seq.empty()) throw Error("--seq is the prompt length of a prefill step; a decode step takes --context only");
     shape.decode_seqs = b;
-    shape.decode_context = static_cast<double>(ParseCount("--context", context));
+    // The token decoded takes one more position after the cached ones.
+    const int64_t cached = ParseCount("--context", context, kMaxRequestTokens);
+    CheckFitsContext(setup, cached + 1, fmt::format("--context {} + the token decoded", cached));
+    shape.decode_context = static_cast<double>(cached);
   } else {
     throw Error("--phase: expected prefill or decode, got \"" + phase + "\"");
   }
@@ -236,9 +265,12 @@ int RunMemory(const CommonFlags& f, const std::string& context) {
   MemoryPlan m = PlanMemory(setup.model, setup.gpu, setup.plan, setup.precision, setup.engine);
   double ctx = 0;
   if (!context.empty()) {
-    ctx = static_cast<double>(ParseCount("--context", context));
+    const int64_t tokens = ParseCount("--context", context, kMaxRequestTokens);
+    CheckFitsContext(setup, tokens, "--context " + std::to_string(tokens));
+    ctx = static_cast<double>(tokens);
   } else if (s.workload.isl && s.workload.osl) {
     ctx = std::round(s.workload.isl->Mean() + s.workload.osl->Mean());
+    CheckFitsContext(setup, static_cast<int64_t>(ctx), "the scenario's isl + osl");
   } else {
     ctx = static_cast<double>(setup.model.max_position_embeddings);
   }
@@ -303,15 +335,29 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
   const LoadedIntervals loaded = LoadIntervals(interval_flags);
   Scenario s = BuildScenario(f);
   WorkloadSpec& w = s.workload;
-  if (!sf.isl.empty()) w.isl = LengthSpec::Fixed(ParseCount("--isl", sf.isl));
-  if (!sf.osl.empty()) w.osl = LengthSpec::Fixed(ParseCount("--osl", sf.osl));
-  if (!sf.trace.empty() && (sf.rate > 0 || !sf.concurrency.empty())) {
-    throw Error("--trace replays the trace's own arrival times; drop --rate/--concurrency");
+  if (!sf.isl.empty()) w.isl = LengthSpec::Fixed(ParseCount("--isl", sf.isl, kMaxRequestTokens));
+  if (!sf.osl.empty()) w.osl = LengthSpec::Fixed(ParseCount("--osl", sf.osl, kMaxRequestTokens));
+  // Flags that set the load (open loop: --rate, --arrival, --cv; closed
+  // loop: --concurrency; --trace) replace the scenario's load with its own
+  // settings. Two of them that exclude each other, or one that the load
+  // would ignore, are errors rather than silently dropped.
+  const bool open_flags = sf.rate > 0 || !sf.arrival.empty() || sf.cv > 0;
+  if (!sf.trace.empty()) {
+    std::vector<std::string> load_flags;
+    if (sf.rate > 0) load_flags.push_back("--rate");
+    if (!sf.arrival.empty()) load_flags.push_back("--arrival");
+    if (sf.cv > 0) load_flags.push_back("--cv");
+    if (!sf.concurrency.empty()) load_flags.push_back("--concurrency");
+    if (sf.duration_s > 0) load_flags.push_back("--duration");
+    if (!load_flags.empty()) {
+      throw Error(fmt::format("--trace replays the trace's own arrival times; drop {}", fmt::join(load_flags, ", ")));
+    }
   }
-  if (sf.rate > 0 && !sf.concurrency.empty()) {
-    throw Error("--rate (open loop) and --concurrency (closed loop) exclude each other");
+  if (open_flags && !sf.concurrency.empty()) {
+    throw Error(fmt::format("--{} (open loop) and --concurrency (closed loop) exclude each other",
+                            sf.rate > 0 ? "rate" : !sf.arrival.empty() ? "arrival" : "cv"));
   }
-  if (sf.rate > 0 || !sf.arrival.empty() || sf.cv > 0) {
+  if (open_flags) {
     ArrivalSpec a = w.arrival.value_or(ArrivalSpec());
     if (sf.rate > 0) a.rate_per_s = sf.rate;
     if (!sf.arrival.empty()) {
@@ -320,21 +366,32 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
       else if (sf.arrival == "constant") a.process = ArrivalProcess::kConstant;
       else throw Error("--arrival: expected poisson, gamma or constant, got \"" + sf.arrival + "\"");
     }
-    if (sf.cv > 0) a.cv = sf.cv;
+    if (sf.cv > 0) {
+      // Poisson gaps have cv 1 and constant gaps cv 0 by definition.
+      if (a.process != ArrivalProcess::kGamma) {
+        throw Error(std::string("--cv sets the burstiness of gamma arrivals; the arrivals here are ") +
+                    (a.process == ArrivalProcess::kPoisson ? "poisson" : "constant") + ": add --arrival gamma");
+      }
+      a.cv = sf.cv;
+    }
     if (!(a.rate_per_s > 0)) throw Error("--arrival/--cv need an arrival rate: pass --rate REQ_PER_S");
     w.arrival = a;
     w.concurrency.reset();
     w.concurrency_max = false;
+    w.ramp_up_s = w.think_time_s = 0;  // the scenario's closed loop is replaced
+    w.trace.clear();
   }
   if (!sf.concurrency.empty()) {
     if (sf.concurrency == "max") {
       w.concurrency_max = true;
       w.concurrency.reset();
     } else {
-      w.concurrency = ParseCount("--concurrency", sf.concurrency);
+      w.concurrency = ParseCount("--concurrency", sf.concurrency, kMaxConcurrency);
       w.concurrency_max = false;
     }
     w.arrival.reset();
+    w.duration_s.reset();  // the scenario's open loop is replaced
+    w.trace.clear();
   }
   if (!sf.trace.empty()) {
     // The trace's own times drive the run.
@@ -342,9 +399,18 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
     w.arrival.reset();
     w.concurrency.reset();
     w.concurrency_max = false;
+    w.duration_s.reset();
+    w.ramp_up_s = w.think_time_s = 0;
+  }
+  if (sf.duration_s > 0) {
+    if (!w.arrival) {
+      throw Error(std::string("--duration stops open-loop arrivals (--rate); ") +
+                  (w.trace.empty() ? "a closed loop (concurrency) runs --num-requests requests"
+                                   : "a trace replays all its rows (cap them with --num-requests)"));
+    }
+    w.duration_s = sf.duration_s;
   }
   if (sf.num_requests > 0) w.num_requests = sf.num_requests;
-  if (sf.duration_s > 0) w.duration_s = sf.duration_s;
   if (sf.seed >= 0) w.seed = static_cast<uint64_t>(sf.seed);
   if (w.trace.empty() && !w.num_requests && !(w.arrival && w.duration_s)) {
     w.num_requests = kDefaultNumRequests;
@@ -564,13 +630,13 @@ Table ValidationTable(const ValidationResult& v, const std::string& title) {
   t.numeric = {false, true, true, true};
   for (const MetricComparison& m : v.metrics) {
     t.rows.push_back({m.metric, FormatNumber(m.predicted), FormatNumber(m.measured),
-                      fmt::format("{:+.1f}%", 100 * m.relative_error())});
+                      FormatSignedPercent(m.relative_error())});
   }
-  t.rows.push_back({"median |error|", "", "", fmt::format("{:.1f}%", 100 * v.median_abs_error)});
-  t.rows.push_back({"p90 |error|", "", "", fmt::format("{:.1f}%", 100 * v.p90_abs_error)});
+  t.rows.push_back({"median |error|", "", "", FormatPercent(v.median_abs_error)});
+  t.rows.push_back({"p90 |error|", "", "", FormatPercent(v.p90_abs_error)});
   for (const MetricComparison& m : v.unscored) {
     t.rows.push_back({m.metric + " (not scored)", FormatNumber(m.predicted), FormatNumber(m.measured),
-                      fmt::format("{:+.1f}%", 100 * m.relative_error())});
+                      FormatSignedPercent(m.relative_error())});
   }
   return t;
 }
@@ -609,7 +675,7 @@ int RunValidate(const CommonFlags& f, const ValidateFlags& vf) {
     }
     for (MeasuredServingRun& run : read) {
       if (vf.rate > 0) run.request_rate = vf.rate;
-      if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency);
+      if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency, kMaxConcurrency);
       runs.push_back(std::move(run));
     }
   }
@@ -763,25 +829,29 @@ int Main(int argc, char** argv) {
   AddCommonFlags(simulate, &sim_flags);
   simulate->add_option("--isl", sim.isl, "fixed input tokens per request (default: the scenario's)");
   simulate->add_option("--osl", sim.osl, "fixed output tokens per request");
-  simulate->add_option("--rate", sim.rate, "open loop: mean arrival rate, requests/s")->check(CLI::PositiveNumber);
+  simulate->add_option("--rate", sim.rate, "open loop: mean arrival rate, requests/s")
+      ->check(PositiveNumberUpTo(kMaxRatePerS));
   simulate->add_option("--arrival", sim.arrival, "arrival process: poisson (default), gamma or constant");
   simulate->add_option("--cv", sim.cv, "gamma arrivals: coefficient of variation of the gaps (burstiness)")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveNumberUpTo(kMaxArrivalCv));
   simulate->add_option("--concurrency", sim.concurrency, "closed loop: users, each sending its next request when one finishes (max: as many as fit)");
   simulate->add_option("--num-requests", sim.num_requests, "requests to simulate (default 1000, as vllm bench serve)")
-      ->check(CLI::PositiveNumber);
+      ->check(IntegerIn(1, kMaxNumRequests));
   simulate->add_option("--duration", sim.duration_s, "open loop: stop arrivals after this many seconds")
-      ->check(CLI::PositiveNumber);
-  simulate->add_option("--seed", sim.seed, "random seed (default: the scenario's, else 1)")->check(CLI::NonNegativeNumber);
+      ->check(PositiveNumberUpTo(kMaxArrivalTimeS));
+  simulate->add_option("--seed", sim.seed, "random seed (default: the scenario's, else 1)")
+      ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   simulate->add_option("--trace", sim.trace, "replay a CSV/JSONL trace (arrival time, input and output tokens)");
   simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding or least_kv");
   simulate->add_option("--disagg", sim.disagg, "disaggregated prefill/decode pools, e.g. 1p3d");
-  simulate->add_option("--slo-ttft-ms", sim.slo_ttft_ms, "goodput SLO: TTFT at most this")->check(CLI::PositiveNumber);
-  simulate->add_option("--slo-tpot-ms", sim.slo_tpot_ms, "goodput SLO: TPOT at most this")->check(CLI::PositiveNumber);
+  simulate->add_option("--slo-ttft-ms", sim.slo_ttft_ms, "goodput SLO: TTFT at most this")
+      ->check(PositiveNumberUpTo(kMaxSloMs));
+  simulate->add_option("--slo-tpot-ms", sim.slo_tpot_ms, "goodput SLO: TPOT at most this")
+      ->check(PositiveNumberUpTo(kMaxSloMs));
   simulate->add_option("--slo-itl-ms", sim.slo_itl_ms, "goodput SLO: every inter-token gap at most this")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveNumberUpTo(kMaxSloMs));
   simulate->add_option("--slo-e2e-ms", sim.slo_e2e_ms, "goodput SLO: end-to-end latency at most this")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveNumberUpTo(kMaxSloMs));
   simulate->add_option("--requests-out", sim.requests_out, "write one CSV row per finished request to this file");
   simulate->add_flag("--no-progress", sim.no_progress, "no progress bar on stderr");
   IntervalFlags sim_intervals;
@@ -791,7 +861,8 @@ int Main(int argc, char** argv) {
   CLI::App* calibrate = app.add_subcommand(
       "calibrate", "measure this GPU with CUDA microkernels and write calibration/<gpu>.json");
   calibrate->add_option("--gpu", cal.gpu, "GPU profile slug (default: detected from the device name)");
-  calibrate->add_option("--device", cal.device, "CUDA device index (default 0)")->check(CLI::NonNegativeNumber);
+  calibrate->add_option("--device", cal.device, "CUDA device index (default 0)")
+      ->check(IntegerIn(0, kMaxDeviceIndex));
   calibrate->add_flag("--quick", cal.quick, "fewer sizes: a smoke run of about a minute");
   calibrate->add_option("--out", cal.out, "where to write (default calibration/<gpu>.json in the data folder)");
   calibrate->add_option("--refit", cal.refit, "fit again from the raw points of a calibration file (no GPU needed)");
@@ -803,7 +874,8 @@ int Main(int argc, char** argv) {
   CLI::App* plan = app.add_subcommand(
       "plan", "cheapest deployments that meet latency SLOs at a load: ranked, with the Pareto frontier");
   plan->add_option("plan", plan_file, "plan file (plans/*.json)")->required();
-  plan->add_option("--threads", plan_threads, "threads for the search (default: all cores)")->check(CLI::NonNegativeNumber);
+  plan->add_option("--threads", plan_threads, "threads for the search (default, or 0: all cores)")
+      ->check(IntegerIn(0, kMaxThreads));
   plan->add_option("--format", plan_format, "table (default), json, csv or markdown")
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
   plan->add_option("--html", plan_html, "also write a self-contained HTML report with charts");
@@ -812,7 +884,8 @@ int Main(int argc, char** argv) {
   double plan_confidence = 0;
   plan->add_option("--confidence", plan_confidence,
                    "size for the one-sided bound at this confidence, e.g. 0.9: latency x exp(q(0.9)), "
-                   "throughput x exp(q(0.1))");
+                   "throughput x exp(q(0.1))")
+      ->check(NumberIn(0, 1, /*min_exclusive=*/true));
 
   CommonFlags val_flags;
   ValidateFlags val;
@@ -822,9 +895,10 @@ int Main(int argc, char** argv) {
   validate->add_option("measured", val.measured, "benchmark result JSON file(s), or directories of them")->required();
   AddCommonFlags(validate, &val_flags);
   validate->add_option("--rate", val.rate, "the benchmark's request rate, when its file does not say")
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveNumberUpTo(kMaxRatePerS));
   validate->add_option("--concurrency", val.concurrency, "the benchmark's max concurrency, when its file does not say");
-  validate->add_option("--seed", val.seed, "random seed of the simulated arrivals (default 1)")->check(CLI::NonNegativeNumber);
+  validate->add_option("--seed", val.seed, "random seed of the simulated arrivals (default 1)")
+      ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   validate->add_flag("--fit", val.fit, "fit the engine preset's step_overhead_us (and graph_kernel_gap_us) by least squares");
   validate->add_option("--out", val.out, "with --fit: write the fitted engine preset here");
 
@@ -837,7 +911,11 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end here with status 0. Anything else is bad
+    // input, reported like every other: one line, status 2.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "roofplan: error: %s\n", e.what());
+    return 2;
   }
   try {
     if (estimate->parsed()) return RunEstimate(est_flags, isl, osl, concurrency, est_intervals);

@@ -113,7 +113,14 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
                        ? static_cast<int64_t>(std::floor(plan.kv_budget_bytes / block_bytes))
                        : 0;
   plan.fits = plan.kv_blocks > 0;
-  if (!plan.fits) {
+  if (!plan.fits && plan.kv_budget_bytes > 0) {
+    // Room is left, but less than one block: the block size is the
+    // problem, not the weights.
+    plan.why_not = m.slug + " does not fit on " + gpu.slug + " with tp=" + std::to_string(p.tp) +
+                   " pp=" + std::to_string(p.pp) + ": a KV block of " + std::to_string(e.kv_block_tokens) +
+                   " tokens (" + GiB(block_bytes) + " per GPU) is larger than the " + GiB(plan.kv_budget_bytes) +
+                   " left for the KV cache; use a smaller kv_block_tokens (engines use 16 to 128)";
+  } else if (!plan.fits) {
     plan.why_not = m.slug + " does not fit on " + gpu.slug + " with tp=" + std::to_string(p.tp) +
                    " pp=" + std::to_string(p.pp) + ": weights " + GiB(plan.weights_bytes) +
                    " + activations " + GiB(plan.activation_bytes) + " + runtime " +

@@ -28,6 +28,18 @@ std::string FormatNumber(double v, int digits) {
   return fmt::format("{:.{}f}", v, decimals);
 }
 
+std::string FormatSignedPercent(double fraction) {
+  const double pct = 100 * fraction;
+  if (!std::isfinite(pct)) return "n/a";
+  return std::fabs(pct) < 1e4 ? fmt::format("{:+.1f}%", pct) : fmt::format("{:+.3g}%", pct);
+}
+
+std::string FormatPercent(double fraction) {
+  const double pct = 100 * fraction;
+  if (!std::isfinite(pct)) return "n/a";
+  return std::fabs(pct) < 1e4 ? fmt::format("{:.1f}%", pct) : fmt::format("{:.3g}%", pct);
+}
+
 std::string FormatBytes(double bytes) {
   if (std::fabs(bytes) >= kGiB) return fmt::format("{:.2f} GiB", bytes / kGiB);
   if (std::fabs(bytes) >= kMiB) return fmt::format("{:.1f} MiB", bytes / kMiB);

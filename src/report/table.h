@@ -30,5 +30,11 @@ std::string Render(const Table& table, Format format);  // kJson not allowed
 // for ordinary magnitudes, thousands kept plain ("12345.6").
 std::string FormatNumber(double value, int digits = 4);
 std::string FormatBytes(double bytes);  // "15.0 GiB", "512.0 MiB"
+// A relative change as a signed percentage: 0.033 -> "+3.3%". Beyond
+// +-10000% in exponent form ("+3.32e+302%"), so that an absurd input
+// prints a few characters, not hundreds of digits; not finite: "n/a".
+std::string FormatSignedPercent(double fraction);
+// The same unsigned, for magnitudes: "3.3%".
+std::string FormatPercent(double fraction);
 
 }  // namespace roofplan

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "core/units.h"
@@ -213,6 +216,23 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     est.usd_per_hour = *usd_per_gpu_hour * est.num_gpus;
     est.usd_per_1m_output_tokens = est.usd_per_hour / (est.output_tokens_per_s * kSecondsPerHour) * 1e6;
     est.usd_per_1m_tokens = est.usd_per_hour / (est.total_tokens_per_s * kSecondsPerHour) * 1e6;
+  }
+  // Inputs are range-checked where they are read, so a headline figure
+  // that is not finite is a bug here: said loudly, never printed as n/a.
+  const std::pair<const char*, double> figures[] = {
+      {"ttft_ms", est.ttft_ms},
+      {"itl_ms", est.itl_ms},
+      {"e2e_ms", est.e2e_ms},
+      {"requests_per_s", est.requests_per_s},
+      {"output_tokens_per_s", est.output_tokens_per_s},
+      {"usd_per_hour", est.usd_per_hour},
+      {"usd_per_1m_output_tokens", est.usd_per_1m_output_tokens},
+      {"usd_per_1m_tokens", est.usd_per_1m_tokens}};
+  for (const auto& [name, value] : figures) {
+    if (!std::isfinite(value)) {
+      throw std::logic_error("steady-state estimate: " + std::string(name) + " is not finite (" +
+                             std::to_string(value) + ")");
+    }
   }
   return est;
 }

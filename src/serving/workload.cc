@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -712,12 +713,26 @@ class TraceReader {
         prefix_id = -1;
         prefix_tokens = 0;
       }
+      if (prefix_id >= 0) {
+        // One id, one prefix: the cache would hand a later row the first
+        // row's prefix, of another length.
+        const auto [it, inserted] = prefixes_.try_emplace(prefix_id, PrefixSeen{prefix_tokens, line_no_});
+        if (!inserted && it->second.tokens != prefix_tokens) {
+          Fail(fmt::format("column prefix_tokens: prefix_id {} has {} tokens here but {} at line {}; rows "
+                           "sharing a prefix_id share one prefix",
+                           prefix_id, prefix_tokens, it->second.tokens, it->second.line));
+        }
+      }
     }
     if (!have_first_) {
       first_ = at;
       have_first_ = true;
     }
     const double arrival_s = SecondsBetween(at, first_);
+    if (arrival_s > kMaxArrivalTimeS) {
+      Fail(fmt::format("arrival time {:g} s after the first row is beyond the {:g} s (116 days) a trace may span",
+                       arrival_s, kMaxArrivalTimeS));
+    }
     if (arrival_s < previous_s_) {
       Fail("arrival time " + FormatSeconds(arrival_s) + " s is before the previous row's " +
            FormatSeconds(previous_s_) + " s; the trace must be sorted by time");
@@ -752,6 +767,12 @@ class TraceReader {
   // JSONL
   nlohmann::json json_;
   std::array<std::string, 5> text_;
+  // Shared prefixes: the length and line each prefix_id was first seen with.
+  struct PrefixSeen {
+    int64_t tokens = 0;
+    int64_t line = 0;
+  };
+  std::unordered_map<int64_t, PrefixSeen> prefixes_;
   // Order
   bool have_first_ = false;
   Instant first_;

@@ -9,8 +9,10 @@
 //   input tokens  input_tokens | prompt_tokens | isl | ContextTokens
 //   output tokens output_tokens | osl | GeneratedTokens
 //   optional      prefix_id (integer), prefix_tokens (integer)
-// Times are taken relative to the first row and must not decrease. Bad rows
-// are InputErrors naming the file and line.
+// Times are taken relative to the first row, must not decrease and may span
+// at most kMaxArrivalTimeS (1e7 s, catalog/workload_spec.h). Rows with the
+// same prefix_id must give the same prefix_tokens. Bad rows are InputErrors
+// naming the file and line.
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "catalog/json_reader.h"
 #include "core/error.h"
+#include "validation/result_fields.h"
 
 namespace roofplan {
 
@@ -37,11 +39,11 @@ int ReadDistribution(const JsonObject& d, const std::string& name, double scale,
     out[name + "." + stat] = *v * scale;
     ++read;
   };
-  put("mean", d.OptionalNumber("mean"));
-  put("median", d.OptionalNumber("median"));
+  put("mean", OptionalMeasurement(d, "mean"));
+  put("median", OptionalMeasurement(d, "median"));
   if (auto p = d.OptionalObject("percentiles")) {
-    for (const auto& [theirs, ours] : kPercentiles) put(ours, p->OptionalNumber(theirs));
-    if (!d.Has("median")) put("median", p->OptionalNumber("p50"));
+    for (const auto& [theirs, ours] : kPercentiles) put(ours, OptionalMeasurement(*p, theirs));
+    if (!d.Has("median")) put("median", OptionalMeasurement(*p, "p50"));
   }
   return read;
 }
@@ -51,7 +53,7 @@ void ReadStrategy(const JsonObject& strategy, MeasuredServingRun& run) {
   if (type == "synchronous") {
     run.max_concurrency = 1;
   } else if (type == "concurrent") {
-    run.max_concurrency = strategy.PositiveInteger("streams");
+    run.max_concurrency = RequestCount(strategy, "streams");
   } else if (type == "throughput") {
     if (auto c = strategy.OptionalInteger("max_concurrency")) {
       if (*c <= 0) strategy.Fail("max_concurrency", "expected a positive integer or null");
@@ -103,7 +105,9 @@ void ReadRequestLengths(const JsonObject& bench, MeasuredServingRun& run) {
     if (*output <= 0) r.Fail("output_tokens", "expected a positive integer, got " + std::to_string(*output));
     in.push_back(*prompt);
     out.push_back(*output);
+    run.lens_index.push_back(i);
   }
+  run.lens_path = path + "[{}].prompt_tokens";
   run.input_lens = std::move(in);
   run.output_lens = std::move(out);
 }
@@ -133,6 +137,7 @@ MeasuredServingRun ParseBenchmark(const JsonObject& bench, size_t index) {
   if (totals) {
     const int64_t ok = totals->Integer("successful");
     if (ok <= 0) totals->Fail("successful", "no request succeeded; nothing to compare");
+    if (ok > kMaxMeasuredRequests) RequestCount(*totals, "successful");
     run.num_requests = ok;
     const int64_t incomplete = totals->OptionalInteger("incomplete").value_or(0);
     const int64_t errored = totals->OptionalInteger("errored").value_or(0);
@@ -150,7 +155,7 @@ MeasuredServingRun ParseBenchmark(const JsonObject& bench, size_t index) {
   }
   if (auto e2e = Successful(metrics, "request_latency")) ReadDistribution(*e2e, "e2e_ms", 1e3, run.metrics);
   if (auto itl = Successful(metrics, "inter_token_latency_ms")) {
-    if (auto v = itl->OptionalNumber("mean")) run.metrics["itl_ms.mean"] = *v;
+    if (auto v = OptionalMeasurement(*itl, "mean")) run.metrics["itl_ms.mean"] = *v;
   }
   static const std::pair<const char*, const char*> kRates[] = {
       {"requests_per_second", "request_throughput"},
@@ -158,7 +163,7 @@ MeasuredServingRun ParseBenchmark(const JsonObject& bench, size_t index) {
       {"tokens_per_second", "total_tokens_per_s"}};
   for (const auto& [theirs, ours] : kRates) {
     if (auto d = Successful(metrics, theirs)) {
-      if (auto v = d->OptionalNumber("mean")) run.metrics[ours] = *v;
+      if (auto v = OptionalMeasurement(*d, "mean")) run.metrics[ours] = *v;
     }
   }
   if (auto d = Successful(metrics, "prompt_token_count")) {

@@ -32,7 +32,7 @@ int ReadStats(const JsonObject& stat, const std::string& name, double scale,
   for (auto it = stat.raw().begin(); it != stat.raw().end(); ++it) {
     const auto ours = StatName(it.key());
     if (!ours || it.key() == "p50") continue;  // inference-perf writes "median"
-    const auto value = stat.OptionalNumber(it.key());
+    const auto value = OptionalMeasurement(stat, it.key());
     if (!value) continue;
     out[name + "." + *ours] = *value * scale;
     ++read;
@@ -97,7 +97,7 @@ MeasuredServingRun ParseInferencePerfStage(const JsonObject& root) {
               "(stage_N_lifecycle_metrics.json)");
   }
   run.request_rate = load.PositiveNumber("requested_rate");
-  run.num_requests = load.PositiveInteger("count");
+  run.num_requests = RequestCount(load, "count");
   if (auto achieved = load.OptionalNumber("achieved_rate");
       achieved && std::fabs(*achieved - *run.request_rate) > 0.05 * *run.request_rate) {
     run.notes.push_back("inference-perf sent " + Fmt(*achieved) + " req/s of the " +
@@ -107,6 +107,7 @@ MeasuredServingRun ParseInferencePerfStage(const JsonObject& root) {
   const JsonObject successes = root.Object("successes");
   const int64_t succeeded = successes.Integer("count");
   if (succeeded <= 0) successes.Fail("count", "no request succeeded; nothing to compare");
+  if (succeeded > kMaxMeasuredRequests) RequestCount(successes, "count");
   if (auto failures = root.OptionalObject("failures")) {
     const int64_t failed = failures->OptionalInteger("count").value_or(0);
     if (failed > 0) {
@@ -135,9 +136,9 @@ MeasuredServingRun ParseInferencePerfStage(const JsonObject& root) {
         "text, not per-token times: shown, not scored");
   }
   if (auto t = successes.OptionalObject("throughput")) {
-    if (auto v = t->OptionalNumber("requests_per_sec")) run.metrics["request_throughput"] = *v;
-    if (auto v = t->OptionalNumber("output_tokens_per_sec")) run.metrics["output_tokens_per_s"] = *v;
-    if (auto v = t->OptionalNumber("total_tokens_per_sec")) run.metrics["total_tokens_per_s"] = *v;
+    if (auto v = OptionalMeasurement(*t, "requests_per_sec")) run.metrics["request_throughput"] = *v;
+    if (auto v = OptionalMeasurement(*t, "output_tokens_per_sec")) run.metrics["output_tokens_per_s"] = *v;
+    if (auto v = OptionalMeasurement(*t, "total_tokens_per_sec")) run.metrics["total_tokens_per_s"] = *v;
   }
   run.mean_input_tokens = successes.Object("prompt_len").PositiveNumber("mean");
   run.mean_output_tokens = successes.Object("output_len").PositiveNumber("mean");

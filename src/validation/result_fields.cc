@@ -13,6 +13,18 @@
 
 namespace roofplan {
 
+std::optional<double> OptionalMeasurement(const JsonObject& o, const std::string& key) {
+  const std::optional<double> v = o.OptionalNumber(key);  // finite when present
+  if (v && *v < 0) {
+    o.Fail(key, "expected a measured value >= 0, got " + DescribeJson(o.raw().at(key)));
+  }
+  return v;
+}
+
+int64_t RequestCount(const JsonObject& o, const std::string& key) {
+  return o.PositiveInteger(key, kMaxMeasuredRequests);
+}
+
 uintmax_t CheckResultFileSize(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);

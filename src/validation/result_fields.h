@@ -11,6 +11,21 @@
 
 namespace roofplan {
 
+class JsonObject;
+
+// Requests a result may say it measured (completed, request_count, ...):
+// validate simulates every one, and a count beyond this is a corrupt file,
+// not a benchmark (the largest published runs have ~1e5).
+inline constexpr int64_t kMaxMeasuredRequests = 10'000'000;
+
+// A measured value (a latency, a throughput, a duration): absent (missing,
+// null or NaN) or a finite number >= 0; a negative one is an InputError
+// naming the file and JSON path.
+std::optional<double> OptionalMeasurement(const JsonObject& o, const std::string& key);
+
+// A request count: a positive integer of at most kMaxMeasuredRequests.
+int64_t RequestCount(const JsonObject& o, const std::string& key);
+
 // Result files larger than this are refused: a summary is kilobytes, a
 // vLLM --save-detailed result of a few thousand requests tens of
 // megabytes; a bigger file is a per-request dump (guidellm with every

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -43,6 +44,8 @@ MeasuredServingRun ParseVllm(const JsonObject& root) {
 
   const int64_t completed = root.Integer("completed");
   if (completed <= 0) root.Fail("completed", "no request completed; nothing to compare");
+  // Simulated request by request: a corrupt count must not size the run.
+  if (completed > kMaxMeasuredRequests) RequestCount(root, "completed");
   run.num_requests = completed;
   if (auto n = root.OptionalInteger("num_prompts")) {
     if (*n <= 0) root.Fail("num_prompts", "expected a positive integer, got " + std::to_string(*n));
@@ -74,19 +77,20 @@ MeasuredServingRun ParseVllm(const JsonObject& root) {
       root.Fail("max_concurrency",
                 "expected a positive integer or null, got " + std::to_string(*c));
     }
+    if (*c > kMaxMeasuredRequests) RequestCount(root, "max_concurrency");
     run.max_concurrency = *c;
   }
 
-  if (auto d = root.OptionalNumber("duration")) run.metrics["duration_s"] = *d;
+  if (auto d = OptionalMeasurement(root, "duration")) run.metrics["duration_s"] = *d;
   if (auto t = root.OptionalInteger("total_input_tokens")) {
     run.mean_input_tokens = static_cast<double>(*t) / static_cast<double>(completed);
   }
   if (auto t = root.OptionalInteger("total_output_tokens")) {
     run.mean_output_tokens = static_cast<double>(*t) / static_cast<double>(completed);
   }
-  if (auto v = root.OptionalNumber("request_throughput")) run.metrics["request_throughput"] = *v;
-  if (auto v = root.OptionalNumber("output_throughput")) run.metrics["output_tokens_per_s"] = *v;
-  if (auto v = root.OptionalNumber("total_token_throughput")) run.metrics["total_tokens_per_s"] = *v;
+  if (auto v = OptionalMeasurement(root, "request_throughput")) run.metrics["request_throughput"] = *v;
+  if (auto v = OptionalMeasurement(root, "output_throughput")) run.metrics["output_tokens_per_s"] = *v;
+  if (auto v = OptionalMeasurement(root, "total_token_throughput")) run.metrics["total_tokens_per_s"] = *v;
 
   // {stat}_{metric}_ms for every stat present.
   static const std::pair<const char*, const char*> kMetrics[] = {
@@ -102,7 +106,7 @@ MeasuredServingRun ParseVllm(const JsonObject& root) {
       const auto ours = StatName(stat);
       if (!ours) break;  // std_*, or something else: not compared
       if (stat == "p50" && root.Has("median" + suffix)) break;  // the median says it already
-      const auto value = root.OptionalNumber(key);
+      const auto value = OptionalMeasurement(root, key);
       if (!value) break;  // null / NaN: absent
       run.metrics[std::string(name) + "." + *ours] = *value;
       if (std::string(vllm_name) == "ttft") has_ttft = true;
@@ -136,7 +140,9 @@ MeasuredServingRun ParseVllm(const JsonObject& root) {
       }
       run.input_lens.push_back(in);
       run.output_lens.push_back(out);
+      run.lens_index.push_back(i);
     }
+    run.lens_path = root.PathOf("input_lens") + "[{}]";
   }
   if (auto m = root.OptionalString("model_id")) run.model = *m;
   if (input_lens && !input_lens->empty()) {
@@ -178,8 +184,9 @@ int ReadLatency(const JsonObject& stat, const std::string& name,
     const std::string& key = it.key();
     if (key != "avg" && !IsPercentileName(key)) continue;  // min, max, std, unit
     const auto ours = StatName(key);
-    const auto value = stat.OptionalNumber(key);
-    if (!ours || !value) continue;
+    if (!ours) continue;
+    const auto value = OptionalMeasurement(stat, key);
+    if (!value) continue;
     metrics[name + "." + *ours] = *value * scale;
     ++read;
   }
@@ -189,7 +196,7 @@ int ReadLatency(const JsonObject& stat, const std::string& name,
 std::optional<double> Average(const JsonObject& root, const std::string& key) {
   const auto o = root.OptionalObject(key);
   if (!o) return std::nullopt;
-  return o->OptionalNumber("avg");
+  return OptionalMeasurement(*o, "avg");
 }
 
 // A positive number at `key` of `o`, or nullopt for anything else:
@@ -220,7 +227,10 @@ MeasuredServingRun ParseGenaiPerf(const JsonObject& root) {
   if (auto v = Average(root, "request_throughput")) run.metrics["request_throughput"] = *v;
   run.mean_input_tokens = Average(root, "input_sequence_length");
   run.mean_output_tokens = Average(root, "output_sequence_length");
-  if (auto v = Average(root, "request_count"); v && *v >= 1) run.num_requests = std::llround(*v);
+  if (auto v = Average(root, "request_count"); v && *v >= 1) {
+    if (*v > kMaxMeasuredRequests) RequestCount(root.Object("request_count"), "avg");
+    run.num_requests = std::llround(*v);
+  }
 
   if (root.Has("input_config") && root.raw().at("input_config").is_object()) {
     const json& config = root.raw().at("input_config");
@@ -233,13 +243,24 @@ MeasuredServingRun ParseGenaiPerf(const JsonObject& root) {
         if (!rate) rate = LenientPositive(pa.at("stimulus"), "request_rate");
       }
     }
+    // Lenient about shapes, not about sizes: the counts size the simulation.
+    auto bounded = [&](std::optional<double> v, const char* key) {
+      if (v && *v > kMaxMeasuredRequests) {
+        throw InputError(root.file(), root.PathOf("input_config"),
+                         fmt::format("{}: expected at most {}, got {:g}", key, kMaxMeasuredRequests, *v));
+      }
+      return v;
+    };
+    concurrency = bounded(concurrency, "concurrency");
     if (rate) {
       run.request_rate = *rate;
     } else if (concurrency) {
       run.max_concurrency = std::llround(*concurrency);
     }
     if (!run.num_requests) {
-      if (auto n = LenientPositive(config, "request_count")) run.num_requests = std::llround(*n);
+      if (auto n = bounded(LenientPositive(config, "request_count"), "request_count")) {
+        run.num_requests = std::llround(*n);
+      }
     }
   }
   return run;

@@ -59,6 +59,11 @@ struct MeasuredServingRun {
   std::optional<int64_t> max_concurrency;
   std::optional<double> mean_input_tokens, mean_output_tokens;
   std::vector<int64_t> input_lens, output_lens;  // per request, when saved
+  // Where input_lens[i] is in the file, for messages: lens_path with "{}"
+  // standing for lens_index[i] (failed requests dropped leave gaps), e.g.
+  // "$.input_lens[{}]".
+  std::string lens_path;
+  std::vector<size_t> lens_index;
   // The spread of the lengths when the file gives it (inference-perf,
   // guidellm): "input_tokens.p10", "output_tokens.median", ... Described
   // in the load; the means (or input_lens) are what is simulated.
@@ -81,7 +86,8 @@ struct MeasuredServingRun {
 // Every run in a result file (a guidellm report holds one per benchmark;
 // the other formats one). Throws InputError naming the file and JSON path
 // when the file is too large, is no format's, lacks a required field, or
-// a field has the wrong type.
+// a field has the wrong type; when a request count exceeds
+// kMaxMeasuredRequests; when a measured value is negative (or not finite).
 std::vector<MeasuredServingRun> LoadMeasuredServingRuns(const std::string& path);
 
 // The run of a file of one run; a file of several is an InputError.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include <Eigen/Dense>
@@ -81,6 +82,33 @@ std::string Spread(const MeasuredServingRun& run) {
          " in, " + Fmt(s.at("output_tokens.p10")) + "-" + Fmt(s.at("output_tokens.p90")) + " out";
 }
 
+// A request longer than the model's context is no load the deployment
+// could have served: the file (or its model) is wrong. Said here, naming
+// the entry, rather than later as a KV-cache shortage.
+void CheckLengthsFitContext(const MeasuredServingRun& run, int64_t max_context) {
+  if (max_context <= 0) return;
+  if (run.input_lens.empty() && run.mean_input_tokens && run.mean_output_tokens &&
+      *run.mean_input_tokens + *run.mean_output_tokens - 1 > static_cast<double>(max_context)) {
+    throw InputError(run.file, run.where,
+                     fmt::format("the mean lengths ({:.6g} input + {:.6g} output tokens) exceed the model's "
+                                 "context of {} tokens",
+                                 *run.mean_input_tokens, *run.mean_output_tokens, max_context));
+  }
+  for (size_t i = 0; i < run.input_lens.size() && i < run.output_lens.size(); ++i) {
+    const int64_t in = run.input_lens[i], out = run.output_lens[i];
+    // input + output - 1 <= context, written so that it cannot overflow.
+    if (in - 1 <= max_context - out) continue;
+    const std::string where = run.lens_path.empty()
+                                  ? "request " + std::to_string(i)
+                                  : fmt::format(fmt::runtime(run.lens_path),
+                                                i < run.lens_index.size() ? run.lens_index[i] : i);
+    throw InputError(run.file, where,
+                     fmt::format("a request of {} input + {} output tokens exceeds the model's context of {} "
+                                 "tokens (input + output - 1 <= context)",
+                                 in, out, max_context));
+  }
+}
+
 Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_t> cap) {
   Load load;
   load.spec.seed = seed;
@@ -125,6 +153,16 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
   const bool finite_rate = run.request_rate && std::isfinite(*run.request_rate);
   std::string arrivals;
   if (finite_rate) {
+    // Arrivals spread over more than a simulation may span (1e7 s) mean a
+    // rate typed wrong (1e-300), not a benchmark; simulating them would
+    // print durations of 1e300 s.
+    const double span_s = static_cast<double>(load.input.size()) / *run.request_rate;
+    if (!(span_s <= kMaxArrivalTimeS)) {
+      throw InputError(run.file, run.where,
+                       fmt::format("a request rate of {:g} req/s spreads {} requests over {:.3g} s, beyond the "
+                                   "{:g} s a simulation may span; is the rate (request_rate, or --rate) right?",
+                                   *run.request_rate, load.input.size(), span_s, kMaxArrivalTimeS));
+    }
     ArrivalSpec a;
     a.rate_per_s = *run.request_rate;
     if (run.constant_arrivals) {
@@ -219,6 +257,11 @@ ValidationResult Compare(const SimResult& r, const MeasuredServingRun& run, cons
     if (measured == 0 || !std::isfinite(measured)) continue;
     const auto predicted = Predicted(r, name);
     if (!predicted) continue;
+    // The simulation's figures are finite for every load the readers
+    // accept; one that is not is a bug, not an error of +n/a%.
+    if (!std::isfinite(*predicted)) {
+      throw std::logic_error("validate: the simulated " + name + " is not finite (" + std::to_string(*predicted) + ")");
+    }
     v.metrics.push_back(MetricComparison{prefix + name, *predicted, measured});
   }
   for (const auto& [name, measured] : run.unscored_metrics) {
@@ -248,6 +291,7 @@ ValidationResult ValidateAll(const Setup& setup, const std::vector<MeasuredServi
   for (size_t i = 0; i < runs.size(); ++i) {
     const MeasuredServingRun& run = runs[i];
     const std::string prefix = labels[i] + ": ";
+    CheckLengthsFitContext(run, setup.model.max_position_embeddings);
     const Load load = PlanLoad(run, seed, std::nullopt);
     ValidationResult v = Compare(SimulateLoad(setup, load), run, load, prefix);
     all.metrics.insert(all.metrics.end(), v.metrics.begin(), v.metrics.end());
@@ -315,6 +359,7 @@ class FitObjective {
   FitObjective(const Setup& setup, const std::vector<MeasuredServingRun>& runs, uint64_t seed)
       : setup_(setup) {
     for (const auto& run : runs) {
+      CheckLengthsFitContext(run, setup.model.max_position_embeddings);
       loads_.push_back(PlanLoad(run, seed, kFitRequestCap));
       targets_.push_back(FitTargets(run));
       size_ += targets_.back().size();
@@ -448,6 +493,7 @@ std::vector<std::string> PromptReuseWarnings(const Setup& setup,
 }
 
 ValidationResult ValidateAgainst(const Setup& setup, const MeasuredServingRun& run, uint64_t seed) {
+  CheckLengthsFitContext(run, setup.model.max_position_embeddings);
   const Load load = PlanLoad(run, seed, std::nullopt);
   ValidationResult v = Compare(SimulateLoad(setup, load), run, load, "");
   Summarise(v);
