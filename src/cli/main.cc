@@ -139,7 +139,10 @@ Scenario BuildScenario(const CommonFlags& f) {
   if (!f.kv_dtype.empty()) s.kv_dtype = DTypeFlag("--kv-dtype", f.kv_dtype);
   if (f.price > 0) s.usd_per_gpu_hour = f.price;
   if (f.memory_fraction > 0) s.memory_fraction = f.memory_fraction;
-  if (!f.calibration.empty()) s.calibration = f.calibration;
+  if (!f.calibration.empty()) {
+    s.calibration = f.calibration;
+    s.calibration_origin = "--calibration";
+  }
   return s;
 }
 
