@@ -434,7 +434,7 @@ TEST(ValidateFormats, OversizedFilesAreRefused) {
   }
   fs::resize_file(path, kMaxResultFileBytes + 1);
   const std::string m = ErrorOf([&] { LoadMeasuredServingRuns(path); });
-  EXPECT_TRUE(Contains(m, "huge.json: the file is 268435457 bytes, more than the 256 MiB")) << m;
+  EXPECT_TRUE(Contains(m, "huge.json: 268435457 bytes, larger than the 256 MiB limit for a benchmark result")) << m;
 }
 
 // The command as users run it: a directory, what it skipped, the warning.

@@ -553,7 +553,7 @@ TEST(WorkloadTrace, BadHeadersAndFilesNameTheProblem) {
   EXPECT_TRUE(Contains(m, path + ": the trace has a header row but no requests")) << m;
 
   m = InputErrorOf([&] { OpenTrace(WriteTemp("x", "") + ".missing", Context(2048)); });
-  EXPECT_TRUE(Contains(m, "cannot open file")) << m;
+  EXPECT_TRUE(Contains(m, "cannot open: No such file or directory")) << m;
 }
 
 TEST(WorkloadTrace, BadJsonlRowsNameTheLine) {

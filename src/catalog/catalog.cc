@@ -35,34 +35,6 @@ std::vector<std::string> ListStems(const std::string& subdir) {
   return out;
 }
 
-std::string Normalise(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '-' || c == '_' || c == '.' || c == ' ') continue;
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-bool LooksLikePath(const std::string& s) {
-  return s.find('/') != std::string::npos || (s.size() > 5 && s.ends_with(".json"));
-}
-
 [[noreturn]] void UnknownName(const std::string& kind, const std::string& name,
                               const std::vector<std::string>& all, const std::string& list_cmd) {
   std::string msg = "unknown " + kind + " \"" + name + "\"";
@@ -104,28 +76,14 @@ std::vector<std::string> ListModels() { return ListStems("models"); }
 std::vector<std::string> ListGpus() { return ListStems("gpu_profiles"); }
 std::vector<std::string> ListEngines() { return ListStems("engines"); }
 
-std::vector<std::string> ClosestMatches(const std::string& name,
-                                        const std::vector<std::string>& candidates, size_t n) {
-  std::string key = Normalise(name);
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const auto& c : candidates) {
-    std::string norm = Normalise(c);
-    size_t d = EditDistance(key, norm);
-    // A candidate that contains the query (or vice versa) is a near miss.
-    if (!key.empty() && (norm.find(key) != std::string::npos || key.find(norm) != std::string::npos)) {
-      d = std::min(d, static_cast<size_t>(1));
-    }
-    scored.emplace_back(d, c);
-  }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Always name the nearest few: even a poor match shows what names look like.
-  std::vector<std::string> out;
-  for (const auto& [d, c] : scored) {
-    if (out.size() >= n) break;
-    out.push_back(c);
-  }
-  return out;
+bool LooksLikePath(const std::string& name) {
+  return name.find('/') != std::string::npos || (name.size() > 5 && name.ends_with(".json"));
+}
+
+std::string ResolveRelativeTo(const std::string& file, const std::string& path) {
+  if (file.empty() || path.empty() || fs::path(path).is_absolute()) return path;
+  const fs::path dir = fs::path(file).parent_path();
+  return dir.empty() ? path : (dir / path).string();
 }
 
 ModelConfig ResolveModel(const std::string& name_or_path) {

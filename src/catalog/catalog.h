@@ -8,6 +8,7 @@
 #include "catalog/engine_preset.h"
 #include "catalog/gpu_spec.h"
 #include "catalog/model_config.h"
+#include "core/text.h"  // ClosestMatches
 
 namespace roofplan {
 
@@ -27,9 +28,14 @@ GpuSpec ResolveGpu(const std::string& name_or_path);
 // A preset name ("vllm") or a path to a preset file.
 EnginePreset ResolveEngine(const std::string& name_or_path);
 
-// Up to `n` candidates nearest to `name` by edit distance (ignoring case,
-// '-', '_' and '.'), for "did you mean" messages.
-std::vector<std::string> ClosestMatches(const std::string& name,
-                                        const std::vector<std::string>& candidates, size_t n = 3);
+// True when a model, GPU or engine name is a file path rather than a
+// catalog slug: it contains a '/' or ends in ".json".
+bool LooksLikePath(const std::string& name);
+
+// `path` as named inside `file`: relative paths are relative to the folder
+// of the file that names them (so a scenario and the files it names move
+// together), absolute paths and an empty `file` (a command-line flag,
+// relative to the working directory) leave it unchanged.
+std::string ResolveRelativeTo(const std::string& file, const std::string& path);
 
 }  // namespace roofplan

@@ -9,18 +9,24 @@ namespace roofplan {
 
 namespace {
 
+// Bounds far above any engine's figures: a larger value is a typo, and
+// would overflow the integer products it enters (tokens x sequences) or
+// turn a step time into hours.
+constexpr int kMaxKernelsPerOp = 1000;
+constexpr double kMaxBytesPerElement = 64;
+constexpr double kMaxOverheadUs = 1e6;      // step, per-sequence and kernel-gap overheads: 1 s
+constexpr double kMaxGib = 1e5;             // runtime overhead, swap space, memory thresholds
+constexpr int kMaxSequences = 1 << 20;      // max_num_seqs, CUDA-graph batch sizes
+constexpr int kMaxBatchedTokens = 1 << 26;  // max_num_batched_tokens
+constexpr int kMaxBlockTokens = 1 << 20;    // kv_block_tokens
+constexpr int kMaxGemmKernels = 1024;
+
 ElementwiseCost ParseCost(const JsonObject& o, const std::string& key, ElementwiseCost base) {
   auto c = o.OptionalObject(key);
   if (!c) return base;
   c->RejectUnknownKeys({"kernels", "bytes_per_element"});
-  if (auto k = c->OptionalInteger("kernels")) {
-    if (*k < 0) c->Fail("kernels", "expected a non-negative integer");
-    base.kernels = static_cast<int>(*k);
-  }
-  if (auto b = c->OptionalNumber("bytes_per_element")) {
-    if (*b < 0) c->Fail("bytes_per_element", "expected a non-negative number");
-    base.bytes_per_element = *b;
-  }
+  if (auto k = c->OptionalIntegerIn("kernels", 0, kMaxKernelsPerOp)) base.kernels = static_cast<int>(*k);
+  if (auto b = c->OptionalNumberIn("bytes_per_element", 0, kMaxBytesPerElement)) base.bytes_per_element = *b;
   return base;
 }
 
@@ -28,16 +34,13 @@ nlohmann::json CostJson(const ElementwiseCost& c) {
   return {{"kernels", c.kernels}, {"bytes_per_element", c.bytes_per_element}};
 }
 
-double NonNegative(const JsonObject& o, const std::string& key, double base) {
-  auto v = o.OptionalNumber(key);
-  if (!v) return base;
-  if (*v < 0) o.Fail(key, "expected a non-negative number, got " + std::to_string(*v));
-  return *v;
+double NonNegative(const JsonObject& o, const std::string& key, double base, double max) {
+  return o.OptionalNumberIn(key, 0, max).value_or(base);
 }
 
-int PositiveInt(const JsonObject& o, const std::string& key, int base) {
+int PositiveInt(const JsonObject& o, const std::string& key, int base, int max) {
   if (!o.Has(key)) return base;
-  return o.PositiveInt(key);
+  return o.PositiveInt(key, max);
 }
 
 }  // namespace
@@ -61,9 +64,9 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
   e.calibration_scope = o.OptionalString("calibration_scope").value_or(base.calibration_scope);
-  e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us);
+  e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us, kMaxOverheadUs);
   e.per_sequence_overhead_us =
-      NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us);
+      NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us, kMaxOverheadUs);
   e.overlap_scheduling = o.OptionalBool("overlap_scheduling").value_or(base.overlap_scheduling);
   if (o.Has("cuda_graph_max_batch")) {
     const auto n = o.OptionalInteger("cuda_graph_max_batch");
@@ -94,16 +97,16 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       r.RejectUnknownKeys({"min_memory_gib", "except_architectures", "max_num_seqs",
                            "max_num_batched_tokens", "source"});
       GpuDefaultsRule rule;
-      rule.min_memory_gib = NonNegative(r, "min_memory_gib", 0);
+      rule.min_memory_gib = NonNegative(r, "min_memory_gib", 0, kMaxGib);
       rule.except_architectures = r.OptionalStringArray("except_architectures").value_or(
           std::vector<std::string>{});
-      rule.max_num_seqs = PositiveInt(r, "max_num_seqs", 0);
-      rule.max_num_batched_tokens = PositiveInt(r, "max_num_batched_tokens", 0);
+      rule.max_num_seqs = PositiveInt(r, "max_num_seqs", 0, kMaxSequences);
+      rule.max_num_batched_tokens = PositiveInt(r, "max_num_batched_tokens", 0, kMaxBatchedTokens);
       e.gpu_defaults.push_back(rule);
     }
   }
-  e.graph_kernel_gap_us = NonNegative(o, "graph_kernel_gap_us", base.graph_kernel_gap_us);
-  e.eager_kernel_gap_us = NonNegative(o, "eager_kernel_gap_us", base.eager_kernel_gap_us);
+  e.graph_kernel_gap_us = NonNegative(o, "graph_kernel_gap_us", base.graph_kernel_gap_us, kMaxOverheadUs);
+  e.eager_kernel_gap_us = NonNegative(o, "eager_kernel_gap_us", base.eager_kernel_gap_us, kMaxOverheadUs);
   e.cuda_graphs_decode = o.OptionalBool("cuda_graphs_decode").value_or(base.cuda_graphs_decode);
   e.cuda_graphs_prefill = o.OptionalBool("cuda_graphs_prefill").value_or(base.cuda_graphs_prefill);
   e.norm = ParseCost(o, "norm", base.norm);
@@ -111,7 +114,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.activation = ParseCost(o, "activation", base.activation);
   e.residual = ParseCost(o, "residual", base.residual);
   e.kv_cache_write = ParseCost(o, "kv_cache_write", base.kv_cache_write);
-  e.gemm_kernels_per_matmul = PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul);
+  e.gemm_kernels_per_matmul =
+      PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul, kMaxGemmKernels);
   e.repeat_kv_before_prefill_attention = o.OptionalBool("repeat_kv_before_prefill_attention")
                                              .value_or(base.repeat_kv_before_prefill_attention);
   if (auto k = o.OptionalString("prefill_attention")) {
@@ -125,9 +129,10 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   }
   e.decode_attention_split_kv =
       o.OptionalBool("decode_attention_split_kv").value_or(base.decode_attention_split_kv);
-  e.kv_block_tokens = PositiveInt(o, "kv_block_tokens", base.kv_block_tokens);
-  e.max_num_seqs = PositiveInt(o, "max_num_seqs", base.max_num_seqs);
-  e.max_num_batched_tokens = PositiveInt(o, "max_num_batched_tokens", base.max_num_batched_tokens);
+  e.kv_block_tokens = PositiveInt(o, "kv_block_tokens", base.kv_block_tokens, kMaxBlockTokens);
+  e.max_num_seqs = PositiveInt(o, "max_num_seqs", base.max_num_seqs, kMaxSequences);
+  e.max_num_batched_tokens =
+      PositiveInt(o, "max_num_batched_tokens", base.max_num_batched_tokens, kMaxBatchedTokens);
   e.chunked_prefill = o.OptionalBool("chunked_prefill").value_or(base.chunked_prefill);
   if (auto f = o.OptionalNumber("memory_fraction")) {
     if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
@@ -142,7 +147,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       o.Fail("preemption", "expected \"recompute\" or \"swap\", got \"" + *p + "\"");
     }
   }
-  e.swap_space_bytes = NonNegative(o, "swap_space_gib", base.swap_space_bytes / kGiB) * kGiB;
+  e.swap_space_bytes = NonNegative(o, "swap_space_gib", base.swap_space_bytes / kGiB, kMaxGib) * kGiB;
   e.prefix_caching = o.OptionalBool("prefix_caching").value_or(base.prefix_caching);
   e.fraction_of_free_memory =
       o.OptionalBool("fraction_of_free_memory").value_or(base.fraction_of_free_memory);
@@ -151,7 +156,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.sliding_window_attention =
       o.OptionalBool("sliding_window_attention").value_or(base.sliding_window_attention);
   e.runtime_overhead_bytes =
-      NonNegative(o, "runtime_overhead_gib", base.runtime_overhead_bytes / kGiB) * kGiB;
+      NonNegative(o, "runtime_overhead_gib", base.runtime_overhead_bytes / kGiB, kMaxGib) * kGiB;
   return e;
 }
 

@@ -49,6 +49,25 @@ struct GpuSpec {
   bool IsUnverified(const std::string& field) const;
 };
 
+// Bounds on a profile's figures, far above any GPU made or announced, so
+// that a typo (0, a minus sign, 1e300) fails naming its field instead of
+// turning into NaN or inf latencies and negative prices downstream.
+inline constexpr double kMaxGpuMemoryGib = 100000;
+inline constexpr double kMaxGpuGbPerS = 1e6;  // memory, scale-up and PCIe bandwidth
+inline constexpr double kMaxGpuCacheMib = 100000;
+inline constexpr int kMaxGpuSmCount = 100000;
+inline constexpr double kMaxGpuClockMhz = 100000;
+inline constexpr double kMaxGpuTdpW = 100000;
+inline constexpr double kMaxGpuTflops = 1e6;
+inline constexpr int kMaxScaleUpGpus = 1 << 16;
+// Also bounds a scenario's usd_per_gpu_hour; prices are > 0 (a free GPU
+// would make every configuration cost nothing and the planner prefer
+// more of them).
+inline constexpr double kMaxUsdPerGpuHour = 10000;
+
+// Throws InputError naming the file and JSON path of an unknown key (with
+// "did you mean"), a missing or mistyped field or a figure out of the
+// bounds above.
 GpuSpec ParseGpuSpec(const nlohmann::json& profile, const std::string& file,
                      const std::string& slug);
 GpuSpec LoadGpuSpec(const std::string& path);

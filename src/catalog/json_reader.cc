@@ -1,8 +1,11 @@
 #include "catalog/json_reader.h"
 
+#include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
+
+#include "core/file_read.h"
+#include "core/text.h"
 
 #include <fmt/format.h>
 
@@ -27,6 +30,13 @@ bool IsIntegral(const nlohmann::json& v) {
 std::string ExpectedInteger(const char* what, const nlohmann::json& v) {
   const bool huge = v.is_number() && std::fabs(v.get<double>()) >= kMaxExactInteger;
   return std::string("expected ") + what + (huge ? " below 9e15" : "") + ", got " + DescribeJson(v);
+}
+
+// A bound as people write it: 100000, 1e+06, 0.5.
+std::string FormatBound(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
 }
 
 // Replaces Infinity, -Infinity and NaN outside strings by `replacement`.
@@ -76,25 +86,83 @@ std::string LineColumn(const std::string& text, size_t byte) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-nlohmann::json ReadJsonFile(const std::string& path, NonFiniteLiterals non_finite) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open file for reading");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+namespace {
+
+// nlohmann's DOM builder, except that a syntax error or a number beyond
+// double range (1e999) is recorded with its byte offset instead of thrown:
+// the exception nlohmann throws for the latter (out_of_range.406) carries
+// no position, and a message without a line is little help.
+class PositionedDomParser {
+ public:
+  using json = nlohmann::json;
+  explicit PositionedDomParser(json& root) : dom_(root, /*allow_exceptions=*/false) {}
+
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) { return dom_.number_float(v, s); }
+  bool string(json::string_t& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) { return dom_.start_object(n); }
+  bool key(json::string_t& v) { return dom_.key(v); }
+  bool end_object() { return dom_.end_object(); }
+  bool start_array(std::size_t n) { return dom_.start_array(n); }
+  bool end_array() { return dom_.end_array(); }
+  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& e) {
+    failed_ = true;
+    position_ = position;
+    token_ = token;
+    out_of_range_ = e.id == 406;
+    message_ = e.what();
+    return false;
+  }
+
+  bool failed() const { return failed_; }
+  size_t position() const { return position_; }
+  const std::string& token() const { return token_; }
+  bool out_of_range() const { return out_of_range_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  bool failed_ = false;
+  size_t position_ = 0;
+  std::string token_;
+  bool out_of_range_ = false;
+  std::string message_;
+};
+
+}  // namespace
+
+nlohmann::json ParseJsonText(const std::string& text_in, const std::string& file,
+                             NonFiniteLiterals non_finite) {
+  std::string text = text_in;
   if (text.find("Infinity") != std::string::npos || text.find("NaN") != std::string::npos) {
     text = ReplaceNonFiniteLiterals(text, non_finite);
   }
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    // Drop nlohmann's "[json.exception.parse_error.101] parse error at ..." prefix noise.
-    auto colon = what.find(": ", what.find("parse error"));
-    std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-    throw InputError(path, "", "malformed JSON at " + LineColumn(text, e.byte > 0 ? e.byte - 1 : 0) +
-                                   ": " + detail);
+  nlohmann::json root;
+  PositionedDomParser sax(root);
+  nlohmann::json::sax_parse(text, &sax);
+  if (!sax.failed()) return root;
+  if (sax.out_of_range()) {
+    // The position is just past the number; its first character is where
+    // the reader should look.
+    const size_t end = std::min(sax.position(), text.size());
+    const size_t start = text.rfind(sax.token(), end);
+    throw InputError(file, "", LineColumn(text, start == std::string::npos ? end : start) + ": number " +
+                                   sax.token() + " is out of range (beyond +-1.8e308)");
   }
+  const std::string& what = sax.message();
+  // Drop nlohmann's "[json.exception.parse_error.101] parse error at ..." prefix noise.
+  auto colon = what.find(": ", what.find("parse error"));
+  std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
+  throw InputError(file, "", "malformed JSON at " + LineColumn(text, sax.position() > 0 ? sax.position() - 1 : 0) +
+                                 ": " + detail);
+}
+
+nlohmann::json ReadJsonFile(const std::string& path, NonFiniteLiterals non_finite, uintmax_t max_bytes) {
+  return ParseJsonText(ReadInputFile(path, max_bytes, "a JSON file"), path, non_finite);
 }
 
 namespace {
@@ -166,9 +234,29 @@ double JsonObject::PositiveNumber(const std::string& key, double max) const {
   double d = Number(key);
   if (!(d > 0)) Fail(key, "expected a positive number, got " + DescribeJson(value_->at(key)));
   if (d > max) {
-    Fail(key, fmt::format("expected a positive number of at most {:g}, got {}", max, DescribeJson(value_->at(key))));
+    Fail(key, "expected a positive number of at most " + FormatBound(max) + ", got " + DescribeJson(value_->at(key)));
   }
   return d;
+}
+
+double JsonObject::NumberIn(const std::string& key, double min, double max) const {
+  double d = Number(key);
+  if (!(d >= min && d <= max)) {
+    Fail(key, "expected a number in [" + FormatBound(min) + ", " + FormatBound(max) + "], got " +
+                  DescribeJson(value_->at(key)));
+  }
+  return d;
+}
+
+int64_t JsonObject::IntegerIn(const std::string& key, int64_t min, int64_t max) const {
+  const auto& v = Required(key, "an integer");
+  const std::string range = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (!IsIntegral(v)) Fail(key, ExpectedInteger(range.c_str(), v));
+  const double d = v.get<double>();
+  if (d < static_cast<double>(min) || d > static_cast<double>(max)) {
+    Fail(key, "expected " + range + ", got " + DescribeJson(v));
+  }
+  return static_cast<int64_t>(d);
 }
 
 int64_t JsonObject::Integer(const std::string& key) const {
@@ -213,6 +301,21 @@ JsonObject JsonObject::Object(const std::string& key) const {
 std::optional<double> JsonObject::OptionalNumber(const std::string& key) const {
   if (!Has(key)) return std::nullopt;
   return Number(key);
+}
+
+std::optional<double> JsonObject::OptionalPositiveNumber(const std::string& key, double max) const {
+  if (!Has(key)) return std::nullopt;
+  return PositiveNumber(key, max);
+}
+
+std::optional<double> JsonObject::OptionalNumberIn(const std::string& key, double min, double max) const {
+  if (!Has(key)) return std::nullopt;
+  return NumberIn(key, min, max);
+}
+
+std::optional<int64_t> JsonObject::OptionalIntegerIn(const std::string& key, int64_t min, int64_t max) const {
+  if (!Has(key)) return std::nullopt;
+  return IntegerIn(key, min, max);
 }
 
 std::optional<int64_t> JsonObject::OptionalInteger(const std::string& key) const {
@@ -271,6 +374,7 @@ void JsonObject::RejectUnknownKeys(const std::vector<std::string>& known) const 
     bool found = false;
     for (const auto& k : known) found = found || k == it.key();
     if (!found) {
+      if (auto near = NearMiss(it.key(), known)) Fail(it.key(), "unknown field; did you mean \"" + *near + "\"?");
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
       Fail(it.key(), "unknown field (expected one of: " + list + ")");

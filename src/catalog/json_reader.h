@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_read.h"
 
 namespace roofplan {
 
@@ -23,10 +24,17 @@ namespace roofplan {
 // a NaN ITL means "no gaps measured").
 enum class NonFiniteLiterals { kString, kNull };
 
-// Reads and parses a JSON file; throws InputError naming the file and the
-// line/column of a syntax error, or saying the file cannot be read.
+// Reads and parses a JSON file through ReadInputFile (core/file_read.h:
+// regular files of at most `max_bytes`); throws InputError naming the file
+// and the line/column of a syntax error or of a number beyond double range
+// (1e999), or saying why the file cannot be read.
 nlohmann::json ReadJsonFile(const std::string& path,
-                            NonFiniteLiterals non_finite = NonFiniteLiterals::kString);
+                            NonFiniteLiterals non_finite = NonFiniteLiterals::kString,
+                            uintmax_t max_bytes = kMaxJsonFileBytes);
+
+// The parsing half of ReadJsonFile: `text` as read from `file`.
+nlohmann::json ParseJsonText(const std::string& text, const std::string& file,
+                             NonFiniteLiterals non_finite = NonFiniteLiterals::kString);
 
 // A JSON object plus where it came from. Cheap to copy (holds a pointer).
 class JsonObject {
@@ -41,12 +49,18 @@ class JsonObject {
   const nlohmann::json& raw() const { return *value_; }
 
   // Required fields: throw InputError if missing, null or of the wrong type.
-  double Number(const std::string& key) const;
-  // `max`: larger values fail ("expected a positive number of at most
-  // 1e+07, got 9e+15") rather than flow into arithmetic that overflows.
+  double Number(const std::string& key) const;  // finite
+  // > 0 and at most `max`: sizes, rates, prices (a datasheet figure of 0
+  // or 1e300 is a typo that would print NaN or inf downstream; larger
+  // values fail, "expected a positive number of at most 1e+07, got 9e+15",
+  // rather than flow into arithmetic that overflows).
   double PositiveNumber(const std::string& key,
                         double max = std::numeric_limits<double>::max()) const;
+  // In [min, max], both included.
+  double NumberIn(const std::string& key, double min, double max) const;
   int64_t Integer(const std::string& key) const;
+  // In [min, max], both included.
+  int64_t IntegerIn(const std::string& key, int64_t min, int64_t max) const;
   int64_t PositiveInteger(const std::string& key,
                           int64_t max = std::numeric_limits<int64_t>::max()) const;
   // A positive integer that must fit an int and stay at most `max` (GPU
@@ -58,6 +72,10 @@ class JsonObject {
 
   // Optional fields: std::nullopt when missing or null; wrong type throws.
   std::optional<double> OptionalNumber(const std::string& key) const;
+  std::optional<double> OptionalPositiveNumber(const std::string& key,
+                                               double max = std::numeric_limits<double>::max()) const;
+  std::optional<double> OptionalNumberIn(const std::string& key, double min, double max) const;
+  std::optional<int64_t> OptionalIntegerIn(const std::string& key, int64_t min, int64_t max) const;
   std::optional<int64_t> OptionalInteger(const std::string& key) const;
   std::optional<std::string> OptionalString(const std::string& key) const;
   std::optional<bool> OptionalBool(const std::string& key) const;
@@ -66,7 +84,10 @@ class JsonObject {
   std::optional<std::vector<int64_t>> OptionalIntegerArray(const std::string& key) const;
 
   // Throws InputError for the first key not in `known` (catches typos such
-  // as "concurency" that would otherwise be silently ignored).
+  // as "concurency" that would otherwise be silently ignored), with "did you
+  // mean" the nearest known key when one is close. Every file kind roofplan
+  // owns calls this on each of its objects; Hugging Face configs, written
+  // for other programs, do not.
   void RejectUnknownKeys(const std::vector<std::string>& known) const;
 
   [[noreturn]] void Fail(const std::string& key, const std::string& message) const;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "catalog/hf_class_defaults.h"
 #include "catalog/json_reader.h"
@@ -67,19 +68,36 @@ namespace {
 // vectors of that size would exhaust memory.
 constexpr int64_t kMaxLayers = 10000;
 
+// Every integer read from a config is bounded, so that products of them
+// (hidden x hidden x layers, heads x head_dim x tokens) stay far inside
+// int64 and a typo fails naming its field instead of printing nonsense.
+// Widths, head counts and vocabularies: the largest models are below 1e6.
+constexpr int64_t kMaxWidth = int64_t{1} << 24;
+// Token counts (context length, windows, chunks): 1e9 tokens.
+constexpr int64_t kMaxTokens = int64_t{1} << 30;
+
 std::string S(int64_t v) { return std::to_string(v); }
 
+// A positive integer of at most `max`.
+int64_t Dim(const JsonObject& c, const std::string& key, int64_t max = kMaxWidth) {
+  const int64_t v = c.PositiveInteger(key);
+  if (v > max) c.Fail(key, "expected a positive integer of at most " + S(max) + ", got " + S(v));
+  return v;
+}
+
 // The first of `keys` that is present, as a positive integer; 0 if none.
-int64_t FirstInteger(const JsonObject& c, std::initializer_list<const char*> keys) {
+int64_t FirstInteger(const JsonObject& c, std::initializer_list<const char*> keys,
+                     int64_t max = kMaxWidth) {
   for (const char* k : keys) {
-    if (c.Has(k)) return c.PositiveInteger(k);
+    if (c.Has(k)) return Dim(c, k, max);
   }
   return 0;
 }
 
-int64_t RequireInteger(const JsonObject& c, std::initializer_list<const char*> keys) {
-  int64_t v = FirstInteger(c, keys);
-  if (v == 0) c.PositiveInteger(*keys.begin());  // throws "missing required field"
+int64_t RequireInteger(const JsonObject& c, std::initializer_list<const char*> keys,
+                       int64_t max = kMaxWidth) {
+  int64_t v = FirstInteger(c, keys, max);
+  if (v == 0) Dim(c, *keys.begin());  // throws "missing required field"
   return v;
 }
 
@@ -87,9 +105,7 @@ int64_t RequireInteger(const JsonObject& c, std::initializer_list<const char*> k
 // shared_expert_intermediate_size 0 for "no shared expert".
 int64_t NonNegativeInteger(const JsonObject& c, const char* key) {
   if (!c.Has(key)) return 0;
-  int64_t v = c.Integer(key);
-  if (v < 0) c.Fail(key, "expected a non-negative integer, got " + S(v));
-  return v;
+  return c.IntegerIn(key, 0, kMaxWidth);
 }
 
 // A per-layer list or pattern must have one entry per layer.
@@ -153,14 +169,16 @@ MlpKind ReadMlpKind(const JsonObject& c, const std::string& t) {
 
 void ReadDimensions(const JsonObject& c, const std::string& t, ModelConfig& m) {
   m.hidden_size = RequireInteger(c, {"hidden_size", "n_embd", "d_model"});
-  m.num_layers = RequireInteger(c, {"num_hidden_layers", "n_layer", "num_layers"});
+  // Bounded just below, with a message that says layers.
+  m.num_layers = RequireInteger(c, {"num_hidden_layers", "n_layer", "num_layers"},
+                                std::numeric_limits<int64_t>::max());
   if (m.num_layers > kMaxLayers) {
     c.Fail("num_hidden_layers", "expected at most " + S(kMaxLayers) + " layers, got " + S(m.num_layers));
   }
   m.num_heads = RequireInteger(c, {"num_attention_heads", "n_head"});
   m.vocab_size = RequireInteger(c, {"vocab_size"});
   m.max_position_embeddings =
-      FirstInteger(c, {"max_position_embeddings", "n_positions", "seq_length"});
+      FirstInteger(c, {"max_position_embeddings", "n_positions", "seq_length"}, kMaxTokens);
   if (m.max_position_embeddings == 0) m.max_position_embeddings = 2048;
 
   // KV heads: GQA field, Falcon's names, or MQA flag; default MHA.
@@ -182,7 +200,7 @@ void ReadDimensions(const JsonObject& c, const std::string& t, ModelConfig& m) {
     m.head_dim = m.hidden_size / m.num_heads;
   }
   m.v_head_dim = m.head_dim;
-  if (!c.Has("kv_lora_rank") && c.Has("v_head_dim")) m.v_head_dim = c.PositiveInteger("v_head_dim");
+  if (!c.Has("kv_lora_rank") && c.Has("v_head_dim")) m.v_head_dim = Dim(c, "v_head_dim");
 
   m.mlp = ReadMlpKind(c, t);
   // Llama-4 names its dense width intermediate_size_mlp; intermediate_size
@@ -212,19 +230,19 @@ void ReadDimensions(const JsonObject& c, const std::string& t, ModelConfig& m) {
   // MLA.
   if (c.Has("kv_lora_rank")) {
     m.mla = true;
-    m.kv_lora_rank = c.PositiveInteger("kv_lora_rank");
-    m.q_lora_rank = c.Has("q_lora_rank") ? c.PositiveInteger("q_lora_rank") : 0;
-    m.qk_nope_head_dim = c.PositiveInteger("qk_nope_head_dim");
-    m.qk_rope_head_dim = c.PositiveInteger("qk_rope_head_dim");
-    m.v_head_dim = c.PositiveInteger("v_head_dim");
+    m.kv_lora_rank = Dim(c, "kv_lora_rank");
+    m.q_lora_rank = c.Has("q_lora_rank") ? Dim(c, "q_lora_rank") : 0;
+    m.qk_nope_head_dim = Dim(c, "qk_nope_head_dim");
+    m.qk_rope_head_dim = Dim(c, "qk_rope_head_dim");
+    m.v_head_dim = Dim(c, "v_head_dim");
     m.head_dim = m.qk_nope_head_dim + m.qk_rope_head_dim;
     m.num_kv_heads = m.num_heads;  // after up-projection every head has its own K/V
   }
   if (c.Has("index_topk")) {
     if (!m.mla) c.Fail("index_topk", "sparse attention is modelled on MLA models only (no kv_lora_rank)");
-    m.index_topk = c.PositiveInteger("index_topk");
-    m.index_heads = c.PositiveInteger("index_n_heads");
-    m.index_head_dim = c.PositiveInteger("index_head_dim");
+    m.index_topk = Dim(c, "index_topk", kMaxTokens);
+    m.index_heads = Dim(c, "index_n_heads");
+    m.index_head_dim = Dim(c, "index_head_dim");
   }
   m.mtp_layers = NonNegativeInteger(c, "num_nextn_predict_layers");
 }
@@ -238,7 +256,7 @@ void ReadMoeModelWide(const JsonObject& c, ModelConfig& m, const std::string& t)
   }
   if (t == "llama4_text") {
     // Llama-4: experts and the one shared expert have width intermediate_size.
-    m.moe_intermediate_size = c.PositiveInteger("intermediate_size");
+    m.moe_intermediate_size = Dim(c, "intermediate_size");
     m.shared_expert_intermediate_size = m.moe_intermediate_size;
   } else {
     m.moe_intermediate_size = FirstInteger(c, {"moe_intermediate_size"});
@@ -275,7 +293,7 @@ void SetWindow(MixerSpec& a, AttentionSpan span, int64_t window, const ModelConf
 // The sliding window of `c`, 0 when none or switched off.
 int64_t SlidingWindow(const JsonObject& c) {
   if (auto use = c.OptionalBool("use_sliding_window"); use.has_value() && !*use) return 0;
-  return c.Has("sliding_window") ? c.PositiveInteger("sliding_window") : 0;
+  return c.Has("sliding_window") ? Dim(c, "sliding_window", kMaxTokens) : 0;
 }
 
 // A recurrent mixer's geometry, from the family's field names.
@@ -283,11 +301,11 @@ MixerSpec RecurrentMixer(const JsonObject& c, MixerKind kind, const char* key_he
                          const char* value_heads, const char* value_dim, const char* conv_kernel) {
   MixerSpec r;
   r.kind = kind;
-  r.state_key_heads = c.PositiveInteger(key_heads);
-  r.state_key_dim = c.PositiveInteger(key_dim);
-  r.state_value_heads = c.PositiveInteger(value_heads);
-  r.state_value_dim = c.PositiveInteger(value_dim);
-  r.conv_kernel = c.PositiveInteger(conv_kernel);
+  r.state_key_heads = Dim(c, key_heads);
+  r.state_key_dim = Dim(c, key_dim);
+  r.state_value_heads = Dim(c, value_heads);
+  r.state_value_dim = Dim(c, value_dim);
+  r.conv_kernel = Dim(c, conv_kernel);
   return r;
 }
 
@@ -347,13 +365,13 @@ void ReadBlockConfigs(const JsonObject& c, ModelConfig& m, std::vector<MixerSpec
     if (attn.OptionalBool("no_op").value_or(false)) {
       mix[i].kind = MixerKind::kNone;
     } else {
-      const int64_t group = attn.PositiveInteger("n_heads_in_group");
+      const int64_t group = Dim(attn, "n_heads_in_group");
       if (m.num_heads % group != 0) {
         attn.Fail("n_heads_in_group", "does not divide num_attention_heads (" + S(m.num_heads) + ")");
       }
       mix[i].num_kv_heads = m.num_heads / group;
       if (attn.Has("window_length")) {
-        SetWindow(mix[i], AttentionSpan::kSlidingWindow, attn.PositiveInteger("window_length"), m);
+        SetWindow(mix[i], AttentionSpan::kSlidingWindow, Dim(attn, "window_length", kMaxTokens), m);
       }
     }
     JsonObject f = block.Object("ffn");
@@ -364,7 +382,7 @@ void ReadBlockConfigs(const JsonObject& c, ModelConfig& m, std::vector<MixerSpec
     if (f.OptionalBool("no_op").value_or(false)) {
       ffn[i] = {FfnKind::kNone, 0};
     } else {
-      ffn[i] = {FfnKind::kDense, DeciFfnWidth(f.PositiveNumber("ffn_mult"), m.hidden_size)};
+      ffn[i] = {FfnKind::kDense, DeciFfnWidth(f.PositiveNumber("ffn_mult", 1000), m.hidden_size)};
     }
   }
   // The top level writes null for both; report the first attention
@@ -390,7 +408,7 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
         RecurrentMixer(c, MixerKind::kGatedDeltaNet, "linear_num_key_heads", "linear_key_head_dim",
                        "linear_num_value_heads", "linear_value_head_dim", "linear_conv_kernel_dim");
     if (!c.Has("layer_types")) {
-      const int64_t interval = c.PositiveInteger("full_attention_interval");
+      const int64_t interval = Dim(c, "full_attention_interval");
       for (int64_t i = 0; i < n; ++i) {
         if ((i + 1) % interval != 0) mix[i] = gdn;
       }
@@ -405,7 +423,7 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
   if (c.Has("hybrid_layer_pattern")) {  // MiMo-V2: 1 = sliding window, 0 = global
     const nlohmann::json& pattern = ArrayField(c, "hybrid_layer_pattern", mix.size(), "0/1 integers");
     // Sliding layers' own geometry, where the config gives one.
-    auto swa_or = [&](const char* key, int64_t global) { return c.Has(key) ? c.PositiveInteger(key) : global; };
+    auto swa_or = [&](const char* key, int64_t global) { return c.Has(key) ? Dim(c, key) : global; };
     MixerSpec swa = mix[0];
     swa.num_heads = swa_or("swa_num_attention_heads", m.num_heads);
     swa.num_kv_heads = swa_or("swa_num_key_value_heads", m.num_kv_heads);
@@ -435,13 +453,13 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
       if (type == "sliding_attention") {
         SetWindow(mix[i], AttentionSpan::kSlidingWindow, window, m);
       } else if (type == "chunked_attention") {
-        SetWindow(mix[i], AttentionSpan::kChunkedLocal, c.PositiveInteger("attention_chunk_size"), m);
+        SetWindow(mix[i], AttentionSpan::kChunkedLocal, Dim(c, "attention_chunk_size", kMaxTokens), m);
       } else if (type == "full_attention") {
         if (t == "gemma4_text") {
           // Gemma-4 global layers: wider heads, fewer KV heads, K = V.
-          if (c.Has("global_head_dim")) mix[i].head_dim = mix[i].v_head_dim = c.PositiveInteger("global_head_dim");
+          if (c.Has("global_head_dim")) mix[i].head_dim = mix[i].v_head_dim = Dim(c, "global_head_dim");
           if (c.Has("num_global_key_value_heads")) {
-            mix[i].num_kv_heads = c.PositiveInteger("num_global_key_value_heads");
+            mix[i].num_kv_heads = Dim(c, "num_global_key_value_heads");
           }
           mix[i].k_eq_v = c.OptionalBool("attention_k_eq_v").value_or(false);
         }
@@ -460,8 +478,8 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
     // the whole context.
     std::vector<int64_t> rope = c.OptionalIntegerArray("no_rope_layers").value_or(std::vector<int64_t>{});
     if (!rope.empty()) RequireOnePerLayer(c, "no_rope_layers", rope.size(), n);
-    const int64_t interval = c.PositiveInteger("no_rope_layer_interval");
-    const int64_t chunk = c.Has("attention_chunk_size") ? c.PositiveInteger("attention_chunk_size") : 0;
+    const int64_t interval = Dim(c, "no_rope_layer_interval");
+    const int64_t chunk = c.Has("attention_chunk_size") ? Dim(c, "attention_chunk_size", kMaxTokens) : 0;
     for (int64_t i = 0; i < n; ++i) {
       const bool uses_rope = rope.empty() ? (i + 1) % interval != 0 : rope[i] != 0;
       mix[i].rope = uses_rope;
@@ -476,10 +494,12 @@ void ReadMixerPattern(const JsonObject& c, const std::string& t, ModelConfig& m,
     if (t == "gemma2") {
       slides = i % 2 == 0;
     } else if (t == "gemma3_text") {
-      slides = (i + 1) % c.PositiveInteger("sliding_window_pattern") != 0;
+      slides = (i + 1) % Dim(c, "sliding_window_pattern") != 0;
     } else if (t == "qwen2" || t == "qwen2_moe") {
       // Qwen2: layers below max_window_layers use full attention.
-      slides = i >= (c.Has("max_window_layers") ? c.Integer("max_window_layers") : n);
+      // A value above the layer count (Qwen2.5-14B writes 70 for 48
+      // layers) means every layer is full attention; a negative one is a typo.
+      slides = i >= (c.Has("max_window_layers") ? c.IntegerIn("max_window_layers", 0, kMaxLayers) : n);
     }
     if (slides) SetWindow(mix[i], AttentionSpan::kSlidingWindow, window, m);
   }
@@ -506,9 +526,9 @@ void ReadFfnPattern(const JsonObject& c, const std::string& t, const ModelConfig
     }
   } else {
     const int64_t first_dense = NonNegativeInteger(c, "first_k_dense_replace");
-    const int64_t freq = c.Has("moe_layer_freq") ? c.PositiveInteger("moe_layer_freq") : 1;
-    const int64_t step = c.Has("decoder_sparse_step") ? c.PositiveInteger("decoder_sparse_step") : 1;
-    const int64_t interleave = t == "llama4_text" ? c.PositiveInteger("interleave_moe_layer_step") : 1;
+    const int64_t freq = c.Has("moe_layer_freq") ? Dim(c, "moe_layer_freq") : 1;
+    const int64_t step = c.Has("decoder_sparse_step") ? Dim(c, "decoder_sparse_step") : 1;
+    const int64_t interleave = t == "llama4_text" ? Dim(c, "interleave_moe_layer_step") : 1;
     std::vector<int64_t> mlp_only = c.OptionalIntegerArray("mlp_only_layers").value_or(std::vector<int64_t>{});
     for (int64_t i = 0; i < n; ++i) {
       moe[i] = i >= first_dense && i % freq == 0 && (i + 1) % step == 0 && (i + 1) % interleave == 0;
@@ -569,7 +589,7 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
     m.checkpoint_expert_dtype = DType::kFp4;
     m.checkpoint_quantization = "mxfp4 routed experts, other weights bf16";
   } else if (method == "awq" || method == "gptq") {
-    const int64_t bits = q.Has("bits") ? q.PositiveInteger("bits") : q.PositiveInteger("w_bit");
+    const int64_t bits = q.Has("bits") ? Dim(q, "bits") : Dim(q, "w_bit");
     if (bits != 4 && bits != 8) q.Fail("bits", "expected 4 or 8, got " + S(bits));
     m.checkpoint_weight_dtype = bits == 4 ? DType::kInt4 : DType::kInt8;
     m.checkpoint_quantization = method + " " + S(bits) + "-bit";
@@ -590,7 +610,7 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
     if (groups.raw().empty()) q.Fail("config_groups", "expected at least one quantization group");
     const std::string first = groups.raw().begin().key();
     JsonObject w = groups.Object(first).Object("weights");
-    const int64_t bits = w.PositiveInteger("num_bits");
+    const int64_t bits = Dim(w, "num_bits");
     const std::string type = w.String("type");
     if (bits == 8 && type == "float") {
       m.checkpoint_weight_dtype = DType::kFp8;
@@ -615,26 +635,26 @@ void ReadQuantization(const JsonObject& q, ModelConfig& m) {
 // non-gated MLP, a patch embedding, a position table and a projector into
 // the decoder; Llama-4 adds its pixel-shuffle adapter MLP.
 double VisionParams(const JsonObject& v, int64_t text_hidden) {
-  const double h = static_cast<double>(v.PositiveInteger("hidden_size"));
-  const double inner = static_cast<double>(v.PositiveInteger("intermediate_size"));
-  const double layers = static_cast<double>(v.PositiveInteger("num_hidden_layers"));
-  const double patch = static_cast<double>(v.PositiveInteger("patch_size"));
-  const double channels = v.Has("num_channels") ? static_cast<double>(v.PositiveInteger("num_channels")) : 3;
+  const double h = static_cast<double>(Dim(v, "hidden_size"));
+  const double inner = static_cast<double>(Dim(v, "intermediate_size"));
+  const double layers = static_cast<double>(Dim(v, "num_hidden_layers"));
+  const double patch = static_cast<double>(Dim(v, "patch_size"));
+  const double channels = v.Has("num_channels") ? static_cast<double>(Dim(v, "num_channels")) : 3;
   const double block = 4 * h * h + 4 * h + 2 * h * inner + inner + h + 4 * h;
   double positions = 0;
   if (v.Has("image_size")) {
-    const double side = static_cast<double>(v.PositiveInteger("image_size")) / patch;
+    const double side = static_cast<double>(Dim(v, "image_size")) / patch;
     positions = side * side + 1;
   } else if (v.Has("position_embedding_size")) {
-    positions = static_cast<double>(v.PositiveInteger("position_embedding_size"));
+    positions = static_cast<double>(Dim(v, "position_embedding_size"));
   }
   double p = layers * block + channels * patch * patch * h + positions * h;
   double out = h;
   if (v.Has("projector_input_dim") && v.Has("projector_output_dim")) {
-    const double ratio = v.Has("pixel_shuffle_ratio") ? v.PositiveNumber("pixel_shuffle_ratio") : 1.0;
+    const double ratio = v.Has("pixel_shuffle_ratio") ? v.PositiveNumber("pixel_shuffle_ratio", 64) : 1.0;
     const double in = h / (ratio * ratio);
-    const double mid = static_cast<double>(v.PositiveInteger("projector_input_dim"));
-    out = static_cast<double>(v.PositiveInteger("projector_output_dim"));
+    const double mid = static_cast<double>(Dim(v, "projector_input_dim"));
+    out = static_cast<double>(Dim(v, "projector_output_dim"));
     p += in * mid + mid * out;
   }
   return p + out * static_cast<double>(text_hidden);
@@ -650,9 +670,12 @@ ModelConfig ParseModelConfig(const nlohmann::json& config, const std::string& fi
   m.source_file = file;
   m.name = slug;
   if (auto meta = root.OptionalObject("_roofplan")) {
+    // The config is the hub's, but this block is ours.
+    meta->RejectUnknownKeys({"name", "hf_repo", "source", "published_params_total", "params_note",
+                             "published_params_active"});
     m.name = meta->OptionalString("name").value_or(slug);
-    m.published_params_total = meta->OptionalNumber("published_params_total").value_or(0);
-    m.published_params_active = meta->OptionalNumber("published_params_active").value_or(0);
+    m.published_params_total = meta->OptionalNumberIn("published_params_total", 0, 1e15).value_or(0);
+    m.published_params_active = meta->OptionalNumberIn("published_params_active", 0, 1e15).value_or(0);
   }
 
   // Multimodal wrappers (Llama-4, Gemma-3/4) keep the decoder under

@@ -1,12 +1,10 @@
 #include "catalog/scenario.h"
 
-#include <filesystem>
-
+#include "catalog/catalog.h"
+#include "catalog/gpu_spec.h"
 #include "catalog/json_reader.h"
 
 namespace roofplan {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -35,8 +33,13 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   s.file = file;
   s.name = o.OptionalString("name").value_or("");
   s.description = o.OptionalString("description").value_or("");
-  s.model = o.String("model");
-  s.gpu = o.String("gpu");
+  // Paths named in the file are relative to its folder, as a trace's is;
+  // catalog names ("llama-3.1-8b") stay names.
+  auto named_file = [&](const std::string& name) {
+    return LooksLikePath(name) ? ResolveRelativeTo(file, name) : name;
+  };
+  s.model = named_file(o.String("model"));
+  s.gpu = named_file(o.String("gpu"));
   s.num_gpus = ReadPositiveInt(o, "num_gpus", kMaxGpus);
   s.tp = ReadPositiveInt(o, "tp", kMaxParallelSize);
   s.pp = ReadPositiveInt(o, "pp", kMaxParallelSize);
@@ -47,10 +50,10 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   if (o.Has("engine")) {
     const auto& e = o.raw().at("engine");
     if (e.is_string()) {
-      s.engine = e.get<std::string>();
+      s.engine = named_file(e.get<std::string>());
     } else if (e.is_object()) {
       JsonObject eo = o.Object("engine");
-      s.engine = eo.OptionalString("preset").value_or("vllm");
+      s.engine = named_file(eo.OptionalString("preset").value_or("vllm"));
       s.engine_overrides = e;
     } else {
       o.Fail("engine", "expected a preset name or an object {\"preset\": ..., overrides}");
@@ -58,22 +61,26 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   }
   if (auto w = o.OptionalObject("workload")) {
     s.workload = ParseWorkloadSpec(*w);
-    if (!s.workload.trace.empty() && !file.empty()) {
-      fs::path trace(s.workload.trace);
-      if (trace.is_relative()) s.workload.trace = (fs::path(file).parent_path() / trace).string();
-    }
+    s.workload.trace = ResolveRelativeTo(file, s.workload.trace);
   }
   if (auto slo = o.OptionalObject("slo")) s.slo = ParseSloSpec(*slo);
   if (auto cluster = o.OptionalObject("cluster")) s.cluster = ParseClusterSpec(*cluster);
-  if (o.Has("usd_per_gpu_hour")) s.usd_per_gpu_hour = o.PositiveNumber("usd_per_gpu_hour");
+  if (o.Has("usd_per_gpu_hour")) s.usd_per_gpu_hour = o.PositiveNumber("usd_per_gpu_hour", kMaxUsdPerGpuHour);
   if (o.Has("memory_fraction")) {
     double f = o.Number("memory_fraction");
     if (!(f > 0 && f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1], got " + std::to_string(f));
     s.memory_fraction = f;
   }
-  if (o.Has("inter_node_gb_per_s")) s.inter_node_gb_per_s = o.PositiveNumber("inter_node_gb_per_s");
-  s.calibration = o.OptionalString("calibration").value_or("");
-  s.public_calibration = o.OptionalString("public_calibration").value_or("");
+  if (o.Has("inter_node_gb_per_s")) s.inter_node_gb_per_s = o.PositiveNumber("inter_node_gb_per_s", kMaxGpuGbPerS);
+  // "none" is a keyword; anything else a path.
+  auto named_calibration = [&](const std::string& key) {
+    const std::string v = o.OptionalString(key).value_or("");
+    return v == "none" ? v : ResolveRelativeTo(file, v);
+  };
+  s.calibration = named_calibration("calibration");
+  if (!s.calibration.empty()) s.calibration_origin = "$.calibration in " + file;
+  s.public_calibration = named_calibration("public_calibration");
+  if (!s.public_calibration.empty()) s.public_calibration_origin = "$.public_calibration in " + file;
   return s;
 }
 

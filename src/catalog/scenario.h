@@ -1,6 +1,13 @@
 // A scenario file (scenarios/*.json): what to deploy, on what, and under
 // which load. Every field can also come from a command-line flag; flags win.
 // The schema is documented in the README ("Scenario files").
+//
+// Paths inside a scenario (model, gpu, engine when they name files, the
+// trace, calibration, public_calibration) are relative to the scenario's
+// own folder, so a scenario and the files beside it work from any working
+// directory; absolute paths are kept, and catalog names ("llama-3.1-8b",
+// "h100-sxm", "vllm") are looked up in the catalog. Paths given as flags
+// are relative to the working directory.
 #pragma once
 
 #include <cstdint>
@@ -45,10 +52,14 @@ struct Scenario {
   std::optional<double> memory_fraction;
   std::optional<double> inter_node_gb_per_s;
   std::string calibration;  // path to a calibration file ("" = the GPU's own, if any)
+  // Where `calibration` came from, for messages: "--calibration" or
+  // "$.calibration in s.json" ("" = not named by the user).
+  std::string calibration_origin;
   // Parameters fitted to public measurements ("" = calibration/public/
   // fitted.json when it exists, "none" = the documented values; a
   // calibration of "none" also means the documented values).
   std::string public_calibration;
+  std::string public_calibration_origin;  // as calibration_origin
 };
 
 // Reads a scenario file; unknown keys, wrong types and bad values are

@@ -48,10 +48,8 @@ namespace roofplan {
 namespace {
 
 // Flag bounds beyond the workload's (catalog/workload_spec.h) and the
-// parallel sizes (catalog/scenario.h).
-// USD per GPU-hour: far above any rental price, low enough that a cost of
-// a million GPUs for a year stays finite.
-constexpr double kMaxUsdPerGpuHour = 1e6;
+// parallel sizes (catalog/scenario.h); prices share the GPU profiles'
+// bound (kMaxUsdPerGpuHour, catalog/gpu_spec.h).
 // Latency SLOs: 1e9 ms (11.6 days).
 constexpr double kMaxSloMs = 1e9;
 // Gamma arrivals: gaps with a cv beyond 100 are one burst and then silence.
@@ -158,7 +156,10 @@ Scenario BuildScenario(const CommonFlags& f) {
   if (!f.kv_dtype.empty()) s.kv_dtype = DTypeFlag("--kv-dtype", f.kv_dtype);
   if (f.price > 0) s.usd_per_gpu_hour = f.price;
   if (f.memory_fraction > 0) s.memory_fraction = f.memory_fraction;
-  if (!f.calibration.empty()) s.calibration = f.calibration;
+  if (!f.calibration.empty()) {
+    s.calibration = f.calibration;
+    s.calibration_origin = "--calibration";
+  }
   return s;
 }
 

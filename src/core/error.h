@@ -5,13 +5,20 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/text.h"
+
 namespace roofplan {
 
 // A problem with what the user asked for: bad input, a configuration that
-// cannot work. The CLI prints what() and exits non-zero.
+// cannot work. The CLI prints what() and exits non-zero (2).
+//
+// The message is one printable line whatever the user wrote: control
+// characters from echoed strings (a NUL in a JSON name, a newline in a
+// flag) are escaped here, once for every message, so that none is cut
+// short at a NUL or split over lines.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message) : std::runtime_error(EscapeControlCharacters(message)) {}
 };
 
 // Bad input at a known place. what() reads "FILE: PATH: MESSAGE", e.g.

@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "core/error.h"
+#include "core/file_read.h"
 #include "core/units.h"
 #include "hardware/calibration.h"
 #include "hardware/public_calibration.h"
@@ -39,18 +40,34 @@ const T& CachedFile(const std::string& path, Load load) {
   return it->second;
 }
 
-const Calibration& CachedCalibration(const std::string& path) {
-  return CachedFile<Calibration>(path, LoadCalibration);
+// A file the user named (`origin` says where: "--calibration", "$.calibration
+// in s.json") that cannot be read is reported as what it is meant to be:
+//   calibration file mycal.json (from $.calibration in s.json): cannot open: No such file or directory
+void CheckNamedFile(const std::string& path, const std::string& what, const std::string& origin) {
+  if (origin.empty()) return;
+  CheckInputFile(path, kMaxJsonFileBytes, "a JSON file", what + " " + path + " (from " + origin + ")");
 }
 
-const PublicCalibration& CachedPublicCalibration(const std::string& path) {
-  return CachedFile<PublicCalibration>(path, LoadPublicCalibration);
+const Calibration& CachedCalibration(const std::string& path, const std::string& origin = "") {
+  return CachedFile<Calibration>(path, [&](const std::string& p) {
+    CheckNamedFile(p, "calibration file", origin);
+    return LoadCalibration(p);
+  });
+}
+
+const PublicCalibration& CachedPublicCalibration(const std::string& path, const std::string& origin = "") {
+  return CachedFile<PublicCalibration>(path, [&](const std::string& p) {
+    CheckNamedFile(p, "public calibration file", origin);
+    return LoadPublicCalibration(p);
+  });
 }
 
 // The public fit that applies, or null for the documented values.
 const PublicCalibration* PublicCalibrationFor(const Scenario& s) {
   if (s.calibration == "none" || s.public_calibration == "none") return nullptr;
-  if (!s.public_calibration.empty()) return &CachedPublicCalibration(s.public_calibration);
+  if (!s.public_calibration.empty()) {
+    return &CachedPublicCalibration(s.public_calibration, s.public_calibration_origin);
+  }
   const std::string path =
       (std::filesystem::path(DataDir()) / "calibration" / "public" / "fitted.json").string();
   return CalibrationExists(path) ? &CachedPublicCalibration(path) : nullptr;
@@ -67,7 +84,7 @@ Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu, const Effici
     path = (std::filesystem::path(DataDir()) / "calibration" / (gpu.slug + ".json")).string();
     if (!CalibrationExists(path)) return defaults;
   }
-  const Calibration& calibration = CachedCalibration(path);
+  const Calibration& calibration = CachedCalibration(path, s.calibration_origin);
   if (calibration.gpu_slug != gpu.slug) {
     throw Error("calibration " + path + " was measured on " + calibration.gpu_slug + ", not on " +
                 gpu.slug + ": its efficiencies do not apply; calibrate this GPU (roofplan calibrate) "

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "catalog/catalog.h"
 #include "catalog/json_reader.h"
 #include "core/error.h"
 
@@ -11,6 +12,9 @@ namespace roofplan {
 namespace {
 
 constexpr double kSecondsPerDay = 86400;
+// A budget beyond any deployment (a million GPUs at the highest price):
+// larger is a typo, not a constraint.
+constexpr double kMaxBudgetUsdPerHour = 1e10;
 
 std::vector<int> PositiveInts(const JsonObject& o, const std::string& key, std::vector<int> fallback) {
   auto v = o.OptionalIntegerArray(key);
@@ -75,7 +79,12 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   spec.file = file;
   spec.name = o.OptionalString("name").value_or("");
   spec.description = o.OptionalString("description").value_or("");
-  spec.model = o.String("model");
+  // Paths named in the plan are relative to its folder (as a scenario's);
+  // catalog names stay names.
+  auto named_file = [&](const std::string& name) {
+    return LooksLikePath(name) ? ResolveRelativeTo(file, name) : name;
+  };
+  spec.model = named_file(o.String("model"));
 
   JsonObject w = o.Object("workload");
   // The load is planning's own: a rate (or tokens per day); the rest is
@@ -118,7 +127,9 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   if (spec.slos.empty() && !spec.min_output_tokens_per_s_per_user) {
     slo.Fail("", "expected at least one latency target, e.g. {\"ttft_ms_p90\": 1000, \"itl_ms_p99\": 50}");
   }
-  if (o.Has("budget_usd_per_hour")) spec.budget_usd_per_hour = o.PositiveNumber("budget_usd_per_hour");
+  if (o.Has("budget_usd_per_hour")) {
+    spec.budget_usd_per_hour = o.PositiveNumber("budget_usd_per_hour", kMaxBudgetUsdPerHour);
+  }
   if (o.Has("finalists")) spec.finalists = o.PositiveInt("finalists");
   if (o.Has("simulate_requests")) spec.simulate_requests = o.PositiveInt("simulate_requests");
 
@@ -128,12 +139,14 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
                           "max_gpus_per_replica"});
     SearchSpace& sp = spec.space;
     sp.gpus = Strings(*s, "gpus", {});
+    for (std::string& g : sp.gpus) g = named_file(g);
     sp.tp = PositiveInts(*s, "tp", sp.tp);
     sp.pp = PositiveInts(*s, "pp", sp.pp);
     sp.ep = PositiveInts(*s, "ep", {});
     sp.weight_dtypes = DTypes(*s, "weight_dtypes", sp.weight_dtypes);
     sp.kv_dtypes = DTypes(*s, "kv_dtypes", sp.kv_dtypes);
     sp.engines = Strings(*s, "engines", sp.engines);
+    for (std::string& e : sp.engines) e = named_file(e);
     sp.max_num_seqs = PositiveInts(*s, "max_num_seqs", {});
     sp.max_num_batched_tokens = PositiveInts(*s, "max_num_batched_tokens", {});
     sp.disaggregated = s->OptionalBool("disaggregated").value_or(false);

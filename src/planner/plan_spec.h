@@ -56,7 +56,9 @@ struct PlanSpec {
 //  "tokens_per_day": 1e9}, "slo": {"ttft_ms_p90": 1000, "itl_ms_p99": 50,
 //  "min_output_tokens_per_s_per_user": 20}, "budget_usd_per_hour": 100,
 //  "search": {"gpus": [...], "tp": [...], ...}, "finalists": 8}
-// Bad input is an InputError naming the file and JSON path.
+// Bad input is an InputError naming the file and JSON path. Paths in it
+// (a model config, GPU profiles and engine presets named as files) are
+// relative to the plan file's folder, as a scenario's are.
 PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file);
 PlanSpec LoadPlanSpec(const std::string& path);
 

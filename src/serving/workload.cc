@@ -17,6 +17,7 @@
 
 #include "catalog/json_reader.h"
 #include "core/error.h"
+#include "core/file_read.h"
 
 namespace roofplan {
 
@@ -481,7 +482,8 @@ struct RawRow {
 class TraceReader {
  public:
   TraceReader(const std::string& path, const WorkloadLimits& limits)
-      : path_(path), context_(limits.max_context_tokens), in_(path, std::ios::binary) {
+      : path_(path), context_(limits.max_context_tokens),
+        in_((CheckInputFile(path, kMaxTraceFileBytes, "a trace (CSV or JSONL)"), path), std::ios::binary) {
     if (!in_) throw InputError(path_, "", "cannot open file for reading");
     // A spreadsheet may start the file with a UTF-8 byte order mark.
     bool found = ReadLine();
@@ -620,9 +622,12 @@ class TraceReader {
   RawRow JsonRow() {
     try {
       json_ = nlohmann::json::parse(line_);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // parse_error, or out_of_range for a number beyond double range (1e999).
       std::string what = e.what();
-      auto colon = what.find(": ", what.find("parse error"));
+      const size_t bracket = what.find("] ");
+      if (bracket != std::string::npos) what = what.substr(bracket + 2);
+      auto colon = what.rfind("parse error", 0) == 0 ? what.find(": ") : std::string::npos;
       Fail("malformed JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
     }
     if (!json_.is_object()) Fail("expected a JSON object, got " + Quoted(DescribeJson(json_)));

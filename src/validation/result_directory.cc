@@ -77,7 +77,7 @@ ResultDirectory ScanResultDirectory(const std::string& dir) {
           {path, ec ? "cannot read its size" : fmt::format("larger than {} MiB", kMaxResultFileBytes >> 20)});
       continue;
     }
-    const nlohmann::json doc = ReadJsonFile(path, NonFiniteLiterals::kNull);
+    const nlohmann::json doc = ReadJsonFile(path, NonFiniteLiterals::kNull, kMaxResultFileBytes);
     const DetectedFormat detected = DetectResultFormat(doc);
     if (detected.format.empty()) {
       const bool other = detected.why_not.rfind("not a serving benchmark result", 0) == 0;

@@ -10,6 +10,7 @@
 
 #include "catalog/json_reader.h"
 #include "core/error.h"
+#include "core/file_read.h"
 
 namespace roofplan {
 
@@ -26,24 +27,13 @@ int64_t RequestCount(const JsonObject& o, const std::string& key) {
 }
 
 uintmax_t CheckResultFileSize(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) throw InputError(path, "", "cannot open file for reading");
-  if (!std::filesystem::is_regular_file(status)) throw InputError(path, "", "not a regular file");
-  const uintmax_t bytes = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(path, "", "cannot read its size: " + ec.message());
-  if (bytes > kMaxResultFileBytes) {
-    throw InputError(path, "",
-                     fmt::format("the file is {} bytes, more than the {} MiB a benchmark result "
-                                 "may be (a per-request dump? give its summary)",
-                                 bytes, kMaxResultFileBytes >> 20));
-  }
-  return bytes;
+  return CheckInputFile(path, kMaxResultFileBytes,
+                        "a benchmark result (a per-request dump? give its summary)");
 }
 
 nlohmann::json ReadResultJson(const std::string& path) {
   CheckResultFileSize(path);
-  return ReadJsonFile(path, NonFiniteLiterals::kNull);
+  return ReadJsonFile(path, NonFiniteLiterals::kNull, kMaxResultFileBytes);
 }
 
 bool IsPercentileName(const std::string& stat) {

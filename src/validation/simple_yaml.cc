@@ -8,7 +8,9 @@
 #include <system_error>
 #include <vector>
 
+#include "catalog/json_reader.h"
 #include "core/error.h"
+#include "core/file_read.h"
 
 namespace roofplan {
 
@@ -209,12 +211,7 @@ json ParseSimpleYaml(const std::string& text, const std::string& file) {
   size_t first = 0;
   while (first < text.size() && std::isspace(static_cast<unsigned char>(text[first]))) ++first;
   if (first < text.size() && (text[first] == '{' || text[first] == '[')) {
-    try {
-      return json::parse(text);
-    } catch (const json::parse_error& e) {
-      throw InputError(file, "", std::string("a YAML file in JSON (flow) style that is not valid JSON: ") +
-                                     e.what());
-    }
+    return ParseJsonText(text, file);  // names the line and column of what is wrong
   }
   std::vector<Line> lines;
   std::istringstream in(text);
@@ -241,17 +238,7 @@ json ParseSimpleYaml(const std::string& text, const std::string& file) {
 }
 
 json ReadSimpleYamlFile(const std::string& path) {
-  std::error_code ec;
-  const uintmax_t bytes = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(path, "", "cannot open file for reading");
-  if (bytes > kMaxYamlBytes) {
-    throw InputError(path, "", "the file is larger than the 1 MiB a configuration file may be");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open file for reading");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseSimpleYaml(buffer.str(), path);
+  return ParseSimpleYaml(ReadInputFile(path, kMaxYamlBytes, "a YAML configuration file"), path);
 }
 
 }  // namespace roofplan

@@ -1,0 +1,84 @@
+#include "core/file_read.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "core/error.h"
+
+namespace roofplan {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* TypeName(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::directory: return "a directory";
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::block: return "a block device";
+    case fs::file_type::fifo: return "a FIFO (named pipe)";
+    case fs::file_type::socket: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
+std::string Size(uintmax_t bytes) {
+  if (bytes >= (uintmax_t{1} << 30) && bytes % (uintmax_t{1} << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
+  if (bytes >= (uintmax_t{1} << 20) && bytes % (uintmax_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + "-byte";
+}
+
+[[noreturn]] void TooLarge(const std::string& label, uintmax_t bytes, uintmax_t max_bytes,
+                           const std::string& kind) {
+  throw InputError(label, "", (bytes > max_bytes ? std::to_string(bytes) + " bytes, larger" : "larger") +
+                                  std::string(" than the ") + Size(max_bytes) + " limit for " + kind);
+}
+
+}  // namespace
+
+uintmax_t CheckInputFile(const std::string& path, uintmax_t max_bytes, const std::string& kind,
+                         const std::string& label_in) {
+  const std::string& label = label_in.empty() ? path : label_in;
+  if (path.empty()) throw InputError(label, "", "empty path, expected " + kind);
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    const std::string reason = ec ? ec.message() : std::strerror(ENOENT);
+    throw InputError(label, "", "cannot open: " + reason);
+  }
+  if (!fs::is_regular_file(status)) {
+    const std::string type = TypeName(status.type());
+    throw InputError(label, "", (type.starts_with("a ") ? "is " : "") + type + ", expected " + kind);
+  }
+  const uintmax_t bytes = fs::file_size(path, ec);
+  if (ec) throw InputError(label, "", "cannot read its size: " + ec.message());
+  if (bytes > max_bytes) TooLarge(label, bytes, max_bytes, kind);
+  return bytes;
+}
+
+std::string ReadInputFile(const std::string& path, uintmax_t max_bytes, const std::string& kind,
+                          const std::string& label_in) {
+  const std::string& label = label_in.empty() ? path : label_in;
+  const uintmax_t bytes = CheckInputFile(path, max_bytes, kind, label);
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(label, "", std::string("cannot open: ") + std::strerror(errno ? errno : EACCES));
+  std::string text;
+  text.resize(static_cast<size_t>(bytes));
+  in.read(text.data(), static_cast<std::streamsize>(bytes));
+  text.resize(static_cast<size_t>(in.gcount()));
+  // The size was taken before reading: a file that grew since is read no
+  // further than the limit.
+  std::string more(4096, '\0');
+  while (in.read(more.data(), static_cast<std::streamsize>(more.size())) || in.gcount() > 0) {
+    if (text.size() + static_cast<size_t>(in.gcount()) > max_bytes) TooLarge(label, 0, max_bytes, kind);
+    text.append(more.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) throw InputError(label, "", "read error");
+  return text;
+}
+
+}  // namespace roofplan
