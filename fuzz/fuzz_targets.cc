@@ -114,7 +114,8 @@ void FuzzModelConfig(const std::string& path) {
 
 void FuzzGpuProfile(const std::string& path) { LoadGpuSpec(path); }
 
-void FuzzEnginePreset(const std::string& path) { ResolveEngine(path); }
+// Not ResolveEngine: it caches by path, and every input has the same one.
+void FuzzEnginePreset(const std::string& path) { LoadEnginePreset(path); }
 
 void FuzzScenario(const std::string& path) { RunScenario(LoadScenario(path)); }
 

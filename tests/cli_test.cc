@@ -58,12 +58,14 @@ Result Roofplan(const std::string& args) {
 void ExpectCleanFailure(const Result& r, std::initializer_list<const char*> mentions) {
   EXPECT_NE(r.status, 0) << r.err;
   EXPECT_LT(r.status, 128) << "crashed: " << r.err;
-  EXPECT_TRUE(r.status == 2 || r.status >= 100) << "status " << r.status << ": " << r.err;
+  // 2: bad input, 3: a deployment that cannot work; >= 100 only from
+  // CLI11 paths that print usage.
+  EXPECT_TRUE(r.status == 2 || r.status == 3 || r.status >= 100) << "status " << r.status << ": " << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   ASSERT_FALSE(r.err.empty());
   const std::string first_line = r.err.substr(0, r.err.find('\n'));
   for (const char* m : mentions) EXPECT_TRUE(Contains(first_line, m)) << "no '" << m << "' in: " << r.err;
-  if (r.status == 2) {
+  if (r.status == 2 || r.status == 3) {
     // Library errors: exactly one line, "roofplan: error: ...".
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
     EXPECT_TRUE(r.err.starts_with("roofplan: error: ")) << r.err;
@@ -188,10 +190,11 @@ TEST(Cli, IslZeroAndNegative) {
 }
 
 TEST(Cli, Llama405bDoesNotFitOneH100) {
-  // 405.853e9 parameters * 2 bytes = 756.0 GiB of weights against 80 GiB.
-  ExpectCleanFailure(
-      Roofplan("estimate --model llama-3.1-405b --gpu h100-sxm --isl 1000 --osl 100"),
-      {"does not fit", "756", "GiB"});
+  // 405.853e9 parameters * 2 bytes = 756.0 GiB of weights against 80 GiB:
+  // a well-formed request for a deployment that cannot work, exit 3.
+  const Result r = Roofplan("estimate --model llama-3.1-405b --gpu h100-sxm --isl 1000 --osl 100");
+  ExpectCleanFailure(r, {"does not fit", "756", "GiB"});
+  EXPECT_EQ(r.status, 3);
 }
 
 TEST(Cli, UnknownWeightDtype) {

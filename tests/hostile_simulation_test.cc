@@ -54,13 +54,6 @@ WorkloadSpec OpenLoop(int64_t isl, int64_t osl, double rate, int64_t requests) {
   return w;
 }
 
-SimResult RunWorkload(const roofplan::Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
-  WorkloadLimits limits;
-  limits.max_context_tokens = setup.model.max_position_embeddings;
-  auto source = MakeRequestSource(w, limits);
-  return Simulate(setup, *source, w, options);
-}
-
 // F12: past 65,536 values the percentiles come from the histogram, which
 // once stopped at 2^24 ms (4.66 h): every longer latency read as 4.66 h.
 TEST(HostileSimulation, PercentilesAreRightPastFourHours) {

@@ -54,13 +54,6 @@ WorkloadSpec Synthetic(double isl, double osl) {
   return w;
 }
 
-SimResult RunWorkload(const roofplan::Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
-  WorkloadLimits limits;
-  limits.max_context_tokens = setup.model.max_position_embeddings;
-  auto source = MakeRequestSource(w, limits);
-  return Simulate(setup, *source, w, options);
-}
-
 // One request alone: its TTFT is the step that prefills its prompt, and
 // every later token one batch-1 decode step at the context of the moment.
 TEST(Simulator, OneRequestAloneIsPrefillThenDecodeSteps) {

@@ -16,6 +16,9 @@
 
 #include "catalog/workload_spec.h"
 #include "core/error.h"
+#include "perf/setup.h"
+#include "serving/simulator.h"
+#include "serving/workload.h"
 
 namespace roofplan {
 
@@ -92,6 +95,14 @@ std::string InputErrorOf(F f) {
 template <typename F>
 std::string ErrorOf(F f) {
   return MessageOf<Error>(f);
+}
+
+// Simulates `w` on `setup` with the model's context as the length limit.
+inline SimResult RunWorkload(const Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
+  WorkloadLimits limits;
+  limits.max_context_tokens = setup.model.max_position_embeddings;
+  auto source = MakeRequestSource(w, limits);
+  return Simulate(setup, *source, w, options);
 }
 
 }  // namespace roofplan

@@ -114,6 +114,25 @@ namespace {
 // longer than this is a cycle.
 constexpr int kMaxPresetChain = 8;
 
+EnginePreset ResolveEngineChain(const std::string& name_or_path, int depth);
+
+// Reads one preset file; a based_on parent is resolved (and cached) by name.
+EnginePreset ReadEnginePreset(const std::string& path, int depth) {
+  nlohmann::json j = ReadJsonFile(path);
+  EnginePreset base;
+  if (j.is_object() && j.contains("based_on")) {
+    JsonObject o(j, path);
+    const std::string parent = o.String("based_on");
+    if (depth >= kMaxPresetChain || LooksLikePath(parent)) {
+      o.Fail("based_on", "expected the name of a catalog preset (engines/), at most " +
+                             std::to_string(kMaxPresetChain) + " deep without a cycle");
+    }
+    base = ResolveEngineChain(parent, depth + 1);
+  }
+  base.name = fs::path(path).stem().string();
+  return ParseEnginePreset(j, path, "$", base);
+}
+
 EnginePreset ResolveEngineChain(const std::string& name_or_path, int depth) {
   const bool from_catalog = !LooksLikePath(name_or_path);
   const std::string path = from_catalog ? CatalogPath("engines", name_or_path) : name_or_path;
@@ -122,19 +141,7 @@ EnginePreset ResolveEngineChain(const std::string& name_or_path, int depth) {
     if (from_catalog && !fs::exists(path)) {
       UnknownName("engine preset", name_or_path, ListEngines(), "engines");
     }
-    nlohmann::json j = ReadJsonFile(path);
-    EnginePreset base;
-    if (j.is_object() && j.contains("based_on")) {
-      JsonObject o(j, path);
-      const std::string parent = o.String("based_on");
-      if (depth >= kMaxPresetChain || LooksLikePath(parent)) {
-        o.Fail("based_on", "expected the name of a catalog preset (engines/), at most " +
-                               std::to_string(kMaxPresetChain) + " deep without a cycle");
-      }
-      base = ResolveEngineChain(parent, depth + 1);
-    }
-    base.name = fs::path(path).stem().string();
-    return ParseEnginePreset(j, path, "$", base);
+    return ReadEnginePreset(path, depth);
   });
 }
 
@@ -143,5 +150,7 @@ EnginePreset ResolveEngineChain(const std::string& name_or_path, int depth) {
 EnginePreset ResolveEngine(const std::string& name_or_path) {
   return ResolveEngineChain(name_or_path, 0);
 }
+
+EnginePreset LoadEnginePreset(const std::string& path) { return ReadEnginePreset(path, 0); }
 
 }  // namespace roofplan

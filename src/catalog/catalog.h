@@ -27,6 +27,10 @@ ModelConfig ResolveModel(const std::string& name_or_path);
 GpuSpec ResolveGpu(const std::string& name_or_path);
 // A preset name ("vllm") or a path to a preset file.
 EnginePreset ResolveEngine(const std::string& name_or_path);
+// The preset file at `path`, read afresh (the Resolve functions cache what
+// they read by path for the life of the process); its based_on parent
+// comes from the catalog.
+EnginePreset LoadEnginePreset(const std::string& path);
 
 // True when a model, GPU or engine name is a file path rather than a
 // catalog slug: it contains a '/' or ends in ".json".

@@ -16,8 +16,6 @@ constexpr int kMaxKernelsPerOp = 1000;
 constexpr double kMaxBytesPerElement = 64;
 constexpr double kMaxOverheadUs = 1e6;      // step, per-sequence and kernel-gap overheads: 1 s
 constexpr double kMaxGib = 1e5;             // runtime overhead, swap space, memory thresholds
-constexpr int kMaxSequences = 1 << 20;      // max_num_seqs, CUDA-graph batch sizes
-constexpr int kMaxBatchedTokens = 1 << 26;  // max_num_batched_tokens
 constexpr int kMaxBlockTokens = 1 << 20;    // kv_block_tokens
 constexpr int kMaxGemmKernels = 1024;
 

@@ -115,6 +115,11 @@ struct EnginePreset {
   std::vector<GpuDefaultsRule> gpu_defaults;  // in order; later rules win
 };
 
+// Bounds on a preset's batch limits, shared by plan search spaces: far
+// beyond any engine's, low enough that products of them stay in range.
+inline constexpr int kMaxSequences = 1 << 20;      // max_num_seqs, CUDA-graph batch sizes
+inline constexpr int kMaxBatchedTokens = 1 << 26;  // max_num_batched_tokens
+
 // `preset` with the rules of gpu_defaults that match a GPU of
 // `memory_gib` and `architecture` applied.
 EnginePreset ForGpu(EnginePreset preset, double memory_gib, const std::string& architecture);

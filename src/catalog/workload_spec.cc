@@ -68,7 +68,7 @@ ArrivalSpec ParseArrival(const JsonObject& a) {
     if (spec.process != ArrivalProcess::kGamma) {
       a.Fail("cv", "only the gamma process takes a cv (poisson gaps have cv 1, constant gaps 0)");
     }
-    spec.cv = a.PositiveNumber("cv");
+    spec.cv = a.PositiveNumber("cv", kMaxArrivalCv);
   }
   return spec;
 }

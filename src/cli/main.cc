@@ -47,15 +47,12 @@
 namespace roofplan {
 namespace {
 
-// Flag bounds beyond the workload's (catalog/workload_spec.h) and the
-// parallel sizes (catalog/scenario.h); prices share the GPU profiles'
-// bound (kMaxUsdPerGpuHour, catalog/gpu_spec.h).
+// Flag bounds beyond the workload's (catalog/workload_spec.h: lengths,
+// rates, the gamma cv), the parallel sizes (catalog/scenario.h), prices
+// (catalog/gpu_spec.h) and the planner's threads (planner/plan.h).
 // Latency SLOs: 1e9 ms (11.6 days).
 constexpr double kMaxSloMs = 1e9;
-// Gamma arrivals: gaps with a cv beyond 100 are one burst and then silence.
-constexpr double kMaxArrivalCv = 100;
-// Search threads and CUDA devices: beyond any machine.
-constexpr int kMaxThreads = 1024;
+// CUDA devices: beyond any machine.
 constexpr int kMaxDeviceIndex = 1023;
 
 // Flags shared by estimate, step and memory; empty/unset means "take it
@@ -197,7 +194,7 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   Workload w{ws.isl->RoundedMean(), ws.osl->RoundedMean(), ws.concurrency};
   if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
-  if (!e.memory.fits) throw Error(e.memory.why_not);
+  if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
   // --concurrency max is the offline regime; a given concurrency is a
   // closed loop, the serving regime.
   const HeadlineIntervals iv = LookUpHeadlineIntervals(loaded.get(), setup, w.concurrency ? "serving" : "offline",
@@ -452,7 +449,7 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
     const Estimate e = EstimateSteadyState(
         perf, Workload{w.isl ? w.isl->RoundedMean() : 1, w.osl ? w.osl->RoundedMean() : 1, std::nullopt},
         std::nullopt);
-    if (!e.fits) throw Error(e.fit_note);
+    if (!e.fits) throw DoesNotFitError(e.fit_note);
     w.concurrency = e.concurrency;
   }
   WorkloadLimits limits;
@@ -876,7 +873,7 @@ int Main(int argc, char** argv) {
       "plan", "cheapest deployments that meet latency SLOs at a load: ranked, with the Pareto frontier");
   plan->add_option("plan", plan_file, "plan file (plans/*.json)")->required();
   plan->add_option("--threads", plan_threads, "threads for the search (default, or 0: all cores)")
-      ->check(IntegerIn(0, kMaxThreads));
+      ->check(IntegerIn(0, kMaxPlanThreads));
   plan->add_option("--format", plan_format, "table (default), json, csv or markdown")
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
   plan->add_option("--html", plan_html, "also write a self-contained HTML report with charts");
@@ -929,6 +926,9 @@ int Main(int argc, char** argv) {
       return RunPlanCommand(plan_file, plan_threads, plan_format, plan_html, plan_intervals, plan_confidence);
     }
     if (validate->parsed()) return RunValidate(val_flags, val);
+  } catch (const DoesNotFitError& e) {
+    std::fprintf(stderr, "roofplan: error: %s\n", e.what());
+    return 3;
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan: error: %s\n", e.what());
     return 2;

@@ -21,6 +21,14 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(EscapeControlCharacters(message)) {}
 };
 
+// A well-formed request for a deployment that cannot work: the model does
+// not fit in memory, a request needs more KV cache than a replica has.
+// The CLI exits 3 for it (2 for bad input), so scripts can tell the two.
+class DoesNotFitError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Bad input at a known place. what() reads "FILE: PATH: MESSAGE", e.g.
 // "models/x.json: $.hidden_size: expected a positive integer, got \"abc\"".
 class InputError : public Error {

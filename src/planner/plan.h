@@ -16,12 +16,6 @@
 
 namespace roofplan {
 
-// Bounds on a search. A deployment of more than kMaxPlanGpus GPUs is not
-// feasible ("load: ..."): a target load that needs more is beyond what the
-// planner sizes. threads above kMaxPlanThreads are an Error.
-constexpr int kMaxPlanGpus = 100000;
-constexpr int kMaxPlanThreads = 1024;
-
 struct Candidate {
   std::string gpu;
   int tp = 1, pp = 1, ep = 1;

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "catalog/engine_preset.h"
+#include "catalog/scenario.h"
 #include "catalog/json_reader.h"
 #include "core/error.h"
 
@@ -16,13 +18,20 @@ constexpr double kSecondsPerDay = 86400;
 // larger is a typo, not a constraint.
 constexpr double kMaxBudgetUsdPerHour = 1e10;
 
-std::vector<int> PositiveInts(const JsonObject& o, const std::string& key, std::vector<int> fallback) {
+// Each at most `max`, so that products of them (tp x pp, GPUs x replicas)
+// stay far inside an int.
+std::vector<int> PositiveInts(const JsonObject& o, const std::string& key, std::vector<int> fallback,
+                              int max) {
   auto v = o.OptionalIntegerArray(key);
   if (!v) return fallback;
   if (v->empty()) o.Fail(key, "expected a non-empty array of positive integers");
   std::vector<int> out;
-  for (int64_t x : *v) {
-    if (x <= 0 || x > 1 << 20) o.Fail(key, "expected positive integers, got " + std::to_string(x));
+  for (size_t i = 0; i < v->size(); ++i) {
+    const int64_t x = (*v)[i];
+    if (x <= 0 || x > max) {
+      o.Fail(key + "[" + std::to_string(i) + "]",
+             "expected a positive integer of at most " + std::to_string(max) + ", got " + std::to_string(x));
+    }
     out.push_back(static_cast<int>(x));
   }
   return out;
@@ -140,18 +149,18 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
     SearchSpace& sp = spec.space;
     sp.gpus = Strings(*s, "gpus", {});
     for (std::string& g : sp.gpus) g = named_file(g);
-    sp.tp = PositiveInts(*s, "tp", sp.tp);
-    sp.pp = PositiveInts(*s, "pp", sp.pp);
-    sp.ep = PositiveInts(*s, "ep", {});
+    sp.tp = PositiveInts(*s, "tp", sp.tp, kMaxParallelSize);
+    sp.pp = PositiveInts(*s, "pp", sp.pp, kMaxParallelSize);
+    sp.ep = PositiveInts(*s, "ep", {}, kMaxParallelSize);
     sp.weight_dtypes = DTypes(*s, "weight_dtypes", sp.weight_dtypes);
     sp.kv_dtypes = DTypes(*s, "kv_dtypes", sp.kv_dtypes);
     sp.engines = Strings(*s, "engines", sp.engines);
     for (std::string& e : sp.engines) e = named_file(e);
-    sp.max_num_seqs = PositiveInts(*s, "max_num_seqs", {});
-    sp.max_num_batched_tokens = PositiveInts(*s, "max_num_batched_tokens", {});
+    sp.max_num_seqs = PositiveInts(*s, "max_num_seqs", {}, kMaxSequences);
+    sp.max_num_batched_tokens = PositiveInts(*s, "max_num_batched_tokens", {}, kMaxBatchedTokens);
     sp.disaggregated = s->OptionalBool("disaggregated").value_or(false);
     if (s->Has("max_gpus_per_replica")) {
-      sp.max_gpus_per_replica = s->PositiveInt("max_gpus_per_replica");
+      sp.max_gpus_per_replica = s->PositiveInt("max_gpus_per_replica", kMaxPlanGpus);
     }
   }
   return spec;

@@ -15,6 +15,12 @@
 
 namespace roofplan {
 
+// Bounds on a search. A deployment of more than kMaxPlanGpus GPUs is not
+// feasible ("load: ..."): a target load that needs more is beyond what the
+// planner sizes. threads above kMaxPlanThreads are an Error.
+constexpr int kMaxPlanGpus = 100000;
+constexpr int kMaxPlanThreads = 1024;
+
 // "TTFT p90 <= 1000 ms": metric is ttft, tpot, itl or e2e.
 struct PercentileSlo {
   std::string metric;

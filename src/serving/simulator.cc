@@ -146,7 +146,7 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   const EnginePreset& e = setup.engine;
   const ModelConfig& m = setup.model;
   memory_ = PlanMemory(m, setup.gpu, p, setup.precision, e);
-  if (!memory_.fits) throw Error(memory_.why_not);
+  if (!memory_.fits) throw DoesNotFitError(memory_.why_not);
 
   const ClusterSpec& cluster = options.cluster;
   int decode_replicas = p.dp;
@@ -293,7 +293,7 @@ int Simulation::Route(int begin, int end) {
 void Simulation::Arrive(Request request, double now) {
   const int64_t tokens = request.input_tokens + request.output_tokens - 1;
   if (replicas_[0]->kv().UnitsFor(tokens) > max_request_units_) {
-    throw Error("request " + std::to_string(request.id) + " (" + std::to_string(request.input_tokens) +
+    throw DoesNotFitError("request " + std::to_string(request.id) + " (" + std::to_string(request.input_tokens) +
                 " in + " + std::to_string(request.output_tokens) +
                 " out) needs more KV cache than a replica has (" +
                 std::to_string(memory_.kv_blocks * memory_.kv_block_tokens) +
