@@ -289,3 +289,37 @@ TEST(HostileFilesCli, ScenarioFilesBesideTheScenarioAreFound) {
 
 }  // namespace
 }  // namespace roofplan
+
+namespace roofplan {
+namespace {
+
+// F02: a value nested a hundred thousand deep once overflowed the stack
+// when echoed; copying or destroying it still recursed once per level (an
+// ASan stack overflow). Nesting beyond kMaxJsonDepth is refused where it
+// starts, in JSON files and in JSONL trace rows alike.
+TEST(HostileFiles, JsonNestedPastTheLimitIsRefusedWhereItStarts) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string path = WriteTemp("deep.json", "{\"hidden_size\": " + deep + "}");
+  const std::string m = MessageOf<InputError>([&] { ReadJsonFile(path); });
+  // The object is level 1, so the 256th '[' (column 16 + 256) is level 257.
+  EXPECT_TRUE(Contains(m, "line 1, column 272")) << m;
+  EXPECT_TRUE(Contains(m, "nested more than 256 deep")) << m;
+  // Brackets in strings do not count; 256 levels are fine.
+  EXPECT_EQ(FindJsonNestingPastLimit("\"" + std::string(1000, '[') + "\""), std::string::npos);
+  EXPECT_EQ(FindJsonNestingPastLimit(std::string(256, '[') + std::string(256, ']')), std::string::npos);
+  EXPECT_EQ(FindJsonNestingPastLimit(std::string(257, '[')), 256u);
+
+  const std::string trace = WriteTemp("deep.jsonl", "{\"arrival_time_s\": 0, \"input_tokens\": 5, \"output_tokens\": 2}\n" +
+                                                        deep + "\n");
+  WorkloadLimits limits;
+  const std::string t = ErrorOf([&] {
+    auto source = OpenTrace(trace, limits);
+    while (source->Next()) {
+    }
+  });
+  EXPECT_TRUE(Contains(t, "line 2")) << t;
+  EXPECT_TRUE(Contains(t, "nested more than 256 deep")) << t;
+}
+
+}  // namespace
+}  // namespace roofplan

@@ -135,8 +135,31 @@ class PositionedDomParser {
 
 }  // namespace
 
+size_t FindJsonNestingPastLimit(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // skip the escaped character
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
 nlohmann::json ParseJsonText(const std::string& text_in, const std::string& file,
                              NonFiniteLiterals non_finite) {
+  if (const size_t deep = FindJsonNestingPastLimit(text_in); deep != std::string::npos) {
+    throw InputError(file, "", LineColumn(text_in, deep) + ": objects and arrays nested more than " +
+                                   std::to_string(kMaxJsonDepth) + " deep");
+  }
   std::string text = text_in;
   if (text.find("Infinity") != std::string::npos || text.find("NaN") != std::string::npos) {
     text = ReplaceNonFiniteLiterals(text, non_finite);

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,16 @@ enum class NonFiniteLiterals { kString, kNull };
 nlohmann::json ReadJsonFile(const std::string& path,
                             NonFiniteLiterals non_finite = NonFiniteLiterals::kString,
                             uintmax_t max_bytes = kMaxJsonFileBytes);
+
+// Objects and arrays nested deeper than this are refused before parsing:
+// copying or destroying a parsed value recurses once per level, and a
+// value nested a hundred thousand deep (hostile input) overflows the
+// stack. roofplan's files nest a few levels; HF configs under ten.
+inline constexpr int kMaxJsonDepth = 256;
+
+// The byte offset where `text` (JSON) first nests deeper than kMaxJsonDepth,
+// or std::string::npos. Brackets inside strings do not count.
+size_t FindJsonNestingPastLimit(std::string_view text);
 
 // The parsing half of ReadJsonFile: `text` as read from `file`.
 nlohmann::json ParseJsonText(const std::string& text, const std::string& file,

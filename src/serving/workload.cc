@@ -620,6 +620,9 @@ class TraceReader {
   }
 
   RawRow JsonRow() {
+    if (FindJsonNestingPastLimit(line_) != std::string::npos) {
+      Fail("objects and arrays nested more than " + std::to_string(kMaxJsonDepth) + " deep");
+    }
     try {
       json_ = nlohmann::json::parse(line_);
     } catch (const nlohmann::json::exception& e) {
