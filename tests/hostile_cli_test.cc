@@ -254,6 +254,15 @@ TEST(HostileCliTest, AKvBlockLargerThanTheRoomLeftSaysSo) {
   EXPECT_FALSE(Contains(r.err, "no room")) << r.err;
 }
 
+// F26: --disagg counts beyond an int overflowed in sscanf and in their sum.
+TEST(HostileCliTest, DisaggCountsAreCheckedFlags) {
+  ExpectInputError(Roofplan("simulate " + kLlama + "--disagg 2147483647p2147483647d --isl 100 --osl 10 --rate 5"),
+                   {"--disagg: expected a positive integer of at most 1048576, got 2147483647"});
+  ExpectInputError(Roofplan("simulate " + kLlama + "--disagg 1x3d --isl 100 --osl 10 --rate 5"), {"--disagg: expected xPyD"});
+  const Result ok = Roofplan("simulate " + kLlama + "--disagg 1P1D --isl 100 --osl 10 --rate 5 --num-requests 5 --no-progress");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
 TEST(HostileCliTest, ANormalEstimateHasNoNotAvailableFigures) {
   for (const char* format : {"csv", "json", "table"}) {
     const Result r = Roofplan("estimate " + kLlama + "--isl 100 --osl 10 --price 1e4 --num-gpus 8 --tp 1 --format " +

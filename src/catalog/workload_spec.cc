@@ -85,11 +85,7 @@ PrefixSpec ParsePrefix(const JsonObject& p) {
   return spec;
 }
 
-int ParseReplicas(const JsonObject& o, const std::string& key) {
-  int64_t n = o.PositiveInteger(key);
-  if (n > std::numeric_limits<int>::max()) o.Fail(key, "too many replicas: " + std::to_string(n));
-  return static_cast<int>(n);
-}
+int ParseReplicas(const JsonObject& o, const std::string& key) { return o.PositiveInt(key, kMaxReplicas); }
 
 }  // namespace
 

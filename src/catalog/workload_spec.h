@@ -66,6 +66,10 @@ enum class ArrivalProcess { kPoisson, kGamma, kConstant };
 // with gaps 10^4 times the mean between them. Beyond, the shape underflows
 // and the arrival times become NaN.
 constexpr double kMaxArrivalCv = 100;
+// Replicas of one pool of a disaggregated cluster: as many as GPUs may be
+// (kMaxGpus, catalog/scenario.h), so sums and products of them stay far
+// inside an int.
+constexpr int kMaxReplicas = 1 << 20;
 
 struct ArrivalSpec {
   ArrivalProcess process = ArrivalProcess::kPoisson;

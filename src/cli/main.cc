@@ -419,15 +419,18 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
     s.cluster.router = *r;
   }
   if (!sf.disagg.empty()) {
-    // "xPyD": x prefill replicas, y decode replicas.
-    int prefill = 0, decode = 0;
-    char p = 0, d = 0, extra = 0;
-    if (std::sscanf(sf.disagg.c_str(), "%d%c%d%c%c", &prefill, &p, &decode, &d, &extra) != 4 ||
-        std::tolower(p) != 'p' || std::tolower(d) != 'd' || prefill < 1 || decode < 1) {
+    // "xPyD": x prefill replicas, y decode replicas. Each count goes through
+    // the checked flag parser (sscanf's %d overflows silently, UB).
+    std::string lower = sf.disagg;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t p = lower.find('p');
+    if (p == std::string::npos || p == 0 || lower.size() < p + 3 || lower.back() != 'd') {
       throw Error("--disagg: expected xPyD, e.g. 1p3d (prefill and decode replicas), got \"" + sf.disagg + "\"");
     }
-    s.cluster.prefill_replicas = prefill;
-    s.cluster.decode_replicas = decode;
+    s.cluster.prefill_replicas =
+        static_cast<int>(ParseIntegerFlag("--disagg", lower.substr(0, p), 1, kMaxReplicas));
+    s.cluster.decode_replicas =
+        static_cast<int>(ParseIntegerFlag("--disagg", lower.substr(p + 1, lower.size() - p - 2), 1, kMaxReplicas));
   }
   // Disaggregated: the GPUs split evenly over the replicas of both pools;
   // without num_gpus, exactly the GPUs the pools need.
