@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "catalog/catalog.h"
 #include "catalog/gpu_spec.h"
@@ -21,6 +23,7 @@
 #include "perf/setup.h"
 #include "planner/plan_spec.h"
 #include "serving/workload.h"
+#include "validation/serving_benchmark.h"
 #include "test_support.h"
 
 namespace roofplan {
@@ -66,6 +69,51 @@ TEST(HostileFiles, FilesAboveTheLimitAreRefused) {
   const std::string m = InputErrorOf([&] { ReadInputFile(path, 1024, "a JSON file"); });
   EXPECT_EQ(m, path + ": 2002 bytes, larger than the 1024-byte limit for a JSON file");
   EXPECT_EQ(kMaxJsonFileBytes, uintmax_t{64} << 20);
+}
+
+// Writes `text` gzip-compressed to `name` in the test's directory.
+std::string WriteGzipTemp(const std::string& name, const std::string& text) {
+  const std::string path = TestTempDir() + "/" + name;
+  gzFile out = gzopen(path.c_str(), "wb");
+  EXPECT_NE(out, nullptr);
+  EXPECT_EQ(gzwrite(out, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
+  gzclose(out);
+  return path;
+}
+
+TEST(HostileFiles, GzipFilesAreReadInflated) {
+  const std::string path = WriteGzipTemp("s.json.gz", R"({"model": "llama-3.1-8b", "gpu": "h100-sxm"})");
+  EXPECT_EQ(ReadInputFile(path, 4096, "a JSON file"), R"({"model": "llama-3.1-8b", "gpu": "h100-sxm"})");
+  EXPECT_EQ(LoadScenario(path).model, "llama-3.1-8b");
+  // A benchmark result kept compressed reads as the plain file does.
+  const std::string plain = std::string(ROOFPLAN_SOURCE_DIR) + "/tests/data/vllm_detailed_qps1.json";
+  std::ifstream in(plain, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string packed = WriteGzipTemp("result.json.gz", text);
+  EXPECT_EQ(LoadMeasuredServingRun(packed).metrics, LoadMeasuredServingRun(plain).metrics);
+}
+
+TEST(HostileFiles, GzipBombStopsAtTheLimit) {
+  // 8 MiB of spaces pack into a few kB; inflated they pass the 1 MiB limit.
+  const std::string path = WriteGzipTemp("bomb.json.gz", std::string(8 << 20, ' ') + "{}");
+  EXPECT_LT(fs::file_size(path), 64u << 10);
+  EXPECT_EQ(InputErrorOf([&] { ReadInputFile(path, 1 << 20, "a JSON file"); }),
+            path + ": gzip data inflating past the 1 MiB limit for a JSON file");
+}
+
+TEST(HostileFiles, CorruptOrTruncatedGzipIsAnInputError) {
+  std::string packed;
+  {
+    const std::string path = WriteGzipTemp("ok.json.gz", std::string(5000, 'x'));
+    std::ifstream in(path, std::ios::binary);
+    packed.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  const std::string truncated = WriteTemp("cut.json.gz", packed.substr(0, packed.size() / 2));
+  EXPECT_EQ(InputErrorOf([&] { ReadJsonFile(truncated); }), truncated + ": corrupt gzip data: truncated");
+  std::string flipped = packed;
+  flipped[12] = static_cast<char>(flipped[12] ^ 0x55);
+  const std::string bad = WriteTemp("bad.json.gz", flipped);
+  EXPECT_TRUE(InputErrorOf([&] { ReadJsonFile(bad); }).starts_with(bad + ": corrupt gzip data: "));
 }
 
 TEST(HostileFiles, TraceThatIsADirectoryOrDeviceIsRefused) {

@@ -385,9 +385,9 @@ TEST(ValidateFormats, DirectoryReadsEveryResultAndSaysWhatItSkipped) {
   std::vector<std::string> skipped;
   for (const SkippedFile& s : dir.skipped) skipped.push_back(fs::path(s.path).filename().string() + ": " + s.reason);
   ASSERT_EQ(skipped.size(), 4u) << ::testing::PrintToString(skipped);
-  EXPECT_EQ(skipped[0], "exp-config.yaml: not a .json file");
-  EXPECT_EQ(skipped[1], "profile.yaml: not a .json file");
-  EXPECT_EQ(skipped[2], "config.yaml: not a .json file");
+  EXPECT_EQ(skipped[0], "exp-config.yaml: not a .json or .json.gz file");
+  EXPECT_EQ(skipped[1], "profile.yaml: not a .json or .json.gz file");
+  EXPECT_EQ(skipped[2], "config.yaml: not a .json or .json.gz file");
   EXPECT_TRUE(Contains(skipped[3], "summary_lifecycle_metrics.json: inference-perf's summary over all stages"))
       << skipped[3];
 
@@ -469,7 +469,7 @@ TEST(ValidateFormats, CliValidatesADirectory) {
   std::ofstream(dir + "/README.txt") << "notes\n";
   const Cli r = Roofplan("validate '" + dir + "' --model llama-2-7b --gpu h100-sxm --engine vllm");
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(Contains(r.err, "roofplan: skipped " + dir + "/README.txt: not a .json file")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "roofplan: skipped " + dir + "/README.txt: not a .json or .json.gz file")) << r.err;
   EXPECT_TRUE(Contains(r.err, "roofplan: warning: 2 runs replay the same prompts")) << r.err;
   EXPECT_TRUE(Contains(r.out, "against qps1.json (vllm, meta-llama/Llama-3.1-8B-Instruct)")) << r.out;
   EXPECT_TRUE(Contains(r.out, "against qps4.json (vllm")) << r.out;

@@ -1,6 +1,7 @@
 // Accuracy against real measurements in ../shared/validation. The targets
 // are the project's (README, "Accuracy"): median |error| <= 15% on the H100
 // step times and on the TensorRT-LLM rows, with no per-row constants.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -101,6 +102,33 @@ TEST(Validation, ServingRunsAreReplayable) {
     if (c.setup.engine.name.find('-') != std::string::npos) ++versioned;  // e.g. vllm-0.11
   }
   EXPECT_EQ(versioned, static_cast<int>(set.cases.size()));
+}
+
+// The runs whose raw vLLM result (gzip-compressed in serving/raw/) holds
+// every request's lengths replay those: 200 ShareGPT prompts with their
+// long tail, not 200 copies of the mean.
+TEST(Validation, ServingRunsReplayTheirSavedLengths) {
+  const std::string path = ValidationFile("serving/dev_serving.json");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  int replayed = 0;
+  for (const MeasuredCase& c : LoadServingCases(path).cases) {
+    if (c.run.input_lens.empty()) continue;
+    ++replayed;
+    ASSERT_EQ(c.run.input_lens.size(), c.run.output_lens.size()) << c.id;
+    EXPECT_EQ(c.run.input_lens.size(), 200u) << c.id;
+    double in_sum = 0;
+    int64_t in_max = 0;
+    for (const int64_t n : c.run.input_lens) {
+      in_sum += static_cast<double>(n);
+      in_max = std::max(in_max, n);
+    }
+    // The saved lengths agree with the row's stated mean, and have a tail.
+    EXPECT_NEAR(in_sum / 200, *c.run.mean_input_tokens, 1.0) << c.id;
+    EXPECT_GT(static_cast<double>(in_max), 3 * *c.run.mean_input_tokens) << c.id;
+  }
+  // The 12 Llama-3.3-70B runs of surajssd/llm-k8s (DeepSeek-V2.5 is not
+  // in the catalog).
+  EXPECT_EQ(replayed, 12);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <system_error>
 
+#include <zlib.h>
+
 #include "core/error.h"
 
 namespace roofplan {
@@ -35,6 +37,47 @@ std::string Size(uintmax_t bytes) {
                            const std::string& kind) {
   throw InputError(label, "", (bytes > max_bytes ? std::to_string(bytes) + " bytes, larger" : "larger") +
                                   std::string(" than the ") + Size(max_bytes) + " limit for " + kind);
+}
+
+bool IsGzip(const std::string& bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
+
+// The gzip stream (or concatenated members) in `packed`, inflated to at
+// most `max_bytes`: a small file that would inflate past the limit fails
+// as too large instead of exhausting memory.
+std::string Gunzip(const std::string& packed, uintmax_t max_bytes, const std::string& label,
+                   const std::string& kind) {
+  z_stream z{};
+  // 15 + 32: a zlib or gzip header, detected.
+  if (inflateInit2(&z, 15 + 32) != Z_OK) throw InputError(label, "", "cannot start gzip decompression");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  z.avail_in = static_cast<uInt>(packed.size());
+  std::string text;
+  std::string chunk(1 << 16, '\0');
+  int rc = Z_OK;
+  while (true) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk.data());
+    z.avail_out = static_cast<uInt>(chunk.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    const size_t produced = chunk.size() - z.avail_out;
+    if (text.size() + produced > max_bytes) {
+      inflateEnd(&z);
+      throw InputError(label, "", "gzip data inflating past the " + Size(max_bytes) + " limit for " + kind);
+    }
+    text.append(chunk.data(), produced);
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      inflateReset(&z);  // another gzip member follows
+      continue;
+    }
+    if (rc != Z_OK) break;
+  }
+  const std::string why = z.msg ? z.msg : "truncated";
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) throw InputError(label, "", "corrupt gzip data: " + why);
+  return text;
 }
 
 }  // namespace
@@ -78,6 +121,11 @@ std::string ReadInputFile(const std::string& path, uintmax_t max_bytes, const st
     text.append(more.data(), static_cast<size_t>(in.gcount()));
   }
   if (in.bad()) throw InputError(label, "", "read error");
+  if (IsGzip(text)) {
+    // uInt counts: a packed file over 4 GiB is refused by every limit here.
+    if (text.size() > UINT32_MAX) TooLarge(label, text.size(), UINT32_MAX, kind);
+    return Gunzip(text, max_bytes, label, kind);
+  }
   return text;
 }
 

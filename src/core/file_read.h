@@ -29,7 +29,10 @@ uintmax_t CheckInputFile(const std::string& path, uintmax_t max_bytes, const std
                          const std::string& label = "");
 
 // CheckInputFile, then the whole content. Reads at most `max_bytes` even
-// if the file grows meanwhile (it then fails as too large).
+// if the file grows meanwhile (it then fails as too large). A gzip file
+// (its magic bytes 1f 8b, whatever its name) is inflated, to at most
+// `max_bytes` as well, so benchmark results kept as .json.gz read as they
+// are; corrupt gzip data is an InputError.
 std::string ReadInputFile(const std::string& path, uintmax_t max_bytes, const std::string& kind,
                           const std::string& label = "");
 

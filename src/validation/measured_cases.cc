@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <regex>
 
 #include <fmt/format.h>
@@ -16,6 +17,8 @@
 namespace roofplan {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 using Prefixes = std::vector<std::pair<std::string, std::string>>;
 
@@ -354,6 +357,23 @@ MeasuredCaseSet LoadServingCases(const std::string& path) {
     if (r.at("max_concurrency").is_number()) run.max_concurrency = r.at("max_concurrency").get<int64_t>();
     run.mean_input_tokens = std::max(1.0, std::round(r.at("isl").at("mean").get<double>()));
     run.mean_output_tokens = std::max(1.0, std::round(r.at("osl").at("mean").get<double>()));
+    // A vLLM result saved with its details (raw/, beside the data file)
+    // holds every request's prompt and reply length: replay those, as
+    // `roofplan validate` does with the file itself. A burst's duration is
+    // its longest replies', which the mean lengths do not have.
+    if (r.contains("raw") && r.at("raw").is_string()) {
+      const std::string raw = (fs::path(path).parent_path() / "raw" / r.at("raw").get<std::string>()).string();
+      if (fs::is_regular_file(raw)) {
+        const MeasuredServingRun detailed = LoadMeasuredServingRun(raw);
+        if (detailed.format == "vllm" && !detailed.input_lens.empty()) {
+          run.input_lens = detailed.input_lens;
+          run.output_lens = detailed.output_lens;
+          run.lens_path = detailed.lens_path;
+          run.lens_index = detailed.lens_index;
+          run.prompt_source = detailed.prompt_source;
+        }
+      }
+    }
     // inference-perf re-tokenizes the streamed text, so its output lengths,
     // TPOT, ITL and token throughput undercount what the server generated
     // (the data's README); its TTFT, E2E and request rate are sound. With

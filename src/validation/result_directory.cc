@@ -63,12 +63,8 @@ ResultDirectory ScanResultDirectory(const std::string& dir) {
 
   for (const fs::path& p : files) {
     const std::string path = p.string();
-    if (EndsWith(path, ".json.gz")) {
-      out.skipped.push_back({path, "compressed: decompress it (gunzip) to have it read"});
-      continue;
-    }
-    if (!EndsWith(path, ".json")) {
-      out.skipped.push_back({path, "not a .json file"});
+    if (!EndsWith(path, ".json") && !EndsWith(path, ".json.gz")) {
+      out.skipped.push_back({path, "not a .json or .json.gz file"});
       continue;
     }
     const uintmax_t bytes = fs::file_size(p, ec);

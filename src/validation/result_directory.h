@@ -4,11 +4,12 @@
 //
 // Walks DIR and its subdirectories (at most 4 levels below it, at most
 // 10000 entries, symbolic links not followed), in path order. Each
-// regular file ending in .json is parsed and, when DetectResultFormat
+// regular file ending in .json or .json.gz (inflated, core/file_read.h)
+// is parsed and, when DetectResultFormat
 // recognises it, read; a recognised file that is malformed, and a .json
 // that is not JSON, are errors (InputError: file, JSON path, what was
 // expected), not skips. Every other file is skipped with the reason: not
-// .json (configuration, CSV, HTML, compressed), larger than
+// .json or .json.gz (configuration, CSV, HTML, other archives), larger than
 // kMaxResultFileBytes, or JSON of something else (and what). No result
 // at all is an Error that says what was skipped.
 #pragma once
