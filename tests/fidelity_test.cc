@@ -201,6 +201,54 @@ TEST(MoeLoad, GroupedGemmFractionScalesExpertCompute) {
   EXPECT_NEAR(expert_compute_us(0.5) / full, 2.0, 1e-9);
 }
 
+// Weight-only quantized GEMMs (Marlin-class W4A16): a compute-bound
+// prefill GEMM runs at dequant_gemm_peak_fraction of the 16-bit peak, a
+// memory-bound decode GEMM streams the packed weights.
+TEST(DequantGemm, ComputeAtTheDequantFractionMemoryAtThePackedBytes) {
+  const GpuSpec gpu = ResolveGpu("a100-80gb-sxm");
+  const Efficiency e = DefaultEfficiency(gpu);
+  auto gate_up = [&](DType weight, const StepShape& shape) {
+    Precision p;
+    p.weight = p.expert_weight = weight;
+    p.activation = DType::kBf16;
+    StepTimeModel perf(ResolveModel("llama-3.1-8b"), gpu, ParallelPlan{1, 1, 1, 1}, p,
+                       ResolveEngine("vllm"), e);
+    for (const OpTime& t : perf.Step(shape, true).ops) {
+      if (std::string(t.op.name) == "gate_up_proj") return t;
+    }
+    return OpTime();
+  };
+  // One 4096-token prompt: gate_up is 2 x 4096 x 28672 x 4096 = 962 GFLOP
+  // per layer, compute bound either way; int4 runs it at 0.45 of the peak
+  // where bf16 runs at 0.75 (same shape, same wave efficiency): 0.75 / 0.45.
+  StepShape prefill;
+  prefill.prefill_seqs = 1;
+  prefill.prefill_tokens = 4096;
+  const OpTime bf16 = gate_up(DType::kBf16, prefill), int4 = gate_up(DType::kInt4, prefill);
+  EXPECT_DOUBLE_EQ(bf16.op.flops, 2.0 * 4096 * 28672 * 4096);
+  EXPECT_FALSE(bf16.op.dequantizes_weights);
+  EXPECT_TRUE(int4.op.dequantizes_weights);
+  EXPECT_EQ(int4.bound, "compute");
+  EXPECT_NEAR(int4.compute_us / bf16.compute_us, 0.75 / 0.45, 1e-9);
+  // Decoding 8 sequences: memory bound on the packed int4 weights (0.5 B
+  // plus a 2-byte scale per 128), as before.
+  StepShape decode;
+  decode.decode_seqs = 8;
+  decode.decode_context = 1000;
+  const OpTime w4 = gate_up(DType::kInt4, decode);
+  EXPECT_EQ(w4.bound, "memory");
+  EXPECT_DOUBLE_EQ(w4.op.weight_bytes, 28672.0 * 4096 * (0.5 + 2.0 / 128));
+  // Native formats do not dequantize: fp8 weights under fp8 math (Hopper).
+  Precision fp8;
+  fp8.weight = fp8.expert_weight = fp8.activation = DType::kFp8;
+  std::vector<Op> ops;
+  BuildStepOps(ResolveModel("llama-3.1-8b"), ParallelPlan{1, 1, 1, 1}, fp8, ResolveEngine("vllm"),
+               prefill, &ops);
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kGemm) EXPECT_FALSE(op.dequantizes_weights) << op.name;
+  }
+}
+
 TEST(PublicCalibration, AppliesByScope) {
   const std::string path = WriteTemp("fitted.json", R"({"parameters": [
     {"name": "memory_bandwidth_fraction", "scope": "blackwell", "value": 0.7},

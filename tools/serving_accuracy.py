@@ -10,7 +10,9 @@ max_num_batched_tokens / max_model_len where the row states them, and its
 load: Poisson at the row's rate, every request at t=0 for rate "inf" (a
 closed loop of num_requests users), or a closed loop of max_concurrency.
 Lengths are the row's mean prompt and reply (the length tail is unknown, so
-saturated runs are priced at the mean). `roofplan simulate` runs it; the
+saturated runs are priced at the mean), except for the runs whose detailed
+vLLM result is in raw/ (surajssd llm-k8s): `roofplan validate` replays those
+files' per-request lengths at their load. `roofplan simulate` runs it; the
 error of TTFT, TPOT and output throughput is summarised as median and p90 of
 |predicted - measured| / measured and the signed median (> 0: predicted too
 high). Nothing is fitted.
@@ -143,6 +145,15 @@ def predicted(result):
     }
 
 
+def predicted_from_validate(result):
+    by_name = {m["metric"]: m["predicted"] for m in result["metrics"]}
+    return {
+        "ttft_mean_ms": by_name.get("ttft_ms.mean"),
+        "tpot_mean_ms": by_name.get("tpot_ms.mean"),
+        "output_tokens_per_s": by_name.get("output_tokens_per_s"),
+    }
+
+
 def quantile(values, q):
     v = sorted(values)
     if not v:
@@ -173,11 +184,21 @@ def main():
             path = os.path.join(tmp, "s.json")
             with open(path, "w") as f:
                 json.dump(s, f)
-            run = subprocess.run([args.roofplan, "simulate", path, "--format", "json"], capture_output=True, text=True)
+            raw = os.path.join(args.data, "raw", row.get("raw") or "")
+            if row.get("raw", "").endswith(".json.gz") and os.path.isfile(raw):
+                # A detailed vLLM result (the data keeps those gzipped): validate replays its
+                # per-request lengths at the row's load.
+                run = subprocess.run([args.roofplan, "validate", raw, "--scenario", path, "--format", "json"],
+                                     capture_output=True, text=True)
+            else:
+                run = subprocess.run([args.roofplan, "simulate", path, "--format", "json"], capture_output=True,
+                                     text=True)
             if run.returncode != 0:
                 failed.append((row["id"], run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "?"))
                 continue
-            pred, meas = predicted(json.loads(run.stdout)), measured(row)
+            result = json.loads(run.stdout)
+            pred = predicted_from_validate(result) if "metrics" in result and "file" in result else predicted(result)
+            meas = measured(row)
             line = []
             for k, v in meas.items():
                 e = (pred[k] - v) / v

@@ -25,6 +25,13 @@ Efficiency DefaultEfficiency(const GpuSpec& gpu) {
   // reach well under a dense GEMM's throughput at the same size; a prior
   // of 0.7, fitted per GPU generation by tools/fit_public.
   e.moe_grouped_gemm_fraction = 0.7;
+  // Marlin (IST-DASLab; vLLM's kernel for GPTQ/AWQ int4 and for FP8 weights
+  // on Ampere) runs "the batch 64 kernel repeatedly" beyond 64 tokens and
+  // levels off at ~141 TFLOP/s on A100 from 64 to 4000 tokens, 0.45 of the
+  // 312 TFLOP/s fp16 peak and 0.6-0.74x torch's fp16 GEMM (bench.py figures
+  // in vllm PR #2497; Frantar in IST-DASLab/marlin issues #2 and #21). A
+  // prior for every generation, fitted where weight-only runs exist.
+  e.dequant_gemm_peak_fraction = 0.45;
   // FlashAttention-2 reaches 50-73% of peak on A100 but only ~35% on H100,
   // which it cannot drive with wgmma; FlashAttention-3 (and TensorRT-LLM's
   // Hopper FMHA) reaches 55-75% on H100 (FA3 paper, Shah et al. 2024).

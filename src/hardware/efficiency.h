@@ -29,6 +29,13 @@ struct Efficiency {
   // of the same dtype and size reaches: per-expert problems are small and
   // ragged, and the kernels also gather and scatter rows.
   double moe_grouped_gemm_fraction = 0.7;
+  // A weight-only quantized GEMM (weights stored narrower than the math
+  // format: int4 AWQ/GPTQ, FP8 on a GPU without FP8 tensor cores, MXFP4
+  // experts under 16-bit activations) dequantizes every weight tile in
+  // registers before the MMA (Marlin-class W4A16/W8A16 kernels). Memory
+  // bound, it streams the packed bytes; compute bound, it reaches this
+  // fraction of the 16-bit tensor peak, well below a dense GEMM's.
+  double dequant_gemm_peak_fraction = 0.45;
   // Shortest time a kernel occupies the GPU, however little it does.
   double min_kernel_us = 2.0;
   // Collectives: fraction of one direction's link bandwidth NCCL's ring

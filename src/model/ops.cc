@@ -148,6 +148,7 @@ class StepOpBuilder {
     op.dtype = dtype;
     op.flops = 2 * m * n * k * groups;
     op.weight_bytes = n * k * wbytes * groups;
+    op.dequantizes_weights = wbytes < BytesPerElement(dtype);
     const double in_bytes = dtype == DType::kBf16 || dtype == DType::kFp16 ? 2 : act_bytes_;
     op.bytes = op.weight_bytes + m * k * in_bytes * groups + m * n * 2 * groups;
     op.kernels = e_.gemm_kernels_per_matmul;

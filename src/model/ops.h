@@ -35,6 +35,9 @@ struct Op {
   // grouped / fused-MoE kernels), which reach less of the tensor peak than
   // one dense GEMM of the same FLOPs.
   bool grouped = false;
+  // The weights are stored narrower than `dtype` (weight-only
+  // quantization) and dequantized inside the GEMM kernel.
+  bool dequantizes_weights = false;
   // Attention: independent work items (CTAs) available; 0 means plenty.
   double parallel_units = 0;
   int kernels = 1;          // kernel launches per occurrence

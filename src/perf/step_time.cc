@@ -98,9 +98,10 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   t.bound = "memory";
   switch (op.kind) {
     case OpKind::kGemm: {
-      const double rate = PeakFlops(op.dtype) *
-                          efficiency_.GemmFraction(op.dtype, op.m, op.n, op.k) *
-                          GemmWaveEfficiency(op) *
+      const double fraction = op.dequantizes_weights
+                                  ? efficiency_.dequant_gemm_peak_fraction
+                                  : efficiency_.GemmFraction(op.dtype, op.m, op.n, op.k);
+      const double rate = PeakFlops(op.dtype) * fraction * GemmWaveEfficiency(op) *
                           (op.grouped ? efficiency_.moe_grouped_gemm_fraction : 1.0);
       compute_us = op.flops / rate * kUsPerS;
       break;

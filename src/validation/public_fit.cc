@@ -26,6 +26,7 @@ constexpr PriorWidth kWidths[] = {
     {"gemm_peak_fraction.fp8", 0.3, 0.1, 0.95},
     {"gemm_peak_fraction.fp4", 0.3, 0.1, 0.95},
     {"moe_grouped_gemm_fraction", 0.5, 0.05, 1.0},
+    {"dequant_gemm_peak_fraction", 0.5, 0.05, 0.95},
     {"prefill_attention_fraction_fa3", 0.3, 0.1, 0.9},
     {"collective_step_latency_us", 1.0, 0.1, 100},
     {"step_overhead_us", 1.0, 1, 20000},
@@ -145,8 +146,11 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
     const bool engine = ParameterInfoOf(p.name).target == ParameterTarget::kEngine;
     // The serving runs at low load are what see a collective's latency:
     // decode all-reduces of a few kilobytes, every layer, every token.
+    // Weight-only quantized checkpoints (AWQ, FP8 on Ampere, MXFP4 experts)
+    // occur among the serving runs only.
     const bool serving_latency =
-        p.name == "collective_step_latency_us" && serving_generations.count(p.scope);
+        (p.name == "collective_step_latency_us" || p.name == "dequant_gemm_peak_fraction") &&
+        serving_generations.count(p.scope);
     if ((engine && serving_scopes.count(p.scope)) || serving_latency) {
       two.parameters.push_back(j);
     } else if (exercised(j, one.cases)) {
