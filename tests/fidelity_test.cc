@@ -228,7 +228,7 @@ TEST(DequantGemm, ComputeAtTheDequantFractionMemoryAtThePackedBytes) {
   EXPECT_DOUBLE_EQ(bf16.op.flops, 2.0 * 4096 * 28672 * 4096);
   EXPECT_FALSE(bf16.op.dequantizes_weights);
   EXPECT_TRUE(int4.op.dequantizes_weights);
-  EXPECT_EQ(int4.bound, "compute");
+  EXPECT_STREQ(int4.bound, "compute");
   EXPECT_NEAR(int4.compute_us / bf16.compute_us, 0.75 / 0.45, 1e-9);
   // Decoding 8 sequences: memory bound on the packed int4 weights (0.5 B
   // plus a 2-byte scale per 128), as before.
@@ -236,7 +236,7 @@ TEST(DequantGemm, ComputeAtTheDequantFractionMemoryAtThePackedBytes) {
   decode.decode_seqs = 8;
   decode.decode_context = 1000;
   const OpTime w4 = gate_up(DType::kInt4, decode);
-  EXPECT_EQ(w4.bound, "memory");
+  EXPECT_STREQ(w4.bound, "memory");
   EXPECT_DOUBLE_EQ(w4.op.weight_bytes, 28672.0 * 4096 * (0.5 + 2.0 / 128));
   // Native formats do not dequantize: fp8 weights under fp8 math (Hopper).
   Precision fp8;
