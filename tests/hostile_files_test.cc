@@ -116,6 +116,12 @@ TEST(HostileFiles, CorruptOrTruncatedGzipIsAnInputError) {
   EXPECT_TRUE(InputErrorOf([&] { ReadJsonFile(bad); }).starts_with(bad + ": corrupt gzip data: "));
 }
 
+TEST(HostileFiles, GzipTraceSaysToDecompressIt) {
+  const std::string path = WriteGzipTemp("trace.csv.gz", "arrival_s,input_tokens,output_tokens\n0,10,10\n");
+  EXPECT_EQ(InputErrorOf([&] { OpenTrace(path, {}); }),
+            path + ": gzip-compressed; decompress the trace (gunzip) first");
+}
+
 TEST(HostileFiles, TraceThatIsADirectoryOrDeviceIsRefused) {
   const std::string dir = TestTempDir() + "/t.csv";
   fs::create_directories(dir);

@@ -492,6 +492,12 @@ class TraceReader {
       if (line_.empty()) found = ReadLine();
     }
     if (!found) throw InputError(path_, "", "the trace is empty (no header and no rows)");
+    // Traces are streamed row by row, not read whole, so they are not
+    // inflated as JSON inputs are (core/file_read.h).
+    if (line_.size() >= 2 && static_cast<unsigned char>(line_[0]) == 0x1f &&
+        static_cast<unsigned char>(line_[1]) == 0x8b) {
+      throw InputError(path_, "", "gzip-compressed; decompress the trace (gunzip) first");
+    }
     const std::string ext = std::filesystem::path(path_).extension().string();
     jsonl_ = ext == ".jsonl" || ext == ".ndjson" || line_.front() == '{';
     if (jsonl_) {
