@@ -107,6 +107,9 @@ TEST(InferencePerfReport, ReadsLoadAndMetricsOfStageZero) {
   EXPECT_TRUE(HasNote(run, "shown, not scored"));
   EXPECT_FALSE(HasNote(run, "failed"));
   EXPECT_FALSE(run.prompt_source.empty());
+  // data.shared_prefix: num_groups 10 system prompts of 100 tokens.
+  EXPECT_EQ(run.shared_prefix.tokens, 100);
+  EXPECT_EQ(run.shared_prefix.groups, 10);
 }
 
 TEST(InferencePerfReport, StageOneIsTheSecondRateOfTheConfig) {
@@ -335,8 +338,9 @@ TEST(ValidateFormats, InferencePerfTpotAndItlAreShownNotScored) {
   run.num_requests = 200;  // the first 200 of the 3000: enough to compare, quick to simulate
   const ValidationResult v = ValidateAgainst(Llama2Vllm(), run);
   EXPECT_TRUE(Contains(v.load, "200 requests, fixed lengths at the means (592 in, 194 out; the run's "
-                               "p10-p90: 584.9-600 in, 25.9-249 out), constant arrivals (fixed gaps) "
-                               "at 5 req/s")) << v.load;
+                               "p10-p90: 584.9-600 in, 25.9-249 out), opening with one of 10 shared "
+                               "prefixes of 100 tokens, constant arrivals (fixed gaps) at 5 req/s"))
+      << v.load;
   bool unscored_tpot = false;
   for (const auto& m : v.unscored) unscored_tpot = unscored_tpot || m.metric == "tpot_ms.mean";
   EXPECT_TRUE(unscored_tpot);
@@ -346,6 +350,33 @@ TEST(ValidateFormats, InferencePerfTpotAndItlAreShownNotScored) {
   bool noted = false;
   for (const auto& n : v.notes) noted = noted || Contains(n, "shown, not scored");
   EXPECT_TRUE(noted);
+}
+
+// The system prompts inference-perf's shared_prefix data opens every prompt
+// with are prefilled once per prefix with prefix caching (the vllm preset
+// has it on): 10 prefixes of 100 tokens leave 492 of 592 prompt tokens to
+// prefill after the first request of each group, so TTFT falls; without
+// prefix caching the shared prefixes change nothing.
+TEST(ValidateFormats, SharedSystemPromptsArePrefilledOnce) {
+  MeasuredServingRun run = LoadMeasuredServingRun(Stage(0));
+  run.num_requests = 200;
+  ASSERT_EQ(run.shared_prefix.tokens, 100);
+  MeasuredServingRun cold = run;
+  cold.shared_prefix = {};
+  auto ttft = [](const ValidationResult& v) {
+    for (const auto& m : v.metrics) {
+      if (m.metric == "ttft_ms.mean") return m.predicted;
+    }
+    return 0.0;
+  };
+  const roofplan::Setup setup = Llama2Vllm();
+  ASSERT_TRUE(setup.engine.prefix_caching);
+  const double shared = ttft(ValidateAgainst(setup, run)), unshared = ttft(ValidateAgainst(setup, cold));
+  ASSERT_GT(unshared, 0);
+  EXPECT_LT(shared, 0.95 * unshared);
+  roofplan::Setup no_cache = setup;
+  no_cache.engine.prefix_caching = false;
+  EXPECT_NEAR(ttft(ValidateAgainst(no_cache, run)), ttft(ValidateAgainst(no_cache, cold)), 1e-9);
 }
 
 TEST(ValidateFormats, RunsReplayingTheSamePromptsAreWarnedAbout) {

@@ -102,6 +102,16 @@ TEST(Validation, ServingRunsAreReplayable) {
     if (c.setup.engine.name.find('-') != std::string::npos) ++versioned;  // e.g. vllm-0.11
   }
   EXPECT_EQ(versioned, static_cast<int>(set.cases.size()));
+  // The inference-perf runs opened every prompt with one of their
+  // shared_prefix data's system prompts, as their dataset says.
+  int shared = 0;
+  for (const MeasuredCase& c : set.cases) {
+    if (c.source_set != "blis-training") continue;
+    EXPECT_TRUE(c.run.shared_prefix.tokens == 100 || c.run.shared_prefix.tokens == 150) << c.id;
+    EXPECT_GE(c.run.shared_prefix.groups, 9) << c.id;
+    ++shared;
+  }
+  EXPECT_GE(shared, 18);
 }
 
 // The runs whose raw vLLM result (gzip-compressed in serving/raw/) holds

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "catalog/workload_spec.h"
 #include "core/error.h"
 #include "validation/result_fields.h"
 #include "validation/simple_yaml.h"
@@ -200,6 +201,24 @@ MeasuredServingRun ParseInferencePerfStage(const JsonObject& root) {
       const json e = ReadSimpleYamlFile(exp.string());
       if (e.is_object() && e.contains("model") && e.at("model").is_string()) {
         run.model = e.at("model").get<std::string>();
+      }
+    }
+  }
+  // shared_prefix data opens every prompt with one of num_groups system
+  // prompts of system_prompt_len tokens (the resolved config.yaml's names;
+  // profiles may say num_unique_system_prompts): with prefix caching the
+  // engine prefills each once.
+  if (conf.Has("data") && conf.raw().at("data").is_object() &&
+      conf.raw().at("data").contains("shared_prefix") &&
+      conf.raw().at("data").at("shared_prefix").is_object()) {
+    const JsonObject sp(conf.raw().at("data").at("shared_prefix"), config->file, "$.data.shared_prefix");
+    if (sp.Has("system_prompt_len")) {
+      run.shared_prefix.tokens = sp.PositiveInteger("system_prompt_len", kMaxRequestTokens);
+      for (const char* key : {"num_groups", "num_unique_system_prompts"}) {
+        if (sp.Has(key)) {
+          run.shared_prefix.groups = sp.PositiveInteger(key);
+          break;
+        }
       }
     }
   }

@@ -386,6 +386,15 @@ MeasuredCaseSet LoadServingCases(const std::string& path) {
       if (std::regex_search(dataset, requested, kOutputLen)) {
         run.mean_output_tokens = std::stod(requested[1].str());
       }
+      // inference-perf's shared_prefix data, as the row states it ("11
+      // system prompts x 4 users, system_prompt_len=100"): what the
+      // inference-perf reader takes from the run's config.yaml.
+      std::smatch shared;
+      static const std::regex kSharedPrefix(R"((\d+) system prompts x \d+ users?, system_prompt_len=(\d+))");
+      if (std::regex_search(dataset, shared, kSharedPrefix)) {
+        run.shared_prefix.groups = std::stoll(shared[1].str());
+        run.shared_prefix.tokens = std::stoll(shared[2].str());
+      }
     }
     const auto& m = r.at("metrics");
     if (const double ttft = MetricMean(m, "ttft_ms"); ttft > 0) c.measured.push_back({"ttft_ms", ttft});

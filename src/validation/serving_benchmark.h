@@ -68,6 +68,15 @@ struct MeasuredServingRun {
   // guidellm): "input_tokens.p10", "output_tokens.median", ... Described
   // in the load; the means (or input_lens) are what is simulated.
   std::map<std::string, double> length_stats;
+  // Shared prompt prefixes the benchmark generated (inference-perf's
+  // shared_prefix data: num_groups system prompts of system_prompt_len
+  // tokens, each opening every prompt of its group).
+  // Replayed request i starts with prefix i mod groups, so an engine with
+  // prefix caching prefills each system prompt once. tokens 0: none.
+  struct SharedPrefix {
+    int64_t tokens = 0;
+    int64_t groups = 1;
+  } shared_prefix;
   // Measured metrics by roofplan's names: "ttft_ms.mean", "ttft_ms.median",
   // "ttft_ms.p90", "ttft_ms.p99" (any "ttft_ms.pNN"), "tpot_ms.*",
   // "itl_ms.*", "e2e_ms.*", "request_throughput", "output_tokens_per_s",

@@ -34,8 +34,8 @@ constexpr double kGapFitMinRms = 0.005;
 class ReplaySource : public RequestSource {
  public:
   ReplaySource(const std::vector<int64_t>& input, const std::vector<int64_t>& output,
-               std::unique_ptr<RequestSource> arrivals)
-      : input_(input), output_(output), arrivals_(std::move(arrivals)) {}
+               MeasuredServingRun::SharedPrefix prefix, std::unique_ptr<RequestSource> arrivals)
+      : input_(input), output_(output), prefix_(prefix), arrivals_(std::move(arrivals)) {}
 
   std::optional<Request> Next() override {
     if (next_ >= input_.size()) return std::nullopt;
@@ -48,6 +48,10 @@ class ReplaySource : public RequestSource {
     }
     r.input_tokens = input_[next_];
     r.output_tokens = output_[next_];
+    if (prefix_.tokens > 0 && r.input_tokens > 1) {
+      r.prefix_id = static_cast<int64_t>(next_) % prefix_.groups;
+      r.prefix_tokens = std::min(prefix_.tokens, r.input_tokens - 1);
+    }
     ++next_;
     return r;
   }
@@ -56,6 +60,7 @@ class ReplaySource : public RequestSource {
  private:
   const std::vector<int64_t>& input_;
   const std::vector<int64_t>& output_;
+  MeasuredServingRun::SharedPrefix prefix_;
   std::unique_ptr<RequestSource> arrivals_;
   size_t next_ = 0;
 };
@@ -64,6 +69,7 @@ class ReplaySource : public RequestSource {
 struct Load {
   WorkloadSpec spec;
   std::vector<int64_t> input, output;
+  MeasuredServingRun::SharedPrefix prefix;
   bool all_at_once = false;
   std::string description;
   std::vector<std::string> notes;
@@ -200,6 +206,11 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
   }
   if (load.input.empty()) throw Error(run.file + ": the run has no requests to simulate");
   load.spec.num_requests = static_cast<int64_t>(load.input.size());
+  load.prefix = run.shared_prefix;
+  if (load.prefix.tokens > 0) {
+    lengths += ", opening with one of " + std::to_string(load.prefix.groups) + " shared prefixes of " +
+               std::to_string(load.prefix.tokens) + " tokens";
+  }
   load.description = std::to_string(load.input.size()) + " requests, " + lengths + ", " + arrivals;
   return load;
 }
@@ -215,7 +226,7 @@ SimResult SimulateLoad(const Setup& setup, const Load& load) {
     times.prefix = PrefixSpec();
     arrivals = MakeRequestSource(times, WorkloadLimits());
   }
-  ReplaySource source(load.input, load.output, std::move(arrivals));
+  ReplaySource source(load.input, load.output, load.prefix, std::move(arrivals));
   return Simulate(setup, source, load.spec, SimOptions());
 }
 
