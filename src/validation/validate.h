@@ -34,6 +34,9 @@ struct ValidationResult {
 //  - lengths: its per-request input_lens/output_lens when saved (replayed
 //    in order), else every request at its rounded mean lengths (the
 //    description gives the run's p10-p90 spread when it has length_stats);
+//  - shared prefixes: request i opens with shared_prefix i mod groups
+//    (inference-perf's shared_prefix system prompts), cached by an engine
+//    with prefix caching after its first request;
 //  - requests: as many as it has lengths, else num_requests (vLLM:
 //    completed; inference-perf: every request sent), else 1000 (noted);
 //  - arrivals: a finite request_rate is open loop, at fixed gaps when the
