@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "validation/accuracy.h"
+#include "validation/interval_residuals.h"
 #include "validation/public_fit.h"
 
 namespace {
@@ -101,55 +102,34 @@ void PrintWorstRows(const std::string& title, const std::vector<Residual>& rows,
   }
 }
 
-nlohmann::json Quantiles(std::vector<double> log_ratios) {
-  nlohmann::json q = nlohmann::json::object();
-  for (double p : {0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95}) {
-    q[fmt::format("{:g}", p)] = Quantile(log_ratios, p);
-  }
-  return q;
-}
-
-// Groups of the held-out residuals at every level of the lookup's fallback
-// order (regime, then GPU generation, then dense/MoE, then engine family),
-// each with at least `kMinRows` rows.
-nlohmann::json IntervalGroups(const std::vector<Residual>& loso) {
-  constexpr size_t kMinRows = 8;
-  struct Key {
-    std::string engine, moe, generation, regime, metric;
-    bool operator<(const Key& o) const {
-      return std::tie(engine, moe, generation, regime, metric) <
-             std::tie(o.engine, o.moe, o.generation, o.regime, o.metric);
-    }
-  };
-  std::map<Key, std::vector<double>> groups;
+// The held-out residuals as the interval groups see them: the headline
+// metrics only (request throughput has no interval), named as intervals
+// name them.
+std::vector<HeldOutResidual> ForIntervals(const std::vector<Residual>& loso) {
+  std::vector<HeldOutResidual> out;
   for (const Residual& r : loso) {
-    if (!(r.predicted > 0 && r.measured > 0)) continue;
-    if (r.metric == "request_throughput") continue;  // not a headline figure with an interval
-    const double x = std::log(r.measured / r.predicted);
-    const std::string moe = r.c->moe ? "true" : "false";
-    const std::string metric = IntervalMetric(r.metric);
-    const Key levels[] = {
-        {r.c->engine_family, moe, r.c->gpu_generation, r.c->regime, metric},
-        {r.c->engine_family, moe, r.c->gpu_generation, "*", metric},
-        {r.c->engine_family, moe, "*", "*", metric},
-        {r.c->engine_family, "", "*", "*", metric},
-        {"*", "", "*", "*", metric},
-    };
-    for (const Key& k : levels) groups[k].push_back(x);
-  }
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& [k, xs] : groups) {
-    if (xs.size() < kMinRows) continue;
-    nlohmann::json g = {{"engine_family", k.engine},
-                        {"gpu_generation", k.generation},
-                        {"regime", k.regime},
-                        {"metric", k.metric},
-                        {"rows", xs.size()},
-                        {"log_ratio_quantiles", Quantiles(xs)}};
-    if (!k.moe.empty()) g["moe"] = k.moe == "true";
-    out.push_back(g);
+    if (r.metric == "request_throughput") continue;
+    out.push_back({r.c->source_set, r.c->engine_family, r.c->moe, r.c->gpu_generation, r.c->regime,
+                   IntervalMetric(r.metric), r.measured, r.predicted});
   }
   return out;
+}
+
+// How often 80% intervals built without a source set cover its rows, with
+// the residuals' own spread and widened by `spread`.
+void PrintHeldOutCoverage(const std::vector<HeldOutResidual>& residuals, double spread) {
+  constexpr double kCoverage = 0.8;
+  const auto own = HeldOutCoverage(residuals, kCoverage);
+  const auto widened = HeldOutCoverage(residuals, kCoverage, spread);
+  fmt::print("\n80% intervals built from the other source sets' residuals, on each set's rows "
+             "(own spread; widened x{:.2f}):\n\n"
+             "| source set | rows | with an interval | inside | inside, widened |\n|---|---:|---:|---:|---:|\n",
+             spread);
+  for (size_t i = 0; i < own.size(); ++i) {
+    fmt::print("| {} | {} | {} | {:.0f}% | {:.0f}% |\n", own[i].source_set, own[i].rows, own[i].matched,
+               100 * own[i].share(), 100 * widened[i].share());
+  }
+  fmt::print("| all | | | {:.0f}% | {:.0f}% |\n", 100 * PooledCoverage(own), 100 * PooledCoverage(widened));
 }
 
 void Write(const std::string& path, const nlohmann::json& j) {
@@ -219,16 +199,24 @@ int main(int argc, char** argv) {
     }
     PrintAccuracy(runs);
     PrintWorstRows(runs.back().first, runs.back().second, 15);
+    double spread = 1;
+    if (loso) {
+      spread = SpreadForCoverage(ForIntervals(held_out), 0.8);
+      PrintHeldOutCoverage(ForIntervals(held_out), spread);
+    }
     if (!dry_run) {
       Write(out_dir + "/fitted.json",
             PublicCalibrationToJson(ToPublicCalibration(fit, "build/roofplan_fit_public")));
       if (loso) {
         Write(out_dir + "/intervals.json",
               {{"about",
-                "leave-one-source-out residuals of roofplan against shared/validation; "
-                "log(measured / predicted) quantiles per group"},
+                fmt::format("leave-one-source-out residuals of roofplan against shared/validation; "
+                            "log(measured / predicted) quantiles per group, widened x{:.3g} about "
+                            "each group's median so that 80% intervals built without a source set "
+                            "hold 80% of its rows",
+                            spread)},
                {"generated_by", "build/roofplan_fit_public"},
-               {"groups", IntervalGroups(held_out)}});
+               {"groups", IntervalGroupsJson(ForIntervals(held_out), spread)}});
       }
     }
   } catch (const Error& e) {

@@ -4,7 +4,9 @@
 //    throughput and batch-1 TTFT, by release (v0.9, v0.17, v1.0);
 //  - step times of Llama-3.1-8B on one H100 (h100_pytorch_llama31_8b.json);
 //  - online-serving runs of vLLM, SGLang and TensorRT-LLM
-//    (serving/dev_serving.json), replayed at their mean lengths.
+//    (serving/dev_serving.json), replayed at their saved per-request lengths
+//    (raw/ vLLM results) or else their mean lengths, with the shared system
+//    prompts their dataset states.
 // Rows whose model, GPU or engine is not in the catalog are skipped (the
 // count is kept). Used by the accuracy report and by the public fit.
 #pragma once
