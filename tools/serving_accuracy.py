@@ -116,6 +116,12 @@ def scenario(row):
         workload["concurrency"] = row["max_concurrency"]
     else:
         workload["arrival"] = {"process": "poisson", "rate_per_s": float(rate)}
+    # inference-perf's shared_prefix data ("11 system prompts x 4 users,
+    # system_prompt_len=100"): every prompt opens with one of the system
+    # prompts, which prefix caching prefills once.
+    shared = re.search(r"(\d+) system prompts x \d+ users?, system_prompt_len=(\d+)", row.get("dataset") or "")
+    if shared:
+        workload["prefix"] = {"tokens": int(shared[2]), "hit_rate": 1.0, "groups": int(shared[1])}
     s["workload"] = workload
     return s
 
