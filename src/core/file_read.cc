@@ -39,11 +39,6 @@ std::string Size(uintmax_t bytes) {
                                   std::string(" than the ") + Size(max_bytes) + " limit for " + kind);
 }
 
-bool IsGzip(const std::string& bytes) {
-  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-         static_cast<unsigned char>(bytes[1]) == 0x8b;
-}
-
 // The gzip stream (or concatenated members) in `packed`, inflated to at
 // most `max_bytes`: a small file that would inflate past the limit fails
 // as too large instead of exhausting memory.
@@ -81,6 +76,11 @@ std::string Gunzip(const std::string& packed, uintmax_t max_bytes, const std::st
 }
 
 }  // namespace
+
+bool IsGzip(std::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
 
 uintmax_t CheckInputFile(const std::string& path, uintmax_t max_bytes, const std::string& kind,
                          const std::string& label_in) {

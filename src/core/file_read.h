@@ -9,8 +9,12 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace roofplan {
+
+// Whether `bytes` start with gzip's magic bytes (1f 8b).
+bool IsGzip(std::string_view bytes);
 
 // Limits, far above any real input of each kind, small enough to read
 // into memory without harm.

@@ -494,8 +494,7 @@ class TraceReader {
     if (!found) throw InputError(path_, "", "the trace is empty (no header and no rows)");
     // Traces are streamed row by row, not read whole, so they are not
     // inflated as JSON inputs are (core/file_read.h).
-    if (line_.size() >= 2 && static_cast<unsigned char>(line_[0]) == 0x1f &&
-        static_cast<unsigned char>(line_[1]) == 0x8b) {
+    if (IsGzip(line_)) {
       throw InputError(path_, "", "gzip-compressed; decompress the trace (gunzip) first");
     }
     const std::string ext = std::filesystem::path(path_).extension().string();
