@@ -5,25 +5,6 @@
 
 namespace roofplan {
 
-double BytesPerElement(DType dtype) {
-  switch (dtype) {
-    case DType::kFp32:
-    case DType::kTf32:
-      return 4.0;
-    case DType::kBf16:
-    case DType::kFp16:
-      return 2.0;
-    case DType::kFp8:
-    case DType::kInt8:
-      return 1.0;
-    case DType::kInt4:
-      return 0.5 + 2.0 / 128.0;
-    case DType::kFp4:
-      return 0.5 + 1.0 / 16.0;
-  }
-  return 2.0;
-}
-
 std::string_view DTypeName(DType dtype) {
   switch (dtype) {
     case DType::kFp32: return "fp32";

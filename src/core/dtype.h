@@ -16,7 +16,25 @@ inline constexpr int kNumDTypes = 8;
 // formats carry: int4 is AWQ/GPTQ-style with one fp16 scale per group of 128
 // (0.5 + 2/128 bytes); fp4 is NVFP4 with one fp8 scale per 16 (0.5 + 1/16).
 // fp8 and int8 use per-tensor or per-channel scales, negligible per element.
-double BytesPerElement(DType dtype);
+// Inline: the op builder asks it for every GEMM of every priced step.
+constexpr double BytesPerElement(DType dtype) {
+  switch (dtype) {
+    case DType::kFp32:
+    case DType::kTf32:
+      return 4.0;
+    case DType::kBf16:
+    case DType::kFp16:
+      return 2.0;
+    case DType::kFp8:
+    case DType::kInt8:
+      return 1.0;
+    case DType::kInt4:
+      return 0.5 + 2.0 / 128.0;
+    case DType::kFp4:
+      return 0.5 + 1.0 / 16.0;
+  }
+  return 2.0;
+}
 
 // Canonical lowercase name: "fp32", "tf32", "bf16", "fp16", "fp8", "int8",
 // "int4", "fp4".
