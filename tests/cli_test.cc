@@ -101,6 +101,27 @@ TEST(Cli, EstimateJsonContract) {
   EXPECT_NEAR(j["memory"]["weights_bytes"].get<double>(), 16.06e9, 0.08e9);
 }
 
+// --num-requests: a finite offline job. 3000 requests of 128/2048 at the
+// offline maximum: the JSON carries the job and its makespan, whose
+// throughput is the job's output over it, no more than the stream's.
+TEST(Cli, EstimateFiniteJob) {
+  const std::string args = std::string("estimate ") + kLlama + " --isl 128 --osl 2048 --concurrency max --format json";
+  const Result stream = Roofplan(args);
+  const Result job = Roofplan(args + " --num-requests 3000");
+  ASSERT_EQ(stream.status, 0) << stream.err;
+  ASSERT_EQ(job.status, 0) << job.err;
+  const nlohmann::json s = nlohmann::json::parse(stream.out);
+  const nlohmann::json j = nlohmann::json::parse(job.out);
+  EXPECT_FALSE(s.contains("makespan_s"));
+  ASSERT_TRUE(j.contains("makespan_s"));
+  EXPECT_EQ(j["num_requests"].get<int64_t>(), 3000);
+  EXPECT_NEAR(j["output_tokens_per_s"].get<double>(), 3000.0 * 2048 / j["makespan_s"].get<double>(),
+              1e-9 * j["output_tokens_per_s"].get<double>());
+  EXPECT_LE(j["output_tokens_per_s"].get<double>(), s["output_tokens_per_s"].get<double>());
+  ExpectCleanFailure(Roofplan(args + " --num-requests 0"), {"--num-requests"});
+  ExpectCleanFailure(Roofplan(args + " --num-requests lots"), {"--num-requests"});
+}
+
 TEST(Cli, StepJsonHasOps) {
   const Result r = Roofplan(std::string("step --phase decode --batch 8 --context 1024 ") + kLlama +
                             " --format json");

@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "catalog/engine_preset.h"
 #include "hardware/efficiency.h"
+#include "hardware/interconnect.h"
 #include "hardware/public_calibration.h"
 #include "model/ops.h"
 #include "model/params.h"
@@ -156,18 +157,19 @@ TEST(MoeLoad, BusiestRankOfUniformRouting) {
   EXPECT_LT(BusiestRankAssignments(1e6, 8) / 1.25e5, BusiestRankAssignments(1e3, 8) / 125);
 }
 
-// Wide EP: the dispatch buffer of a rank is its tokens x top-k rows of
-// hidden size. Mixtral-8x7B (hidden 4096, top-2), tp 1, ep 8 (attention
-// data parallel), 512 decodes in the replica, 64 per rank, in bf16:
-// 64 x 2 x 4096 x 2 bytes =
+// Wide EP over all-to-all (DeepEP-style, moe_all_to_all): the dispatch
+// buffer of a rank is its tokens x top-k rows of hidden size.
+// Mixtral-8x7B (hidden 4096, top-2), tp 1, ep 8 (attention data parallel),
+// 512 decodes in the replica, 64 per rank, in bf16: 64 x 2 x 4096 x 2 bytes =
 // 1,048,576 bytes per layer; the combine returns the same rows in bf16.
 TEST(MoeLoad, AllToAllBufferIsEveryRoutedRowOfTheRank) {
   std::vector<Op> ops;
   StepShape decode;
   decode.decode_seqs = 512;
   decode.decode_context = 1000;
-  BuildStepOps(ResolveModel("mixtral-8x7b"), ParallelPlan{1, 1, 8, 1}, Precision(), ResolveEngine("vllm"),
-               decode, &ops);
+  EnginePreset engine = ResolveEngine("vllm");
+  engine.moe_all_to_all = true;
+  BuildStepOps(ResolveModel("mixtral-8x7b"), ParallelPlan{1, 1, 8, 1}, Precision(), engine, decode, &ops);
   int found = 0;
   for (const Op& op : ops) {
     if (std::string(op.name) == "moe_dispatch" || std::string(op.name) == "moe_combine") {
@@ -178,6 +180,44 @@ TEST(MoeLoad, AllToAllBufferIsEveryRoutedRowOfTheRank) {
     }
   }
   EXPECT_EQ(found, 2);
+}
+
+// Wide EP by the engines' default exchange: every rank all-gathers the
+// replica's hidden states and reduce-scatters the outputs. Same Mixtral
+// replica: 512 tokens x 4096 x 2 bytes (bf16) = 4,194,304 bytes gathered
+// per layer, and as many reduce-scattered; no all-to-all. On H100 NVLink
+// (450 GB/s one way, x the collective bandwidth fraction) the gather
+// moves 7/8 of it in 7 ring steps.
+TEST(MoeLoad, AllGatherAndReduceScatterCarryTheWholeReplica) {
+  std::vector<Op> ops;
+  StepShape decode;
+  decode.decode_seqs = 512;
+  decode.decode_context = 1000;
+  const EnginePreset engine = ResolveEngine("trtllm-1.0");
+  ASSERT_FALSE(engine.moe_all_to_all);
+  BuildStepOps(ResolveModel("mixtral-8x7b"), ParallelPlan{1, 1, 8, 1}, Precision(), engine, decode, &ops);
+  std::map<std::string, const Op*> by_name;
+  for (const Op& op : ops) by_name[op.name] = &op;
+  EXPECT_EQ(by_name.count("moe_dispatch"), 0u);
+  EXPECT_EQ(by_name.count("moe_combine"), 0u);
+  ASSERT_EQ(by_name.count("moe_all_gather"), 1u);
+  ASSERT_EQ(by_name.count("moe_reduce_scatter"), 1u);
+  const Op& gather = *by_name["moe_all_gather"];
+  const Op& scatter = *by_name["moe_reduce_scatter"];
+  EXPECT_DOUBLE_EQ(gather.bytes, 512.0 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(scatter.bytes, 512.0 * 4096 * 2);
+  EXPECT_EQ(gather.collective, Collective::kAllGather);
+  EXPECT_EQ(scatter.collective, Collective::kReduceScatter);
+  EXPECT_EQ(gather.ranks, 8);
+  EXPECT_EQ(gather.count, 32);
+
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  const Efficiency e = DefaultEfficiency(gpu);
+  const Link link = LinkFor(gpu, Network(), 8);
+  const double expected_us = 7.0 / 8 * 512 * 4096 * 2 / (link.gb_per_s * e.collective_bandwidth_fraction * 1e3) +
+                             7 * std::max(link.latency_us, e.collective_step_latency_us) + e.min_kernel_us;
+  EXPECT_NEAR(CollectiveTimeUs(Collective::kReduceScatter, scatter.bytes, 8, link, e), expected_us, 1e-9);
+  EXPECT_NEAR(CollectiveTimeUs(Collective::kAllGather, gather.bytes, 8, link, e), expected_us, 1e-9);
 }
 
 // Expert GEMMs run at the grouped fraction of the dense GEMM rate.

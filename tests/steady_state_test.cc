@@ -160,5 +160,44 @@ TEST(SteadyState, BadLengthsThrow) {
   }
 }
 
+// A finite job of equal requests runs in cohorts of the concurrency: 2.5
+// cohorts of 64 take two full cycles at 64 in flight plus one at 32, and
+// the job's throughput is its output over that makespan.
+TEST(SteadyState, FiniteJobRunsInCohortsTheLastOnePartial) {
+  const StepTimeModel perf = Llama8bOnH100();
+  const Estimate full = Serve(perf, 500, 300, 64);
+  const Estimate half = Serve(perf, 500, 300, 32);
+  Workload job{500, 300, 64, 160};
+  const Estimate e = EstimateSteadyState(perf, job, kUsdPerGpuHour);
+  const double makespan_ms = 2 * full.e2e_ms + half.e2e_ms;
+  EXPECT_NEAR(e.makespan_s, makespan_ms / 1e3, 1e-9 * makespan_ms);
+  EXPECT_NEAR(e.output_tokens_per_s, 160.0 * 300 / (makespan_ms / 1e3), 1e-9 * e.output_tokens_per_s);
+  EXPECT_NEAR(e.requests_per_s, 160.0 / (makespan_ms / 1e3), 1e-9 * e.requests_per_s);
+  // The partial cohort runs faster per request but lowers the job's rate
+  // below the endless stream's.
+  EXPECT_LT(e.output_tokens_per_s, full.output_tokens_per_s);
+  // Latencies stay those of a full cohort; cost follows the job's rate.
+  EXPECT_DOUBLE_EQ(e.itl_ms, full.itl_ms);
+  EXPECT_NEAR(e.usd_per_1m_output_tokens * e.output_tokens_per_s,
+              full.usd_per_1m_output_tokens * full.output_tokens_per_s, 1e-9 * full.usd_per_1m_output_tokens * full.output_tokens_per_s);
+}
+
+// Whole cohorts only: the job runs at the stream's rate. Fewer requests
+// than the concurrency: one partial cohort.
+TEST(SteadyState, FiniteJobOfWholeCohortsMatchesTheStream) {
+  const StepTimeModel perf = Llama8bOnH100();
+  const Estimate stream = Serve(perf, 500, 300, 64);
+  const Estimate whole = EstimateSteadyState(perf, Workload{500, 300, 64, 640}, kUsdPerGpuHour);
+  EXPECT_NEAR(whole.output_tokens_per_s, stream.output_tokens_per_s, 1e-9 * stream.output_tokens_per_s);
+  EXPECT_NEAR(whole.makespan_s, 10 * stream.e2e_ms / 1e3, 1e-9 * whole.makespan_s);
+  const Estimate few = EstimateSteadyState(perf, Workload{500, 300, 64, 20}, kUsdPerGpuHour);
+  EXPECT_NEAR(few.makespan_s, Serve(perf, 500, 300, 20).e2e_ms / 1e3, 1e-9 * few.makespan_s);
+}
+
+TEST(SteadyState, FiniteJobNeedsAPositiveCount) {
+  const StepTimeModel perf = Llama8bOnH100();
+  EXPECT_THROW(EstimateSteadyState(perf, Workload{500, 300, 64, 0}, kUsdPerGpuHour), Error);
+}
+
 }  // namespace
 }  // namespace roofplan

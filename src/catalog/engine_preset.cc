@@ -53,7 +53,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
                        "kv_cache_write", "gemm_kernels_per_matmul",
                        "repeat_kv_before_prefill_attention", "prefill_attention",
-                       "decode_attention_split_kv", "kv_block_tokens", "max_num_seqs",
+                       "decode_attention_split_kv", "moe_all_to_all", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "preemption",
@@ -66,6 +66,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.per_sequence_overhead_us =
       NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us, kMaxOverheadUs);
   e.overlap_scheduling = o.OptionalBool("overlap_scheduling").value_or(base.overlap_scheduling);
+  e.moe_all_to_all = o.OptionalBool("moe_all_to_all").value_or(base.moe_all_to_all);
   if (o.Has("cuda_graph_max_batch")) {
     const auto n = o.OptionalInteger("cuda_graph_max_batch");
     if (!n || *n < 0 || *n > (1 << 20)) {
@@ -192,6 +193,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"prefill_attention",
            e.prefill_attention == AttentionKernel::kFlashAttention2 ? "fa2" : "fa3"},
           {"decode_attention_split_kv", e.decode_attention_split_kv},
+          {"moe_all_to_all", e.moe_all_to_all},
           {"kv_block_tokens", e.kv_block_tokens},
           {"max_num_seqs", e.max_num_seqs},
           {"max_num_batched_tokens", e.max_num_batched_tokens},

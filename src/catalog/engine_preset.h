@@ -81,6 +81,15 @@ struct EnginePreset {
   // Decode attention splits long contexts across SMs (flash-decoding, XQA,
   // paged attention v2). Without it one CTA streams one (sequence, KV head).
   bool decode_attention_split_kv = true;
+  // Wide expert parallelism (attention data-parallel ranks, experts spread
+  // over them) exchanges tokens by all-to-all: each (token, chosen expert)
+  // row goes only to its expert's rank (DeepEP, pplx, TensorRT-LLM's
+  // WideEP backend). Without it the exchange is an all-gather of every
+  // rank's hidden states and a reduce-scatter of the outputs, the engines'
+  // defaults (TensorRT-LLM's CUTLASS MoE under attention DP, vLLM's
+  // allgather_reducescatter and naive backends, SGLang's DP-attention
+  // gather).
+  bool moe_all_to_all = false;
 
   // Scheduler.
   int kv_block_tokens = 16;

@@ -174,7 +174,7 @@ int64_t ParseCount(const std::string& flag, const std::string& value, int64_t ma
 }
 
 int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string& osl,
-                const std::string& concurrency, const IntervalFlags& interval_flags) {
+                const std::string& concurrency, int64_t num_requests, const IntervalFlags& interval_flags) {
   const LoadedIntervals loaded = LoadIntervals(interval_flags);
   Scenario s = BuildScenario(f);
   WorkloadSpec& ws = s.workload;
@@ -191,7 +191,10 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   Setup setup = ResolveScenario(s);
   StepTimeModel perf = setup.MakeStepTimeModel();
   // Length distributions enter the steady state through their means.
-  Workload w{ws.isl->RoundedMean(), ws.osl->RoundedMean(), ws.concurrency};
+  Workload w{ws.isl->RoundedMean(), ws.osl->RoundedMean(), ws.concurrency, std::nullopt};
+  // A finite job (the scenario's workload.num_requests sizes simulate's
+  // run, not this estimate's stream).
+  if (num_requests > 0) w.num_requests = num_requests;
   if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
@@ -450,7 +453,7 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
     // Offline maximum: as many users as the KV cache and max_num_seqs admit.
     const StepTimeModel perf = setup.MakeStepTimeModel();
     const Estimate e = EstimateSteadyState(
-        perf, Workload{w.isl ? w.isl->RoundedMean() : 1, w.osl ? w.osl->RoundedMean() : 1, std::nullopt},
+        perf, Workload{w.isl ? w.isl->RoundedMean() : 1, w.osl ? w.osl->RoundedMean() : 1, std::nullopt, std::nullopt},
         std::nullopt);
     if (!e.fits) throw DoesNotFitError(e.fit_note);
     w.concurrency = e.concurrency;
@@ -804,6 +807,10 @@ int Main(int argc, char** argv) {
   estimate->add_option("--isl", isl, "input (prompt) tokens per request");
   estimate->add_option("--osl", osl, "output tokens per request");
   estimate->add_option("--concurrency", concurrency, "requests in flight (default 1), or max for the offline maximum");
+  int64_t est_num_requests = 0;
+  estimate->add_option("--num-requests", est_num_requests,
+                       "a finite job: this many requests queued at the start; throughput over its makespan")
+      ->check(IntegerIn(1, kMaxNumRequests));
   IntervalFlags est_intervals;
   AddIntervalFlags(estimate, &est_intervals);
 
@@ -919,7 +926,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (estimate->parsed()) return RunEstimate(est_flags, isl, osl, concurrency, est_intervals);
+    if (estimate->parsed()) return RunEstimate(est_flags, isl, osl, concurrency, est_num_requests, est_intervals);
     if (step->parsed()) return RunStep(step_flags, phase, batch, seq, context);
     if (memory->parsed()) return RunMemory(mem_flags, mem_context);
     if (list->parsed()) return RunList(list_what, list_format);

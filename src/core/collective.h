@@ -3,6 +3,6 @@
 
 namespace roofplan {
 
-enum class Collective { kNone, kAllReduce, kAllGather, kAllToAll, kSendRecv };
+enum class Collective { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kSendRecv };
 
 }  // namespace roofplan

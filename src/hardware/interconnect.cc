@@ -46,6 +46,7 @@ double CollectiveTimeUs(Collective collective, double bytes, int ranks, const Li
       steps = 2 * (n - 1);
       break;
     case Collective::kAllGather:
+    case Collective::kReduceScatter:
     case Collective::kAllToAll:
       volume = (n - 1) / n * bytes;
       steps = n - 1;

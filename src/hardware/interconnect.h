@@ -26,9 +26,10 @@ struct Link {
 Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks);
 
 // Ring algorithms: all-reduce moves 2(n-1)/n of the buffer over the slowest
-// link in 2(n-1) steps; all-gather and all-to-all (n-1)/n in n-1 steps; a
-// point-to-point send the whole buffer in one. `bytes` is the buffer each
-// rank holds (all-reduce, all-to-all) or the gathered result (all-gather).
+// link in 2(n-1) steps; all-gather, reduce-scatter and all-to-all (n-1)/n
+// in n-1 steps; a point-to-point send the whole buffer in one. `bytes` is
+// the buffer each rank holds (all-reduce, all-to-all), the gathered result
+// (all-gather) or the full buffer before it is scattered (reduce-scatter).
 double CollectiveTimeUs(Collective collective, double bytes, int ranks, const Link& link,
                         const Efficiency& efficiency);
 

@@ -407,7 +407,7 @@ class StepOpBuilder {
            gemm_dtype_);
       Gemm("shared_expert_down", layers, tokens_, h, sw, 1, weight_bytes_, gemm_dtype_);
     }
-    if (wide_ep) {
+    if (wide_ep && e_.moe_all_to_all) {
       // Dispatch tokens to their experts' GPUs and combine the results. The
       // buffer is every (token, chosen expert) row of this rank; the
       // all-to-all cost takes out the (ep-1)/ep of it that leaves the GPU
@@ -415,6 +415,13 @@ class StepOpBuilder {
       const double rows_out = tokens_ * top_k * h;
       Comm("moe_dispatch", Collective::kAllToAll, layers, rows_out * act_bytes_, p_.ep);
       Comm("moe_combine", Collective::kAllToAll, layers, rows_out * 2, p_.ep);
+    } else if (wide_ep) {
+      // Every rank gathers every rank's hidden states (in the GEMM input
+      // dtype: TensorRT-LLM quantizes before its all-gather), runs its
+      // experts over the rows routed to them and reduce-scatters the 16-bit
+      // partial outputs back (fused_moe_cutlass.py forward_chunk).
+      Comm("moe_all_gather", Collective::kAllGather, layers, replica_tokens_ * h * act_bytes_, p_.ep);
+      Comm("moe_reduce_scatter", Collective::kReduceScatter, layers, replica_tokens_ * h * 2, p_.ep);
     }
   }
 

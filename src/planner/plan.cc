@@ -218,7 +218,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
     r.why_not = "isl + osl exceeds the context of " + setup.model.slug;
     return r;
   }
-  const Estimate most = EstimateSteadyState(perf, Workload{isl, osl, std::nullopt}, std::nullopt);
+  const Estimate most = EstimateSteadyState(perf, Workload{isl, osl, std::nullopt, std::nullopt}, std::nullopt);
   r.memory = most.memory;
   if (!most.memory.fits || most.max_concurrency < 1) {
     r.why_not = most.memory.fits ? "memory: not one sequence of isl + osl tokens fits the KV budget"
@@ -239,7 +239,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
   for (int i = 0; i < kCurvePoints; ++i) {
     const double conc = std::min(c_max, std::round(std::pow(c_max, static_cast<double>(i) / (kCurvePoints - 1))));
     if (!r.curve.empty() && conc <= r.curve.back().concurrency) continue;
-    const Estimate e = EstimateSteadyState(perf, Workload{isl, osl, static_cast<int64_t>(conc)}, std::nullopt);
+    const Estimate e = EstimateSteadyState(perf, Workload{isl, osl, static_cast<int64_t>(conc), std::nullopt}, std::nullopt);
     CurvePoint point;
     point.concurrency = conc;
     point.ttft_ms = e.ttft_ms;

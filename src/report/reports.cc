@@ -161,6 +161,10 @@ nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e
       {"prefill_step_ms", e.prefill_step_ms},
       {"decode_step_ms", e.decode_step_ms},
   };
+  if (w.num_requests) {
+    j["num_requests"] = *w.num_requests;
+    j["makespan_s"] = e.makespan_s;
+  }
   const double context = static_cast<double>(w.isl + w.osl);
   j["memory"] = MemoryJson(e.memory, e.max_concurrency, context);
   for (const EstimateFigure& f : EstimateFigures(e, iv)) {
@@ -208,6 +212,10 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
   Row(t, "input / output tokens", fmt::format("{} / {}", w.isl, w.osl));
   Row(t, "concurrency", std::to_string(e.concurrency),
       e.concurrency_limit == "requested" ? "requests" : "requests (max, bound by " + e.concurrency_limit + ")");
+  if (w.num_requests) {
+    Row(t, "job", fmt::format("{} requests", *w.num_requests), "all queued at the start");
+    Row(t, "makespan", FormatNumber(e.makespan_s), "s (first sent to last done; throughput and cost below are the job's)");
+  }
   Section(t, "latency");
   figure("TTFT", e.ttft_ms, iv.ttft_ms, "ms");
   figure("ITL (TPOT)", e.itl_ms, iv.itl_ms, "ms");

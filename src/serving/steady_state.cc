@@ -93,6 +93,7 @@ Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl)
   const double decode_ms = osl > 1 ? perf.Step(decode).step_ms : 0;
   StepShape prefill;
   prefill.prefill_tokens = isl;
+
   const double arrival_wait_ms = c > 1 ? decode_ms : 0;
   double per_step = 1, prefill_ms = 0, e2e_ms = 0;
   // The cycle depends on the prompts per prefill step and they on the
@@ -129,6 +130,9 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   }
   if (w.concurrency && *w.concurrency <= 0) {
     throw Error("concurrency must be a positive integer or \"max\", got " + std::to_string(*w.concurrency));
+  }
+  if (w.num_requests && *w.num_requests <= 0) {
+    throw Error("num_requests must be a positive integer, got " + std::to_string(*w.num_requests));
   }
 
   Estimate est;
@@ -183,9 +187,12 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   // advances every sequence by a step and costs one microbatch's trip
   // through all stages. Fewer sequences than stages leave stages idle
   // (the bubble): the round still costs a full trip.
+  auto cycle_at = [&](double in_flight) {
+    const double microbatch = std::max(1.0, in_flight / p.pp);
+    return e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl) : SeparateCycle(perf, microbatch, isl, osl);
+  };
   const double microbatch = std::max(1.0, running / p.pp);
-  Cycle cycle = e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl)
-                                  : SeparateCycle(perf, microbatch, isl, osl);
+  Cycle cycle = cycle_at(running);
   const double queued = est.concurrency_per_replica - running;
   const double cycle_ms = cycle.e2e_ms;
   // A waiting request waits for (queued / running) of a cycle on average.
@@ -210,6 +217,23 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   est.total_tokens_per_s = est.requests_per_s * (isl + osl);
   est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
   est.output_tokens_per_s_per_user = est.itl_ms > 0 ? 1e3 / est.itl_ms : 0;
+
+  if (w.num_requests) {
+    // A finite job of equal requests runs in cohorts: the engine admits as
+    // many as it holds, they finish together and the next cohort takes
+    // their places, the last cohort partial and quicker (TensorRT-LLM's
+    // perf-overview sizes its datasets, 1000 to 30000 requests, "to hit a
+    // steady state"; at a few cohorts the partial one still counts).
+    const double per_replica = std::ceil(static_cast<double>(*w.num_requests) / p.dp);
+    const double cohorts = std::floor(per_replica / running);
+    const double rest = per_replica - cohorts * running;
+    const double makespan_ms = cohorts * cycle_ms + (rest > 0 ? cycle_at(rest).e2e_ms : 0);
+    est.makespan_s = makespan_ms / 1e3;
+    est.requests_per_s = static_cast<double>(*w.num_requests) / est.makespan_s;
+    est.output_tokens_per_s = est.requests_per_s * osl;
+    est.total_tokens_per_s = est.requests_per_s * (isl + osl);
+    est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
+  }
 
   if (usd_per_gpu_hour) {
     est.priced = true;

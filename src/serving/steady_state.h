@@ -22,6 +22,11 @@ struct Workload {
   // Requests in flight over all replicas; nullopt: the most the KV budget
   // and the engine's batch limit allow (offline, maximum throughput).
   std::optional<int64_t> concurrency;
+  // A finite job: this many requests, all queued at the start (an offline
+  // batch; trtllm-bench throughput over its dataset). The engine runs them
+  // in cohorts of the concurrency, the last one partial, and the job's
+  // throughput is its output over the makespan. nullopt: an endless stream.
+  std::optional<int64_t> num_requests;
 };
 
 struct Estimate {
@@ -49,6 +54,11 @@ struct Estimate {
   bool fits = false;     // concurrency fits the KV budget (and memory fits at all)
   std::string fit_note;  // why not, or which limit bound
 
+  // With Workload::num_requests: first request sent to last one done. The
+  // throughput, request rate and cost figures are then the job's;
+  // latencies stay those of a request in a full cohort.
+  double makespan_s = 0;
+
   double prefill_step_ms = 0;  // one step of the request's prefill alone
   double decode_step_ms = 0;   // one decode step at the steady batch
   double steps_per_cycle = 0;
@@ -56,7 +66,7 @@ struct Estimate {
 };
 
 // Throws Error for lengths <= 0, a context beyond the model's, or a
-// concurrency <= 0. A configuration that does not fit in memory returns
+// concurrency or num_requests <= 0. A configuration that does not fit in memory returns
 // fits = false with the reason (callers decide whether that is an error).
 Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& workload,
                              std::optional<double> usd_per_gpu_hour);

@@ -151,6 +151,22 @@ double MetricMean(const nlohmann::json& metrics, const char* key) {
   return m.contains("mean") && m.at("mean").is_number() ? m.at("mean").get<double>() : 0;
 }
 
+// Requests in trtllm-bench's dataset for each published ISL/OSL: the
+// perf-overview's "$num_requests" table (the same from the TensorRT-engine
+// pages to 1.0). Total Output Throughput is their output over the run.
+std::optional<int64_t> TrtllmBenchNumRequests(int64_t isl, int64_t osl) {
+  static const struct {
+    int64_t isl, osl, requests;
+  } kTable[] = {{128, 128, 30000},  {128, 2048, 3000},  {128, 4096, 1500},
+                {2048, 128, 3000},  {2048, 2048, 1500}, {5000, 500, 1500},
+                {1000, 1000, 3000}, {500, 2000, 3000},  {1000, 2000, 1500},
+                {20000, 2000, 1000}};
+  for (const auto& row : kTable) {
+    if (row.isl == isl && row.osl == osl) return row.requests;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::pair<int, int> TrtllmBenchSettings(const ModelConfig& m, const GpuSpec& gpu, int tp, int pp,
@@ -252,6 +268,7 @@ MeasuredCaseSet LoadPublishedCases(const std::string& path) {
           s.kv_dtype.value_or(DType::kBf16), static_cast<double>(c.workload.isl),
           static_cast<double>(c.workload.osl));
       s.engine_overrides = {{"preset", s.engine}, {"max_num_seqs", batch}, {"max_num_batched_tokens", tokens}};
+      c.workload.num_requests = TrtllmBenchNumRequests(c.workload.isl, c.workload.osl);
     }
     c.id = fmt::format("{} {} {} {}/{} {}", c.model, c.gpu, layout, c.workload.isl, c.workload.osl,
                        c.release);
