@@ -241,6 +241,36 @@ TEST(MoeLoad, GroupedGemmFractionScalesExpertCompute) {
   EXPECT_NEAR(expert_compute_us(0.5) / full, 2.0, 1e-9);
 }
 
+// Memory bound, a grouped GEMM streams at slice / (slice + half-rate) of
+// the dense rate. Qwen3-235B-A22B at tp 8 in bf16: each expert's gate+up
+// slice is 4096 x (2 x 1536 / 8) x 2 bytes = 3 MiB, so with the 2 MiB prior
+// its streaming time is (3 + 2) / 3 of the dense time. Mixtral-8x7B at tp 2
+// holds 4096 x (2 x 14336 / 2) x 2 bytes = 112 MiB slices: (112 + 2) / 112.
+TEST(MoeLoad, SmallExpertSlicesStreamBelowTheDenseRate) {
+  const GpuSpec gpu = ResolveGpu("a100-80gb-sxm");
+  auto gate_up_memory_us = [&](const char* model, int tp, double half_rate_mib) {
+    Efficiency e = DefaultEfficiency(gpu);
+    e.grouped_gemm_half_rate_mib = half_rate_mib;
+    StepTimeModel perf(ResolveModel(model), gpu, ParallelPlan{tp, 1, 1, 1}, Precision(), ResolveEngine("vllm"), e);
+    StepShape decode;
+    decode.decode_seqs = 64;
+    decode.decode_context = 1000;
+    for (const OpTime& t : perf.Step(decode, true).ops) {
+      if (std::string(t.op.name) == "expert_gate_up") {
+        EXPECT_TRUE(t.op.grouped);
+        return t.memory_us;
+      }
+    }
+    return 0.0;
+  };
+  const double qwen_dense = gate_up_memory_us("qwen3-235b-a22b", 8, 0);
+  ASSERT_GT(qwen_dense, 0);
+  EXPECT_NEAR(gate_up_memory_us("qwen3-235b-a22b", 8, 2.0) / qwen_dense, 5.0 / 3.0, 1e-9);
+  const double mixtral_dense = gate_up_memory_us("mixtral-8x7b", 2, 0);
+  ASSERT_GT(mixtral_dense, 0);
+  EXPECT_NEAR(gate_up_memory_us("mixtral-8x7b", 2, 2.0) / mixtral_dense, 114.0 / 112.0, 1e-9);
+}
+
 // Weight-only quantized GEMMs (Marlin-class W4A16): a compute-bound
 // prefill GEMM runs at dequant_gemm_peak_fraction of the 16-bit peak, a
 // memory-bound decode GEMM streams the packed weights.

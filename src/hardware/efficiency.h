@@ -29,6 +29,12 @@ struct Efficiency {
   // of the same dtype and size reaches: per-expert problems are small and
   // ragged, and the kernels also gather and scatter rows.
   double moe_grouped_gemm_fraction = 0.7;
+  // Memory bound, a grouped GEMM streams one small weight matrix per expert
+  // hit, each with its own tile pipeline to fill and drain: it reaches
+  // slice / (slice + this) of the dense streaming rate, where slice is one
+  // expert's weight bytes on the GPU (MiB). Large experts stream like dense
+  // GEMMs; fine-grained ones (a few MiB) reach half to three quarters.
+  double grouped_gemm_half_rate_mib = 2.0;
   // A weight-only quantized GEMM (weights stored narrower than the math
   // format: int4 AWQ/GPTQ, FP8 on a GPU without FP8 tensor cores, MXFP4
   // experts under 16-bit activations) dequantizes every weight tile in

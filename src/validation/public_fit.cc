@@ -26,6 +26,7 @@ constexpr PriorWidth kWidths[] = {
     {"gemm_peak_fraction.fp8", 0.3, 0.1, 0.95},
     {"gemm_peak_fraction.fp4", 0.3, 0.1, 0.95},
     {"moe_grouped_gemm_fraction", 0.5, 0.05, 1.0},
+    {"grouped_gemm_half_rate_mib", 1.0, 0.01, 64},
     {"dequant_gemm_peak_fraction", 0.5, 0.05, 0.95},
     {"prefill_attention_fraction_fa3", 0.3, 0.1, 0.9},
     {"collective_step_latency_us", 1.0, 0.1, 100},
