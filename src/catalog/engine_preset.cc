@@ -53,7 +53,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
                        "kv_cache_write", "gemm_kernels_per_matmul",
                        "repeat_kv_before_prefill_attention", "prefill_attention",
-                       "decode_attention_split_kv", "moe_all_to_all", "kv_block_tokens", "max_num_seqs",
+                       "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "preemption",
@@ -117,6 +117,15 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul, kMaxGemmKernels);
   e.repeat_kv_before_prefill_attention = o.OptionalBool("repeat_kv_before_prefill_attention")
                                              .value_or(base.repeat_kv_before_prefill_attention);
+  if (auto k = o.OptionalString("moe_kernel")) {
+    if (*k == "triton") {
+      e.moe_kernel = MoeKernel::kTriton;
+    } else if (*k == "cutlass") {
+      e.moe_kernel = MoeKernel::kCutlass;
+    } else {
+      o.Fail("moe_kernel", "expected \"triton\" or \"cutlass\", got \"" + *k + "\"");
+    }
+  }
   if (auto k = o.OptionalString("prefill_attention")) {
     if (*k == "fa2") {
       e.prefill_attention = AttentionKernel::kFlashAttention2;
@@ -194,6 +203,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
            e.prefill_attention == AttentionKernel::kFlashAttention2 ? "fa2" : "fa3"},
           {"decode_attention_split_kv", e.decode_attention_split_kv},
           {"moe_all_to_all", e.moe_all_to_all},
+          {"moe_kernel", e.moe_kernel == MoeKernel::kCutlass ? "cutlass" : "triton"},
           {"kv_block_tokens", e.kv_block_tokens},
           {"max_num_seqs", e.max_num_seqs},
           {"max_num_batched_tokens", e.max_num_batched_tokens},

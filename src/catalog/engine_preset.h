@@ -32,6 +32,10 @@ struct GpuDefaultsRule {
 };
 
 enum class AttentionKernel { kFlashAttention2, kFlashAttention3 };
+// The grouped-GEMM family behind the routed experts: Triton fused_moe (vLLM
+// and SGLang for 16-bit and FP8 experts) or CUTLASS grouped GEMM
+// (TensorRT-LLM).
+enum class MoeKernel { kTriton, kCutlass };
 
 struct EnginePreset {
   std::string name;
@@ -90,6 +94,7 @@ struct EnginePreset {
   // allgather_reducescatter and naive backends, SGLang's DP-attention
   // gather).
   bool moe_all_to_all = false;
+  MoeKernel moe_kernel = MoeKernel::kTriton;
 
   // Scheduler.
   int kv_block_tokens = 16;

@@ -26,12 +26,13 @@ Efficiency DefaultEfficiency(const GpuSpec& gpu) {
   // of 0.7, fitted per GPU generation by tools/fit_public.
   e.moe_grouped_gemm_fraction = 0.7;
   // SGLang's FBGEMM grouped-GEMM benchmark (benchmark/fbgemm/README.md):
-  // Qwen2-57B-A14B TP4 FP8 experts on H200, 4.6 MB per expert slice, stream
-  // at 47% (SGLang Triton), 63% (CUTLASS) and 78% (FBGEMM Triton) of the
-  // 4.8 TB/s peak against ~85% for a dense GEMM: half the dense rate at
-  // 0.4-3.8 MB per slice. A prior of 2 MiB (CUTLASS, TensorRT-LLM's
-  // kernel), fitted per generation by tools/fit_public.
-  e.grouped_gemm_half_rate_mib = 2.0;
+  // Qwen2-57B-A14B TP4 FP8 experts on H200, 4.6 MB per expert slice (1.1 us
+  // at a dense GEMM's ~85% of the 4.8 TB/s peak), stream at 47% with
+  // SGLang's Triton grouped GEMM and 63% with CUTLASS (78% with FBGEMM's
+  // Triton kernel): 0.9 us and 0.4 us more per slice. Priors, fitted per
+  // generation by tools/fit_public.
+  e.grouped_gemm_slice_fill_us_triton = 0.9;
+  e.grouped_gemm_slice_fill_us_cutlass = 0.4;
   // Marlin (IST-DASLab; vLLM's kernel for GPTQ/AWQ int4 and for FP8 weights
   // on Ampere) runs "the batch 64 kernel repeatedly" beyond 64 tokens and
   // levels off at ~141 TFLOP/s on A100 from 64 to 4000 tokens, 0.45 of the

@@ -30,11 +30,12 @@ struct Efficiency {
   // ragged, and the kernels also gather and scatter rows.
   double moe_grouped_gemm_fraction = 0.7;
   // Memory bound, a grouped GEMM streams one small weight matrix per expert
-  // hit, each with its own tile pipeline to fill and drain: it reaches
-  // slice / (slice + this) of the dense streaming rate, where slice is one
-  // expert's weight bytes on the GPU (MiB). Large experts stream like dense
-  // GEMMs; fine-grained ones (a few MiB) reach half to three quarters.
-  double grouped_gemm_half_rate_mib = 2.0;
+  // hit, each with its own tile pipeline to fill and drain: a slice that
+  // takes t to stream at the dense rate takes t + this (microseconds), by
+  // kernel family. Large experts stream like dense GEMMs; fine-grained ones
+  // (a few MB on an HBM GPU) reach half to three quarters of the dense rate.
+  double grouped_gemm_slice_fill_us_triton = 0.9;
+  double grouped_gemm_slice_fill_us_cutlass = 0.4;
   // A weight-only quantized GEMM (weights stored narrower than the math
   // format: int4 AWQ/GPTQ, FP8 on a GPU without FP8 tensor cores, MXFP4
   // experts under 16-bit activations) dequantizes every weight tile in
@@ -61,6 +62,9 @@ struct Efficiency {
   std::string public_calibration;
   std::string calibration_date;     // when that file was measured ("" for defaults)
 
+  double GroupedGemmSliceFillUs(MoeKernel kernel) const {
+    return kernel == MoeKernel::kCutlass ? grouped_gemm_slice_fill_us_cutlass : grouped_gemm_slice_fill_us_triton;
+  }
   double PrefillAttentionFraction(AttentionKernel kernel) const {
     return kernel == AttentionKernel::kFlashAttention2 ? prefill_attention_fraction_fa2
                                                        : prefill_attention_fraction_fa3;

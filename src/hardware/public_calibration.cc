@@ -26,9 +26,12 @@ const std::vector<ParameterInfo>& KnownParameters() {
        "fraction of the dense fp4 tensor peak a large GEMM reaches (block-scaled NVFP4/MXFP4)"},
       {"moe_grouped_gemm_fraction", ParameterTarget::kHardware,
        "a MoE layer's grouped expert GEMM, as a fraction of one dense GEMM's throughput"},
-      {"grouped_gemm_half_rate_mib", ParameterTarget::kHardware,
-       "weight bytes per expert slice (MiB) at which a memory-bound grouped expert GEMM streams at "
-       "half the dense rate"},
+      {"grouped_gemm_slice_fill_us.triton", ParameterTarget::kHardware,
+       "time a memory-bound Triton grouped expert GEMM (vLLM/SGLang fused_moe) adds to each expert's "
+       "weight slice beyond streaming it at the dense rate, in microseconds"},
+      {"grouped_gemm_slice_fill_us.cutlass", ParameterTarget::kHardware,
+       "time a memory-bound CUTLASS grouped expert GEMM (TensorRT-LLM) adds to each expert's weight "
+       "slice beyond streaming it at the dense rate, in microseconds"},
       {"dequant_gemm_peak_fraction", ParameterTarget::kHardware,
        "fraction of the 16-bit tensor peak a weight-only quantized GEMM (Marlin-class W4A16/W8A16, "
        "dequantizing in the kernel) reaches when compute bound"},
@@ -61,7 +64,8 @@ double GetParameter(const std::string& name, const Efficiency& e, const EnginePr
   if (name == "gemm_peak_fraction.fp8") return e.gemm_peak_fraction[DTypeIndex(DType::kFp8)];
   if (name == "gemm_peak_fraction.fp4") return e.gemm_peak_fraction[DTypeIndex(DType::kFp4)];
   if (name == "moe_grouped_gemm_fraction") return e.moe_grouped_gemm_fraction;
-  if (name == "grouped_gemm_half_rate_mib") return e.grouped_gemm_half_rate_mib;
+  if (name == "grouped_gemm_slice_fill_us.triton") return e.grouped_gemm_slice_fill_us_triton;
+  if (name == "grouped_gemm_slice_fill_us.cutlass") return e.grouped_gemm_slice_fill_us_cutlass;
   if (name == "dequant_gemm_peak_fraction") return e.dequant_gemm_peak_fraction;
   if (name == "prefill_attention_fraction_fa3") return e.prefill_attention_fraction_fa3;
   if (name == "collective_step_latency_us") return e.collective_step_latency_us;
@@ -82,8 +86,10 @@ void SetParameter(const std::string& name, double value, Efficiency* e, EnginePr
     gemm[DTypeIndex(DType::kFp4)] = value;
   } else if (name == "moe_grouped_gemm_fraction") {
     e->moe_grouped_gemm_fraction = value;
-  } else if (name == "grouped_gemm_half_rate_mib") {
-    e->grouped_gemm_half_rate_mib = value;
+  } else if (name == "grouped_gemm_slice_fill_us.triton") {
+    e->grouped_gemm_slice_fill_us_triton = value;
+  } else if (name == "grouped_gemm_slice_fill_us.cutlass") {
+    e->grouped_gemm_slice_fill_us_cutlass = value;
   } else if (name == "dequant_gemm_peak_fraction") {
     e->dequant_gemm_peak_fraction = value;
   } else if (name == "prefill_attention_fraction_fa3") {

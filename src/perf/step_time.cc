@@ -104,9 +104,9 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
       const double rate = PeakFlops(op.dtype) * fraction * GemmWaveEfficiency(op) *
                           (op.grouped ? efficiency_.moe_grouped_gemm_fraction : 1.0);
       compute_us = op.flops / rate * kUsPerS;
-      if (op.grouped && op.groups > 0) {
-        const double slice_mib = op.weight_bytes / op.groups / kMiB;
-        memory_us *= (slice_mib + efficiency_.grouped_gemm_half_rate_mib) / slice_mib;
+      if (op.grouped && op.groups > 0 && op.weight_bytes > 0) {
+        const double slice_us = op.weight_bytes / op.groups / MemoryBytesPerUs(bytes_per_kernel);
+        memory_us *= (slice_us + efficiency_.GroupedGemmSliceFillUs(engine_.moe_kernel)) / slice_us;
       }
       break;
     }

@@ -26,7 +26,8 @@ constexpr PriorWidth kWidths[] = {
     {"gemm_peak_fraction.fp8", 0.3, 0.1, 0.95},
     {"gemm_peak_fraction.fp4", 0.3, 0.1, 0.95},
     {"moe_grouped_gemm_fraction", 0.5, 0.05, 1.0},
-    {"grouped_gemm_half_rate_mib", 1.0, 0.01, 64},
+    {"grouped_gemm_slice_fill_us.triton", 1.0, 0.01, 20},
+    {"grouped_gemm_slice_fill_us.cutlass", 1.0, 0.01, 20},
     {"dequant_gemm_peak_fraction", 0.5, 0.05, 0.95},
     {"prefill_attention_fraction_fa3", 0.3, 0.1, 0.9},
     {"collective_step_latency_us", 1.0, 0.1, 100},
@@ -148,9 +149,11 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
     // The serving runs at low load are what see a collective's latency:
     // decode all-reduces of a few kilobytes, every layer, every token.
     // Weight-only quantized checkpoints (AWQ, FP8 on Ampere, MXFP4 experts)
-    // occur among the serving runs only.
+    // and the Triton MoE kernels of vLLM and SGLang occur among the serving
+    // runs only.
     const bool serving_latency =
-        (p.name == "collective_step_latency_us" || p.name == "dequant_gemm_peak_fraction") &&
+        (p.name == "collective_step_latency_us" || p.name == "dequant_gemm_peak_fraction" ||
+         p.name == "grouped_gemm_slice_fill_us.triton") &&
         serving_generations.count(p.scope);
     if ((engine && serving_scopes.count(p.scope)) || serving_latency) {
       two.parameters.push_back(j);
