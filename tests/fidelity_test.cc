@@ -68,6 +68,32 @@ TEST(EngineHostTime, OverlapShowsOnlyTheExcess) {
   EXPECT_NEAR(shown.overhead_ms, 64.1 - gpu_ms, 1e-9);
 }
 
+// Pipeline parallelism: a step is one microbatch's trip through the
+// stages, and every stage's process does that microbatch's host work. At
+// pp 2 without overlap the trip carries the host time twice; with overlap
+// each stage hides it behind its half of the GPU time and shows only the
+// excess, twice.
+TEST(EngineHostTime, EveryPipelineStageDoesTheHostWork) {
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  EnginePreset e = ResolveEngine("vllm");
+  e.step_overhead_us = 100;
+  e.per_sequence_overhead_us = 0;
+  auto step = [&](const EnginePreset& engine) {
+    return StepTimeModel(ResolveModel("llama-3.1-8b"), gpu, ParallelPlan{1, 2, 1, 1}, Precision(), engine,
+                         DefaultEfficiency(gpu))
+        .Step(Decode(64));
+  };
+  e.overlap_scheduling = false;
+  const StepTime serial = step(e);
+  EXPECT_NEAR(serial.overhead_ms, 2 * 0.1, 1e-12);
+  e.overlap_scheduling = true;
+  e.per_sequence_overhead_us = 1000;  // 64.1 ms of host work per microbatch and stage
+  const StepTime overlapped = step(e);
+  const double gpu_ms = overlapped.kernels_ms + overlapped.gaps_ms;
+  EXPECT_NEAR(overlapped.overhead_ms, 2 * (64.1 - gpu_ms / 2), 1e-9);
+  EXPECT_NEAR(overlapped.step_ms, 2 * 64.1, 1e-9);
+}
+
 // A decode batch above the largest captured graph runs eagerly.
 TEST(EngineHostTime, CudaGraphCaptureLimit) {
   EnginePreset e = ResolveEngine("vllm");

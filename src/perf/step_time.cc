@@ -209,8 +209,15 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   const double host_ms =
       (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
   const double gpu_ms = st.kernels_ms + st.gaps_ms;
-  // With overlap scheduling only host time beyond the GPU's shows.
-  st.overhead_ms = engine_.overlap_scheduling ? std::max(0.0, host_ms - gpu_ms) : host_ms;
+  // The step is one microbatch's trip through the pipeline stages, and
+  // each stage's process does the host work of every microbatch it runs:
+  // per stage, the host time meets that stage's share of the GPU time.
+  // With overlap scheduling only host time beyond it shows.
+  const double stages = plan_.pp;
+  const double stage_gpu_ms = gpu_ms / stages;
+  const double stage_overhead_ms =
+      engine_.overlap_scheduling ? std::max(0.0, host_ms - stage_gpu_ms) : host_ms;
+  st.overhead_ms = stage_overhead_ms * stages;
   st.step_ms = gpu_ms + st.overhead_ms;
   return st;
 }
