@@ -303,6 +303,45 @@ TEST(MoeLoad, SmallExpertSlicesStreamBelowTheDenseRate) {
   EXPECT_LT((mixtral_slice_us + 0.5) / mixtral_slice_us, 1.01);
 }
 
+// TensorRT-LLM's PyTorch backend limits Llama-4's chunked layers to their
+// 8192-token chunk for prompt tokens only. A 20000-token prompt: the 36
+// chunked layers of Scout see 2 x 8192 x 8193 / 2 + 3616 x 3617 / 2 =
+// 73,656,592 keys per head instead of 20000 x 20001 / 2 = 200,010,000; the
+// 12 global layers and every decode step keep the full window.
+TEST(ChunkedAttention, PromptTokensOnlyUnderTensorRtLlm) {
+  const ModelConfig m = ResolveModel("llama-4-scout");
+  EnginePreset engine = ResolveEngine("trtllm-1.0");
+  ASSERT_TRUE(engine.chunked_attention_prefill);
+  ASSERT_FALSE(engine.sliding_window_attention);
+  auto attention_ops = [&](const EnginePreset& e, const StepShape& shape) {
+    std::vector<Op> ops;
+    BuildStepOps(m, ParallelPlan{1, 1, 1, 1}, Precision(), e, shape, &ops);
+    std::map<double, Op> by_layers;  // 36 chunked layers, 12 global ones
+    for (const Op& op : ops) {
+      if (op.kind == OpKind::kAttentionPrefill || op.kind == OpKind::kAttentionDecode) by_layers[op.count] = op;
+    }
+    return by_layers;
+  };
+  StepShape prefill;
+  prefill.prefill_seqs = 1;
+  prefill.prefill_tokens = 20000;
+  auto chunked = attention_ops(engine, prefill);
+  engine.chunked_attention_prefill = false;
+  auto full = attention_ops(engine, prefill);
+  ASSERT_EQ(chunked.count(36), 1u);
+  ASSERT_EQ(chunked.count(12), 1u);
+  EXPECT_NEAR(chunked[36].flops / full[36].flops, 73656592.0 / 200010000.0, 1e-12);
+  EXPECT_DOUBLE_EQ(chunked[12].flops, full[12].flops);
+  StepShape decode;
+  decode.decode_seqs = 8;
+  decode.decode_context = 20000;
+  engine.chunked_attention_prefill = true;
+  auto decode_chunked = attention_ops(engine, decode);
+  engine.chunked_attention_prefill = false;
+  auto decode_full = attention_ops(engine, decode);
+  EXPECT_DOUBLE_EQ(decode_chunked[36].bytes, decode_full[36].bytes);
+}
+
 // Weight-only quantized GEMMs (Marlin-class W4A16): a compute-bound
 // prefill GEMM runs at dequant_gemm_peak_fraction of the 16-bit peak, a
 // memory-bound decode GEMM streams the packed weights.

@@ -56,7 +56,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
-                       "runtime_overhead_gib", "sliding_window_attention", "preemption",
+                       "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
                        "swap_space_gib", "prefix_caching", "sources"});
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
@@ -163,6 +163,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       o.OptionalBool("reserve_full_sequence").value_or(base.reserve_full_sequence);
   e.sliding_window_attention =
       o.OptionalBool("sliding_window_attention").value_or(base.sliding_window_attention);
+  e.chunked_attention_prefill =
+      o.OptionalBool("chunked_attention_prefill").value_or(base.chunked_attention_prefill);
   e.runtime_overhead_bytes =
       NonNegative(o, "runtime_overhead_gib", base.runtime_overhead_bytes / kGiB, kMaxGib) * kGiB;
   return e;
@@ -212,6 +214,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"fraction_of_free_memory", e.fraction_of_free_memory},
           {"reserve_full_sequence", e.reserve_full_sequence},
           {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB},
+          {"chunked_attention_prefill", e.chunked_attention_prefill},
           {"sliding_window_attention", e.sliding_window_attention},
           {"preemption", e.preemption == EnginePreset::Preemption::kSwap ? "swap" : "recompute"},
           {"swap_space_gib", e.swap_space_bytes / kGiB},

@@ -125,6 +125,11 @@ struct EnginePreset {
   // hybrid allocator, SGLang's SWA pool). TensorRT-LLM 0.17 builds default
   // to a full attention window: its Mistral-7B numbers equal Llama's.
   bool sliding_window_attention = true;
+  // Without that, chunked local attention (Llama-4) may still limit the keys
+  // of prompt tokens to their chunk while the cache and the decode steps
+  // keep the full window (TensorRT-LLM's PyTorch backend: "chunked
+  // attention can only be applied to context requests").
+  bool chunked_attention_prefill = false;
 
   std::vector<GpuDefaultsRule> gpu_defaults;  // in order; later rules win
 };

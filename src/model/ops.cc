@@ -200,7 +200,13 @@ class StepOpBuilder {
       window = static_cast<double>(a.window);
       chunked = a.span == AttentionSpan::kChunkedLocal;
     }
-    if (prefill_seqs_ > 0) PrefillAttention(layers, a, heads, kv_heads, window, chunked);
+    if (prefill_seqs_ > 0) {
+      if (a.span == AttentionSpan::kChunkedLocal && e_.chunked_attention_prefill) {
+        PrefillAttention(layers, a, heads, kv_heads, static_cast<double>(a.window), true);
+      } else {
+        PrefillAttention(layers, a, heads, kv_heads, window, chunked);
+      }
+    }
     if (decode_seqs_ > 0) DecodeAttention(layers, a, heads, kv_heads, window, chunked);
     if (a.output_gate) {
       Elementwise("attention_gate", layers, tokens_ * heads * a.v_head_dim * 2 * 3, 1);
