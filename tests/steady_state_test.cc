@@ -194,6 +194,19 @@ TEST(SteadyState, FiniteJobOfWholeCohortsMatchesTheStream) {
   EXPECT_NEAR(few.makespan_s, Serve(perf, 500, 300, 20).e2e_ms / 1e3, 1e-9 * few.makespan_s);
 }
 
+// Over replicas the job splits evenly, the busiest replica setting the
+// makespan: 130 requests on 2 replicas at 64 in flight (32 each) are 65 on
+// one replica, two cohorts of 32 and one of 1.
+TEST(SteadyState, FiniteJobSplitsOverReplicas) {
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  const StepTimeModel two(ResolveModel("llama-3.1-8b"), gpu, ParallelPlan{1, 1, 1, 2}, Precision(),
+                          ResolveEngine("vllm"), DefaultEfficiency(gpu));
+  const Estimate e = EstimateSteadyState(two, Workload{500, 300, 64, 130}, kUsdPerGpuHour);
+  const double makespan_ms = 2 * Serve(two, 500, 300, 64).e2e_ms + Serve(two, 500, 300, 2).e2e_ms;
+  EXPECT_NEAR(e.makespan_s, makespan_ms / 1e3, 1e-9 * makespan_ms);
+  EXPECT_NEAR(e.requests_per_s, 130 / (makespan_ms / 1e3), 1e-9 * e.requests_per_s);
+}
+
 TEST(SteadyState, FiniteJobNeedsAPositiveCount) {
   const StepTimeModel perf = Llama8bOnH100();
   EXPECT_THROW(EstimateSteadyState(perf, Workload{500, 300, 64, 0}, kUsdPerGpuHour), Error);
