@@ -36,6 +36,17 @@ double NonNegative(const JsonObject& o, const std::string& key, double base, dou
   return o.OptionalNumberIn(key, 0, max).value_or(base);
 }
 
+// A key whose value is one of two names, each standing for one enum value.
+template <typename Enum>
+Enum Choice(const JsonObject& o, const std::string& key, Enum base, const char* name_a, Enum a,
+            const char* name_b, Enum b) {
+  const auto value = o.OptionalString(key);
+  if (!value) return base;
+  if (*value == name_a) return a;
+  if (*value == name_b) return b;
+  o.Fail(key, std::string("expected \"") + name_a + "\" or \"" + name_b + "\", got \"" + *value + "\"");
+}
+
 int PositiveInt(const JsonObject& o, const std::string& key, int base, int max) {
   if (!o.Has(key)) return base;
   return o.PositiveInt(key, max);
@@ -117,24 +128,10 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul, kMaxGemmKernels);
   e.repeat_kv_before_prefill_attention = o.OptionalBool("repeat_kv_before_prefill_attention")
                                              .value_or(base.repeat_kv_before_prefill_attention);
-  if (auto k = o.OptionalString("moe_kernel")) {
-    if (*k == "triton") {
-      e.moe_kernel = MoeKernel::kTriton;
-    } else if (*k == "cutlass") {
-      e.moe_kernel = MoeKernel::kCutlass;
-    } else {
-      o.Fail("moe_kernel", "expected \"triton\" or \"cutlass\", got \"" + *k + "\"");
-    }
-  }
-  if (auto k = o.OptionalString("prefill_attention")) {
-    if (*k == "fa2") {
-      e.prefill_attention = AttentionKernel::kFlashAttention2;
-    } else if (*k == "fa3") {
-      e.prefill_attention = AttentionKernel::kFlashAttention3;
-    } else {
-      o.Fail("prefill_attention", "expected \"fa2\" or \"fa3\", got \"" + *k + "\"");
-    }
-  }
+  e.moe_kernel = Choice(o, "moe_kernel", base.moe_kernel, "triton", MoeKernel::kTriton, "cutlass",
+                        MoeKernel::kCutlass);
+  e.prefill_attention = Choice(o, "prefill_attention", base.prefill_attention, "fa2",
+                               AttentionKernel::kFlashAttention2, "fa3", AttentionKernel::kFlashAttention3);
   e.decode_attention_split_kv =
       o.OptionalBool("decode_attention_split_kv").value_or(base.decode_attention_split_kv);
   e.kv_block_tokens = PositiveInt(o, "kv_block_tokens", base.kv_block_tokens, kMaxBlockTokens);
@@ -146,15 +143,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
     if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
     e.memory_fraction = *f;
   }
-  if (auto p = o.OptionalString("preemption")) {
-    if (*p == "recompute") {
-      e.preemption = EnginePreset::Preemption::kRecompute;
-    } else if (*p == "swap") {
-      e.preemption = EnginePreset::Preemption::kSwap;
-    } else {
-      o.Fail("preemption", "expected \"recompute\" or \"swap\", got \"" + *p + "\"");
-    }
-  }
+  e.preemption = Choice(o, "preemption", base.preemption, "recompute", EnginePreset::Preemption::kRecompute,
+                        "swap", EnginePreset::Preemption::kSwap);
   e.swap_space_bytes = NonNegative(o, "swap_space_gib", base.swap_space_bytes / kGiB, kMaxGib) * kGiB;
   e.prefix_caching = o.OptionalBool("prefix_caching").value_or(base.prefix_caching);
   e.fraction_of_free_memory =

@@ -200,12 +200,11 @@ class StepOpBuilder {
       window = static_cast<double>(a.window);
       chunked = a.span == AttentionSpan::kChunkedLocal;
     }
+    // Some engines chunk only the prompt tokens' attention.
+    const bool chunk_prefill = a.span == AttentionSpan::kChunkedLocal && e_.chunked_attention_prefill;
     if (prefill_seqs_ > 0) {
-      if (a.span == AttentionSpan::kChunkedLocal && e_.chunked_attention_prefill) {
-        PrefillAttention(layers, a, heads, kv_heads, static_cast<double>(a.window), true);
-      } else {
-        PrefillAttention(layers, a, heads, kv_heads, window, chunked);
-      }
+      PrefillAttention(layers, a, heads, kv_heads, chunk_prefill ? static_cast<double>(a.window) : window,
+                       chunked || chunk_prefill);
     }
     if (decode_seqs_ > 0) DecodeAttention(layers, a, heads, kv_heads, window, chunked);
     if (a.output_gate) {

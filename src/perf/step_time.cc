@@ -88,7 +88,8 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   t.op = op;
   const double bytes_per_kernel = op.bytes / std::max(1, op.kernels);
   double compute_us = 0;
-  double memory_us = op.bytes > 0 ? op.bytes / MemoryBytesPerUs(bytes_per_kernel) : 0;
+  const double bytes_per_us = MemoryBytesPerUs(bytes_per_kernel);
+  double memory_us = op.bytes > 0 ? op.bytes / bytes_per_us : 0;
   // Launched from the CPU, a kernel cannot start before the CPU has issued
   // it: short kernels run at the launch rate.
   const double floor_per_kernel =
@@ -105,7 +106,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
                           (op.grouped ? efficiency_.moe_grouped_gemm_fraction : 1.0);
       compute_us = op.flops / rate * kUsPerS;
       if (op.grouped && op.groups > 0 && op.weight_bytes > 0) {
-        const double slice_us = op.weight_bytes / op.groups / MemoryBytesPerUs(bytes_per_kernel);
+        const double slice_us = op.weight_bytes / op.groups / bytes_per_us;
         memory_us *= (slice_us + efficiency_.GroupedGemmSliceFillUs(engine_.moe_kernel)) / slice_us;
       }
       break;

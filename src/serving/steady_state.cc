@@ -93,7 +93,6 @@ Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl)
   const double decode_ms = osl > 1 ? perf.Step(decode).step_ms : 0;
   StepShape prefill;
   prefill.prefill_tokens = isl;
-
   const double arrival_wait_ms = c > 1 ? decode_ms : 0;
   double per_step = 1, prefill_ms = 0, e2e_ms = 0;
   // The cycle depends on the prompts per prefill step and they on the
@@ -191,7 +190,6 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     const double microbatch = std::max(1.0, in_flight / p.pp);
     return e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl) : SeparateCycle(perf, microbatch, isl, osl);
   };
-  const double microbatch = std::max(1.0, running / p.pp);
   Cycle cycle = cycle_at(running);
   const double queued = est.concurrency_per_replica - running;
   const double cycle_ms = cycle.e2e_ms;
@@ -203,7 +201,7 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   alone.prefill_tokens = isl;
   est.prefill_step_ms = perf.Step(alone).step_ms;
   StepShape decode;
-  decode.decode_seqs = microbatch;
+  decode.decode_seqs = std::max(1.0, running / p.pp);  // one microbatch
   decode.decode_context = isl + osl / 2;
   est.decode_step_ms = perf.Step(decode).step_ms;
   est.steps_per_cycle = cycle.steps;
@@ -213,11 +211,6 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   est.e2e_ms = cycle_ms + wait_ms;
   const double requests_per_ms = est.concurrency_per_replica / est.e2e_ms;  // Little's law
   est.requests_per_s = requests_per_ms * 1e3 * p.dp;
-  est.output_tokens_per_s = est.requests_per_s * osl;
-  est.total_tokens_per_s = est.requests_per_s * (isl + osl);
-  est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
-  est.output_tokens_per_s_per_user = est.itl_ms > 0 ? 1e3 / est.itl_ms : 0;
-
   if (w.num_requests) {
     // A finite job of equal requests runs in cohorts: the engine admits as
     // many as it holds, they finish together and the next cohort takes
@@ -230,10 +223,11 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     const double makespan_ms = cohorts * cycle_ms + (rest > 0 ? cycle_at(rest).e2e_ms : 0);
     est.makespan_s = makespan_ms / 1e3;
     est.requests_per_s = static_cast<double>(*w.num_requests) / est.makespan_s;
-    est.output_tokens_per_s = est.requests_per_s * osl;
-    est.total_tokens_per_s = est.requests_per_s * (isl + osl);
-    est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
   }
+  est.output_tokens_per_s = est.requests_per_s * osl;
+  est.total_tokens_per_s = est.requests_per_s * (isl + osl);
+  est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
+  est.output_tokens_per_s_per_user = est.itl_ms > 0 ? 1e3 / est.itl_ms : 0;
 
   if (usd_per_gpu_hour) {
     est.priced = true;
