@@ -183,6 +183,58 @@ TEST(MoeLoad, BusiestRankOfUniformRouting) {
   EXPECT_LT(BusiestRankAssignments(1e6, 8) / 1.25e5, BusiestRankAssignments(1e3, 8) / 125);
 }
 
+// The router's skew adds to the sampling spread. Qwen3-235B-A22B (128
+// experts, top 8) under attention DP over 8 ranks, 1544 tokens in the
+// replica: 12352 assignments, mean 1544 per rank, sampling variance
+// 12352 x 1/8 x 7/8 = 1351; with experts' shares at CV 0.6 a rank's 16
+// experts carry relative sd 0.6 x sqrt(7 / 128) = 0.14031, 216.64
+// assignments; sd sqrt(1351 + 216.64^2) = 219.74, and the busiest of 8 is
+// about 1544 + 219.74 x sqrt(2 ln 8) = 1992.1 (1619.0 without the skew).
+TEST(MoeLoad, RouterSkewLoadsTheBusiestRank) {
+  EXPECT_NEAR(BusiestRankAssignments(12352, 8, 128, 0.6), 1992.12, 0.01);
+  EXPECT_NEAR(BusiestRankAssignments(12352, 8, 128, 0), 1618.96, 0.01);
+  EXPECT_EQ(BusiestRankAssignments(12352, 8, 128, 0), BusiestRankAssignments(12352, 8));
+  // One expert per rank: the rank carries its expert's whole skew.
+  const double mean = 1000.0 / 8;
+  EXPECT_NEAR(BusiestRankAssignments(1000, 8, 8, 0.5),
+              mean + std::sqrt(1000.0 / 8 * 7 / 8 + std::pow(mean * 0.5 * std::sqrt(7.0 / 8), 2)) *
+                         std::sqrt(2 * std::log(8.0)),
+              1e-9);
+  // Without expert parallelism every GPU sees every expert's tokens.
+  EXPECT_EQ(BusiestRankAssignments(12352, 1, 128, 0.6), 12352);
+}
+
+// The expert GEMMs of an attention-DP replica compute the busiest rank's
+// rows: their FLOPs scale with BusiestRankAssignments; attention does not
+// see the skew.
+TEST(MoeLoad, ExpertComputeFollowsTheBusiestRank) {
+  StepShape decode;
+  decode.decode_seqs = 1544;
+  decode.decode_context = 1100;
+  auto flops = [&](double cv) {
+    EnginePreset engine = ResolveEngine("trtllm-1.0");
+    engine.expert_load_cv = cv;
+    std::vector<Op> ops;
+    BuildStepOps(ResolveModel("qwen3-235b-a22b"), ParallelPlan{1, 1, 8, 1}, Precision(), engine, decode, &ops);
+    std::map<std::string, double> by_name;
+    for (const Op& op : ops) by_name[op.name] += op.flops * op.count;
+    return by_name;
+  };
+  const auto skewed = flops(0.6), even = flops(0);
+  EXPECT_NEAR(skewed.at("expert_gate_up") / even.at("expert_gate_up"), 1992.12 / 1618.96, 1e-4);
+  EXPECT_NEAR(skewed.at("expert_down") / even.at("expert_down"), 1992.12 / 1618.96, 1e-4);
+  EXPECT_EQ(skewed.at("attention_decode"), even.at("attention_decode"));
+}
+
+TEST(EnginePresets, ExpertLoadCvIsRangeChecked) {
+  EXPECT_EQ(ResolveEngine("vllm").expert_load_cv, 0.5);
+  const std::string balanced = WriteTemp("eplb.json", R"({"based_on": "sglang", "expert_load_cv": 0.05})");
+  EXPECT_EQ(ResolveEngine(balanced).expert_load_cv, 0.05);
+  const std::string bad = WriteTemp("bad_cv.json", R"({"expert_load_cv": -1})");
+  EXPECT_TRUE(Contains(MessageOf<InputError>([&] { ResolveEngine(bad); }),
+                       "$.expert_load_cv: expected a number in [0, 8], got -1"));
+}
+
 // Wide EP over all-to-all (DeepEP-style, moe_all_to_all): the dispatch
 // buffer of a rank is its tokens x top-k rows of hidden size.
 // Mixtral-8x7B (hidden 4096, top-2), tp 1, ep 8 (attention data parallel),

@@ -18,6 +18,7 @@ constexpr double kMaxOverheadUs = 1e6;      // step, per-sequence and kernel-gap
 constexpr double kMaxGib = 1e5;             // runtime overhead, swap space, memory thresholds
 constexpr int kMaxBlockTokens = 1 << 20;    // kv_block_tokens
 constexpr int kMaxGemmKernels = 1024;
+constexpr double kMaxExpertLoadCv = 8;      // one expert taking every token of 64 is CV 7.9
 
 ElementwiseCost ParseCost(const JsonObject& o, const std::string& key, ElementwiseCost base) {
   auto c = o.OptionalObject(key);
@@ -64,7 +65,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
                        "kv_cache_write", "gemm_kernels_per_matmul",
                        "repeat_kv_before_prefill_attention", "prefill_attention",
-                       "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "kv_block_tokens", "max_num_seqs",
+                       "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "expert_load_cv", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
@@ -128,6 +129,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul, kMaxGemmKernels);
   e.repeat_kv_before_prefill_attention = o.OptionalBool("repeat_kv_before_prefill_attention")
                                              .value_or(base.repeat_kv_before_prefill_attention);
+  e.expert_load_cv = NonNegative(o, "expert_load_cv", base.expert_load_cv, kMaxExpertLoadCv);
   e.moe_kernel = Choice(o, "moe_kernel", base.moe_kernel, "triton", MoeKernel::kTriton, "cutlass",
                         MoeKernel::kCutlass);
   e.prefill_attention = Choice(o, "prefill_attention", base.prefill_attention, "fa2",
@@ -196,6 +198,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"decode_attention_split_kv", e.decode_attention_split_kv},
           {"moe_all_to_all", e.moe_all_to_all},
           {"moe_kernel", e.moe_kernel == MoeKernel::kCutlass ? "cutlass" : "triton"},
+          {"expert_load_cv", e.expert_load_cv},
           {"kv_block_tokens", e.kv_block_tokens},
           {"max_num_seqs", e.max_num_seqs},
           {"max_num_batched_tokens", e.max_num_batched_tokens},

@@ -95,6 +95,19 @@ struct EnginePreset {
   // gather).
   bool moe_all_to_all = false;
   MoeKernel moe_kernel = MoeKernel::kTriton;
+  // How unevenly the router spreads a MoE layer's tokens over its experts,
+  // as the engine serves them: the coefficient of variation of the experts'
+  // shares. Under expert parallelism each rank's share is the sum of its
+  // experts' and the layer waits for the busiest rank. Routers trained with
+  // load-balancing losses still skew at inference: DODOCO (arXiv
+  // 2605.20982) measures routing Gini 0.1-0.38 over five MoE checkpoints on
+  // H100, random-token (benchmark) inputs up to 2.35x real text's; for a
+  // normal spread the CV is sqrt(pi) x Gini, so 0.2-0.65. An engine's
+  // expert load balancer (EPLB: replicated hot experts) evens most of it
+  // out (UltraEP, arXiv 2606.04101: rank imbalance 1.30-4.01 down to
+  // 1.01-1.04): set it near 0 for such deployments. None of the engines
+  // turns one on by default.
+  double expert_load_cv = 0.5;
 
   // Scheduler.
   int kv_block_tokens = 16;

@@ -44,6 +44,9 @@ const std::vector<ParameterInfo>& KnownParameters() {
       {"per_sequence_overhead_us", ParameterTarget::kEngine,
        "engine host time per sequence in a step (input preparation, sampling, "
        "detokenisation), in microseconds"},
+      {"expert_load_cv", ParameterTarget::kEngine,
+       "coefficient of variation of a MoE layer's experts' token shares as the engine routes "
+       "them; under expert parallelism the layer waits for the busiest rank"},
   };
   return kKnown;
 }
@@ -70,6 +73,7 @@ double GetParameter(const std::string& name, const Efficiency& e, const EnginePr
   if (name == "prefill_attention_fraction_fa3") return e.prefill_attention_fraction_fa3;
   if (name == "collective_step_latency_us") return e.collective_step_latency_us;
   if (name == "step_overhead_us") return engine.step_overhead_us;
+  if (name == "expert_load_cv") return engine.expert_load_cv;
   return engine.per_sequence_overhead_us;
 }
 
@@ -98,6 +102,8 @@ void SetParameter(const std::string& name, double value, Efficiency* e, EnginePr
     e->collective_step_latency_us = value;
   } else if (name == "step_overhead_us") {
     engine->step_overhead_us = value;
+  } else if (name == "expert_load_cv") {
+    engine->expert_load_cv = value;
   } else {
     engine->per_sequence_overhead_us = value;
   }

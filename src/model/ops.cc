@@ -31,11 +31,13 @@ double ChunkedKeysSeen(double past, double n, double chunk) {
   return head * offset + head * (head + 1) / 2 + whole * chunk * (chunk + 1) / 2 + tail * (tail + 1) / 2;
 }
 
-double BusiestRankAssignments(double assignments, int ep) {
+double BusiestRankAssignments(double assignments, int ep, double experts, double load_cv) {
   if (ep <= 1 || assignments <= 0) return assignments;
   const double share = 1.0 / ep;
   const double mean = assignments * share;
-  const double sd = std::sqrt(assignments * share * (1 - share));
+  const double sampling_var = assignments * share * (1 - share);
+  const double skew_sd = experts > 0 ? mean * load_cv * std::sqrt((ep - 1) / experts) : 0;
+  const double sd = std::sqrt(sampling_var + skew_sd * skew_sd);
   return std::min(assignments, mean + sd * std::sqrt(2 * std::log(static_cast<double>(ep))));
 }
 
@@ -393,7 +395,8 @@ class StepOpBuilder {
     const double local_experts = experts / p_.ep;
     const double width = static_cast<double>(m_.moe_intermediate_size) /
                          (wide_ep ? 1.0 : static_cast<double>(p_.tp / p_.ep));
-    const double assignments = BusiestRankAssignments(moe_tokens * top_k, p_.ep);
+    const double assignments =
+        BusiestRankAssignments(moe_tokens * top_k, p_.ep, experts, e_.expert_load_cv);
     const double hit_probability = 1 - std::pow(1 - top_k / experts, moe_tokens);
     const double hit = std::max(1.0, local_experts * hit_probability);
     const bool gated = m_.mlp == MlpKind::kGated;

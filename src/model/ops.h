@@ -68,13 +68,16 @@ void BuildStepOps(const ModelConfig& model, const ParallelPlan& plan, const Prec
                   const EnginePreset& engine, const StepShape& shape, std::vector<Op>* ops);
 
 // Expert assignments (token x chosen expert) the busiest of `ep` expert-
-// parallel ranks receives when `assignments` are routed uniformly at
-// random: each rank's count is binomial(assignments, 1/ep), and the
-// expected largest of ep such counts is about mean + sd * sqrt(2 ln ep)
-// (the Gaussian extreme-value approximation). The MoE layer waits for that
-// rank. Real routers are also skewed towards popular experts; that part is
-// not modelled. `assignments` itself for ep <= 1.
-double BusiestRankAssignments(double assignments, int ep);
+// parallel ranks receives, each rank holding `experts` / ep of the layer's
+// `experts`. Two things spread the ranks' counts around the mean
+// assignments / ep: sampling (each count binomial(assignments, 1/ep)) and
+// the router's skew (experts' shares with coefficient of variation
+// `load_cv`; a rank's share sums experts / ep of them, drawn without
+// replacement, so its relative sd is load_cv * sqrt((ep - 1) / experts)).
+// The expected largest of ep such counts is about mean + sd * sqrt(2 ln ep)
+// (the Gaussian extreme-value approximation), at most `assignments`. The
+// MoE layer waits for that rank. `assignments` itself for ep <= 1.
+double BusiestRankAssignments(double assignments, int ep, double experts = 0, double load_cv = 0);
 
 // Sum of min(past + i, window) for i = 1..new: the keys that `new` causal
 // queries see after `past` cached tokens, capped by a sliding window

@@ -33,6 +33,7 @@ constexpr PriorWidth kWidths[] = {
     {"collective_step_latency_us", 1.0, 0.1, 100},
     {"step_overhead_us", 1.0, 1, 20000},
     {"per_sequence_overhead_us", 1.0, 0.05, 1000},
+    {"expert_load_cv", 0.7, 0.02, 4},
 };
 
 const PriorWidth& WidthOf(const std::string& name) {
@@ -135,6 +136,8 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
     moved[j] = std::min(base[j] * 1.2, result.parameters[j].bounds.max * 0.999);
     for (size_t i : case_list) {
       if (!Applies(result.parameters[j], cases[i])) continue;
+      // Routing skew shows only where experts are spread over ranks.
+      if (result.parameters[j].name == "expert_load_cv" && cases[i].setup.plan.ep <= 1) continue;
       if (cases[i].kind == MeasuredCase::Kind::kServing) return true;  // engine parameters: always
       const auto a = predict(base, i), b = predict(moved, i);
       for (size_t k = 0; k < a.size(); ++k) {
@@ -155,7 +158,15 @@ PublicFitResult FitPublicParameters(const std::vector<MeasuredCase>& cases,
         (p.name == "collective_step_latency_us" || p.name == "dequant_gemm_peak_fraction" ||
          p.name == "grouped_gemm_slice_fill_us.triton") &&
         serving_generations.count(p.scope);
-    if ((engine && serving_scopes.count(p.scope)) || serving_latency) {
+    if (p.name == "expert_load_cv") {
+      // The tables' MoE rows under attention DP are where it shows; it
+      // trades off against the grouped-GEMM efficiencies fitted there.
+      if (exercised(j, one.cases)) {
+        one.parameters.push_back(j);
+      } else if (exercised(j, two.cases)) {
+        two.parameters.push_back(j);
+      }
+    } else if ((engine && serving_scopes.count(p.scope)) || serving_latency) {
       two.parameters.push_back(j);
     } else if (exercised(j, one.cases)) {
       one.parameters.push_back(j);
