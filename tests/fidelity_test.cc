@@ -319,6 +319,55 @@ TEST(MoeLoad, GroupedGemmFractionScalesExpertCompute) {
   EXPECT_NEAR(expert_compute_us(0.5) / full, 2.0, 1e-9);
 }
 
+// CUTLASS grouped GEMMs fill whole tiles of rows per expert: 33 rows of an
+// expert run in a 128-row tile for NVFP4 on Blackwell (a quarter of it
+// used), in a 64-row tile otherwise, where a small-row kernel pads them to
+// 8 (40 rows). 16 experts of N = 8192 on 148 SMs: 1 x 64 x 16 = 1024 tiles,
+// 7 waves, 1024 / 1036 of the last wave used.
+TEST(MoeLoad, CutlassExpertRowsFillWholeTiles) {
+  const double waves = 1024.0 / (7 * 148);
+  EXPECT_NEAR(GemmWaveEfficiency(33, 8192, 16, 148, 128), waves * 33 / 128, 1e-12);
+  EXPECT_NEAR(GemmWaveEfficiency(33, 8192, 16, 148, 64), waves * 33 / 64, 1e-12);
+  EXPECT_NEAR(GemmWaveEfficiency(33, 8192, 16, 148), waves * 33 / 40, 1e-12);
+  // An average that lands a hair above a whole tile (512 tokens over the
+  // 15.99999999999993 experts a batch that size hits) is still one tile.
+  EXPECT_NEAR(GemmWaveEfficiency(64 * (1 + 1e-14), 8192, 16, 148, 64), waves * (1 + 1e-14), 1e-12);
+}
+
+// Experts' counts spread around their mean, and each expert pads its own.
+// 64 rows on average with sd 8 in 64-row tiles: every expert fills one
+// tile and half of them spill into a second (P(rows > 64) = 1/2, P(rows >
+// 128) ~ 1e-15): 1.5 tiles, 96 rows computed for 64. A spread wider than
+// two tiles leaves a uniform remainder: 1000 rows, sd 200, 64-row tiles
+// pad to 1032.
+TEST(MoeLoad, ExpertsPadTheirOwnRows) {
+  const double waves = 1024.0 / (7 * 148);
+  EXPECT_NEAR(GemmWaveEfficiency(64, 8192, 16, 148, 64, 8), waves * 64 / 96, 1e-9);
+  const double big_tiles = std::ceil(1000 / 128.0) * 64 * 16;  // 8 x 64 x 16 = 8192
+  const double big_waves = big_tiles / (std::ceil(big_tiles / 148) * 148);
+  EXPECT_NEAR(GemmWaveEfficiency(1000, 8192, 16, 148, 64, 200), big_waves * 1000 / 1032, 1e-9);
+
+  // The experts' sd is binomial plus the router's skew: Llama-4 Scout (16
+  // experts, top 1) decoding 512 sequences (a captured CUDA-graph size)
+  // gives each expert 32 rows, sd sqrt(32 + (0.5 x 32)^2) = 16.971 at
+  // expert_load_cv 0.5, sqrt(32) = 5.657 without skew.
+  auto expert_rows_sd = [](double cv) {
+    EnginePreset engine = ResolveEngine("trtllm-1.0");
+    engine.expert_load_cv = cv;
+    StepShape decode;
+    decode.decode_seqs = 512;
+    decode.decode_context = 1000;
+    std::vector<Op> ops;
+    BuildStepOps(ResolveModel("llama-4-scout"), ParallelPlan{1, 1, 1, 1}, Precision(), engine, decode, &ops);
+    for (const Op& op : ops) {
+      if (std::string(op.name) == "expert_down") return op.rows_sd;
+    }
+    return -1.0;
+  };
+  EXPECT_NEAR(expert_rows_sd(0.5), std::sqrt(32.0 + 256.0), 1e-6);
+  EXPECT_NEAR(expert_rows_sd(0), std::sqrt(32.0), 1e-6);
+}
+
 // Memory bound, a grouped GEMM adds a fill time to each expert's slice.
 // Qwen3-235B-A22B at tp 8 in bf16 on A100 80GB: each expert's gate+up slice
 // is 4096 x (2 x 1536 / 8) x 2 bytes = 3 MiB, 1.714 us at 90% of 2039 GB/s;

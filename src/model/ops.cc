@@ -136,12 +136,13 @@ class StepOpBuilder {
 
   // groups GEMMs of (m x k) * (k x n); weights stored in `wbytes` per element.
   void Gemm(const char* name, double count, double m, double n, double k, double groups,
-            double wbytes, DType dtype, bool grouped = false) {
+            double wbytes, DType dtype, bool grouped = false, double rows_sd = 0) {
     if (m <= 0 || n <= 0 || k <= 0 || groups <= 0) return;
     Op op;
     op.name = name;
     op.kind = OpKind::kGemm;
     op.grouped = grouped;
+    op.rows_sd = rows_sd;
     op.count = count;
     op.m = m;
     op.n = n;
@@ -401,14 +402,17 @@ class StepOpBuilder {
     const double hit = std::max(1.0, local_experts * hit_probability);
     const bool gated = m_.mlp == MlpKind::kGated;
     const double rows = assignments / hit;
+    // Each expert's count is binomial around `rows`, and the router's skew
+    // spreads the experts' means as well.
+    const double rows_sd = std::sqrt(rows + std::pow(e_.expert_load_cv * rows, 2));
 
     Elementwise("moe_permute", layers, assignments * h * 2 * 4, 2);
     Gemm("expert_gate_up", layers, rows, (gated ? 2 : 1) * width, h, hit, expert_weight_bytes_,
-         gemm_dtype_, /*grouped=*/true);
+         gemm_dtype_, /*grouped=*/true, rows_sd);
     Elementwise("expert_activation", layers, assignments * width * e_.activation.bytes_per_element,
                 std::max(1, e_.activation.kernels));
     Gemm("expert_down", layers, rows, h, width, hit, expert_weight_bytes_, gemm_dtype_,
-         /*grouped=*/true);
+         /*grouped=*/true, rows_sd);
     if (m_.shared_expert_intermediate_size > 0) {
       const double sw = static_cast<double>(m_.shared_expert_intermediate_size) / p_.tp;
       Gemm("shared_expert_gate_up", layers, tokens_, (gated ? 2 : 1) * sw, h, 1, weight_bytes_,

@@ -31,6 +31,9 @@ struct Op {
   // GEMM shape per group (m tokens x n outputs x k inputs) and how many
   // independent GEMMs (experts) the op runs, for tile and wave efficiency.
   double m = 0, n = 0, k = 0, groups = 1;
+  // How much the groups' rows spread around m (their sd): experts draw
+  // unequal counts, and each pads its own rows to whole tiles.
+  double rows_sd = 0;
   // The routed experts of a MoE layer, run as one grouped GEMM (CUTLASS
   // grouped / fused-MoE kernels), which reach less of the tensor peak than
   // one dense GEMM of the same FLOPs.

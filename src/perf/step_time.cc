@@ -23,13 +23,37 @@ constexpr double kGemmTileN = 128;
 constexpr double kGemmMinTileM = 64;
 constexpr double kGemmSwapAbTileM = 8;
 
+// Tiles of `tile` that hold `rows`. Row counts are averages (tokens over
+// the experts hit: 512 over 15.99999999999993 of 16 is a hair above 32),
+// and rounding noise must not cost a whole extra tile.
+double TilesFor(double rows, double tile) { return std::ceil(rows / tile - 1e-9); }
+
+// Expected tiles of `tile` rows for a group whose rows are normal around
+// `mean` with sd `sd`, at least one: the sum over j >= 1 of P(rows > j
+// tile), terms below the spread counting whole, those above it nothing.
+// A spread several tiles wide leaves a uniform remainder: half a tile.
+double ExpectedTiles(double mean, double sd, double tile) {
+  if (sd <= 0) return TilesFor(mean, tile);
+  if (sd > 2 * tile) return std::max(1.0, (mean + tile / 2) / tile);
+  double tiles = 1;
+  const double first = std::max(1.0, std::floor((mean - 8 * sd) / tile));
+  tiles += first - 1;  // rows above every j tile below the spread
+  for (double j = first; j * tile < mean + 8 * sd; ++j) {
+    tiles += 0.5 * std::erfc((j * tile - mean) / (sd * std::sqrt(2.0)));
+  }
+  return tiles;
+}
+
 }  // namespace
 
-double GemmWaveEfficiency(double m, double n, double groups, int sm_count) {
-  const double tiles = std::ceil(m / kGemmTileM) * std::ceil(n / kGemmTileN) * std::max(1.0, groups);
-  const double waves = std::ceil(tiles / sm_count);
-  const double tile_m = m >= kGemmMinTileM ? kGemmMinTileM : kGemmSwapAbTileM;
-  const double padded_m = std::ceil(m / tile_m) * tile_m;
+double GemmWaveEfficiency(double m, double n, double groups, int sm_count, double min_tile_rows,
+                          double rows_sd) {
+  const double tiles = TilesFor(m, kGemmTileM) * TilesFor(n, kGemmTileN) * std::max(1.0, groups);
+  const double waves = TilesFor(tiles, sm_count);
+  const double tile_m = min_tile_rows > 0          ? min_tile_rows
+                        : m >= kGemmMinTileM ? kGemmMinTileM
+                                             : kGemmSwapAbTileM;
+  const double padded_m = ExpectedTiles(m, rows_sd, tile_m) * tile_m;
   return tiles / (waves * sm_count) * (m / padded_m);
 }
 
@@ -68,7 +92,17 @@ double StepTimeModel::PeakFlops(DType dtype) const {
 }
 
 double StepTimeModel::GemmWaveEfficiency(const Op& op) const {
-  return roofplan::GemmWaveEfficiency(op.m, op.n, op.groups, sms_);
+  // TensorRT-LLM's CUTLASS MoE GEMMs have no small-row tiles: each expert's
+  // rows fill whole tiles of 64 (Hopper, and 16-bit/FP8 on Blackwell) or,
+  // block-scaled NVFP4 on Blackwell, 128 (cutlass_heuristic.cpp: the
+  // grouped-GEMM candidates of get_candidate_configs_sm90/sm100 start at
+  // CtaShape64x... and, FP4, at CtaShape128x64 / 256x64 over two SMs;
+  // sm_120's tile configs start at 128x128).
+  double min_tile_rows = 0;
+  if (op.grouped && engine_.moe_kernel == MoeKernel::kCutlass) {
+    min_tile_rows = op.dtype == DType::kFp4 ? 128 : kGemmMinTileM;
+  }
+  return roofplan::GemmWaveEfficiency(op.m, op.n, op.groups, sms_, min_tile_rows, op.rows_sd);
 }
 
 // Without a calibrated curve these return the fixed achievable bandwidth,

@@ -23,8 +23,14 @@ inline constexpr int kFallbackSmCount = 100;
 // problems keeps busy: 128x128 output tiles against the SM count (a last
 // wave half empty wastes half a wave), times rows padded to the tensor-core
 // tile (64 on Hopper wgmma; 8 below that, where kernels swap A and B).
+// `min_tile_rows` > 0 pads every problem's rows to a multiple of it instead:
+// kernels without a small-row variant (CUTLASS grouped GEMMs). When the
+// groups' rows spread around m (`rows_sd` > 0: experts' counts), each pads
+// its own: the padding is the expected one over a normal spread, clipped at
+// one tile a group.
 // Calibration divides measured GEMM efficiency by the same factor.
-double GemmWaveEfficiency(double m, double n, double groups, int sm_count);
+double GemmWaveEfficiency(double m, double n, double groups, int sm_count, double min_tile_rows = 0,
+                          double rows_sd = 0);
 
 // Where one op's time went.
 struct OpTime {
