@@ -338,7 +338,7 @@ TEST(MoeLoad, CutlassExpertRowsFillWholeTiles) {
 // 64 rows on average with sd 8 in 64-row tiles: every expert fills one
 // tile and half of them spill into a second (P(rows > 64) = 1/2, P(rows >
 // 128) ~ 1e-15): 1.5 tiles, 96 rows computed for 64. A spread wider than
-// two tiles leaves a uniform remainder: 1000 rows, sd 200, 64-row tiles
+// half a tile leaves a uniform remainder: 1000 rows, sd 200, 64-row tiles
 // pad to 1032.
 TEST(MoeLoad, ExpertsPadTheirOwnRows) {
   const double waves = 1024.0 / (7 * 148);

@@ -404,7 +404,8 @@ class StepOpBuilder {
     const double rows = assignments / hit;
     // Each expert's count is binomial around `rows`, and the router's skew
     // spreads the experts' means as well.
-    const double rows_sd = std::sqrt(rows + std::pow(e_.expert_load_cv * rows, 2));
+    const double skewed = e_.expert_load_cv * rows;
+    const double rows_sd = std::sqrt(rows + skewed * skewed);
 
     Elementwise("moe_permute", layers, assignments * h * 2 * 4, 2);
     Gemm("expert_gate_up", layers, rows, (gated ? 2 : 1) * width, h, hit, expert_weight_bytes_,
