@@ -101,5 +101,27 @@ TEST(MemoryPlan, TrtllmKvBudgetIsAFractionOfTheFreeMemory) {
   EXPECT_NEAR(m.kv_budget_bytes, trtllm.memory_fraction * free, 1.0);
 }
 
+// Under attention DP the MoE buffers hold every rank's tokens. Qwen3-235B
+// (hidden 4096, 64 x 128 query and 4 x 128 KV widths, experts of 1536, top
+// 8) under TensorRT-LLM 1.0 (8192 tokens a step, 2048 sequences) on 8 H100s
+// as 8 attention-DP ranks: 2 bytes x (4 x 4096 + 8192 + 2 x 512 + 2 x 1536
+// x 8 x 8) = 444,416 bytes a token, x 8192 = 3,640,655,872, plus fp32 logits
+// for 2048 sequences of 151,936 = 1,244,659,712. With tp 8 (the experts'
+// rows are the GPU's own tokens): 2 x (16384 + (8192 + 1024) / 8 + 2 x
+// 12288 / 8) x 8192 + 1,244,659,712 / 8.
+TEST(MemoryPlan, AttentionDpMoeBuffersHoldEveryRanksTokens) {
+  const ModelConfig model = ResolveModel("qwen3-235b-a22b");
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  const EnginePreset engine = ResolveEngine("trtllm-1.0");
+  ASSERT_EQ(engine.max_num_batched_tokens, 8192);
+  ASSERT_EQ(engine.max_num_seqs, 2048);
+  Precision fp8;
+  fp8.weight = fp8.activation = fp8.expert_weight = fp8.kv = DType::kFp8;
+  const MemoryPlan dp = PlanMemory(model, gpu, ParallelPlan{1, 1, 8, 1}, fp8, engine);
+  EXPECT_DOUBLE_EQ(dp.activation_bytes, 3640655872.0 + 1244659712.0);
+  const MemoryPlan tp = PlanMemory(model, gpu, ParallelPlan{8, 1, 8, 1}, fp8, engine);
+  EXPECT_DOUBLE_EQ(tp.activation_bytes, 2.0 * (16384 + 9216.0 / 8 + 2 * 12288.0 / 8) * 8192 + 1244659712.0 / 8);
+}
+
 }  // namespace
 }  // namespace roofplan

@@ -85,11 +85,18 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   plan.weights_bytes = p.pp == 1 ? stage_layers + embedding + (m.tie_word_embeddings ? 0 : lm_head)
                                  : stage_layers + std::max(embedding, lm_head);
 
-  // Activations of the largest step the engine schedules.
+  // Activations of the largest step the engine schedules. Under attention
+  // DP the MoE layers of every rank run on all ranks' tokens, gathered, and
+  // the engine sizes their buffers for all of them: TensorRT-LLM profiles
+  // its KV budget on a forward whose dummy requests attention DP replicates
+  // to every rank (KvCacheCreator._create_dummy_context_requests), and its
+  // MoE takes max_num_tokens x ranks rows (fused_moe_cutlass.py).
   const double tokens = e.max_num_batched_tokens;
+  const double moe_rows_per_token = p.attention_dp();
   const double widest_mlp = std::max<double>(
       static_cast<double>(m.intermediate_size),
-      m.is_moe() ? static_cast<double>(m.moe_intermediate_size * m.experts_per_token) : 0.0);
+      m.is_moe() ? static_cast<double>(m.moe_intermediate_size * m.experts_per_token) * moe_rows_per_token
+                 : 0.0);
   const double per_token = 2.0 * (4.0 * m.hidden_size +
                                   (m.q_width() + 2.0 * m.kv_width()) / p.tp + 2.0 * widest_mlp / p.tp);
   const double logits = static_cast<double>(e.max_num_seqs) * m.vocab_size / p.tp * 4.0;
