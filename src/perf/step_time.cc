@@ -40,8 +40,9 @@ double TilesFor(double rows, double tile) { return std::ceil(rows / tile - 1e-9)
   double tiles = 1;
   const double first = std::max(1.0, std::floor((mean - 4 * sd) / tile));
   tiles += first - 1;  // rows above every j tile below the spread
+  const double sd_root2 = sd * std::sqrt(2.0);
   for (double j = first; j * tile < mean + 4 * sd; ++j) {
-    tiles += 0.5 * std::erfc((j * tile - mean) / (sd * std::sqrt(2.0)));
+    tiles += 0.5 * std::erfc((j * tile - mean) / sd_root2);
   }
   return tiles;
 }

@@ -521,11 +521,11 @@ FitResult FitEngineOverheads(const Setup& setup, const std::vector<MeasuredServi
   const std::string kept =
       "graph_kernel_gap_us kept at the preset's " + Fmt(setup.engine.graph_kernel_gap_us) + " us: ";
   // Forward-difference steps: 25%, at least 50 us of time per step (for the
-  // gap: on the step with the most graph kernels).
-  // A simulated run's TTFT jumps by a percent or two when a step shifts a
-  // few microseconds (an arrival lands in another step), while 50 us per
-  // step moves every latency smoothly by more than that: smaller
-  // differences measure the jumps, not the slope.
+  // gap: on the step with the most graph kernels). A simulated run's TTFT
+  // jumps by a percent or two when a step shifts a few microseconds (an
+  // arrival lands in another step), while 50 us per step moves every
+  // latency smoothly by more than that: smaller differences measure the
+  // jumps, not the slope.
   const Eigen::Vector2d min_step(50.0, weights.max() > 0 ? 50.0 / weights.max() : 0.05);
 
   // Stage 1: step_overhead_us alone.
