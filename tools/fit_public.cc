@@ -6,6 +6,9 @@
 //                                      residuals per group (prediction intervals)
 // and prints the accuracy before the fit, in-sample and leave-one-source-out.
 //   build/roofplan_fit_public [--validation DIR] [--out DIR] [--no-loso] [--dry-run]
+//                             [--rows FILE]
+// --rows writes every row's measured and predicted figures as CSV, for
+// slicing the errors by GPU, model or shape.
 // Takes tens of minutes on two cores: it simulates every serving run many times.
 #include <algorithm>
 #include <cmath>
@@ -135,6 +138,26 @@ void PrintHeldOutCoverage(const std::vector<HeldOutResidual>& residuals, double 
   fmt::print("| all | | | {:.0f}% | {:.0f}% |\n", 100 * PooledCoverage(own), 100 * PooledCoverage(widened));
 }
 
+// One line a measured figure: what tells the row apart, then the measured
+// value and each run's prediction (documented, in-sample, left out).
+void WriteRows(const std::string& path,
+               const std::vector<std::pair<std::string, std::vector<Residual>>>& runs) {
+  std::ofstream f(path);
+  if (!f) throw Error("cannot write " + path);
+  f << "id,source_set,metric,model,gpu,generation,moe,measured";
+  for (const auto& run : runs) f << "," << run.first;
+  f << "\n";
+  for (size_t i = 0; i < runs[0].second.size(); ++i) {
+    const Residual& r = runs[0].second[i];
+    f << '"' << r.c->id << "\"," << r.c->source_set << "," << r.metric << "," << r.c->model << ","
+      << r.c->gpu << "," << r.c->gpu_generation << "," << (r.c->moe ? 1 : 0) << ","
+      << fmt::format("{:.6g}", r.measured);
+    for (const auto& run : runs) f << fmt::format(",{:.6g}", run.second[i].predicted);
+    f << "\n";
+  }
+  fmt::print(stderr, "wrote {}\n", path);
+}
+
 void Write(const std::string& path, const nlohmann::json& j) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream f(path);
@@ -148,6 +171,7 @@ void Write(const std::string& path, const nlohmann::json& j) {
 int main(int argc, char** argv) {
   std::string dir = std::string(ROOFPLAN_SOURCE_DIR) + "/../shared/validation";
   std::string out_dir = std::string(ROOFPLAN_SOURCE_DIR) + "/calibration/public";
+  std::string rows_path;
   bool loso = true, dry_run = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -157,10 +181,12 @@ int main(int argc, char** argv) {
       out_dir = argv[++i];
     } else if (a == "--no-loso") {
       loso = false;
+    } else if (a == "--rows" && i + 1 < argc) {
+      rows_path = argv[++i];
     } else if (a == "--dry-run") {
       dry_run = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--validation DIR] [--out DIR] [--no-loso] [--dry-run]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--validation DIR] [--out DIR] [--no-loso] [--dry-run] [--rows FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -201,6 +227,7 @@ int main(int argc, char** argv) {
       runs.push_back({"leave-one-source-out", held_out});
     }
     PrintAccuracy(runs);
+    if (!rows_path.empty()) WriteRows(rows_path, runs);
     PrintWorstRows(runs.back().first, runs.back().second, 15);
     const std::vector<HeldOutResidual> interval_rows = ForIntervals(held_out);
     double spread = 1;
