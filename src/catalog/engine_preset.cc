@@ -69,7 +69,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
-                       "swap_space_gib", "prefix_caching", "sources"});
+                       "swap_space_gib", "prefix_caching", "speculative", "sources"});
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
@@ -129,6 +129,10 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       PositiveInt(o, "gemm_kernels_per_matmul", base.gemm_kernels_per_matmul, kMaxGemmKernels);
   e.repeat_kv_before_prefill_attention = o.OptionalBool("repeat_kv_before_prefill_attention")
                                              .value_or(base.repeat_kv_before_prefill_attention);
+  if (o.Has("speculative")) {
+    e.speculative = ParseSpeculative(o.raw().at("speculative"), o.file(), o.PathOf("speculative"),
+                                     base.speculative);
+  }
   e.expert_load_cv = NonNegative(o, "expert_load_cv", base.expert_load_cv, kMaxExpertLoadCv);
   e.moe_kernel = Choice(o, "moe_kernel", base.moe_kernel, "triton", MoeKernel::kTriton, "cutlass",
                         MoeKernel::kCutlass);
@@ -211,7 +215,8 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"sliding_window_attention", e.sliding_window_attention},
           {"preemption", e.preemption == EnginePreset::Preemption::kSwap ? "swap" : "recompute"},
           {"swap_space_gib", e.swap_space_bytes / kGiB},
-          {"prefix_caching", e.prefix_caching}};
+          {"prefix_caching", e.prefix_caching},
+          {"speculative", SpeculativeToJson(e.speculative)}};
 }
 
 }  // namespace roofplan

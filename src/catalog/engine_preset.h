@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/speculative.h"
+
 namespace roofplan {
 
 // A small memory-bound op as the engine implements it: how many kernels it
@@ -145,6 +147,9 @@ struct EnginePreset {
   bool chunked_attention_prefill = false;
 
   std::vector<GpuDefaultsRule> gpu_defaults;  // in order; later rules win
+  // Speculative decoding (off unless a preset or scenario turns it on);
+  // ResolveScenario completes and checks it.
+  SpeculativeConfig speculative;
 };
 
 // Bounds on a preset's batch limits, shared by plan search spaces: far

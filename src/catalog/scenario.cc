@@ -1,5 +1,7 @@
 #include "catalog/scenario.h"
 
+#include "catalog/speculative.h"
+
 #include "catalog/catalog.h"
 #include "catalog/gpu_spec.h"
 #include "catalog/json_reader.h"
@@ -28,7 +30,7 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep",
                        "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
                        "slo", "cluster", "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
-                       "calibration", "public_calibration"});
+                       "calibration", "public_calibration", "speculative"});
   Scenario s;
   s.file = file;
   s.name = o.OptionalString("name").value_or("");
@@ -57,6 +59,14 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
       s.engine_overrides = e;
     } else {
       o.Fail("engine", "expected a preset name or an object {\"preset\": ..., overrides}");
+    }
+  }
+  if (o.Has("speculative")) {
+    o.Object("speculative");  // an object, or a clear error
+    s.speculative = o.raw().at("speculative");
+    ParseSpeculative(s.speculative, file, "$.speculative", SpeculativeConfig());
+    if (s.speculative.contains("draft_model")) {
+      s.speculative["draft_model"] = named_file(s.speculative["draft_model"].get<std::string>());
     }
   }
   if (auto w = o.OptionalObject("workload")) {

@@ -40,6 +40,10 @@ struct Scenario {
 
   std::string engine = "vllm";       // preset name or path
   nlohmann::json engine_overrides;   // object applied over the preset, or null
+  // Speculative decoding ("speculative": {...}, or the --spec-* flags),
+  // applied over the preset's after the engine overrides; null: the
+  // preset's. Checked when read; its draft_model path made absolute.
+  nlohmann::json speculative;
 
   // The load: lengths, concurrency or arrivals, trace (made absolute,
   // relative paths being relative to the scenario's folder). `estimate`

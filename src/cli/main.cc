@@ -62,6 +62,9 @@ struct CommonFlags {
       format = "table";
   int num_gpus = 0, tp = 0, pp = 0, ep = 0;
   double price = 0, memory_fraction = 0;
+  // Speculative decoding, over the scenario's and the preset's.
+  std::string spec_method, spec_acceptance, spec_draft_model;
+  int spec_tokens = 0;
 };
 
 void AddCommonFlags(CLI::App* app, CommonFlags* f) {
@@ -84,6 +87,32 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
                   "calibration file (default: calibration/<gpu>.json when it exists; none: the documented defaults)");
   app->add_option("--format", f->format, "table (default), json, csv or markdown")
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
+  app->add_option("--spec-method", f->spec_method,
+                  "speculative decoding: eagle3, mtp, draft, ngram or none (default: the preset's, off)")
+      ->check(CLI::IsMember({"eagle3", "mtp", "draft", "ngram", "none"}));
+  app->add_option("--spec-tokens", f->spec_tokens, "draft tokens proposed per sequence per step (K)")
+      ->check(IntegerIn(1, 16));
+  app->add_option("--spec-acceptance", f->spec_acceptance,
+                  "acceptance: one conditional rate (0.7) or a rate per position (0.8,0.5,0.3) as vLLM "
+                  "reports them (default for eagle3 and mtp: published figures)");
+  app->add_option("--spec-draft-model", f->spec_draft_model, "draft model for --spec-method draft: slug or config.json");
+}
+
+// --spec-acceptance: one rate, or comma-separated rates that do not increase.
+nlohmann::json AcceptanceFlag(const std::string& text) {
+  std::vector<double> rates;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    rates.push_back(ParseNumberFlag("--spec-acceptance", text.substr(start, comma - start), 0, 1, false));
+    if (rates.size() > 16) throw Error("--spec-acceptance: at most 16 rates, one per draft position");
+    if (rates.size() > 1 && rates.back() > rates[rates.size() - 2]) {
+      throw Error("--spec-acceptance " + text + ": rates must not increase (a position is accepted only "
+                  "when every earlier one is)");
+    }
+    start = comma + 1;
+  }
+  return rates.size() == 1 ? nlohmann::json(rates[0]) : nlohmann::json(rates);
 }
 
 // How sure (estimate, simulate, plan): which intervals file, at which
@@ -156,6 +185,13 @@ Scenario BuildScenario(const CommonFlags& f) {
   if (!f.calibration.empty()) {
     s.calibration = f.calibration;
     s.calibration_origin = "--calibration";
+  }
+  if (!f.spec_method.empty() || f.spec_tokens || !f.spec_acceptance.empty() || !f.spec_draft_model.empty()) {
+    if (s.speculative.is_null()) s.speculative = nlohmann::json::object();
+    if (!f.spec_method.empty()) s.speculative["method"] = f.spec_method;
+    if (f.spec_tokens) s.speculative["tokens"] = f.spec_tokens;
+    if (!f.spec_acceptance.empty()) s.speculative["acceptance"] = AcceptanceFlag(f.spec_acceptance);
+    if (!f.spec_draft_model.empty()) s.speculative["draft_model"] = f.spec_draft_model;
   }
   return s;
 }
@@ -263,7 +299,8 @@ int RunStep(const CommonFlags& f, const std::string& phase, const std::string& b
 int RunMemory(const CommonFlags& f, const std::string& context) {
   Scenario s = BuildScenario(f);
   Setup setup = ResolveScenario(s);
-  MemoryPlan m = PlanMemory(setup.model, setup.gpu, setup.plan, setup.precision, setup.engine);
+  MemoryPlan m = PlanMemory(setup.model, setup.gpu, setup.plan, setup.precision, setup.engine,
+                            setup.speculator ? &*setup.speculator : nullptr);
   double ctx = 0;
   if (!context.empty()) {
     const int64_t tokens = ParseCount("--context", context, kMaxRequestTokens);

@@ -62,7 +62,7 @@ double StackBytesPerGpu(const ModelConfig& m, const ParallelPlan& p, const Preci
 }  // namespace
 
 MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPlan& p,
-                      const Precision& prec, const EnginePreset& e) {
+                      const Precision& prec, const EnginePreset& e, const Speculator* speculator) {
   MemoryPlan plan;
   plan.capacity_bytes = gpu.memory_bytes;
   plan.kv_block_tokens = e.kv_block_tokens;
@@ -84,6 +84,18 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   const double lm_head = (table + (m.tie_word_embeddings || !m.lm_head_bias ? 0 : m.vocab_size)) / p.tp * wide_bytes;
   plan.weights_bytes = p.pp == 1 ? stage_layers + embedding + (m.tie_word_embeddings ? 0 : lm_head)
                                  : stage_layers + std::max(embedding, lm_head);
+  if (speculator) {
+    // The draft under the target's tp (its experts under its ep), its
+    // fusion projection whole in 16-bit, its own tables in 16-bit.
+    const ModelConfig& d = speculator->model;
+    const ParallelPlan dp{p.tp, 1, d.is_moe() ? p.ep : 1, 1};
+    const double d_table = static_cast<double>(d.vocab_size) * static_cast<double>(d.hidden_size) / p.tp * wide_bytes;
+    const double h = static_cast<double>(m.hidden_size);
+    plan.draft_weights_bytes = StackBytesPerGpu(d, dp, prec) + speculator->fused_inputs * h * h * 2 +
+                               (speculator->own_embedding ? d_table : 0) +
+                               (speculator->own_lm_head ? d_table : 0);
+    plan.weights_bytes += plan.draft_weights_bytes;
+  }
 
   // Activations of the largest step the engine schedules. Under attention
   // DP the MoE layers of every rank run on all ranks' tokens, gathered, and
@@ -113,6 +125,11 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   plan.kv_bytes_per_token_model = KvBytesPerToken(m, prec.kv);
   const double stage_fraction = layers_per_stage / m.num_layers;
   plan.kv_bytes_per_token = KvBytesPerToken(m, prec.kv, p.tp) * stage_fraction;
+  if (speculator) {
+    plan.draft_kv_bytes_per_token = KvBytesPerToken(speculator->model, prec.kv, p.tp);
+    plan.kv_bytes_per_token += plan.draft_kv_bytes_per_token;
+    plan.kv_bytes_per_token_model += KvBytesPerToken(speculator->model, prec.kv);
+  }
   plan.state_bytes_per_sequence =
       RecurrentStateBytesPerSequence(m, RecurrentStateDType(m, prec.activation), p.tp) * stage_fraction;
   const double block_bytes = plan.kv_bytes_per_token * e.kv_block_tokens;
@@ -147,7 +164,8 @@ double KvBytesPerSequencePerGpu(const MemoryPlan& memory, const ModelConfig& m,
   const double layers_per_stage = std::ceil(static_cast<double>(m.num_layers) / p.pp);
   const double bytes = memory.sliding_window_attention ? KvBytesForSequence(m, prec.kv, rounded, p.tp)
                                                        : KvBytesPerToken(m, prec.kv, p.tp) * rounded;
-  return bytes * layers_per_stage / m.num_layers + memory.state_bytes_per_sequence;
+  return bytes * layers_per_stage / m.num_layers + memory.draft_kv_bytes_per_token * rounded +
+         memory.state_bytes_per_sequence;
 }
 
 int64_t MaxConcurrentSequences(const MemoryPlan& memory, const ModelConfig& m,

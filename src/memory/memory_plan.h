@@ -10,6 +10,7 @@
 #include "catalog/gpu_spec.h"
 #include "catalog/model_config.h"
 #include "model/deployment.h"
+#include "model/speculator.h"
 
 namespace roofplan {
 
@@ -26,6 +27,11 @@ struct MemoryPlan {
   // per GPU, taken from the same budget as the paged KV (vLLM's hybrid
   // allocator pages both from one pool); 0 for attention-only models.
   double state_bytes_per_sequence = 0;
+  // Speculative decoding's draft (model/speculator.h): its weights (in
+  // weights_bytes too) and the KV its layers cache per token, paged with
+  // the target's (in kv_bytes_per_token too).
+  double draft_weights_bytes = 0;
+  double draft_kv_bytes_per_token = 0;
   int kv_block_tokens = 16;
   int64_t kv_blocks = 0;              // per GPU
   int attention_dp = 1;               // attention groups per replica (wide EP)
@@ -34,8 +40,11 @@ struct MemoryPlan {
   std::string why_not;                // when !fits: the numbers that show why
 };
 
+// `speculator`: the draft of speculative decoding, held beside the target
+// on every GPU under the same tp (its layers whole on the last stage).
 MemoryPlan PlanMemory(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
-                      const Precision& precision, const EnginePreset& engine);
+                      const Precision& precision, const EnginePreset& engine,
+                      const Speculator* speculator = nullptr);
 
 // Sequences of `tokens` each that the KV budget holds at once in one replica
 // (every attention group), with whole paged blocks per sequence,

@@ -70,7 +70,8 @@ class StepOpBuilder {
                                 BusiestRankAssignments(s.prefill_seqs, attn_dp_)});
     }
     decode_seqs_ = s.decode_seqs / attn_dp_;
-    tokens_ = prefill_seqs_ * s.prefill_tokens + decode_seqs_ + s.padding_tokens / attn_dp_;
+    decode_rows_ = decode_seqs_ * s.decode_tokens;
+    tokens_ = prefill_seqs_ * s.prefill_tokens + decode_rows_ + s.padding_tokens / attn_dp_;
     replica_tokens_ = s.new_tokens() + s.padding_tokens;
     act_bytes_ = BytesPerElement(prec.activation);
     weight_bytes_ = BytesPerElement(prec.weight);
@@ -231,9 +232,9 @@ class StepOpBuilder {
          heads * (m_.qk_nope_head_dim + m_.v_head_dim), static_cast<double>(m_.kv_lora_rank), 1,
          weight_bytes_, gemm_dtype_);
     if (decode_seqs_ > 0) {
-      Gemm("mla_absorb_k", layers, decode_seqs_, static_cast<double>(m_.kv_lora_rank),
+      Gemm("mla_absorb_k", layers, decode_rows_, static_cast<double>(m_.kv_lora_rank),
            static_cast<double>(m_.qk_nope_head_dim), heads, weight_bytes_, DType::kBf16);
-      Gemm("mla_absorb_v", layers, decode_seqs_, static_cast<double>(m_.v_head_dim),
+      Gemm("mla_absorb_v", layers, decode_rows_, static_cast<double>(m_.v_head_dim),
            static_cast<double>(m_.kv_lora_rank), heads, weight_bytes_, DType::kBf16);
     }
   }
@@ -249,14 +250,16 @@ class StepOpBuilder {
     Gemm("indexer_k_weights_proj", layers, tokens_, d + ih, h, 1, weight_bytes_, gemm_dtype_);
     const double key_bytes = IndexerKeyBytesPerToken(m_);
     const double prefill_keys = prefill_seqs_ * CausalKeysSeen(s_.prefill_past, s_.prefill_tokens, 0);
-    const double decode_keys = decode_seqs_ * (s_.decode_context + 1);
+    const double q = s_.decode_tokens;
+    const double decode_keys = decode_seqs_ * (q * s_.decode_context + q * (q + 1) / 2);
     Op op;
     op.name = "indexer_scores";
     op.kind = OpKind::kAttentionDecode;  // streams the cached keys once per query row
     op.count = layers;
     op.dtype = DType::kFp8;
     op.flops = 2 * ih * d * (prefill_keys + decode_keys);
-    op.bytes = (prefill_seqs_ * (s_.prefill_past + s_.prefill_tokens) + decode_keys) * key_bytes;
+    op.bytes = (prefill_seqs_ * (s_.prefill_past + s_.prefill_tokens) +
+                decode_seqs_ * (s_.decode_context + q)) * key_bytes;
     Push(op);
   }
 
@@ -288,15 +291,24 @@ class StepOpBuilder {
 
   void DecodeAttention(double layers, const MixerSpec& a, double heads, double kv_heads, double window,
                        bool chunked) {
-    double keys = s_.decode_context + 1;
+    // q queries a sequence (1, or K + 1 verifying drafts) read its cache
+    // once; query i sees the cache and i of the new keys.
+    const double q = s_.decode_tokens;
+    double keys = s_.decode_context + q;
+    double keys_seen = q * s_.decode_context + q * (q + 1) / 2;
     if (chunked && keys > window) {
       // Past the first chunk a query sees between 1 and `window` keys; the
       // batch's sequences sit at every offset, so on average half a chunk.
       keys = (window + 1) / 2;
-    } else if (window > 0) {
-      keys = std::min(keys, window);
+      keys_seen = q * keys;
+    } else if (window > 0 && keys > window) {
+      keys = window;
+      keys_seen = q * window;
     }
-    if (m_.index_topk > 0) keys = std::min(keys, static_cast<double>(m_.index_topk));
+    if (m_.index_topk > 0 && keys > m_.index_topk) {
+      keys = static_cast<double>(m_.index_topk);
+      keys_seen = q * keys;
+    }
     Op op;
     op.name = "attention_decode";
     op.kind = OpKind::kAttentionDecode;
@@ -305,14 +317,14 @@ class StepOpBuilder {
     if (m_.mla) {
       // Absorbed MLA: every head attends over the shared latent.
       const double latent = static_cast<double>(m_.kv_lora_rank + m_.qk_rope_head_dim);
-      op.flops = decode_seqs_ * heads * 2 * (latent + m_.kv_lora_rank) * keys;
-      op.bytes = decode_seqs_ * (keys * latent * kv_bytes_ + heads * latent * 4);
+      op.flops = decode_seqs_ * heads * 2 * (latent + m_.kv_lora_rank) * keys_seen;
+      op.bytes = decode_seqs_ * (keys * latent * kv_bytes_ + q * heads * latent * 4);
       op.parallel_units = e_.decode_attention_split_kv ? 0 : decode_seqs_ * std::ceil(heads / 64.0);
     } else {
       const double dims = static_cast<double>(a.head_dim + a.v_head_dim);
       const double cached_dims = static_cast<double>(a.head_dim + (a.k_eq_v ? 0 : a.v_head_dim));
-      op.flops = decode_seqs_ * heads * 2 * dims * keys;
-      op.bytes = decode_seqs_ * (keys * kv_heads * cached_dims * kv_bytes_ + heads * dims * 2);
+      op.flops = decode_seqs_ * heads * 2 * dims * keys_seen;
+      op.bytes = decode_seqs_ * (keys * kv_heads * cached_dims * kv_bytes_ + q * heads * dims * 2);
       op.parallel_units = e_.decode_attention_split_kv ? 0 : decode_seqs_ * kv_heads;
     }
     Push(op);
@@ -341,7 +353,7 @@ class StepOpBuilder {
     op.count = layers;
     op.dtype = DType::kBf16;
     op.flops = prefill_tokens * heads * (4 * key_dim * value_dim + 2 * std::min(chunk, s_.prefill_tokens) * (key_dim + value_dim)) +
-               decode_seqs_ * 6 * state_elems;
+               decode_rows_ * 6 * state_elems;
     op.bytes = tokens_ * heads * (2 * key_dim + 2 * value_dim) * 2 + seqs * state_elems * state_bytes_ * 2;
     Push(op);
   }
@@ -467,6 +479,7 @@ class StepOpBuilder {
   std::vector<Op>* ops_;
   int attn_dp_ = 1;
   double tokens_ = 0, prefill_seqs_ = 0, decode_seqs_ = 0;
+  double decode_rows_ = 0;  // decoding sequences x the tokens each computes
   double replica_tokens_ = 0;  // all attention groups' tokens
   double act_bytes_ = 2, weight_bytes_ = 2, expert_weight_bytes_ = 2, kv_bytes_ = 2, state_bytes_ = 2;
   DType gemm_dtype_ = DType::kBf16, attn_dtype_ = DType::kBf16;

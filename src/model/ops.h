@@ -53,15 +53,20 @@ struct StepShape {
   double prefill_seqs = 0;    // sequences with prompt tokens this step
   double prefill_tokens = 0;  // prompt tokens per such sequence this step (a chunk)
   double prefill_past = 0;    // of its prompt, tokens already cached
-  double decode_seqs = 0;     // sequences generating one token
+  double decode_seqs = 0;     // sequences generating
   double decode_context = 0;  // tokens cached per decoding sequence
+  // Tokens each decoding sequence computes: 1, or K + 1 when the step
+  // verifies K speculative draft tokens (its last sampled token and the
+  // drafts, each query attending to the cache and the ones before it).
+  double decode_tokens = 1;
   // Dummy tokens a padded CUDA graph adds to a decode step (the batch run
   // at the captured size above it): GEMMs, MoE and the LM head compute
   // them, attention has no cache to read for them.
   double padding_tokens = 0;
 
-  double new_tokens() const { return prefill_seqs * prefill_tokens + decode_seqs; }
-  double logit_rows() const { return prefill_seqs + decode_seqs; }
+  double new_tokens() const { return prefill_seqs * prefill_tokens + decode_seqs * decode_tokens; }
+  // Verification samples at every position of a draft.
+  double logit_rows() const { return prefill_seqs + decode_seqs * decode_tokens; }
 };
 
 // Fills `ops` (cleared first) with the step's ops on one GPU of one replica.

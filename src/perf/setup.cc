@@ -4,6 +4,8 @@
 #include <map>
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include "catalog/catalog.h"
 #include "core/error.h"
 #include "core/file_read.h"
@@ -112,6 +114,12 @@ Setup ResolveScenario(const Scenario& s) {
     setup.engine = ParseEnginePreset(s.engine_overrides, s.file, "$.engine", setup.engine);
   }
   if (s.memory_fraction) setup.engine.memory_fraction = *s.memory_fraction;
+  const std::string spec_file = s.file.empty() ? "command line" : s.file;
+  if (!s.speculative.is_null()) {
+    setup.engine.speculative =
+        ParseSpeculative(s.speculative, spec_file, "$.speculative", setup.engine.speculative);
+  }
+  setup.engine.speculative = ResolveSpeculative(setup.engine.speculative, spec_file, "$.speculative");
 
   ParallelPlan& p = setup.plan;
   p.pp = s.pp.value_or(1);
@@ -152,6 +160,17 @@ Setup ResolveScenario(const Scenario& s) {
   prec.activation = s.activation_dtype.value_or(DefaultActivationDType(prec.weight, has_peak));
   prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);
   if (prec.kv == DType::kInt4) throw Error("kv_dtype int4 is not supported by the modelled engines; use fp8, int8 or fp4");
+
+  const SpeculativeConfig& spec = setup.engine.speculative;
+  if (spec.enabled()) {
+    std::optional<ModelConfig> draft;
+    if (spec.method == SpecMethod::kDraft) draft = ResolveModel(spec.draft_model);
+    setup.speculator = BuildSpeculator(setup.model, spec, draft ? &*draft : nullptr);
+    setup.notes.push_back(fmt::format("speculative decoding: {} with {} draft tokens, {:.2f} tokens per "
+                                      "step; acceptance {}",
+                                      SpecMethodName(spec.method), spec.tokens, spec.ExpectedTokensPerStep(),
+                                      spec.acceptance_source));
+  }
 
   setup.efficiency = ResolveEfficiency(s, setup.gpu, defaults);
   if (s.inter_node_gb_per_s) setup.network.inter_node_gb_per_s = *s.inter_node_gb_per_s;

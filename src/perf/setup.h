@@ -21,13 +21,15 @@ struct Setup {
   EnginePreset engine;
   Efficiency efficiency;
   Network network;
+  // The draft of speculative decoding when the engine drafts on the GPU.
+  std::optional<Speculator> speculator;
   std::optional<double> usd_per_gpu_hour;
   // What was assumed rather than asked for: the model reader's defaults
   // and estimates, and a weight dtype taken from the checkpoint.
   std::vector<std::string> notes;
 
   StepTimeModel MakeStepTimeModel() const {
-    return StepTimeModel(model, gpu, plan, precision, engine, efficiency, network);
+    return StepTimeModel(model, gpu, plan, precision, engine, efficiency, network, speculator);
   }
 };
 

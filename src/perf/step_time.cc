@@ -62,15 +62,32 @@ double GemmWaveEfficiency(double m, double n, double groups, int sm_count, doubl
 
 StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
                              const Precision& precision, const EnginePreset& engine,
-                             const Efficiency& efficiency, const Network& network)
+                             const Efficiency& efficiency, const Network& network,
+                             const std::optional<Speculator>& speculator)
     : model_(model),
       gpu_(gpu),
       plan_(plan),
       precision_(precision),
       engine_(engine),
       efficiency_(efficiency),
-      network_(network) {
+      network_(network),
+      speculator_(speculator) {
   ValidatePlan(model_, plan_);
+  if (speculator_ && engine_.speculative.enabled()) {
+    EnginePreset draft_engine = engine_;
+    draft_engine.speculative = SpeculativeConfig();
+    draft_engine.step_overhead_us = 0;
+    draft_engine.per_sequence_overhead_us = 0;
+    ParallelPlan draft_plan{plan_.tp, 1, speculator_->model.is_moe() ? plan_.ep : 1, 1};
+    try {
+      ValidatePlan(speculator_->model, draft_plan);
+    } catch (const Error& e) {
+      throw Error(std::string("the ") + SpecMethodName(engine_.speculative.method) + " draft (" +
+                  speculator_->model.slug + ") cannot run beside the target: " + e.what());
+    }
+    draft_ = std::make_shared<const StepTimeModel>(speculator_->model, gpu_, draft_plan, precision_,
+                                                   draft_engine, efficiency_, network_);
+  }
   bytes_per_us_ = gpu_.memory_bandwidth_gb_per_s * efficiency_.memory_bandwidth_fraction * 1e3;
   datasheet_bytes_per_us_ = gpu_.memory_bandwidth_gb_per_s * 1e3;
   sms_ = gpu_.sm_count.value_or(kFallbackSmCount);
@@ -202,10 +219,65 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   return t;
 }
 
+double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime* st) const {
+  const int passes = engine_.speculative.tokens;
+  // A dense draft under attention DP runs on each group's own sequences.
+  const double groups = draft_->plan().attention_dp() < plan_.attention_dp() ? plan_.attention_dp() : 1;
+  StepShape first;
+  first.prefill_seqs = shape.prefill_seqs / groups;
+  first.prefill_tokens = shape.prefill_tokens;
+  first.prefill_past = shape.prefill_past;
+  first.decode_seqs = shape.decode_seqs / groups;
+  first.decode_context = shape.decode_context;
+  const StepTime pass = draft_->Step(first, st != nullptr);
+  double ms = pass.kernels_ms + pass.gaps_ms;  // its launch gaps are its own
+  if (first.decode_seqs > 0 && passes > 1) {
+    StepShape next;
+    next.decode_seqs = first.decode_seqs;
+    next.decode_context = shape.decode_context + 1;
+    const StepTime later = draft_->Step(next);
+    ms += (passes - 1) * (later.kernels_ms + later.gaps_ms);
+  }
+  // The target's hidden states of the tokens just computed, projected to
+  // the draft's input (kept in 16-bit, unsplit, as EAGLE heads load it).
+  const double rows = (shape.prefill_seqs * shape.prefill_tokens + shape.decode_seqs * shape.decode_tokens) / groups;
+  const double h = static_cast<double>(model_.hidden_size);
+  const double k = speculator_->fused_inputs * h;
+  if (rows > 0 && k > 0) {
+    Op fuse;
+    fuse.name = "draft_input_fusion";
+    fuse.kind = OpKind::kGemm;
+    fuse.dtype = DType::kBf16;
+    fuse.m = rows;
+    fuse.n = h;
+    fuse.k = k;
+    fuse.flops = 2 * rows * h * k;
+    fuse.weight_bytes = h * k * 2;
+    fuse.bytes = fuse.weight_bytes + rows * (k + h) * 2;
+    const OpTime t = PriceOp(fuse, cuda_graph);
+    ms += t.time_us / 1e3;
+    if (st) st->ops.push_back(t);
+  }
+  if (st) {
+    // The draft's own ops, named as such, for breakdowns.
+    for (OpTime t : pass.ops) {
+      t.op.name = "draft_pass";
+      t.time_us *= passes;
+      st->ops.push_back(t);
+    }
+  }
+  return ms;
+}
+
 StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) const {
   thread_local std::vector<Op> ops;
   StepTime st;
   StepShape shape = requested;
+  const bool speculating = engine_.speculative.enabled() && shape.decode_seqs > 0;
+  if (speculating) {
+    shape.decode_tokens = engine_.speculative.tokens + 1;
+    st.tokens_per_decode = engine_.speculative.ExpectedTokensPerStep();
+  }
   const bool decode_only = shape.prefill_seqs <= 0;
   // Sequences one scheduler handles: attention data-parallel ranks each
   // run their own.
@@ -238,6 +310,10 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
     kernels_us += t.time_us;
     st.kernel_count += op.count * (op.kind == OpKind::kCollective ? 1 : op.kernels);
     if (with_breakdown) st.ops.push_back(t);
+  }
+  if (draft_ && (speculating || shape.prefill_seqs > 0)) {
+    st.draft_ms = DraftMs(shape, st.cuda_graph, with_breakdown ? &st : nullptr);
+    kernels_us += st.draft_ms * 1e3;
   }
   // Graph replay adds a small gap per node; eager launches are already in
   // the per-kernel floor.

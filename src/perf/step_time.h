@@ -4,6 +4,7 @@
 // CPU overhead per step.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "catalog/engine_preset.h"
@@ -13,6 +14,7 @@
 #include "hardware/interconnect.h"
 #include "model/deployment.h"
 #include "model/ops.h"
+#include "model/speculator.h"
 
 namespace roofplan {
 
@@ -47,19 +49,39 @@ struct StepTime {
   double overhead_ms = 0;  // engine host time per step not hidden behind the GPU
   double step_ms = 0;      // latency of the step: kernels + gaps + overhead
   double kernel_count = 0;
+  // Speculative decoding: the draft passes' GPU time (in kernels_ms too)
+  // and the tokens each decoding sequence gains on average (1 without).
+  double draft_ms = 0;
+  double tokens_per_decode = 1;
   bool cuda_graph = false;
   std::vector<OpTime> ops;  // filled only when a breakdown is asked for
 };
 
 // Prices steps of one deployment. Construct once, call Step many times;
 // Step is const and thread-safe.
+//
+// With speculative decoding on in the engine preset, a step's decoding
+// sequences each verify K drafts (K + 1 tokens through the target) and
+// the step adds the drafting: K passes of `speculator` (the prompt chunks
+// of the step ride on the first), plus the projection that feeds it the
+// target's hidden states. Prompt lookup (no speculator) drafts on the CPU.
 class StepTimeModel {
  public:
   StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const ParallelPlan& plan,
                 const Precision& precision, const EnginePreset& engine,
-                const Efficiency& efficiency, const Network& network = Network());
+                const Efficiency& efficiency, const Network& network = Network(),
+                const std::optional<Speculator>& speculator = std::nullopt);
 
   StepTime Step(const StepShape& shape, bool with_breakdown = false) const;
+
+  // Tokens a decoding sequence gains per step: 1 + the expected accepted
+  // drafts under speculative decoding, else 1.
+  double TokensPerDecodeStep() const { return engine_.speculative.ExpectedTokensPerStep(); }
+  // Tokens a decoding sequence puts through the target per step (K + 1).
+  double DecodeTokensComputed() const {
+    return engine_.speculative.enabled() ? engine_.speculative.tokens + 1.0 : 1.0;
+  }
+  const std::optional<Speculator>& speculator() const { return speculator_; }
 
   // Peak of `dtype` in FLOP/s; throws Error naming the GPU when the profile
   // has no verified figure for it.
@@ -75,6 +97,8 @@ class StepTimeModel {
  private:
   OpTime PriceOp(const Op& op, bool cuda_graph) const;
   double GemmWaveEfficiency(const Op& op) const;
+  // The drafting of a step whose decoding sequences verify drafts.
+  double DraftMs(const StepShape& shape, bool cuda_graph, StepTime* st) const;
 
   ModelConfig model_;
   GpuSpec gpu_;
@@ -83,6 +107,11 @@ class StepTimeModel {
   EnginePreset engine_;
   Efficiency efficiency_;
   Network network_;
+  std::optional<Speculator> speculator_;
+  // The speculator priced as a model of its own (same GPU, tp, engine
+  // kernels, no host time); runs per attention group when it has no
+  // experts to share.
+  std::shared_ptr<const StepTimeModel> draft_;
   // Achievable bandwidth for `bytes_per_kernel` (reads + writes of one launch).
   double MemoryBytesPerUs(double bytes_per_kernel) const;
   double DecodeAttentionBytesPerUs(double bytes_per_kernel) const;

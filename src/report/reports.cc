@@ -113,6 +113,7 @@ nlohmann::json DeploymentJson(const Setup& s) {
           {"params_active", params.active},
           {"params_vision", params.vision},
           {"params_mtp", params.mtp},
+          {"speculative", SpeculativeToJson(s.engine.speculative)},
           {"notes", s.notes}};
 }
 
@@ -126,6 +127,8 @@ nlohmann::json MemoryJson(const MemoryPlan& m, int64_t max_seqs, double context)
           {"kv_bytes_per_token", m.kv_bytes_per_token},
           {"kv_bytes_per_token_model", m.kv_bytes_per_token_model},
           {"state_bytes_per_sequence", m.state_bytes_per_sequence},
+          {"draft_weights_bytes", m.draft_weights_bytes},
+          {"draft_kv_bytes_per_token", m.draft_kv_bytes_per_token},
           {"kv_block_tokens", m.kv_block_tokens},
           {"kv_blocks", m.kv_blocks},
           {"kv_tokens", m.kv_blocks * static_cast<int64_t>(m.kv_block_tokens)},
@@ -164,6 +167,10 @@ nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e
   if (w.num_requests) {
     j["num_requests"] = *w.num_requests;
     j["makespan_s"] = e.makespan_s;
+  }
+  if (s.engine.speculative.enabled()) {
+    j["spec_tokens_per_step"] = e.tokens_per_decode_step;
+    j["spec_accepted_tokens_per_step"] = e.tokens_per_decode_step - 1;
   }
   const double context = static_cast<double>(w.isl + w.osl);
   j["memory"] = MemoryJson(e.memory, e.max_concurrency, context);
@@ -220,6 +227,12 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
   figure("TTFT", e.ttft_ms, iv.ttft_ms, "ms");
   figure("ITL (TPOT)", e.itl_ms, iv.itl_ms, "ms");
   figure("end-to-end", e.e2e_ms, iv.e2e_ms, "ms");
+  if (s.engine.speculative.enabled()) {
+    const SpeculativeConfig& spec = s.engine.speculative;
+    Row(t, "speculative decoding", fmt::format("{} x{}", SpecMethodName(spec.method), spec.tokens),
+        fmt::format("{} tokens per decode step ({} verified); decode step {} ms",
+                    FormatNumber(e.tokens_per_decode_step, 3), spec.tokens + 1, FormatNumber(e.decode_step_ms)));
+  }
   Section(t, "throughput");
   figure("output tokens/s", e.output_tokens_per_s, thr, "tok/s");
   figure("output tokens/s per GPU", e.output_tokens_per_s_per_gpu, thr, "tok/s");
@@ -239,6 +252,11 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
   Row(t, "runtime overhead", FormatBytes(e.memory.runtime_overhead_bytes));
   Row(t, "KV budget", FormatBytes(e.memory.kv_budget_bytes));
   Row(t, "KV per token", FormatNumber(e.memory.kv_bytes_per_token, 6), "bytes");
+  if (e.memory.draft_weights_bytes > 0) {
+    Row(t, "draft weights", FormatBytes(e.memory.draft_weights_bytes),
+        fmt::format("in the weights; its KV {} bytes a token, in the KV per token",
+                    FormatNumber(e.memory.draft_kv_bytes_per_token, 6)));
+  }
   if (e.memory.state_bytes_per_sequence > 0) {
     Row(t, "recurrent state per sequence", FormatBytes(e.memory.state_bytes_per_sequence));
   }

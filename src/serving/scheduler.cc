@@ -29,15 +29,16 @@ const char* ReplicaRoleName(ReplicaRole role) {
   return "?";
 }
 
-namespace {
-
-// Tokens the next step must compute for `s` to sample its next token: the
-// rest of its prompt, or the one token sampled last.
-int64_t Remaining(const Sequence& s) {
-  return s.computed < s.prompt_tokens ? s.prompt_tokens - s.computed : 1;
+int64_t Replica::Remaining(const Sequence& s) const {
+  return s.computed < s.prompt_tokens ? s.prompt_tokens - s.computed : 1 + config_.spec_tokens;
 }
 
-}  // namespace
+int64_t Replica::DrawAccepted(int64_t drafts) {
+  const double u = std::uniform_real_distribution<double>(0, 1)(spec_rng_);
+  int64_t accepted = 0;
+  while (accepted < drafts && u < config_.spec_acceptance[static_cast<size_t>(accepted)]) ++accepted;
+  return accepted;
+}
 
 Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
                  const KvGeometry& geometry, StepCache* steps, SequencePool* seqs,
@@ -48,6 +49,7 @@ Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
       steps_cache_(steps),
       seqs_(seqs),
       itl_ms_(itl_ms),
+      spec_rng_(0x5eedULL + static_cast<uint64_t>(index)),
       lanes_(static_cast<size_t>(std::max(1, config.lanes))) {}
 
 void Replica::Enqueue(int32_t id, double /*now*/) {
@@ -109,7 +111,7 @@ void Replica::ReleaseKv(Sequence& s) {
 
 void Replica::AddWork(Lane& lane, int32_t id, int64_t tokens) {
   const Sequence& s = (*seqs_)[id];
-  lane.batch.push_back({id, tokens});
+  lane.batch.push_back({id, tokens, s.computed >= s.prompt_tokens});
   if (s.computed >= s.prompt_tokens) {
     ++lane.totals.decode_seqs;
     lane.totals.decode_context_tokens += s.computed;
@@ -290,8 +292,12 @@ void Replica::Complete(int li, double now, StepResults* results) {
   bool removed = false;
   for (const Work& w : lane.batch) {
     Sequence& s = (*seqs_)[w.seq];
-    s.computed += w.tokens;
     const Request& r = s.request;
+    // A decode keeps the KV of its last token and of the drafts accepted,
+    // and samples one token past them; the rejected drafts' KV is dropped.
+    const int64_t gained = w.decode ? std::min(1 + DrawAccepted(w.tokens - 1), r.output_tokens - s.generated)
+                                    : 1;
+    s.computed += w.decode ? gained : w.tokens;
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked &&
         s.computed >= r.prefix_tokens) {
       // The first to compute a prefix makes it the cached copy.
@@ -304,7 +310,7 @@ void Replica::Complete(int li, double now, StepResults* results) {
       s.prefix_checked = true;
     }
     if (s.computed < s.prompt_tokens) continue;  // a chunk of a longer prompt: no token yet
-    ++s.generated;
+    s.generated += gained;
     if (s.generated == 1) {
       s.first_token_s = now;
     } else if (s.last_token_s == start) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <random>
 #include <vector>
 
 #include "catalog/engine_preset.h"
@@ -72,6 +73,12 @@ struct ReplicaConfig {
   EnginePreset::Preemption preemption = EnginePreset::Preemption::kRecompute;
   int64_t swap_capacity_units = 0;  // host memory for swapped KV
   double swap_ms_per_unit = 0;      // PCIe time to move one unit either way
+  // Speculative decoding: a decoding sequence computes spec_tokens + 1
+  // tokens a step (against the token budget and its KV) and keeps 1 +
+  // the drafts accepted, drawn per sequence and step from the
+  // per-position rates (spec_acceptance[i]: P(draft i + 1 accepted)).
+  int spec_tokens = 0;
+  std::vector<double> spec_acceptance;
 };
 
 // What the steps that finished did, for the simulator.
@@ -121,6 +128,7 @@ class Replica {
   struct Work {
     int32_t seq;
     int64_t tokens;
+    bool decode = false;  // a decode (or draft verification), not a prompt chunk
   };
   struct Lane {
     std::vector<int32_t> running;  // admission order
@@ -163,6 +171,14 @@ class Replica {
   StepCache* steps_cache_;
   SequencePool* seqs_;
   LatencyStats* itl_ms_;
+  // Draws accepted drafts; seeded by the replica's index, so runs repeat.
+  std::mt19937_64 spec_rng_;
+  // Tokens the next step must compute for `s`: the rest of its prompt, or
+  // the token sampled last (plus the drafts under speculative decoding).
+  int64_t Remaining(const Sequence& s) const;
+  // Drafts accepted this step: the positions passed before a uniform draw
+  // falls outside the (non-increasing) acceptance rates, at most `drafts`.
+  int64_t DrawAccepted(int64_t drafts);
   std::deque<int32_t> waiting_;
   std::deque<int32_t> swapped_;
   int64_t swap_used_units_ = 0;

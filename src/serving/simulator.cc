@@ -145,7 +145,8 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   const ParallelPlan& p = setup.plan;
   const EnginePreset& e = setup.engine;
   const ModelConfig& m = setup.model;
-  memory_ = PlanMemory(m, setup.gpu, p, setup.precision, e);
+  memory_ = PlanMemory(m, setup.gpu, p, setup.precision, e,
+                       setup.speculator ? &*setup.speculator : nullptr);
   if (!memory_.fits) throw DoesNotFitError(memory_.why_not);
 
   const ClusterSpec& cluster = options.cluster;
@@ -184,6 +185,10 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   // experimentally), so hybrid models recompute their prompts.
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
+  if (e.speculative.enabled()) {
+    config.spec_tokens = e.speculative.tokens;
+    config.spec_acceptance = e.speculative.acceptance;
+  }
   KvBlockPool probe(kv_blocks, geometry);
   const double unit_bytes = KvUnitBytes(memory_, geometry);
   if (e.preemption == EnginePreset::Preemption::kSwap) {

@@ -48,15 +48,20 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   const double budget = e.max_num_batched_tokens;
   const double chunk = std::min(isl, budget);
   const double prefill_steps = std::ceil(isl / chunk);
-  const double decode_tokens = c * (osl - 1);  // over one request lifetime
+  // A decode step gains `gain` tokens a sequence and puts `computed`
+  // through the model (1 and 1, or 1 + accepted drafts and K + 1 under
+  // speculative decoding; the drafts count against the token budget).
+  const double gain = perf.TokensPerDecodeStep();
+  const double decode_steps = (osl - 1) / gain;
+  const double decode_tokens = c * decode_steps * perf.DecodeTokensComputed();  // over one lifetime
   // Steps per request lifetime: its own prefill and decodes, or more when
   // the token budget cannot absorb everyone's tokens (then requests queue).
   const double arrival_wait_steps = c > 1 ? 1 : 0;
-  const double own_steps = arrival_wait_steps + prefill_steps + osl - 1;
+  const double own_steps = arrival_wait_steps + prefill_steps + decode_steps;
   const double steps = std::max(own_steps, (c * isl + decode_tokens) / budget);
   // The other c - 1 requests contribute their average share of prompt
   // chunks and decodes to every step.
-  const double other_decodes = (c - 1) * (osl - 1) / steps;
+  const double other_decodes = (c - 1) * decode_steps / steps;
   StepShape others;  // a step in which the request decodes
   others.prefill_tokens = chunk;
   others.prefill_seqs = (c - 1) * isl / steps / chunk;
@@ -69,10 +74,10 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   Cycle cycle;
   cycle.steps = steps;
   const double others_ms = ExpectedStepMs(perf, others);
-  cycle.itl_ms = osl > 1 ? others_ms : 0;
+  cycle.itl_ms = osl > 1 ? others_ms / gain : 0;
   const double queue_ms = (steps - own_steps + arrival_wait_steps) * others_ms;
   cycle.ttft_ms = queue_ms + prefill_steps * ExpectedStepMs(perf, own);
-  cycle.e2e_ms = cycle.ttft_ms + (osl - 1) * cycle.itl_ms;
+  cycle.e2e_ms = cycle.ttft_ms + decode_steps * others_ms;
   cycle.step_ms = cycle.e2e_ms / steps;
   return cycle;
 }
@@ -97,14 +102,15 @@ Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl)
   double per_step = 1, prefill_ms = 0, e2e_ms = 0;
   // The cycle depends on the prompts per prefill step and they on the
   // cycle; a few rounds settle it.
+  const double decode_steps = (osl - 1) / perf.TokensPerDecodeStep();
   for (int round = 0; round < 4; ++round) {
     prefill.prefill_seqs = per_step;
     prefill_ms = ExpectedStepMs(perf, prefill);
-    e2e_ms = arrival_wait_ms + c / per_step * prefill_ms + (osl - 1) * decode_ms;
+    e2e_ms = arrival_wait_ms + c / per_step * prefill_ms + decode_steps * decode_ms;
     per_step = std::clamp(c * decode_ms / e2e_ms, 1.0, std::min(c, most));
   }
   Cycle cycle;
-  cycle.steps = (c > 1 ? 1 : 0) + c / per_step + (osl - 1);
+  cycle.steps = (c > 1 ? 1 : 0) + c / per_step + decode_steps;
   cycle.e2e_ms = e2e_ms;
   cycle.ttft_ms = arrival_wait_ms + prefill_ms;
   cycle.itl_ms = osl > 1 ? (e2e_ms - cycle.ttft_ms) / (osl - 1) : 0;
@@ -137,7 +143,8 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   Estimate est;
   est.replicas = p.dp;
   est.num_gpus = p.num_gpus();
-  est.memory = PlanMemory(m, perf.gpu(), p, perf.precision(), e);
+  est.memory = PlanMemory(m, perf.gpu(), p, perf.precision(), e,
+                          perf.speculator() ? &*perf.speculator() : nullptr);
   const double isl = static_cast<double>(w.isl), osl = static_cast<double>(w.osl);
   // KV a request holds: its whole length when the engine reserves it up
   // front, else its average over the request's life.
@@ -205,6 +212,7 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   decode.decode_context = isl + osl / 2;
   est.decode_step_ms = perf.Step(decode).step_ms;
   est.steps_per_cycle = cycle.steps;
+  est.tokens_per_decode_step = perf.TokensPerDecodeStep();
 
   est.ttft_ms = cycle.ttft_ms + wait_ms;
   est.itl_ms = cycle.itl_ms;

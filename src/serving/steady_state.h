@@ -62,6 +62,9 @@ struct Estimate {
   double prefill_step_ms = 0;  // one step of the request's prefill alone
   double decode_step_ms = 0;   // one decode step at the steady batch
   double steps_per_cycle = 0;
+  // Output tokens a decoding sequence gains per step: 1, or 1 + the
+  // expected accepted drafts under speculative decoding.
+  double tokens_per_decode_step = 1;
   MemoryPlan memory;
 };
 

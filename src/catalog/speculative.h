@@ -1,0 +1,63 @@
+// Speculative decoding as an engine runs it: a cheap proposer drafts K
+// tokens per sequence, the target model verifies all of them (and samples
+// one more) in one pass of K + 1 tokens, and the longest accepted prefix
+// plus the target's own token come out. A step then costs the drafting plus
+// a verification pass, and yields 1 + (accepted drafts) tokens per sequence.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace roofplan {
+
+// Who drafts: a small model of its own (`draft`), an EAGLE-3 head (one
+// decoder layer on the target's hidden states, its own small LM head), the
+// model's own multi-token-prediction layers (`mtp`, DeepSeek-V3's next-n),
+// or prompt lookup on the CPU (`ngram`).
+enum class SpecMethod { kNone, kDraft, kEagle3, kMtp, kNgram };
+
+const char* SpecMethodName(SpecMethod method);
+std::string SpecMethodChoices();  // "eagle3, mtp, draft, ngram"
+
+struct SpeculativeConfig {
+  SpecMethod method = SpecMethod::kNone;
+  int tokens = 0;  // K: draft tokens proposed per sequence per step
+  // acceptance[i]: the share of steps whose draft token i + 1 is accepted
+  // (it and every earlier one), the "acceptance at token i" vLLM reports;
+  // non-increasing. Exactly `tokens` entries once resolved.
+  std::vector<double> acceptance;
+  std::string acceptance_source;  // where the figures come from, for reports
+  std::string draft_model;        // kDraft: catalog slug or config.json path
+  // kEagle3: the head's LM-head vocabulary (EAGLE-3 heads map a reduced
+  // draft vocabulary: 32000 for the Llama-3.1 heads).
+  int64_t draft_vocab = 32000;
+
+  bool enabled() const { return method != SpecMethod::kNone && tokens > 0; }
+  // Tokens a decoding sequence gains per step on average: 1 + the sum of
+  // the per-position acceptance rates (E[accepted] = sum P(accepted >= i)).
+  double ExpectedTokensPerStep() const;
+};
+
+// The acceptance rates of `count` positions under a constant conditional
+// acceptance `alpha` (each draft token accepted with probability alpha
+// when every earlier one was): alpha, alpha^2, ...
+std::vector<double> GeometricAcceptance(double alpha, int count);
+
+// Completes `spec` as a preset or scenario states it: per-position rates
+// from a scalar, a documented default for EAGLE-3 and MTP when none is
+// given (with its source), checks. Throws InputError naming `file` and `path` when
+// the method needs figures it does not have or they are out of range.
+SpeculativeConfig ResolveSpeculative(SpeculativeConfig spec, const std::string& file,
+                                     const std::string& path);
+
+// Parses a "speculative" object (engine presets and scenarios):
+// {"method": "eagle3", "tokens": 3, "acceptance": 0.7 | [0.8, 0.5, 0.3],
+//  "draft_model": "llama-3.2-1b", "draft_vocab": 32000}. Unknown keys,
+// out-of-range numbers and a list longer than `tokens` are errors.
+SpeculativeConfig ParseSpeculative(const nlohmann::json& value, const std::string& file,
+                                   const std::string& path, SpeculativeConfig base);
+nlohmann::json SpeculativeToJson(const SpeculativeConfig& spec);
+
+}  // namespace roofplan

@@ -1,0 +1,193 @@
+// Speculative decoding: the acceptance figures, the verification pass and
+// the draft priced from the same physics as any step, the memory a draft
+// takes, and the trade-off it must show (a gain at low batch that shrinks
+// as the verification pass turns compute-bound; acceptance 0 only costs).
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "catalog/catalog.h"
+#include "catalog/scenario.h"
+#include "catalog/speculative.h"
+#include "core/error.h"
+#include "model/ops.h"
+#include "perf/setup.h"
+#include "serving/simulator.h"
+#include "serving/steady_state.h"
+#include "serving/workload.h"
+
+namespace roofplan {
+namespace {
+
+SpeculativeConfig Parse(const std::string& text) {
+  return ResolveSpeculative(ParseSpeculative(nlohmann::json::parse(text), "s.json", "$.speculative",
+                                             SpeculativeConfig()),
+                            "s.json", "$.speculative");
+}
+
+TEST(Speculative, OneRateIsTheConditionalRateOfEveryPosition) {
+  const SpeculativeConfig s = Parse(R"({"method": "ngram", "tokens": 3, "acceptance": 0.5})");
+  ASSERT_EQ(s.acceptance.size(), 3u);
+  EXPECT_DOUBLE_EQ(s.acceptance[2], 0.125);
+  EXPECT_DOUBLE_EQ(s.ExpectedTokensPerStep(), 1 + 0.5 + 0.25 + 0.125);
+}
+
+TEST(Speculative, PerPositionRatesAddUp) {
+  // vLLM's "acceptance at token i": 0.77, 0.45, 0.24 -> 2.46 tokens a step.
+  const SpeculativeConfig s = Parse(R"({"method": "eagle3", "tokens": 3, "acceptance": [0.77, 0.45, 0.24]})");
+  EXPECT_NEAR(s.ExpectedTokensPerStep(), 2.46, 1e-12);
+  EXPECT_EQ(s.acceptance_source, "given");
+}
+
+TEST(Speculative, DefaultsOnlyWhereTheMethodHasPublishedFigures) {
+  const SpeculativeConfig e = Parse(R"({"method": "eagle3", "tokens": 7})");
+  // 0.743 + 0.743^2 + ... + 0.743^7 = 2.53: vLLM's mean acceptance length 3.53.
+  EXPECT_NEAR(e.ExpectedTokensPerStep(), 3.53, 0.005);
+  EXPECT_NE(e.acceptance_source.find("26191"), std::string::npos);
+  EXPECT_THROW(Parse(R"({"method": "ngram", "tokens": 3})"), InputError);
+  EXPECT_THROW(Parse(R"({"method": "draft", "tokens": 3, "acceptance": 0.6})"), InputError);  // no draft_model
+}
+
+TEST(Speculative, BadFiguresNameTheirPath) {
+  try {
+    Parse(R"({"method": "ngram", "tokens": 3, "acceptance": [0.4, 0.6, 0.2]})");
+    FAIL() << "increasing rates accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("$.speculative.acceptance"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Parse(R"({"method": "eagle4", "tokens": 3})"), InputError);
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 17})"), InputError);
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 3, "acceptance": [0.8, 0.5]})"), InputError);
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 3, "acceptance": 1.5})"), InputError);
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 3, "typo": 1})"), InputError);
+}
+
+// Verifying K = 3 drafts of one Llama-3.1-8B sequence at 1000 cached
+// tokens: 4 tokens through every GEMM, 4 queries that read the cache once.
+TEST(Speculative, VerificationPassByHand) {
+  const ModelConfig m = ResolveModel("llama-3.1-8b");
+  const EnginePreset e = ResolveEngine("vllm");
+  StepShape shape;
+  shape.decode_seqs = 1;
+  shape.decode_context = 1000;
+  shape.decode_tokens = 4;
+  std::vector<Op> ops;
+  BuildStepOps(m, ParallelPlan(), Precision(), e, shape, &ops);
+  auto find = [&](const std::string& name) {
+    for (const Op& op : ops) {
+      if (name == op.name) return op;
+    }
+    ADD_FAILURE() << name;
+    return Op();
+  };
+  // q 4096 + k, v 2 x 1024 outputs over 4096 inputs, 4 rows.
+  EXPECT_DOUBLE_EQ(find("qkv_proj").flops, 2.0 * 4 * 6144 * 4096);
+  const Op attention = find("attention_decode");
+  // 32 heads x 2 x (128 + 128) per key seen; query i sees 1000 + i keys:
+  // 4 x 1000 + 1 + 2 + 3 + 4 = 4010.
+  EXPECT_DOUBLE_EQ(attention.flops, 32.0 * 2 * 256 * 4010);
+  // The cache (1004 keys x 8 KV heads x 256 dims, bf16) once, plus 4
+  // queries' q and output (32 heads x 256 dims, bf16).
+  EXPECT_DOUBLE_EQ(attention.bytes, 1004.0 * 8 * 256 * 2 + 4.0 * 32 * 256 * 2);
+  // Logits at every position, to accept or reject each draft.
+  EXPECT_DOUBLE_EQ(find("lm_head").m, 4);
+}
+
+Scenario Llama8b(const std::string& method, int tokens, std::optional<double> acceptance) {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.calibration = "none";
+  if (!method.empty()) {
+    s.speculative = {{"method", method}, {"tokens", tokens}};
+    if (acceptance) s.speculative["acceptance"] = *acceptance;
+  }
+  return s;
+}
+
+double ItlMs(const Scenario& s, int64_t concurrency) {
+  const roofplan::Setup setup = ResolveScenario(s);
+  Workload w;
+  w.isl = 1000;
+  w.osl = 500;
+  w.concurrency = concurrency;
+  return EstimateSteadyState(setup.MakeStepTimeModel(), w, std::nullopt).itl_ms;
+}
+
+TEST(Speculative, GainsAtLowBatchAndLosesGroundAsVerificationTurnsComputeBound) {
+  const Scenario off = Llama8b("", 0, std::nullopt);
+  const Scenario eagle = Llama8b("eagle3", 3, 0.6);
+  const double gain_1 = ItlMs(off, 1) / ItlMs(eagle, 1);
+  const double gain_256 = ItlMs(off, 256) / ItlMs(eagle, 256);
+  // 1 + 0.6 + 0.36 + 0.216 = 2.18 tokens a step; at batch 1 the step is
+  // weight-streaming, four tokens cost little more than one.
+  EXPECT_GT(gain_1, 1.7);
+  EXPECT_LT(gain_1, 2.18);
+  EXPECT_LT(gain_256, gain_1 - 0.4);
+}
+
+TEST(Speculative, AcceptingNothingOnlyCosts) {
+  const Scenario off = Llama8b("", 0, std::nullopt);
+  const Scenario nothing = Llama8b("eagle3", 3, 0.0);
+  for (int64_t c : {1, 32, 256}) EXPECT_GT(ItlMs(nothing, c), ItlMs(off, c)) << c;
+}
+
+TEST(Speculative, DraftTakesItsWeightsAndKvFromTheBudget) {
+  const roofplan::Setup off = ResolveScenario(Llama8b("", 0, std::nullopt));
+  const roofplan::Setup eagle = ResolveScenario(Llama8b("eagle3", 3, std::nullopt));
+  Workload w;
+  w.isl = 1000;
+  w.osl = 500;
+  const Estimate a = EstimateSteadyState(off.MakeStepTimeModel(), w, std::nullopt);
+  const Estimate b = EstimateSteadyState(eagle.MakeStepTimeModel(), w, std::nullopt);
+  // One Llama-3.1-8B layer: q, o 4096 x 4096, k, v 4096 x 1024, MLP 3 x
+  // 4096 x 14336, two norms; the fc over three hidden states 3 x 4096 x
+  // 4096; an LM head over 32000 tokens. All bf16.
+  const double layer = 2 * 4096.0 * 4096 + 2 * 4096.0 * 1024 + 3 * 4096.0 * 14336 + 2 * 4096;
+  const double expected = 2 * (layer + 3 * 4096.0 * 4096 + 32000.0 * 4096);
+  EXPECT_DOUBLE_EQ(b.memory.draft_weights_bytes, expected);
+  EXPECT_DOUBLE_EQ(b.memory.weights_bytes - a.memory.weights_bytes, expected);
+  // Its one layer caches 8 KV heads x 128 x 2 (K, V) x 2 bytes a token.
+  EXPECT_DOUBLE_EQ(b.memory.draft_kv_bytes_per_token, 4096);
+  EXPECT_DOUBLE_EQ(b.memory.kv_bytes_per_token - a.memory.kv_bytes_per_token, 4096);
+}
+
+TEST(Speculative, MethodsThatCannotWorkSayWhy) {
+  Scenario mtp = Llama8b("mtp", 1, std::nullopt);
+  try {
+    ResolveScenario(mtp);
+    FAIL() << "MTP on a model without MTP layers";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("num_nextn_predict_layers"), std::string::npos) << e.what();
+  }
+  Scenario draft = Llama8b("draft", 3, 0.6);
+  draft.speculative["draft_model"] = "qwen3-8b";  // another tokenizer
+  try {
+    ResolveScenario(draft);
+    FAIL() << "a draft with another vocabulary";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer"), std::string::npos) << e.what();
+  }
+}
+
+// Every decode step of a request that accepts every draft gains K + 1
+// tokens: 100 tokens after the first come in 25 steps, 25 gaps.
+TEST(Speculative, SimulatorAdvancesEachRequestByItsAcceptedTokens) {
+  const roofplan::Setup setup = ResolveScenario(Llama8b("ngram", 3, 1.0));
+  WorkloadSpec w;
+  w.isl = LengthSpec::Fixed(200);
+  w.osl = LengthSpec::Fixed(101);
+  w.concurrency = 4;
+  w.num_requests = 12;
+  auto source = MakeRequestSource(w, WorkloadLimits{});
+  const SimResult r = Simulate(setup, *source, w, SimOptions());
+  EXPECT_EQ(r.itl_ms.count(), 12 * 25);
+  // TPOT counts tokens, not gaps: a quarter of the mean gap.
+  EXPECT_NEAR(r.tpot_ms.mean() * 4, r.itl_ms.mean(), 1e-6 * r.itl_ms.mean());
+}
+
+}  // namespace
+}  // namespace roofplan
