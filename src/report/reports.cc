@@ -50,7 +50,8 @@ void EfficiencyRow(Table& t, const Setup& s) {
 void NotesSection(Table& t, const Setup& s) {
   if (s.notes.empty()) return;
   Section(t, "notes");
-  for (const auto& n : s.notes) Row(t, "note", n);
+  // In the last column: a long note left-aligned, not widening the figures.
+  for (const auto& n : s.notes) Row(t, "note", "", n);
 }
 
 // The headline figures of an estimate with the interval each takes: the
