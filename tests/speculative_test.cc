@@ -185,8 +185,28 @@ TEST(Speculative, SimulatorAdvancesEachRequestByItsAcceptedTokens) {
   auto source = MakeRequestSource(w, WorkloadLimits{});
   const SimResult r = Simulate(setup, *source, w, SimOptions());
   EXPECT_EQ(r.itl_ms.count(), 12 * 25);
+  EXPECT_EQ(r.spec_verifications, 12 * 25);
+  EXPECT_EQ(r.spec_accepted_tokens, 12 * 25 * 3);
   // TPOT counts tokens, not gaps: a quarter of the mean gap.
   EXPECT_NEAR(r.tpot_ms.mean() * 4, r.itl_ms.mean(), 1e-6 * r.itl_ms.mean());
+}
+
+// The draws follow the rates: 0.8 + 0.5 + 0.3 = 1.6 drafts kept a step on
+// average (fewer only at the end of a request, where they are capped).
+TEST(Speculative, SimulatedAcceptanceFollowsTheRates) {
+  Scenario s = Llama8b("ngram", 3, std::nullopt);
+  s.speculative["acceptance"] = {0.8, 0.5, 0.3};
+  const roofplan::Setup setup = ResolveScenario(s);
+  WorkloadSpec w;
+  w.isl = LengthSpec::Fixed(100);
+  w.osl = LengthSpec::Fixed(2001);
+  w.concurrency = 8;
+  w.num_requests = 16;
+  auto source = MakeRequestSource(w, WorkloadLimits{});
+  const SimResult r = Simulate(setup, *source, w, SimOptions());
+  const double kept = static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications;
+  // About 16 x 2000 / 2.6 = 12300 draws: the mean's sd is about 0.009.
+  EXPECT_NEAR(kept, 1.6, 0.04);
 }
 
 }  // namespace

@@ -125,6 +125,10 @@ nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const S
   j["goodput_requests_per_s"] = r.goodput_requests_per_s;
   j["preemptions"] = r.preemptions;
   j["swaps"] = r.swaps;
+  if (r.spec_verifications > 0) {
+    j["spec_verifications"] = r.spec_verifications;
+    j["spec_accepted_tokens_per_step"] = static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications;
+  }
   j["cached_prompt_tokens"] = r.cached_prompt_tokens;
   j["prefix_cache_hit_rate"] =
       r.input_tokens > 0 ? static_cast<double>(r.cached_prompt_tokens) / r.input_tokens : 0.0;
@@ -194,6 +198,11 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
   }
   Section(t, "engine");
   Row(t, "preemptions", std::to_string(r.preemptions), r.swaps ? fmt::format("{} by swap", r.swaps) : "");
+  if (r.spec_verifications > 0) {
+    Row(t, "accepted drafts",
+        FormatNumber(static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications, 3),
+        fmt::format("per decode step of a sequence ({} verifications)", r.spec_verifications));
+  }
   if (r.cached_prompt_tokens > 0) {
     Row(t, "prefix cache hits",
         FormatNumber(100.0 * r.cached_prompt_tokens / std::max<int64_t>(1, r.input_tokens), 3),

@@ -298,6 +298,10 @@ void Replica::Complete(int li, double now, StepResults* results) {
     const int64_t gained = w.decode ? std::min(1 + DrawAccepted(w.tokens - 1), r.output_tokens - s.generated)
                                     : 1;
     s.computed += w.decode ? gained : w.tokens;
+    if (w.decode && config_.spec_tokens > 0) {
+      ++spec_verifications_;
+      spec_accepted_ += gained - 1;
+    }
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked &&
         s.computed >= r.prefix_tokens) {
       // The first to compute a prefix makes it the cached copy.

@@ -115,6 +115,10 @@ class Replica {
   int64_t steps() const { return steps_; }
   int64_t preemptions() const { return preemptions_; }
   int64_t swaps() const { return swaps_; }
+  // Speculative decoding: sequence-steps that verified drafts, and the
+  // drafts they kept.
+  int64_t spec_verifications() const { return spec_verifications_; }
+  int64_t spec_accepted() const { return spec_accepted_; }
   int64_t requests() const { return requests_; }
   int64_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   double BusySeconds(double now) const;
@@ -189,6 +193,7 @@ class Replica {
   int64_t prefix_tick_ = 0;
 
   int64_t steps_ = 0, preemptions_ = 0, swaps_ = 0, requests_ = 0, cached_prompt_tokens_ = 0;
+  int64_t spec_verifications_ = 0, spec_accepted_ = 0;
   int lanes_busy_ = 0;
   double busy_since_s_ = 0, busy_s_ = 0;
   double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;

@@ -504,6 +504,8 @@ SimResult Simulation::Run() {
     rep.kv_usage_peak = replica->kv_usage_peak();
     r.preemptions += replica->preemptions();
     r.swaps += replica->swaps();
+    r.spec_verifications += replica->spec_verifications();
+    r.spec_accepted_tokens += replica->spec_accepted();
     r.kv_usage_mean += rep.kv_usage_mean / static_cast<double>(replicas_.size());
     r.kv_usage_peak = std::max(r.kv_usage_peak, rep.kv_usage_peak);
     r.replicas.push_back(rep);

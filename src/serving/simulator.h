@@ -116,6 +116,10 @@ struct SimResult {
   double goodput_requests_per_s = 0;
   int64_t preemptions = 0;
   int64_t swaps = 0;
+  // Speculative decoding: sequence-steps that verified drafts, and the
+  // drafts kept (capped by the tokens a request had left).
+  int64_t spec_verifications = 0;
+  int64_t spec_accepted_tokens = 0;
   double mean_requests_in_system = 0;  // time average, for Little's law
   int64_t max_requests_in_flight = 0;
   std::vector<ReplicaReport> replicas;
