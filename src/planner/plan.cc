@@ -43,6 +43,7 @@ Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
     if (c.max_num_seqs > 0) s.engine_overrides["max_num_seqs"] = c.max_num_seqs;
     if (c.max_num_batched_tokens > 0) s.engine_overrides["max_num_batched_tokens"] = c.max_num_batched_tokens;
   }
+  if (c.speculative >= 0) s.speculative = spec.space.speculative[static_cast<size_t>(c.speculative)];
   return s;
 }
 
@@ -192,6 +193,7 @@ std::string Candidate::Describe() const {
   s += fmt::format(" {}/{} {}", DTypeName(weight_dtype), DTypeName(kv_dtype), engine);
   if (max_num_seqs > 0) s += fmt::format(" seqs{}", max_num_seqs);
   if (max_num_batched_tokens > 0) s += fmt::format(" tokens{}", max_num_batched_tokens);
+  if (!speculative_label.empty()) s += " " + speculative_label;
   if (prefill_replicas > 0) s += fmt::format(" {}P{}D", prefill_replicas, decode_replicas);
   return s;
 }
@@ -362,6 +364,19 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
            return sp.max_num_batched_tokens.empty() ? no_override : sp.max_num_batched_tokens;
          },
          [](Candidate& c, int v) { c.max_num_batched_tokens = v; });
+  std::vector<int> spec_choices = {-1};
+  if (!sp.speculative.empty()) {
+    spec_choices.clear();
+    for (size_t i = 0; i < sp.speculative.size(); ++i) spec_choices.push_back(static_cast<int>(i));
+  }
+  Expand(&out, [&](const Candidate&) { return spec_choices; },
+         [&](Candidate& c, int v) {
+           c.speculative = v;
+           if (v < 0) return;
+           const nlohmann::json& j = sp.speculative[static_cast<size_t>(v)];
+           const std::string method = j.value("method", "none");
+           c.speculative_label = method == "none" ? "no-spec" : fmt::format("{}x{}", method, j.value("tokens", 0));
+         });
   if (out.empty()) {
     throw Error("the search space is empty: no GPU with a price and a verified bf16 peak, or every "
                 "tp x pp exceeds search.max_gpus_per_replica (" + std::to_string(sp.max_gpus_per_replica) + ")");

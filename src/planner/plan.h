@@ -24,6 +24,8 @@ struct Candidate {
   std::string engine = "vllm";
   int max_num_seqs = 0;             // 0: the engine's default
   int max_num_batched_tokens = 0;   // 0: the engine's default
+  int speculative = -1;             // index into SearchSpace::speculative; -1: the preset's
+  std::string speculative_label;    // "eagle3 x3", "no spec"; "" for the preset's
   int prefill_replicas = 0;         // > 0: disaggregated xPyD (with decode_replicas)
   int decode_replicas = 0;
   int gpus_per_replica() const { return tp * pp; }

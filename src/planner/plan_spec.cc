@@ -1,5 +1,7 @@
 #include "planner/plan_spec.h"
 
+#include "catalog/speculative.h"
+
 #include <cmath>
 #include <fmt/format.h>
 
@@ -145,7 +147,7 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   if (auto s = o.OptionalObject("search")) {
     s->RejectUnknownKeys({"gpus", "tp", "pp", "ep", "weight_dtypes", "kv_dtypes", "engines",
                           "max_num_seqs", "max_num_batched_tokens", "disaggregated",
-                          "max_gpus_per_replica"});
+                          "max_gpus_per_replica", "speculative"});
     SearchSpace& sp = spec.space;
     sp.gpus = Strings(*s, "gpus", {});
     for (std::string& g : sp.gpus) g = named_file(g);
@@ -158,6 +160,22 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
     for (std::string& e : sp.engines) e = named_file(e);
     sp.max_num_seqs = PositiveInts(*s, "max_num_seqs", {}, kMaxSequences);
     sp.max_num_batched_tokens = PositiveInts(*s, "max_num_batched_tokens", {}, kMaxBatchedTokens);
+    if (s->Has("speculative")) {
+      const nlohmann::json& list = s->raw().at("speculative");
+      const std::string path = s->PathOf("speculative");
+      if (!list.is_array() || list.empty() || list.size() > 64) {
+        throw InputError(file, path, "expected an array of 1 to 64 speculative objects "
+                                     "({\"method\": \"none\"} for off)");
+      }
+      for (size_t i = 0; i < list.size(); ++i) {
+        const std::string item = path + "[" + std::to_string(i) + "]";
+        nlohmann::json one = list[i];
+        // Checked now, completed (defaults, draft model) per candidate.
+        ResolveSpeculative(ParseSpeculative(one, file, item, SpeculativeConfig()), file, item);
+        if (one.contains("draft_model")) one["draft_model"] = named_file(one["draft_model"].get<std::string>());
+        sp.speculative.push_back(one);
+      }
+    }
     sp.disaggregated = s->OptionalBool("disaggregated").value_or(false);
     if (s->Has("max_gpus_per_replica")) {
       sp.max_gpus_per_replica = s->PositiveInt("max_gpus_per_replica", kMaxPlanGpus);

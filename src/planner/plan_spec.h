@@ -39,6 +39,9 @@ struct SearchSpace {
   std::vector<std::string> engines = {"vllm"};
   std::vector<int> max_num_seqs;            // empty: the engine's default
   std::vector<int> max_num_batched_tokens;  // empty: the engine's default
+  // Speculative decoding settings to try, each a "speculative" object
+  // ({"method": "none"} for off); empty: the preset's.
+  std::vector<nlohmann::json> speculative;
   bool disaggregated = false;  // also try xPyD splits of the replicas
   int max_gpus_per_replica = 8;
 };

@@ -31,6 +31,7 @@ nlohmann::json CandidateJson(const CandidateResult& r) {
                       {"simulated", r.simulated}};
   if (c.max_num_seqs > 0) j["max_num_seqs"] = c.max_num_seqs;
   if (c.max_num_batched_tokens > 0) j["max_num_batched_tokens"] = c.max_num_batched_tokens;
+  if (!c.speculative_label.empty()) j["speculative"] = c.speculative_label;
   if (c.prefill_replicas > 0) {
     j["prefill_replicas"] = c.prefill_replicas;
     j["decode_replicas"] = c.decode_replicas;
