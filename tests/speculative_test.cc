@@ -123,10 +123,25 @@ TEST(Speculative, GainsAtLowBatchAndLosesGroundAsVerificationTurnsComputeBound) 
   const double gain_1 = ItlMs(off, 1) / ItlMs(eagle, 1);
   const double gain_256 = ItlMs(off, 256) / ItlMs(eagle, 256);
   // 1 + 0.6 + 0.36 + 0.216 = 2.18 tokens a step; at batch 1 the step is
-  // weight-streaming, four tokens cost little more than one.
-  EXPECT_GT(gain_1, 1.7);
+  // weight-streaming, four tokens cost little more than one, but vLLM's
+  // drafting adds 1.2 ms + 3 x 0.6 ms of host time to a 6-7 ms step.
+  EXPECT_GT(gain_1, 1.2);
   EXPECT_LT(gain_1, 2.18);
-  EXPECT_LT(gain_256, gain_1 - 0.4);
+  EXPECT_LT(gain_256, gain_1 - 0.1);
+}
+
+TEST(Speculative, DraftingHostTimeIsPerStepAndPerPass) {
+  StepShape decode;
+  decode.decode_seqs = 1;
+  decode.decode_context = 1000;
+  const StepTime eagle = ResolveScenario(Llama8b("eagle3", 3, 0.6)).MakeStepTimeModel().Step(decode);
+  // engines/vllm.json: 1200 us a step, 600 us a draft pass.
+  EXPECT_DOUBLE_EQ(eagle.draft_host_ms, (1200 + 3 * 600) / 1e3);
+  EXPECT_NEAR(eagle.step_ms, eagle.kernels_ms + eagle.gaps_ms + eagle.draft_host_ms + eagle.overhead_ms, 1e-9);
+  // Prompt lookup drafts on the CPU: no passes to wait between.
+  const StepTime ngram = ResolveScenario(Llama8b("ngram", 3, 0.6)).MakeStepTimeModel().Step(decode);
+  EXPECT_DOUBLE_EQ(ngram.draft_host_ms, 1.2);
+  EXPECT_DOUBLE_EQ(ngram.draft_ms, 0);
 }
 
 TEST(Speculative, AcceptingNothingOnlyCosts) {

@@ -69,7 +69,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
-                       "swap_space_gib", "prefix_caching", "speculative", "sources"});
+                       "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
+                       "draft_pass_overhead_us", "sources"});
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
@@ -133,6 +134,9 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
     e.speculative = ParseSpeculative(o.raw().at("speculative"), o.file(), o.PathOf("speculative"),
                                      base.speculative);
   }
+  e.spec_step_overhead_us = NonNegative(o, "spec_step_overhead_us", base.spec_step_overhead_us, kMaxOverheadUs);
+  e.draft_pass_overhead_us =
+      NonNegative(o, "draft_pass_overhead_us", base.draft_pass_overhead_us, kMaxOverheadUs);
   e.expert_load_cv = NonNegative(o, "expert_load_cv", base.expert_load_cv, kMaxExpertLoadCv);
   e.moe_kernel = Choice(o, "moe_kernel", base.moe_kernel, "triton", MoeKernel::kTriton, "cutlass",
                         MoeKernel::kCutlass);
@@ -216,7 +220,9 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"preemption", e.preemption == EnginePreset::Preemption::kSwap ? "swap" : "recompute"},
           {"swap_space_gib", e.swap_space_bytes / kGiB},
           {"prefix_caching", e.prefix_caching},
-          {"speculative", SpeculativeToJson(e.speculative)}};
+          {"speculative", SpeculativeToJson(e.speculative)},
+          {"spec_step_overhead_us", e.spec_step_overhead_us},
+          {"draft_pass_overhead_us", e.draft_pass_overhead_us}};
 }
 
 }  // namespace roofplan

@@ -150,6 +150,13 @@ struct EnginePreset {
   // Speculative decoding (off unless a preset or scenario turns it on);
   // ResolveScenario completes and checks it.
   SpeculativeConfig speculative;
+  // Host time speculative decoding adds while the GPU waits: per step
+  // (collecting the drafts, rejection sampling, the next step's draft
+  // bookkeeping) and per draft pass (each pass's inputs and its sampled
+  // token, between launches). Engines that replay the whole draft loop as
+  // one CUDA graph leave only the first.
+  double spec_step_overhead_us = 0;
+  double draft_pass_overhead_us = 0;
 };
 
 // Bounds on a preset's batch limits, shared by plan search spaces: far

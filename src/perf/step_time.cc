@@ -315,6 +315,10 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
     st.draft_ms = DraftMs(shape, st.cuda_graph, with_breakdown ? &st : nullptr);
     kernels_us += st.draft_ms * 1e3;
   }
+  if (speculating) {
+    const double passes = draft_ ? engine_.speculative.tokens : 0;
+    st.draft_host_ms = (engine_.spec_step_overhead_us + passes * engine_.draft_pass_overhead_us) / 1e3;
+  }
   // Graph replay adds a small gap per node; eager launches are already in
   // the per-kernel floor.
   const double gap_us = st.cuda_graph ? engine_.graph_kernel_gap_us : 0;
@@ -322,7 +326,8 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   st.gaps_ms = st.kernel_count * gap_us / 1e3;
   const double host_ms =
       (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
-  const double gpu_ms = st.kernels_ms + st.gaps_ms;
+  // Drafting's host gaps sit between GPU work the step waits for.
+  const double gpu_ms = st.kernels_ms + st.gaps_ms + st.draft_host_ms;
   // The step is one microbatch's trip through the pipeline stages, and
   // each stage's process does the host work of every microbatch it runs:
   // per stage, the host time meets that stage's share of the GPU time.

@@ -52,6 +52,7 @@ struct StepTime {
   // Speculative decoding: the draft passes' GPU time (in kernels_ms too)
   // and the tokens each decoding sequence gains on average (1 without).
   double draft_ms = 0;
+  double draft_host_ms = 0;  // the host time drafting adds (in step_ms, not kernels_ms)
   double tokens_per_decode = 1;
   bool cuda_graph = false;
   std::vector<OpTime> ops;  // filled only when a breakdown is asked for
