@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/lora.h"
 #include "catalog/speculative.h"
 
 namespace roofplan {
@@ -157,6 +158,8 @@ struct EnginePreset {
   // one CUDA graph leave only the first.
   double spec_step_overhead_us = 0;
   double draft_pass_overhead_us = 0;
+  // Multi-LoRA serving (off unless a preset or scenario turns it on).
+  LoraConfig lora;
 };
 
 // Bounds on a preset's batch limits, shared by plan search spaces: far

@@ -1,5 +1,6 @@
 #include "catalog/scenario.h"
 
+#include "catalog/lora.h"
 #include "catalog/speculative.h"
 
 #include "catalog/catalog.h"
@@ -30,7 +31,7 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep",
                        "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
                        "slo", "cluster", "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
-                       "calibration", "public_calibration", "speculative"});
+                       "calibration", "public_calibration", "speculative", "lora"});
   Scenario s;
   s.file = file;
   s.name = o.OptionalString("name").value_or("");
@@ -68,6 +69,11 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
     if (s.speculative.contains("draft_model")) {
       s.speculative["draft_model"] = named_file(s.speculative["draft_model"].get<std::string>());
     }
+  }
+  if (o.Has("lora")) {
+    o.Object("lora");
+    s.lora = o.raw().at("lora");
+    ParseLora(s.lora, file, "$.lora", LoraConfig());
   }
   if (auto w = o.OptionalObject("workload")) {
     s.workload = ParseWorkloadSpec(*w);

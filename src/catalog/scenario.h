@@ -44,6 +44,9 @@ struct Scenario {
   // applied over the preset's after the engine overrides; null: the
   // preset's. Checked when read; its draft_model path made absolute.
   nlohmann::json speculative;
+  // Multi-LoRA serving ("lora": {...}, or the --lora-* flags), applied over
+  // the preset's likewise.
+  nlohmann::json lora;
 
   // The load: lengths, concurrency or arrivals, trace (made absolute,
   // relative paths being relative to the scenario's folder). `estimate`

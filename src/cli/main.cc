@@ -65,6 +65,9 @@ struct CommonFlags {
   // Speculative decoding, over the scenario's and the preset's.
   std::string spec_method, spec_acceptance, spec_draft_model;
   int spec_tokens = 0;
+  // Multi-LoRA, over the scenario's and the preset's.
+  int lora_adapters = -1, lora_rank = 0, max_loras = 0, max_cpu_loras = 0;
+  double lora_zipf = -1;
 };
 
 void AddCommonFlags(CLI::App* app, CommonFlags* f) {
@@ -96,6 +99,15 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
                   "acceptance: one conditional rate (0.7) or a rate per position (0.8,0.5,0.3) as vLLM "
                   "reports them (default for eagle3 and mtp: published figures)");
   app->add_option("--spec-draft-model", f->spec_draft_model, "draft model for --spec-method draft: slug or config.json");
+  app->add_option("--lora-adapters", f->lora_adapters, "multi-LoRA: distinct adapters the requests use (0: off)")
+      ->check(IntegerIn(0, 1 << 20));
+  app->add_option("--lora-rank", f->lora_rank, "LoRA rank r (default 16)")->check(IntegerIn(1, 1024));
+  app->add_option("--max-loras", f->max_loras, "adapters held in GPU slots (default 1, as vLLM)")
+      ->check(IntegerIn(1, 1 << 20));
+  app->add_option("--max-cpu-loras", f->max_cpu_loras, "adapters held in host memory (default: max-loras)")
+      ->check(IntegerIn(1, 1 << 20));
+  app->add_option("--lora-zipf", f->lora_zipf, "adapter popularity: Zipf exponent (0, default: uniform)")
+      ->check(NumberIn(0, 8, false));
 }
 
 // --spec-acceptance: one rate, or comma-separated rates that do not increase.
@@ -192,6 +204,14 @@ Scenario BuildScenario(const CommonFlags& f) {
     if (f.spec_tokens) s.speculative["tokens"] = f.spec_tokens;
     if (!f.spec_acceptance.empty()) s.speculative["acceptance"] = AcceptanceFlag(f.spec_acceptance);
     if (!f.spec_draft_model.empty()) s.speculative["draft_model"] = f.spec_draft_model;
+  }
+  if (f.lora_adapters >= 0 || f.lora_rank || f.max_loras || f.max_cpu_loras || f.lora_zipf >= 0) {
+    if (s.lora.is_null()) s.lora = nlohmann::json::object();
+    if (f.lora_adapters >= 0) s.lora["adapters"] = f.lora_adapters;
+    if (f.lora_rank) s.lora["rank"] = f.lora_rank;
+    if (f.max_loras) s.lora["max_loras"] = f.max_loras;
+    if (f.max_cpu_loras) s.lora["max_cpu_loras"] = f.max_cpu_loras;
+    if (f.lora_zipf >= 0) s.lora["popularity"] = {{"zipf", f.lora_zipf}};
   }
   return s;
 }

@@ -5,6 +5,7 @@
 
 #include "core/units.h"
 #include "model/kv_cache.h"
+#include "model/lora.h"
 #include "model/params.h"
 
 namespace roofplan {
@@ -84,6 +85,11 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   const double lm_head = (table + (m.tie_word_embeddings || !m.lm_head_bias ? 0 : m.vocab_size)) / p.tp * wide_bytes;
   plan.weights_bytes = p.pp == 1 ? stage_layers + embedding + (m.tie_word_embeddings ? 0 : lm_head)
                                  : stage_layers + std::max(embedding, lm_head);
+  if (e.lora.enabled()) {
+    plan.lora_slots_bytes = std::min(e.lora.max_loras, e.lora.adapters) * LoraAdapterBytes(m, e.lora, p.tp) *
+                            layers_per_stage / m.num_layers;
+    plan.weights_bytes += plan.lora_slots_bytes;
+  }
   if (speculator) {
     // The draft under the target's tp (its experts under its ep), its
     // fusion projection whole in 16-bit, its own tables in 16-bit.

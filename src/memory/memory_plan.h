@@ -31,6 +31,9 @@ struct MemoryPlan {
   // weights_bytes too) and the KV its layers cache per token, paged with
   // the target's (in kv_bytes_per_token too).
   double draft_weights_bytes = 0;
+  // Multi-LoRA: the GPU slots' adapters (max_loras of them, in
+  // weights_bytes too).
+  double lora_slots_bytes = 0;
   double draft_kv_bytes_per_token = 0;
   int kv_block_tokens = 16;
   int64_t kv_blocks = 0;              // per GPU

@@ -73,6 +73,7 @@ class StepOpBuilder {
     decode_rows_ = decode_seqs_ * s.decode_tokens;
     tokens_ = prefill_seqs_ * s.prefill_tokens + decode_rows_ + s.padding_tokens / attn_dp_;
     replica_tokens_ = s.new_tokens() + s.padding_tokens;
+    lora_adapters_ = e.lora.enabled() ? std::min(s.lora_adapters, tokens_) : 0;
     act_bytes_ = BytesPerElement(prec.activation);
     weight_bytes_ = BytesPerElement(prec.weight);
     expert_weight_bytes_ = BytesPerElement(prec.expert_weight);
@@ -159,6 +160,23 @@ class StepOpBuilder {
     Push(op);
   }
 
+  static int Slices(bool a, bool b, bool c) { return (a ? 1 : 0) + (b ? 1 : 0) + (c ? 1 : 0); }
+
+  // LoRA beside a projection of `in` inputs (on this GPU): each targeted
+  // slice of it (q, k, v of a fused qkv) has its own A, so the shrink
+  // computes `slices` x r outputs, and the expand writes `out` outputs
+  // over its B's. The rows are grouped by adapter, one group per distinct
+  // adapter of the step (Punica SGMV; vLLM's lora_shrink and lora_expand
+  // kernels, one launch each for a fused projection's slices), the
+  // matrices in 16-bit.
+  void Lora(double layers, double in, int slices, double out) {
+    if (lora_adapters_ <= 0 || slices <= 0 || out <= 0) return;
+    const double rank = e_.lora.rank;
+    const double rows = tokens_ / lora_adapters_;
+    Gemm("lora_shrink", layers, rows, slices * rank, in, lora_adapters_, 2, DType::kBf16);
+    Gemm("lora_expand", layers, rows, out, rank, lora_adapters_, 2, DType::kBf16);
+  }
+
   void Comm(const char* name, Collective c, double count, double bytes, int ranks) {
     if (ranks <= 1 || bytes <= 0) return;
     Op op;
@@ -182,6 +200,10 @@ class StepOpBuilder {
       const double q_out = heads * a.head_dim * (a.output_gate ? 2 : 1);
       Gemm("qkv_proj", layers, tokens_, q_out + kv_heads * (a.head_dim + v_dims), h, 1,
            weight_bytes_, gemm_dtype_);
+      const LoraConfig& l = e_.lora;
+      Lora(layers, h, Slices(l.Targets(LoraTarget::kQ), l.Targets(LoraTarget::kK), l.Targets(LoraTarget::kV)),
+           (l.Targets(LoraTarget::kQ) ? q_out : 0) + (l.Targets(LoraTarget::kK) ? kv_heads * a.head_dim : 0) +
+               (l.Targets(LoraTarget::kV) ? kv_heads * v_dims : 0));
     }
     // RoPE over q and k (MLA: only the rope part of each head, plus the
     // shared rope key).
@@ -215,6 +237,7 @@ class StepOpBuilder {
       Elementwise("attention_gate", layers, tokens_ * heads * a.v_head_dim * 2 * 3, 1);
     }
     Gemm("o_proj", layers, tokens_, h, heads * a.v_head_dim, 1, weight_bytes_, gemm_dtype_);
+    if (!m_.mla && e_.lora.Targets(LoraTarget::kO)) Lora(layers, heads * a.v_head_dim, 1, h);
   }
 
   void MlaProjections(double layers, double heads) {
@@ -391,9 +414,13 @@ class StepOpBuilder {
     const bool gated = m_.mlp == MlpKind::kGated;
     Gemm(gated ? "gate_up_proj" : "up_proj", layers, tokens_, (gated ? 2 : 1) * w, h, 1,
          weight_bytes_, gemm_dtype_);
+    const LoraConfig& l = e_.lora;
+    const int up_slices = Slices(gated && l.Targets(LoraTarget::kGate), l.Targets(LoraTarget::kUp), false);
+    Lora(layers, h, up_slices, up_slices * w);
     Elementwise("activation", layers, tokens_ * w * e_.activation.bytes_per_element,
                 e_.activation.kernels);
     Gemm("down_proj", layers, tokens_, h, w, 1, weight_bytes_, gemm_dtype_);
+    if (l.Targets(LoraTarget::kDown)) Lora(layers, w, 1, h);
   }
 
   void MoeBlock(double layers) {
@@ -480,6 +507,7 @@ class StepOpBuilder {
   int attn_dp_ = 1;
   double tokens_ = 0, prefill_seqs_ = 0, decode_seqs_ = 0;
   double decode_rows_ = 0;  // decoding sequences x the tokens each computes
+  double lora_adapters_ = 0;  // distinct adapters in the step (LoRA on)
   double replica_tokens_ = 0;  // all attention groups' tokens
   double act_bytes_ = 2, weight_bytes_ = 2, expert_weight_bytes_ = 2, kv_bytes_ = 2, state_bytes_ = 2;
   DType gemm_dtype_ = DType::kBf16, attn_dtype_ = DType::kBf16;

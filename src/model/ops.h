@@ -63,6 +63,10 @@ struct StepShape {
   // at the captured size above it): GEMMs, MoE and the LM head compute
   // them, attention has no cache to read for them.
   double padding_tokens = 0;
+  // Distinct LoRA adapters among the step's sequences (engine.lora on):
+  // each adds its shrink and expand to every targeted projection. 0 with
+  // LoRA on: the perf model takes the expected count for the batch.
+  double lora_adapters = 0;
 
   double new_tokens() const { return prefill_seqs * prefill_tokens + decode_seqs * decode_tokens; }
   // Verification samples at every position of a draft.

@@ -120,6 +120,7 @@ Setup ResolveScenario(const Scenario& s) {
         ParseSpeculative(s.speculative, spec_file, "$.speculative", setup.engine.speculative);
   }
   setup.engine.speculative = ResolveSpeculative(setup.engine.speculative, spec_file, "$.speculative");
+  if (!s.lora.is_null()) setup.engine.lora = ParseLora(s.lora, spec_file, "$.lora", setup.engine.lora);
 
   ParallelPlan& p = setup.plan;
   p.pp = s.pp.value_or(1);

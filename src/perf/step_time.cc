@@ -73,6 +73,7 @@ StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const
       network_(network),
       speculator_(speculator) {
   ValidatePlan(model_, plan_);
+  if (engine_.lora.enabled()) lora_popularity_ = LoraPopularity(engine_.lora);
   if (speculator_ && engine_.speculative.enabled()) {
     EnginePreset draft_engine = engine_;
     draft_engine.speculative = SpeculativeConfig();
@@ -277,6 +278,12 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   if (speculating) {
     shape.decode_tokens = engine_.speculative.tokens + 1;
     st.tokens_per_decode = engine_.speculative.ExpectedTokensPerStep();
+  }
+  if (engine_.lora.enabled() && shape.lora_adapters <= 0) {
+    // The adapters a batch of this many sequences draws, at most the slots.
+    const double seqs = (shape.prefill_seqs + shape.decode_seqs) / plan_.attention_dp();
+    const double slots = std::min(engine_.lora.max_loras, engine_.lora.adapters);
+    shape.lora_adapters = std::clamp(ExpectedDistinctAdapters(lora_popularity_, seqs), 1.0, slots);
   }
   const bool decode_only = shape.prefill_seqs <= 0;
   // Sequences one scheduler handles: attention data-parallel ranks each

@@ -13,6 +13,7 @@
 #include "hardware/efficiency.h"
 #include "hardware/interconnect.h"
 #include "model/deployment.h"
+#include "model/lora.h"
 #include "model/ops.h"
 #include "model/speculator.h"
 
@@ -109,6 +110,7 @@ class StepTimeModel {
   Efficiency efficiency_;
   Network network_;
   std::optional<Speculator> speculator_;
+  std::vector<double> lora_popularity_;  // the adapters' request shares (LoRA on)
   // The speculator priced as a model of its own (same GPU, tp, engine
   // kernels, no host time); runs per attention group when it has no
   // experts to share.

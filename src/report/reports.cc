@@ -115,6 +115,7 @@ nlohmann::json DeploymentJson(const Setup& s) {
           {"params_vision", params.vision},
           {"params_mtp", params.mtp},
           {"speculative", SpeculativeToJson(s.engine.speculative)},
+          {"lora", s.engine.lora.enabled() ? LoraToJson(s.engine.lora) : nlohmann::json()},
           {"notes", s.notes}};
 }
 
@@ -129,6 +130,7 @@ nlohmann::json MemoryJson(const MemoryPlan& m, int64_t max_seqs, double context)
           {"kv_bytes_per_token_model", m.kv_bytes_per_token_model},
           {"state_bytes_per_sequence", m.state_bytes_per_sequence},
           {"draft_weights_bytes", m.draft_weights_bytes},
+          {"lora_slots_bytes", m.lora_slots_bytes},
           {"draft_kv_bytes_per_token", m.draft_kv_bytes_per_token},
           {"kv_block_tokens", m.kv_block_tokens},
           {"kv_blocks", m.kv_blocks},
@@ -168,6 +170,12 @@ nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e
   if (w.num_requests) {
     j["num_requests"] = *w.num_requests;
     j["makespan_s"] = e.makespan_s;
+  }
+  j["running_per_replica"] = e.running_per_replica;
+  if (s.engine.lora.enabled()) {
+    j["lora_slot_hit_rate"] = e.lora_slot_hit_rate;
+    j["lora_load_ms"] = e.lora_load_ms;
+    j["lora_loads_per_s"] = e.lora_loads_per_s;
   }
   if (s.engine.speculative.enabled()) {
     j["spec_tokens_per_step"] = e.tokens_per_decode_step;
@@ -234,6 +242,15 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
         fmt::format("{} tokens per decode step ({} verified); decode step {} ms",
                     FormatNumber(e.tokens_per_decode_step, 3), spec.tokens + 1, FormatNumber(e.decode_step_ms)));
   }
+  if (s.engine.lora.enabled()) {
+    const LoraConfig& l = s.engine.lora;
+    Row(t, "LoRA adapters", fmt::format("{} x r{}", l.adapters, l.rank),
+        fmt::format("{} GPU slots, {:.1f}% of requests find theirs loaded; a load {} ms, {}/s; {} of {} "
+                    "requests running per replica",
+                    std::min(l.max_loras, l.adapters), 100 * e.lora_slot_hit_rate, FormatNumber(e.lora_load_ms),
+                    FormatNumber(e.lora_loads_per_s), FormatNumber(e.running_per_replica),
+                    e.concurrency_per_replica));
+  }
   Section(t, "throughput");
   figure("output tokens/s", e.output_tokens_per_s, thr, "tok/s");
   figure("output tokens/s per GPU", e.output_tokens_per_s_per_gpu, thr, "tok/s");
@@ -253,6 +270,9 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
   Row(t, "runtime overhead", FormatBytes(e.memory.runtime_overhead_bytes));
   Row(t, "KV budget", FormatBytes(e.memory.kv_budget_bytes));
   Row(t, "KV per token", FormatNumber(e.memory.kv_bytes_per_token, 6), "bytes");
+  if (e.memory.lora_slots_bytes > 0) {
+    Row(t, "LoRA slots", FormatBytes(e.memory.lora_slots_bytes), "in the weights");
+  }
   if (e.memory.draft_weights_bytes > 0) {
     Row(t, "draft weights", FormatBytes(e.memory.draft_weights_bytes),
         fmt::format("in the weights; its KV {} bytes a token, in the KV per token",

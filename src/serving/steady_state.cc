@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/units.h"
+#include "model/lora.h"
 
 namespace roofplan {
 
@@ -188,14 +189,43 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
 
   // Sequences the engine runs at once; the excess of a requested
   // concurrency waits (it adds to TTFT below, through Little's law).
-  const double running = std::min<double>(est.concurrency_per_replica, engine_limit);
+  double running = std::min<double>(est.concurrency_per_replica, engine_limit);
+  // Multi-LoRA: only requests whose adapters sit in the GPU slots run
+  // (vLLM's scheduler skips the rest), about slots / distinct of them when
+  // the requests in flight use more adapters than there are slots; and a
+  // request whose adapter is not in a slot waits, with every other, while
+  // it loads (over PCIe from host memory, or first from disk).
+  double lora_stall_ms = 0;
+  if (e.lora.enabled()) {
+    const std::vector<double> popularity = LoraPopularity(e.lora);
+    const double slots = std::min(e.lora.max_loras, e.lora.adapters);
+    const double distinct = ExpectedDistinctAdapters(popularity, running);
+    if (distinct > slots) running = std::max(1.0, running * slots / distinct);
+    est.lora_slot_hit_rate = LruHitRate(popularity, slots);
+    const double host_hit = LruHitRate(popularity, std::min(e.lora.host_slots(), e.lora.adapters));
+    const double from_disk = est.lora_slot_hit_rate < 1 ? (1 - host_hit) / (1 - est.lora_slot_hit_rate) : 0;
+    if (!perf.gpu().pcie_gb_per_s_bidir) {
+      throw Error("LoRA adapters load over PCIe, and the profile of " + perf.gpu().slug +
+                  " has no verified pcie_gb_per_s_bidir");
+    }
+    const double pcie_bytes_per_ms = *perf.gpu().pcie_gb_per_s_bidir / 2 * 1e6;
+    est.lora_load_ms = LoraAdapterBytes(m, e.lora, p.tp) / pcie_bytes_per_ms +
+                       from_disk * LoraAdapterBytes(m, e.lora, 1) / (e.lora.disk_gb_per_s * 1e6);
+    lora_stall_ms = (1 - est.lora_slot_hit_rate) * est.lora_load_ms;
+  }
   // Pipeline parallelism: up to pp microbatches in flight; one round
   // advances every sequence by a step and costs one microbatch's trip
   // through all stages. Fewer sequences than stages leave stages idle
   // (the bubble): the round still costs a full trip.
   auto cycle_at = [&](double in_flight) {
     const double microbatch = std::max(1.0, in_flight / p.pp);
-    return e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl) : SeparateCycle(perf, microbatch, isl, osl);
+    Cycle c = e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl) : SeparateCycle(perf, microbatch, isl, osl);
+    // Adapter loads: a request's own delays its first token; the others'
+    // land among its decode steps.
+    c.ttft_ms += lora_stall_ms;
+    if (osl > 1) c.itl_ms += (in_flight - 1) * lora_stall_ms / (osl - 1);
+    c.e2e_ms += in_flight * lora_stall_ms;
+    return c;
   };
   Cycle cycle = cycle_at(running);
   const double queued = est.concurrency_per_replica - running;
@@ -213,6 +243,7 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   est.decode_step_ms = perf.Step(decode).step_ms;
   est.steps_per_cycle = cycle.steps;
   est.tokens_per_decode_step = perf.TokensPerDecodeStep();
+  est.running_per_replica = running;
 
   est.ttft_ms = cycle.ttft_ms + wait_ms;
   est.itl_ms = cycle.itl_ms;
@@ -232,6 +263,7 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     est.makespan_s = makespan_ms / 1e3;
     est.requests_per_s = static_cast<double>(*w.num_requests) / est.makespan_s;
   }
+  if (e.lora.enabled()) est.lora_loads_per_s = (1 - est.lora_slot_hit_rate) * est.requests_per_s;
   est.output_tokens_per_s = est.requests_per_s * osl;
   est.total_tokens_per_s = est.requests_per_s * (isl + osl);
   est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;

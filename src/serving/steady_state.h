@@ -65,6 +65,15 @@ struct Estimate {
   // Output tokens a decoding sequence gains per step: 1, or 1 + the
   // expected accepted drafts under speculative decoding.
   double tokens_per_decode_step = 1;
+  // Sequences the engine runs at once per replica (the rest wait): the
+  // concurrency, at most max_num_seqs, fewer when LoRA slots bind.
+  double running_per_replica = 0;
+  // Multi-LoRA: the share of requests whose adapter is already in a GPU
+  // slot, the milliseconds a load takes (PCIe, and disk for adapters not
+  // in host memory, on average), and loads per second over all replicas.
+  double lora_slot_hit_rate = 0;
+  double lora_load_ms = 0;
+  double lora_loads_per_s = 0;
   MemoryPlan memory;
 };
 

@@ -1,0 +1,65 @@
+#include "model/lora.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace roofplan {
+
+double LoraAdapterBytes(const ModelConfig& m, const LoraConfig& l, int tp) {
+  if (!l.enabled()) return 0;
+  const double h = static_cast<double>(m.hidden_size);
+  const double q = static_cast<double>(m.q_width()), kv = static_cast<double>(m.kv_width());
+  const double ffn = static_cast<double>(m.intermediate_size > 0 ? m.intermediate_size : m.moe_intermediate_size);
+  // (inputs, outputs, column-parallel) of each target.
+  struct Shape {
+    LoraTarget target;
+    double in, out;
+    bool column;
+  };
+  const Shape shapes[] = {{LoraTarget::kQ, h, q, true},          {LoraTarget::kK, h, kv, true},
+                          {LoraTarget::kV, h, kv, true},         {LoraTarget::kO, q, h, false},
+                          {LoraTarget::kGate, h, ffn, true},     {LoraTarget::kUp, h, ffn, true},
+                          {LoraTarget::kDown, ffn, h, false}};
+  double per_layer = 0;
+  for (const Shape& s : shapes) {
+    if (!l.Targets(s.target)) continue;
+    per_layer += s.column ? s.in + s.out / tp : s.in / tp + s.out;
+  }
+  return per_layer * l.rank * 2.0 * static_cast<double>(m.num_layers);
+}
+
+std::vector<double> LoraPopularity(const LoraConfig& l) {
+  std::vector<double> p(static_cast<size_t>(std::max(0, l.adapters)));
+  double total = 0;
+  for (size_t k = 0; k < p.size(); ++k) total += p[k] = std::pow(static_cast<double>(k + 1), -l.zipf_s);
+  for (double& x : p) x /= total;
+  return p;
+}
+
+double ExpectedDistinctAdapters(const std::vector<double>& popularity, double requests) {
+  double distinct = 0;
+  for (double p : popularity) distinct += 1 - std::pow(1 - p, requests);
+  return distinct;
+}
+
+double LruHitRate(const std::vector<double>& popularity, double slots) {
+  if (slots >= static_cast<double>(popularity.size())) return 1;
+  if (slots <= 0) return 0;
+  auto held = [&](double t) {
+    double n = 0;
+    for (double p : popularity) n += 1 - std::exp(-p * t);
+    return n;
+  };
+  // held(t) rises from 0 to the adapter count: bisect for slots.
+  double lo = 0, hi = 1;
+  while (held(hi) < slots) hi *= 2;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = (lo + hi) / 2;
+    (held(mid) < slots ? lo : hi) = mid;
+  }
+  double hit = 0;
+  for (double p : popularity) hit += p * (1 - std::exp(-p * hi));
+  return hit;
+}
+
+}  // namespace roofplan

@@ -1,0 +1,33 @@
+// What LoRA adapters cost beside their base model: their bytes, and how
+// many distinct ones a batch holds and the slots hold, from the adapters'
+// popularity.
+#pragma once
+
+#include <vector>
+
+#include "catalog/lora.h"
+#include "catalog/model_config.h"
+
+namespace roofplan {
+
+// Bytes of one adapter's A and B matrices on one GPU under tensor
+// parallelism tp, in 16-bit: column-parallel projections (q, k, v, gate,
+// up) keep A whole and split B's outputs; row-parallel ones (o, down)
+// split A's inputs and keep B whole (vLLM's *ParallelLinearWithLoRA).
+// tp = 1: the whole adapter (its file size, near enough).
+double LoraAdapterBytes(const ModelConfig& model, const LoraConfig& lora, int tp);
+
+// The adapters' request shares, most popular first: k^-s, normalised.
+std::vector<double> LoraPopularity(const LoraConfig& lora);
+
+// Expected distinct adapters among `requests` independent draws:
+// sum over adapters of 1 - (1 - p)^requests.
+double ExpectedDistinctAdapters(const std::vector<double>& popularity, double requests);
+
+// Share of requests whose adapter an LRU cache of `slots` already holds,
+// under independent draws (Che's approximation, Che, Tung and Wang, IEEE
+// JSAC 2002): the characteristic time T solving sum(1 - exp(-p T)) =
+// slots, each adapter in the cache with probability 1 - exp(-p T).
+double LruHitRate(const std::vector<double>& popularity, double slots);
+
+}  // namespace roofplan

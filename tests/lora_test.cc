@@ -1,0 +1,148 @@
+// Multi-LoRA serving: adapter bytes from the model card's shapes, the
+// grouped shrink and expand a step adds, the slots' memory, how many
+// adapters a batch and the slots hold, and what a shortage of slots costs.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "catalog/catalog.h"
+#include "catalog/lora.h"
+#include "core/error.h"
+#include "model/lora.h"
+#include "model/ops.h"
+#include "perf/setup.h"
+#include "serving/steady_state.h"
+
+namespace roofplan {
+namespace {
+
+LoraConfig Lora(const std::string& text) {
+  return ParseLora(nlohmann::json::parse(text), "s.json", "$.lora", LoraConfig());
+}
+
+// Llama-3.1-8B: hidden 4096, q 4096, k and v 1024, MLP 14336, 32 layers.
+TEST(Lora, AdapterBytesByHand) {
+  const ModelConfig m = ResolveModel("llama-3.1-8b");
+  const LoraConfig l = Lora(R"({"adapters": 4, "rank": 16})");
+  // (in + out) per layer, every linear layer: q 8192, k 5120, v 5120,
+  // o 8192, gate 18432, up 18432, down 18432 = 81920; x 16 x 2 B x 32.
+  EXPECT_DOUBLE_EQ(LoraAdapterBytes(m, l, 1), 81920.0 * 16 * 2 * 32);
+  // tp 2: column-parallel B's outputs and row-parallel A's inputs halve:
+  // q 6144, k 4608, v 4608, o 6144, gate 11264, up 11264, down 11264.
+  EXPECT_DOUBLE_EQ(LoraAdapterBytes(m, l, 2), 55296.0 * 16 * 2 * 32);
+  const LoraConfig attention = Lora(R"({"adapters": 4, "rank": 8, "target_modules": ["q_proj", "v_proj"]})");
+  EXPECT_DOUBLE_EQ(LoraAdapterBytes(m, attention, 1), (8192.0 + 5120) * 8 * 2 * 32);
+}
+
+TEST(Lora, AdaptersInABatchAndInTheSlots) {
+  const std::vector<double> uniform = LoraPopularity(Lora(R"({"adapters": 10})"));
+  // 10 (1 - 0.9^10)
+  EXPECT_NEAR(ExpectedDistinctAdapters(uniform, 10), 10 * (1 - std::pow(0.9, 10)), 1e-12);
+  // Under uniform popularity an LRU cache of C of N holds C / N of requests.
+  EXPECT_NEAR(LruHitRate(LoraPopularity(Lora(R"({"adapters": 100})")), 8), 0.08, 1e-9);
+  const std::vector<double> zipf = LoraPopularity(Lora(R"({"adapters": 100, "popularity": {"zipf": 1.2}})"));
+  EXPECT_NEAR(zipf[0] / zipf[1], std::pow(2.0, 1.2), 1e-12);
+  EXPECT_GT(LruHitRate(zipf, 8), 0.4);  // skewed: the popular few stay
+  EXPECT_LT(LruHitRate(zipf, 8), LruHitRate(zipf, 16));
+  EXPECT_EQ(LruHitRate(zipf, 100), 1);
+}
+
+// One adapter of rank 16 on one decoding sequence: the shrink of the
+// fused qkv computes 3 x 16 outputs over 4096 inputs, the expand 6144
+// outputs over 16.
+TEST(Lora, ShrinkAndExpandByHand) {
+  const ModelConfig m = ResolveModel("llama-3.1-8b");
+  EnginePreset e = ResolveEngine("vllm");
+  e.lora = Lora(R"({"adapters": 1, "rank": 16})");
+  StepShape shape;
+  shape.decode_seqs = 1;
+  shape.decode_context = 1000;
+  shape.lora_adapters = 1;
+  std::vector<Op> ops;
+  BuildStepOps(m, ParallelPlan(), Precision(), e, shape, &ops);
+  std::vector<Op> shrink, expand;
+  for (const Op& op : ops) {
+    if (std::string(op.name) == "lora_shrink") shrink.push_back(op);
+    if (std::string(op.name) == "lora_expand") expand.push_back(op);
+  }
+  ASSERT_EQ(shrink.size(), 4u);  // qkv, o, gate_up, down
+  ASSERT_EQ(expand.size(), 4u);
+  EXPECT_DOUBLE_EQ(shrink[0].flops, 2.0 * 48 * 4096);
+  EXPECT_DOUBLE_EQ(shrink[0].weight_bytes, 48.0 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(expand[0].flops, 2.0 * 6144 * 16);
+  EXPECT_DOUBLE_EQ(expand[3].weight_bytes, 4096.0 * 16 * 2);  // down's B: 16 -> 4096
+  EXPECT_EQ(shrink[0].count, 32);
+  // Without LoRA in the preset the same shape adds nothing.
+  e.lora = LoraConfig();
+  BuildStepOps(m, ParallelPlan(), Precision(), e, shape, &ops);
+  for (const Op& op : ops) EXPECT_NE(std::string(op.name), "lora_shrink");
+}
+
+Estimate EstimateWith(const std::string& lora, int64_t concurrency) {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.calibration = "none";
+  if (!lora.empty()) s.lora = nlohmann::json::parse(lora);
+  const Setup setup = ResolveScenario(s);
+  Workload w;
+  w.isl = 1000;
+  w.osl = 500;
+  w.concurrency = concurrency;
+  return EstimateSteadyState(setup.MakeStepTimeModel(), w, std::nullopt);
+}
+
+TEST(Lora, SlotsComeOutOfTheKvBudget) {
+  const Estimate off = EstimateWith("", 16);
+  const Estimate eight = EstimateWith(R"({"adapters": 100, "max_loras": 8})", 16);
+  EXPECT_DOUBLE_EQ(eight.memory.lora_slots_bytes, 8 * 81920.0 * 16 * 2 * 32);
+  EXPECT_DOUBLE_EQ(eight.memory.weights_bytes - off.memory.weights_bytes, eight.memory.lora_slots_bytes);
+  EXPECT_LT(eight.memory.kv_budget_bytes, off.memory.kv_budget_bytes);
+}
+
+TEST(Lora, OneAdapterCostsItsGemmsAndNothingElse) {
+  const Estimate off = EstimateWith("", 16);
+  const Estimate one = EstimateWith(R"({"adapters": 1})", 16);
+  EXPECT_EQ(one.lora_slot_hit_rate, 1);
+  EXPECT_EQ(one.lora_loads_per_s, 0);
+  EXPECT_DOUBLE_EQ(one.running_per_replica, 16);
+  EXPECT_GT(one.itl_ms, off.itl_ms);
+  EXPECT_LT(one.itl_ms, 1.25 * off.itl_ms);
+}
+
+TEST(Lora, TooFewSlotsHoldRequestsBackAndLoadAdapters) {
+  const Estimate enough = EstimateWith(R"({"adapters": 8, "max_loras": 8})", 16);
+  const Estimate short_of = EstimateWith(R"({"adapters": 100, "max_loras": 8})", 16);
+  const Estimate skewed = EstimateWith(R"({"adapters": 100, "max_loras": 8, "popularity": {"zipf": 1.2}})", 16);
+  EXPECT_EQ(enough.lora_loads_per_s, 0);
+  EXPECT_NEAR(short_of.lora_slot_hit_rate, 0.08, 1e-9);
+  EXPECT_GT(short_of.lora_loads_per_s, 0);
+  EXPECT_LT(short_of.running_per_replica, 16);
+  EXPECT_LT(short_of.output_tokens_per_s, enough.output_tokens_per_s);
+  EXPECT_GT(skewed.lora_slot_hit_rate, short_of.lora_slot_hit_rate);
+  EXPECT_GT(skewed.output_tokens_per_s, short_of.output_tokens_per_s);
+  // A load: 84 MB over PCIe Gen5 (64 GB/s a way) and, the host cache
+  // holding no more than the slots (vLLM's default), from disk at 2 GB/s
+  // first.
+  EXPECT_DOUBLE_EQ(short_of.lora_load_ms, 81920.0 * 16 * 2 * 32 * (1 / 64e6 + 1 / 2e6));
+  const Estimate host = EstimateWith(R"({"adapters": 100, "max_loras": 8, "max_cpu_loras": 100})", 16);
+  EXPECT_DOUBLE_EQ(host.lora_load_ms, 81920.0 * 16 * 2 * 32 / 64e6);
+}
+
+TEST(Lora, BadSettingsNameTheirPath) {
+  EXPECT_THROW(Lora(R"({"adapters": 4, "target_modules": ["qkv"]})"), InputError);
+  EXPECT_THROW(Lora(R"({"adapters": 4, "max_loras": 8, "max_cpu_loras": 4})"), InputError);
+  EXPECT_THROW(Lora(R"({"adapters": 4, "popularity": "zipf"})"), InputError);
+  EXPECT_THROW(Lora(R"({"adapters": 4, "rank": 0})"), InputError);
+  try {
+    Lora(R"({"adapters": 4, "slots": 2})");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("$.lora"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace roofplan
