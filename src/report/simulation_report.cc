@@ -125,6 +125,12 @@ nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const S
   j["goodput_requests_per_s"] = r.goodput_requests_per_s;
   j["preemptions"] = r.preemptions;
   j["swaps"] = r.swaps;
+  if (r.lora_admissions > 0) {
+    j["lora_slot_hit_rate"] = static_cast<double>(r.lora_slot_hits) / r.lora_admissions;
+    j["lora_loads"] = r.lora_loads;
+    j["lora_disk_loads"] = r.lora_disk_loads;
+    j["lora_load_ms"] = r.lora_load_ms;
+  }
   if (r.spec_verifications > 0) {
     j["spec_verifications"] = r.spec_verifications;
     j["spec_accepted_tokens_per_step"] = static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications;
@@ -198,6 +204,11 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
   }
   Section(t, "engine");
   Row(t, "preemptions", std::to_string(r.preemptions), r.swaps ? fmt::format("{} by swap", r.swaps) : "");
+  if (r.lora_admissions > 0) {
+    Row(t, "LoRA slot hits", FormatNumber(100.0 * r.lora_slot_hits / r.lora_admissions, 3),
+        fmt::format("% of admissions; {} loads ({} from disk) held steps back {} ms in all", r.lora_loads,
+                    r.lora_disk_loads, FormatNumber(r.lora_load_ms)));
+  }
   if (r.spec_verifications > 0) {
     Row(t, "accepted drafts",
         FormatNumber(static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications, 3),

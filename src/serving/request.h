@@ -12,6 +12,7 @@ struct Request {
   int64_t output_tokens = 0;
   int64_t prefix_id = -1;     // shared prefix it starts with; -1 = none
   int64_t prefix_tokens = 0;  // length of that prefix (< input_tokens)
+  int32_t adapter = -1;       // LoRA adapter it runs with; -1 = the base model
 };
 
 }  // namespace roofplan

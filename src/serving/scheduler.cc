@@ -50,7 +50,74 @@ Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
       seqs_(seqs),
       itl_ms_(itl_ms),
       spec_rng_(0x5eedULL + static_cast<uint64_t>(index)),
-      lanes_(static_cast<size_t>(std::max(1, config.lanes))) {}
+      lanes_(static_cast<size_t>(std::max(1, config.lanes))) {
+  lora_slots_.resize(static_cast<size_t>(std::max(0, config.lora_slots)));
+}
+
+int32_t Replica::FindLoraSlot(int32_t adapter) const {
+  int32_t idle = -1;
+  for (size_t i = 0; i < lora_slots_.size(); ++i) {
+    const LoraSlot& slot = lora_slots_[i];
+    if (slot.adapter == adapter) return static_cast<int32_t>(i);
+    if (slot.running == 0 && (idle < 0 || slot.last_used < lora_slots_[static_cast<size_t>(idle)].last_used)) {
+      idle = static_cast<int32_t>(i);
+    }
+  }
+  return idle;
+}
+
+double Replica::TakeLoraSlot(Sequence& s, int32_t index) {
+  LoraSlot& slot = lora_slots_[static_cast<size_t>(index)];
+  const int32_t adapter = s.request.adapter;
+  const bool hit = slot.adapter == adapter;
+  if (s.preemptions == 0) {
+    ++lora_admissions_;
+    lora_slot_hits_ += hit ? 1 : 0;
+  }
+  double load_ms = 0;
+  if (!hit) {
+    // vLLM loads it into the slot before the step runs: from host memory
+    // if its LRU cache has it, else from disk into that cache first.
+    ++lora_loads_;
+    load_ms = config_.lora_pcie_ms;
+    auto it = std::find(lora_host_.begin(), lora_host_.end(), adapter);
+    if (it != lora_host_.end()) {
+      lora_host_.erase(it);
+    } else {
+      ++lora_disk_loads_;
+      load_ms += config_.lora_disk_ms;
+      if (static_cast<int>(lora_host_.size()) >= config_.lora_host_slots) lora_host_.erase(lora_host_.begin());
+    }
+    lora_host_.push_back(adapter);
+    slot.adapter = adapter;
+    lora_load_ms_ += load_ms;
+  }
+  ++slot.running;
+  slot.last_used = ++lora_tick_;
+  s.lora_slot = index;
+  return load_ms;
+}
+
+void Replica::ReleaseLoraSlot(Sequence& s) {
+  if (s.lora_slot < 0) return;
+  --lora_slots_[static_cast<size_t>(s.lora_slot)].running;
+  s.lora_slot = -1;
+}
+
+int64_t Replica::BatchAdapters(const Lane& lane) {
+  const int64_t serial = ++batch_serial_;
+  int64_t distinct = 0;
+  for (const Work& w : lane.batch) {
+    const int32_t index = (*seqs_)[w.seq].lora_slot;
+    if (index < 0) continue;
+    LoraSlot& slot = lora_slots_[static_cast<size_t>(index)];
+    if (slot.batch != serial) {
+      slot.batch = serial;
+      ++distinct;
+    }
+  }
+  return distinct;
+}
 
 void Replica::Enqueue(int32_t id, double /*now*/) {
   (*seqs_)[id].replica = index_;
@@ -76,6 +143,7 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
                                          : FormPrefillFirstBatch(lane, li, now);
     kv_usage_peak_ = std::max(kv_usage_peak_, kv_.usage());
     if (lane.batch.empty()) continue;  // nothing admissible until a step frees KV
+    if (LoraOn()) lane.totals.lora_adapters = BatchAdapters(lane);
     const double step_ms = steps_cache_->StepMs(lane.totals) + extra_ms;
     const double end_s = now + step_ms / 1e3;
     lane.busy = true;
@@ -129,6 +197,7 @@ int32_t Replica::PreemptNewest(Lane& lane, double* extra_ms) {
   ++preemptions_;
   ++s.preemptions;
   s.lane = -1;
+  ReleaseLoraSlot(s);
   const int64_t units = s.own_units + s.shared_units;
   if (config_.preemption == EnginePreset::Preemption::kSwap &&
       swap_used_units_ + units <= config_.swap_capacity_units) {
@@ -183,7 +252,10 @@ double Replica::FormMixedBatch(Lane& lane, int li, double now) {
          static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
     const int32_t id = swapped_.front();
     Sequence& s = (*seqs_)[id];
+    const int32_t slot = LoraOn() ? FindLoraSlot(s.request.adapter) : -1;
+    if (LoraOn() && slot < 0) break;
     if (!kv_.Allocate(s.swapped_units)) break;
+    if (slot >= 0) extra_ms += TakeLoraSlot(s, slot);
     swapped_.pop_front();
     swap_used_units_ -= s.swapped_units;
     extra_ms += static_cast<double>(s.swapped_units) * config_.swap_ms_per_unit;
@@ -197,12 +269,20 @@ double Replica::FormMixedBatch(Lane& lane, int li, double now) {
       budget -= n;
     }
   }
-  while (!waiting_.empty() && budget > 0 &&
-         static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
-    const int64_t n = TryAdmit(lane, li, waiting_.front(), budget, now) ? lane.batch.back().tokens : -1;
-    if (n < 0) break;
-    waiting_.pop_front();
-    budget -= n;
+  // Requests of adapters with no slot to run in wait, and those behind
+  // them go ahead (vLLM's scheduler skips them).
+  for (size_t i = 0; i < waiting_.size() && budget > 0 &&
+                     static_cast<int64_t>(run.size()) < config_.max_num_seqs;) {
+    const int32_t id = waiting_[i];
+    const int32_t slot = LoraOn() ? FindLoraSlot((*seqs_)[id].request.adapter) : -1;
+    if (LoraOn() && slot < 0) {
+      ++i;
+      continue;
+    }
+    if (!TryAdmit(lane, li, id, budget, now)) break;
+    budget -= lane.batch.back().tokens;
+    if (slot >= 0) extra_ms += TakeLoraSlot((*seqs_)[id], slot);
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
   }
   return extra_ms;
 }
@@ -215,14 +295,21 @@ double Replica::FormPrefillFirstBatch(Lane& lane, int li, double now) {
   int64_t budget = config_.max_num_batched_tokens;
   std::vector<int32_t>& run = lane.running;
   if (swapped_.empty()) {
-    while (!waiting_.empty() && static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
-      const int32_t id = waiting_.front();
+    double load_ms = 0;
+    for (size_t i = 0; i < waiting_.size() && static_cast<int64_t>(run.size()) < config_.max_num_seqs;) {
+      const int32_t id = waiting_[i];
+      const int32_t slot = LoraOn() ? FindLoraSlot((*seqs_)[id].request.adapter) : -1;
+      if (LoraOn() && slot < 0) {
+        ++i;
+        continue;
+      }
       const int64_t whole = lane.batch.empty() ? INT64_MAX : budget;
       if (!TryAdmit(lane, li, id, whole, now)) break;
-      waiting_.pop_front();
       budget -= lane.batch.back().tokens;
+      if (slot >= 0) load_ms += TakeLoraSlot((*seqs_)[id], slot);
+      waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
     }
-    if (!lane.batch.empty()) return 0;
+    if (!lane.batch.empty()) return load_ms;
   }
   // Otherwise a decode step of every running sequence (then swapped ones).
   return FormMixedBatch(lane, li, now);
@@ -335,6 +422,7 @@ void Replica::Complete(int li, double now, StepResults* results) {
       continue;
     }
     s.lane = -1;
+    ReleaseLoraSlot(s);
     --outstanding_;
     removed = true;
   }

@@ -38,6 +38,7 @@ struct Sequence {
   double last_token_s = 0;
   double max_itl_ms = 0;
   int32_t preemptions = 0;
+  int32_t lora_slot = -1;       // the GPU slot of its adapter while it runs
   int32_t replica = -1;         // where it runs (decode replica when disaggregated)
   int32_t prefill_replica = -1;
   int16_t lane = -1;
@@ -79,6 +80,13 @@ struct ReplicaConfig {
   // per-position rates (spec_acceptance[i]: P(draft i + 1 accepted)).
   int spec_tokens = 0;
   std::vector<double> spec_acceptance;
+  // Multi-LoRA: GPU slots for adapters (0: LoRA off; a request runs only
+  // with its adapter in one), the adapters host memory keeps, and what a
+  // load takes from host memory (PCIe) and, before that, from disk.
+  int lora_slots = 0;
+  int lora_host_slots = 0;
+  double lora_pcie_ms = 0;
+  double lora_disk_ms = 0;
 };
 
 // What the steps that finished did, for the simulator.
@@ -119,6 +127,14 @@ class Replica {
   // drafts they kept.
   int64_t spec_verifications() const { return spec_verifications_; }
   int64_t spec_accepted() const { return spec_accepted_; }
+  // Multi-LoRA: first admissions, those that found their adapter in a
+  // slot, adapter loads (and those from disk), and the milliseconds the
+  // loads held steps back.
+  int64_t lora_admissions() const { return lora_admissions_; }
+  int64_t lora_slot_hits() const { return lora_slot_hits_; }
+  int64_t lora_loads() const { return lora_loads_; }
+  int64_t lora_disk_loads() const { return lora_disk_loads_; }
+  double lora_load_ms() const { return lora_load_ms_; }
   int64_t requests() const { return requests_; }
   int64_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   double BusySeconds(double now) const;
@@ -163,6 +179,17 @@ class Replica {
     return config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
   }
   bool EnsureUnits(Sequence& s, int64_t tokens);
+  bool LoraOn() const { return config_.lora_slots > 0; }
+  // The slot holding `adapter`, else the least recently used slot no
+  // running request needs (to load it into); -1 when every slot serves
+  // running requests (vLLM's scheduler then skips the request).
+  int32_t FindLoraSlot(int32_t adapter) const;
+  // Runs `s` with its adapter in `slot`, loading it there first when it is
+  // not; returns the milliseconds the load holds the step back.
+  double TakeLoraSlot(Sequence& s, int32_t slot);
+  void ReleaseLoraSlot(Sequence& s);
+  // Distinct adapters among the lane's batch.
+  int64_t BatchAdapters(const Lane& lane);
   // Frees the newest running sequence of `lane`; returns its id.
   int32_t PreemptNewest(Lane& lane, double* extra_ms);
   void AddWork(Lane& lane, int32_t id, int64_t tokens);
@@ -194,6 +221,17 @@ class Replica {
 
   int64_t steps_ = 0, preemptions_ = 0, swaps_ = 0, requests_ = 0, cached_prompt_tokens_ = 0;
   int64_t spec_verifications_ = 0, spec_accepted_ = 0;
+  struct LoraSlot {
+    int32_t adapter = -1;
+    int32_t running = 0;     // running sequences using it
+    int64_t last_used = 0;
+    int64_t batch = -1;      // the last batch counted
+  };
+  std::vector<LoraSlot> lora_slots_;
+  std::vector<int32_t> lora_host_;  // adapters in host memory, least recent first
+  int64_t lora_tick_ = 0, batch_serial_ = 0;
+  int64_t lora_admissions_ = 0, lora_slot_hits_ = 0, lora_loads_ = 0, lora_disk_loads_ = 0;
+  double lora_load_ms_ = 0;
   int lanes_busy_ = 0;
   double busy_since_s_ = 0, busy_s_ = 0;
   double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;

@@ -5,12 +5,14 @@
 #include <memory>
 #include <numeric>
 #include <queue>
+#include <random>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "memory/memory_plan.h"
 #include "model/kv_cache.h"
+#include "model/lora.h"
 #include "serving/scheduler.h"
 
 namespace roofplan {
@@ -126,6 +128,10 @@ class Simulation {
   std::vector<std::pair<int, double>> started_;
   StepResults step_results_;
 
+  // Multi-LoRA: each arriving request draws its adapter by popularity.
+  std::mt19937_64 lora_rng_;
+  std::discrete_distribution<int32_t> lora_draw_;
+
   SimResult result_;
   int64_t in_system_ = 0;
   double in_system_area_ = 0, in_system_since_ = 0;
@@ -185,6 +191,19 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   // experimentally), so hybrid models recompute their prompts.
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
+  if (e.lora.enabled()) {
+    if (!setup.gpu.pcie_gb_per_s_bidir) {
+      throw Error("LoRA adapters load over PCIe, and the profile of " + setup.gpu.slug +
+                  " has no verified pcie_gb_per_s_bidir");
+    }
+    const std::vector<double> popularity = LoraPopularity(e.lora);
+    lora_draw_ = std::discrete_distribution<int32_t>(popularity.begin(), popularity.end());
+    lora_rng_.seed(workload.seed ^ 0x10aa10aaULL);
+    config.lora_slots = std::min(e.lora.max_loras, e.lora.adapters);
+    config.lora_host_slots = std::min(e.lora.host_slots(), e.lora.adapters);
+    config.lora_pcie_ms = LoraAdapterBytes(m, e.lora, p.tp) / (*setup.gpu.pcie_gb_per_s_bidir / 2 * 1e6);
+    config.lora_disk_ms = LoraAdapterBytes(m, e.lora, 1) / (e.lora.disk_gb_per_s * 1e6);
+  }
   if (e.speculative.enabled()) {
     config.spec_tokens = e.speculative.tokens;
     config.spec_acceptance = e.speculative.acceptance;
@@ -313,6 +332,7 @@ void Simulation::Arrive(Request request, double now) {
                             kMaxRequestsInSystem, now));
   }
   result_.max_requests_in_flight = std::max(result_.max_requests_in_flight, in_system_);
+  if (setup_.engine.lora.enabled() && request.adapter < 0) request.adapter = lora_draw_(lora_rng_);
   const int32_t id = seqs_.Add(request);
   const int end = prefill_replicas_ > 0 ? prefill_replicas_ : static_cast<int>(replicas_.size());
   const int r = Route(0, end);
@@ -506,6 +526,11 @@ SimResult Simulation::Run() {
     r.swaps += replica->swaps();
     r.spec_verifications += replica->spec_verifications();
     r.spec_accepted_tokens += replica->spec_accepted();
+    r.lora_admissions += replica->lora_admissions();
+    r.lora_slot_hits += replica->lora_slot_hits();
+    r.lora_loads += replica->lora_loads();
+    r.lora_disk_loads += replica->lora_disk_loads();
+    r.lora_load_ms += replica->lora_load_ms();
     r.kv_usage_mean += rep.kv_usage_mean / static_cast<double>(replicas_.size());
     r.kv_usage_peak = std::max(r.kv_usage_peak, rep.kv_usage_peak);
     r.replicas.push_back(rep);

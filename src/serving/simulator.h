@@ -120,6 +120,14 @@ struct SimResult {
   // drafts kept (capped by the tokens a request had left).
   int64_t spec_verifications = 0;
   int64_t spec_accepted_tokens = 0;
+  // Multi-LoRA: first admissions of requests to a replica, those whose
+  // adapter was already in a GPU slot, adapter loads (from disk among
+  // them), and the milliseconds loads held steps back.
+  int64_t lora_admissions = 0;
+  int64_t lora_slot_hits = 0;
+  int64_t lora_loads = 0;
+  int64_t lora_disk_loads = 0;
+  double lora_load_ms = 0;
   double mean_requests_in_system = 0;  // time average, for Little's law
   int64_t max_requests_in_flight = 0;
   std::vector<ReplicaReport> replicas;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 #include "perf/step_time.h"
 
@@ -23,6 +24,7 @@ struct BatchTotals {
   int64_t prefill_seqs = 0;
   int64_t prefill_tokens = 0;         // prompt tokens computed, summed over chunks
   int64_t prefill_past_tokens = 0;    // prompt tokens cached before each chunk, summed
+  int64_t lora_adapters = 0;          // distinct LoRA adapters (LoRA on)
 };
 
 class StepCache {
@@ -42,7 +44,9 @@ class StepCache {
 
  private:
   const StepTimeModel& perf_;
-  std::unordered_map<uint64_t, double> cache_;
+  // One map per count of distinct LoRA adapters in the batch (0 without
+  // LoRA); batches of more adapters than maps are priced every time.
+  std::vector<std::unordered_map<uint64_t, double>> caches_ = std::vector<std::unordered_map<uint64_t, double>>(1);
   int64_t lookups_ = 0;
   int64_t misses_ = 0;
 };
