@@ -42,6 +42,29 @@ void BM_EstimateLlama8BConcurrencyMax(benchmark::State& state) {
 }
 BENCHMARK(BM_EstimateLlama8BConcurrencyMax);
 
+// Speculative decoding (EAGLE-3, 3 drafts: the draft priced as a model of
+// its own each step) and multi-LoRA (100 adapters, 8 slots: the expected
+// distinct adapters and hit rates each estimate).
+void BM_EstimateLlama8BEagle3(benchmark::State& state) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.speculative = {{"method", "eagle3"}, {"tokens", 3}};
+  RunEstimate(state, ResolveScenario(s), 32);
+}
+BENCHMARK(BM_EstimateLlama8BEagle3);
+
+void BM_EstimateLlama8BLora(benchmark::State& state) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.lora = {{"adapters", 100}, {"max_loras", 8}, {"popularity", {{"zipf", 1.1}}}};
+  RunEstimate(state, ResolveScenario(s), 32);
+}
+BENCHMARK(BM_EstimateLlama8BLora);
+
 void BM_EstimateLlama405BTp8(benchmark::State& state) {
   RunEstimate(state, MakeSetup("llama-3.1-405b", "h200", 8, 1, DType::kFp8), 64);
 }
