@@ -46,22 +46,19 @@ BENCHMARK(BM_EstimateLlama8BConcurrencyMax);
 // its own each step) and multi-LoRA (100 adapters, 8 slots: the expected
 // distinct adapters and hit rates each estimate).
 void BM_EstimateLlama8BEagle3(benchmark::State& state) {
-  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
-  Scenario s;
-  s.model = "llama-3.1-8b";
-  s.gpu = "h100-sxm";
-  s.speculative = {{"method", "eagle3"}, {"tokens", 3}};
-  RunEstimate(state, ResolveScenario(s), 32);
+  Setup setup = MakeSetup("llama-3.1-8b", "h100-sxm", 1, 1, DType::kBf16);
+  setup.engine.speculative = ResolveSpeculative(
+      ParseSpeculative({{"method", "eagle3"}, {"tokens", 3}}, "bench", "$", {}), "bench", "$");
+  setup.speculator = BuildSpeculator(setup.model, setup.engine.speculative, nullptr);
+  RunEstimate(state, setup, 32);
 }
 BENCHMARK(BM_EstimateLlama8BEagle3);
 
 void BM_EstimateLlama8BLora(benchmark::State& state) {
-  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
-  Scenario s;
-  s.model = "llama-3.1-8b";
-  s.gpu = "h100-sxm";
-  s.lora = {{"adapters", 100}, {"max_loras", 8}, {"popularity", {{"zipf", 1.1}}}};
-  RunEstimate(state, ResolveScenario(s), 32);
+  Setup setup = MakeSetup("llama-3.1-8b", "h100-sxm", 1, 1, DType::kBf16);
+  setup.engine.lora = ParseLora({{"adapters", 100}, {"max_loras", 8}, {"popularity", {{"zipf", 1.1}}}},
+                                "bench", "$", {});
+  RunEstimate(state, setup, 32);
 }
 BENCHMARK(BM_EstimateLlama8BLora);
 

@@ -190,15 +190,20 @@ TEST(Speculative, MethodsThatCannotWorkSayWhy) {
 
 // Every decode step of a request that accepts every draft gains K + 1
 // tokens: 100 tokens after the first come in 25 steps, 25 gaps.
-TEST(Speculative, SimulatorAdvancesEachRequestByItsAcceptedTokens) {
-  const roofplan::Setup setup = ResolveScenario(Llama8b("ngram", 3, 1.0));
+// A closed loop of `users` sending `requests` of fixed lengths.
+SimResult SimulateFixed(const Scenario& s, int64_t isl, int64_t osl, int64_t users, int64_t requests) {
+  const roofplan::Setup setup = ResolveScenario(s);
   WorkloadSpec w;
-  w.isl = LengthSpec::Fixed(200);
-  w.osl = LengthSpec::Fixed(101);
-  w.concurrency = 4;
-  w.num_requests = 12;
+  w.isl = LengthSpec::Fixed(isl);
+  w.osl = LengthSpec::Fixed(osl);
+  w.concurrency = users;
+  w.num_requests = requests;
   auto source = MakeRequestSource(w, WorkloadLimits{});
-  const SimResult r = Simulate(setup, *source, w, SimOptions());
+  return Simulate(setup, *source, w, SimOptions());
+}
+
+TEST(Speculative, SimulatorAdvancesEachRequestByItsAcceptedTokens) {
+  const SimResult r = SimulateFixed(Llama8b("ngram", 3, 1.0), 200, 101, 4, 12);
   EXPECT_EQ(r.itl_ms.count(), 12 * 25);
   EXPECT_EQ(r.spec_verifications, 12 * 25);
   EXPECT_EQ(r.spec_accepted_tokens, 12 * 25 * 3);
@@ -211,14 +216,7 @@ TEST(Speculative, SimulatorAdvancesEachRequestByItsAcceptedTokens) {
 TEST(Speculative, SimulatedAcceptanceFollowsTheRates) {
   Scenario s = Llama8b("ngram", 3, std::nullopt);
   s.speculative["acceptance"] = {0.8, 0.5, 0.3};
-  const roofplan::Setup setup = ResolveScenario(s);
-  WorkloadSpec w;
-  w.isl = LengthSpec::Fixed(100);
-  w.osl = LengthSpec::Fixed(2001);
-  w.concurrency = 8;
-  w.num_requests = 16;
-  auto source = MakeRequestSource(w, WorkloadLimits{});
-  const SimResult r = Simulate(setup, *source, w, SimOptions());
+  const SimResult r = SimulateFixed(s, 100, 2001, 8, 16);
   const double kept = static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications;
   // About 16 x 2000 / 2.6 = 12300 draws: the mean's sd is about 0.009.
   EXPECT_NEAR(kept, 1.6, 0.04);
