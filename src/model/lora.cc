@@ -36,29 +36,50 @@ std::vector<double> LoraPopularity(const LoraConfig& l) {
   return p;
 }
 
-double ExpectedDistinctAdapters(const std::vector<double>& popularity, double requests) {
+std::vector<PopularityBin> BinPopularity(const std::vector<double>& popularity) {
+  constexpr size_t kSingles = 64;
+  constexpr double kBinRatio = 1.05;
+  std::vector<PopularityBin> bins;
+  size_t k = 0;
+  while (k < popularity.size()) {
+    const size_t end = k < kSingles ? k + 1
+                                    : std::min(popularity.size(),
+                                               std::max(k + 1, static_cast<size_t>(static_cast<double>(k) * kBinRatio)));
+    double sum = 0;
+    for (size_t i = k; i < end; ++i) sum += popularity[i];
+    const double count = static_cast<double>(end - k);
+    bins.push_back({sum / count, count});
+    k = end;
+  }
+  return bins;
+}
+
+double ExpectedDistinctAdapters(const std::vector<PopularityBin>& bins, double requests) {
   double distinct = 0;
-  for (double p : popularity) distinct += 1 - std::pow(1 - p, requests);
+  for (const PopularityBin& b : bins) distinct += b.count * (1 - std::exp(requests * std::log1p(-b.p)));
   return distinct;
 }
 
-double LruHitRate(const std::vector<double>& popularity, double slots) {
-  if (slots >= static_cast<double>(popularity.size())) return 1;
+double LruHitRate(const std::vector<PopularityBin>& bins, double slots) {
+  double adapters = 0;
+  for (const PopularityBin& b : bins) adapters += b.count;
+  if (slots >= adapters) return 1;
   if (slots <= 0) return 0;
   auto held = [&](double t) {
     double n = 0;
-    for (double p : popularity) n += 1 - std::exp(-p * t);
+    for (const PopularityBin& b : bins) n += b.count * -std::expm1(-b.p * t);
     return n;
   };
-  // held(t) rises from 0 to the adapter count: bisect for slots.
+  // held(t) rises from 0 to the adapter count: bisect for slots, to a
+  // part in 1e9 of the bracket.
   double lo = 0, hi = 1;
   while (held(hi) < slots) hi *= 2;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 40; ++i) {
     const double mid = (lo + hi) / 2;
     (held(mid) < slots ? lo : hi) = mid;
   }
   double hit = 0;
-  for (double p : popularity) hit += p * (1 - std::exp(-p * hi));
+  for (const PopularityBin& b : bins) hit += b.count * b.p * -std::expm1(-b.p * hi);
   return hit;
 }
 

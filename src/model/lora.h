@@ -20,14 +20,24 @@ double LoraAdapterBytes(const ModelConfig& model, const LoraConfig& lora, int tp
 // The adapters' request shares, most popular first: k^-s, normalised.
 std::vector<double> LoraPopularity(const LoraConfig& lora);
 
+// Adapters of about equal share, `count` of them at share `p` each: the
+// first 64 by themselves, the rest in bins of ranks 5% apart (each at its
+// ranks' mean share), so that the sums below cost a few hundred terms
+// however many adapters there are.
+struct PopularityBin {
+  double p = 0;
+  double count = 0;
+};
+std::vector<PopularityBin> BinPopularity(const std::vector<double>& popularity);
+
 // Expected distinct adapters among `requests` independent draws:
 // sum over adapters of 1 - (1 - p)^requests.
-double ExpectedDistinctAdapters(const std::vector<double>& popularity, double requests);
+double ExpectedDistinctAdapters(const std::vector<PopularityBin>& bins, double requests);
 
 // Share of requests whose adapter an LRU cache of `slots` already holds,
 // under independent draws (Che's approximation, Che, Tung and Wang, IEEE
 // JSAC 2002): the characteristic time T solving sum(1 - exp(-p T)) =
 // slots, each adapter in the cache with probability 1 - exp(-p T).
-double LruHitRate(const std::vector<double>& popularity, double slots);
+double LruHitRate(const std::vector<PopularityBin>& bins, double slots);
 
 }  // namespace roofplan

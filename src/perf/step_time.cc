@@ -73,7 +73,12 @@ StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const
       network_(network),
       speculator_(speculator) {
   ValidatePlan(model_, plan_);
-  if (engine_.lora.enabled()) lora_popularity_ = LoraPopularity(engine_.lora);
+  if (engine_.lora.enabled()) {
+    const LoraConfig& l = engine_.lora;
+    lora_popularity_ = BinPopularity(LoraPopularity(l));
+    lora_slot_hit_rate_ = LruHitRate(lora_popularity_, std::min(l.max_loras, l.adapters));
+    lora_host_hit_rate_ = LruHitRate(lora_popularity_, std::min(l.host_slots(), l.adapters));
+  }
   if (speculator_ && engine_.speculative.enabled()) {
     EnginePreset draft_engine = engine_;
     draft_engine.speculative = SpeculativeConfig();
@@ -233,11 +238,18 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
   const StepTime pass = draft_->Step(first, st != nullptr);
   double ms = pass.kernels_ms + pass.gaps_ms;  // its launch gaps are its own
   if (first.decode_seqs > 0 && passes > 1) {
-    StepShape next;
-    next.decode_seqs = first.decode_seqs;
-    next.decode_context = shape.decode_context + 1;
-    const StepTime later = draft_->Step(next);
-    ms += (passes - 1) * (later.kernels_ms + later.gaps_ms);
+    // The later passes draft one token a sequence; without prompt chunks
+    // the first did the same (a token further into the context changes
+    // nothing worth a second pricing).
+    double later_ms = ms;
+    if (first.prefill_seqs > 0) {
+      StepShape next;
+      next.decode_seqs = first.decode_seqs;
+      next.decode_context = shape.decode_context + 1;
+      const StepTime later = draft_->Step(next);
+      later_ms = later.kernels_ms + later.gaps_ms;
+    }
+    ms += (passes - 1) * later_ms;
   }
   // The target's hidden states of the tokens just computed, projected to
   // the draft's input (kept in 16-bit, unsplit, as EAGLE heads load it).

@@ -84,6 +84,11 @@ class StepTimeModel {
     return engine_.speculative.enabled() ? engine_.speculative.tokens + 1.0 : 1.0;
   }
   const std::optional<Speculator>& speculator() const { return speculator_; }
+  // Multi-LoRA (engine.lora on): adapters a batch of `seqs` sequences
+  // draws, and the LRU hit rates of the GPU slots and the host cache.
+  double LoraAdaptersIn(double seqs) const { return ExpectedDistinctAdapters(lora_popularity_, seqs); }
+  double LoraSlotHitRate() const { return lora_slot_hit_rate_; }
+  double LoraHostHitRate() const { return lora_host_hit_rate_; }
 
   // Peak of `dtype` in FLOP/s; throws Error naming the GPU when the profile
   // has no verified figure for it.
@@ -110,7 +115,10 @@ class StepTimeModel {
   Efficiency efficiency_;
   Network network_;
   std::optional<Speculator> speculator_;
-  std::vector<double> lora_popularity_;  // the adapters' request shares (LoRA on)
+  // LoRA on: the adapters' request shares (binned), and the shares of
+  // requests whose adapter the GPU slots and the host cache hold.
+  std::vector<PopularityBin> lora_popularity_;
+  double lora_slot_hit_rate_ = 1, lora_host_hit_rate_ = 1;
   // The speculator priced as a model of its own (same GPU, tp, engine
   // kernels, no host time); runs per attention group when it has no
   // experts to share.

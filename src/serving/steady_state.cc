@@ -44,7 +44,7 @@ double ExpectedStepMs(const StepTimeModel& perf, StepShape shape) {
 // fills the steps of its prefill. A request sent when the previous one of
 // its user finished finds the engine already running its next step (when
 // anyone else is in flight) and waits for it.
-Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
+Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl, double adapters) {
   const EnginePreset& e = perf.engine();
   const double budget = e.max_num_batched_tokens;
   const double chunk = std::min(isl, budget);
@@ -69,6 +69,7 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
   others.prefill_past = (isl - chunk) / 2;
   others.decode_seqs = 1 + other_decodes;
   others.decode_context = isl + osl / 2;
+  others.lora_adapters = adapters;
   StepShape own = others;  // a step that carries one of its own chunks
   own.prefill_seqs += 1;
   own.decode_seqs = other_decodes;
@@ -90,15 +91,17 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl) {
 // and the next step prefills them together (at least one, at most what the
 // token budget holds). The decode step already running when a prompt
 // arrives delays it.
-Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl) {
+Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl, double adapters) {
   const EnginePreset& e = perf.engine();
   const double most = std::max(1.0, std::floor(e.max_num_batched_tokens / isl));
   StepShape decode;
   decode.decode_seqs = c;
   decode.decode_context = isl + osl / 2;
+  decode.lora_adapters = adapters;
   const double decode_ms = osl > 1 ? perf.Step(decode).step_ms : 0;
   StepShape prefill;
   prefill.prefill_tokens = isl;
+  prefill.lora_adapters = adapters;
   const double arrival_wait_ms = c > 1 ? decode_ms : 0;
   double per_step = 1, prefill_ms = 0, e2e_ms = 0;
   // The cycle depends on the prompts per prefill step and they on the
@@ -196,13 +199,14 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   // request whose adapter is not in a slot waits, with every other, while
   // it loads (over PCIe from host memory, or first from disk).
   double lora_stall_ms = 0;
+  double adapters = 0;  // distinct adapters a step holds (0: LoRA off)
   if (e.lora.enabled()) {
-    const std::vector<double> popularity = LoraPopularity(e.lora);
     const double slots = std::min(e.lora.max_loras, e.lora.adapters);
-    const double distinct = ExpectedDistinctAdapters(popularity, running);
+    const double distinct = perf.LoraAdaptersIn(running);
     if (distinct > slots) running = std::max(1.0, running * slots / distinct);
-    est.lora_slot_hit_rate = LruHitRate(popularity, slots);
-    const double host_hit = LruHitRate(popularity, std::min(e.lora.host_slots(), e.lora.adapters));
+    adapters = std::clamp(perf.LoraAdaptersIn(running / p.pp / p.attention_dp()), 1.0, slots);
+    est.lora_slot_hit_rate = perf.LoraSlotHitRate();
+    const double host_hit = perf.LoraHostHitRate();
     const double from_disk = est.lora_slot_hit_rate < 1 ? (1 - host_hit) / (1 - est.lora_slot_hit_rate) : 0;
     if (!perf.gpu().pcie_gb_per_s_bidir) {
       throw Error("LoRA adapters load over PCIe, and the profile of " + perf.gpu().slug +
@@ -219,7 +223,8 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   // (the bubble): the round still costs a full trip.
   auto cycle_at = [&](double in_flight) {
     const double microbatch = std::max(1.0, in_flight / p.pp);
-    Cycle c = e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl) : SeparateCycle(perf, microbatch, isl, osl);
+    Cycle c = e.chunked_prefill ? MixedCycle(perf, microbatch, isl, osl, adapters)
+                                : SeparateCycle(perf, microbatch, isl, osl, adapters);
     // Adapter loads: a request's own delays its first token; the others'
     // land among its decode steps.
     c.ttft_ms += lora_stall_ms;
@@ -236,10 +241,12 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   StepShape alone;
   alone.prefill_seqs = 1;
   alone.prefill_tokens = isl;
+  alone.lora_adapters = adapters > 0 ? 1 : 0;
   est.prefill_step_ms = perf.Step(alone).step_ms;
   StepShape decode;
   decode.decode_seqs = std::max(1.0, running / p.pp);  // one microbatch
   decode.decode_context = isl + osl / 2;
+  decode.lora_adapters = adapters;
   est.decode_step_ms = perf.Step(decode).step_ms;
   est.steps_per_cycle = cycle.steps;
   est.tokens_per_decode_step = perf.TokensPerDecodeStep();
