@@ -86,6 +86,18 @@ std::string ResolveRelativeTo(const std::string& file, const std::string& path) 
   return dir.empty() ? path : (dir / path).string();
 }
 
+namespace {
+
+// Whether a catalog entry's file is there. A name the filesystem refuses
+// (longer than a file name may be, say) names no entry: it is not an
+// error of its own.
+bool CatalogFileExists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+}  // namespace
+
 ModelConfig ResolveModel(const std::string& name_or_path) {
   if (LooksLikePath(name_or_path)) return LoadModelConfig(name_or_path);
   static std::map<std::string, ModelConfig> cache;
@@ -93,7 +105,7 @@ ModelConfig ResolveModel(const std::string& name_or_path) {
   // The file system is asked only on a cache miss: the planner resolves
   // the same names thousands of times.
   return Cached(cache, path, [&] {
-    if (!fs::exists(path)) UnknownName("model", name_or_path, ListModels(), "models");
+    if (!CatalogFileExists(path)) UnknownName("model", name_or_path, ListModels(), "models");
     return LoadModelConfig(path);
   });
 }
@@ -103,7 +115,7 @@ GpuSpec ResolveGpu(const std::string& name_or_path) {
   static std::map<std::string, GpuSpec> cache;
   std::string path = CatalogPath("gpu_profiles", name_or_path);
   return Cached(cache, path, [&] {
-    if (!fs::exists(path)) UnknownName("GPU", name_or_path, ListGpus(), "gpus");
+    if (!CatalogFileExists(path)) UnknownName("GPU", name_or_path, ListGpus(), "gpus");
     return LoadGpuSpec(path);
   });
 }
@@ -138,7 +150,7 @@ EnginePreset ResolveEngineChain(const std::string& name_or_path, int depth) {
   const std::string path = from_catalog ? CatalogPath("engines", name_or_path) : name_or_path;
   static std::map<std::string, EnginePreset> cache;
   return Cached(cache, path, [&] {
-    if (from_catalog && !fs::exists(path)) {
+    if (from_catalog && !CatalogFileExists(path)) {
       UnknownName("engine preset", name_or_path, ListEngines(), "engines");
     }
     return ReadEnginePreset(path, depth);
