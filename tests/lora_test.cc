@@ -59,7 +59,7 @@ TEST(Lora, AdaptersInABatchAndInTheSlots) {
 
 // One adapter of rank 16 on one decoding sequence: the shrink of the
 // fused qkv computes 3 x 16 outputs over 4096 inputs, the expand 6144
-// outputs over 16.
+// outputs over 16; one op of the two launches per projection.
 TEST(Lora, ShrinkAndExpandByHand) {
   const ModelConfig m = ResolveModel("llama-3.1-8b");
   EnginePreset e = ResolveEngine("vllm");
@@ -70,22 +70,21 @@ TEST(Lora, ShrinkAndExpandByHand) {
   shape.lora_adapters = 1;
   std::vector<Op> ops;
   BuildStepOps(m, ParallelPlan(), Precision(), e, shape, &ops);
-  std::vector<Op> shrink, expand;
+  std::vector<Op> lora;
   for (const Op& op : ops) {
-    if (std::string(op.name) == "lora_shrink") shrink.push_back(op);
-    if (std::string(op.name) == "lora_expand") expand.push_back(op);
+    if (std::string(op.name) == "lora") lora.push_back(op);
   }
-  ASSERT_EQ(shrink.size(), 4u);  // qkv, o, gate_up, down
-  ASSERT_EQ(expand.size(), 4u);
-  EXPECT_DOUBLE_EQ(shrink[0].flops, 2.0 * 48 * 4096);
-  EXPECT_DOUBLE_EQ(shrink[0].weight_bytes, 48.0 * 4096 * 2);
-  EXPECT_DOUBLE_EQ(expand[0].flops, 2.0 * 6144 * 16);
-  EXPECT_DOUBLE_EQ(expand[3].weight_bytes, 4096.0 * 16 * 2);  // down's B: 16 -> 4096
-  EXPECT_EQ(shrink[0].count, 32);
+  ASSERT_EQ(lora.size(), 4u);  // qkv, o, gate_up, down
+  EXPECT_DOUBLE_EQ(lora[0].flops, 2.0 * 48 * 4096 + 2.0 * 6144 * 16);
+  EXPECT_DOUBLE_EQ(lora[0].weight_bytes, 48.0 * 4096 * 2 + 6144.0 * 16 * 2);
+  // down: A 14336 -> 16, B 16 -> 4096.
+  EXPECT_DOUBLE_EQ(lora[3].weight_bytes, (14336.0 + 4096) * 16 * 2);
+  EXPECT_EQ(lora[0].kernels, 2);
+  EXPECT_EQ(lora[0].count, 32);
   // Without LoRA in the preset the same shape adds nothing.
   e.lora = LoraConfig();
   BuildStepOps(m, ParallelPlan(), Precision(), e, shape, &ops);
-  for (const Op& op : ops) EXPECT_NE(std::string(op.name), "lora_shrink");
+  for (const Op& op : ops) EXPECT_NE(std::string(op.name), "lora");
 }
 
 Estimate EstimateWith(const std::string& lora, int64_t concurrency) {

@@ -168,13 +168,31 @@ class StepOpBuilder {
   // over its B's. The rows are grouped by adapter, one group per distinct
   // adapter of the step (Punica SGMV; vLLM's lora_shrink and lora_expand
   // kernels, one launch each for a fused projection's slices), the
-  // matrices in 16-bit.
+  // matrices in 16-bit. Both kernels are priced as one op of two launches
+  // (their FLOPs, bytes and launch floors summed; tiles as the expand's):
+  // a few percent of the projection, they need not double the ops an
+  // estimate prices.
   void Lora(double layers, double in, int slices, double out) {
     if (lora_adapters_ <= 0 || slices <= 0 || out <= 0) return;
     const double rank = e_.lora.rank;
-    const double rows = tokens_ / lora_adapters_;
-    Gemm("lora_shrink", layers, rows, slices * rank, in, lora_adapters_, 2, DType::kBf16);
-    Gemm("lora_expand", layers, rows, out, rank, lora_adapters_, 2, DType::kBf16);
+    const double groups = lora_adapters_;
+    const double rows = tokens_ / groups;
+    const double a_bytes = slices * rank * in * 2, b_bytes = out * rank * 2;
+    Op op;
+    op.name = "lora";
+    op.kind = OpKind::kGemm;
+    op.count = layers;
+    op.dtype = DType::kBf16;
+    op.m = rows;
+    op.n = out;
+    op.k = rank;
+    op.groups = groups;
+    op.flops = 2 * tokens_ * rank * (slices * in + out);
+    op.weight_bytes = groups * (a_bytes + b_bytes);
+    // x read, the r-wide intermediate written and read, y read and written.
+    op.bytes = op.weight_bytes + tokens_ * (in * 2 + slices * rank * 4 + out * 4);
+    op.kernels = 2;
+    Push(op);
   }
 
   void Comm(const char* name, Collective c, double count, double bytes, int ranks) {
