@@ -267,14 +267,15 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
     fuse.flops = 2 * rows * h * k;
     fuse.weight_bytes = h * k * 2;
     fuse.bytes = fuse.weight_bytes + rows * (k + h) * 2;
-    const OpTime t = PriceOp(fuse, cuda_graph);
+    OpTime t = PriceOp(fuse, cuda_graph);
     ms += t.time_us / 1e3;
+    t.draft = true;
     if (st) st->ops.push_back(t);
   }
   if (st) {
     // The draft's own ops, named as such, for breakdowns.
     for (OpTime t : pass.ops) {
-      t.op.name = "draft_pass";
+      t.draft = true;
       t.time_us *= passes;
       st->ops.push_back(t);
     }

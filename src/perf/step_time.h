@@ -42,6 +42,7 @@ struct OpTime {
   double compute_us = 0;  // all occurrences, at the achievable tensor peak
   double memory_us = 0;   // all occurrences, at the achievable bandwidth
   const char* bound = "";  // "compute", "memory", "latency" or "network"
+  bool draft = false;      // an op of speculative decoding's draft passes
 };
 
 struct StepTime {

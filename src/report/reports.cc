@@ -193,7 +193,7 @@ nlohmann::json EstimateJson(const Setup& s, const Workload& w, const Estimate& e
 nlohmann::json StepJson(const Setup& s, const StepShape& shape, const StepTime& st) {
   nlohmann::json ops = nlohmann::json::array();
   for (const OpTime& t : st.ops) {
-    ops.push_back({{"name", t.op.name},
+    ops.push_back({{"name", t.draft ? "draft " + std::string(t.op.name) : std::string(t.op.name)},
                    {"kind", OpKindName(t.op.kind)},
                    {"count", t.op.count},
                    {"time_ms", t.time_us / 1e3},
@@ -215,6 +215,9 @@ nlohmann::json StepJson(const Setup& s, const StepShape& shape, const StepTime& 
           {"overhead_ms", st.overhead_ms},
           {"kernel_count", st.kernel_count},
           {"cuda_graph", st.cuda_graph},
+          {"draft_ms", st.draft_ms},
+          {"draft_host_ms", st.draft_host_ms},
+          {"tokens_per_decode", st.tokens_per_decode},
           {"ops", ops}};
 }
 
@@ -334,7 +337,8 @@ Table StepTable(const Setup& s, const StepShape& shape, const StepTime& st) {
   t.header = {"op", "count", "time_ms", "share", "TFLOP", "GB moved", "bound"};
   t.numeric = {false, true, true, true, true, true, false};
   for (const OpTime& o : st.ops) {
-    t.rows.push_back({o.op.name, FormatNumber(o.op.count, 4), FormatNumber(o.time_us / 1e3),
+    t.rows.push_back({o.draft ? "draft " + std::string(o.op.name) : std::string(o.op.name),
+                      FormatNumber(o.op.count, 4), FormatNumber(o.time_us / 1e3),
                       FormatNumber(100.0 * o.time_us / 1e3 / st.step_ms, 3) + "%",
                       FormatNumber(o.op.flops * o.op.count / 1e12), FormatNumber(o.op.bytes * o.op.count / 1e9),
                       o.bound});
