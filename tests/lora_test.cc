@@ -16,6 +16,7 @@
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -157,14 +158,12 @@ SimResult SimulateWith(const std::string& lora, int64_t requests) {
   s.gpu = "h100-sxm";
   s.calibration = "none";
   s.lora = nlohmann::json::parse(lora);
-  const roofplan::Setup setup = ResolveScenario(s);
   WorkloadSpec w;
   w.isl = LengthSpec::Fixed(500);
   w.osl = LengthSpec::Fixed(100);
   w.concurrency = 16;
   w.num_requests = requests;
-  auto source = MakeRequestSource(w, WorkloadLimits{});
-  return Simulate(setup, *source, w, SimOptions());
+  return RunWorkload(ResolveScenario(s), w);
 }
 
 TEST(Lora, SimulatorLoadsAnAdapterOnlyWhenItsSlotIsMissing) {

@@ -18,6 +18,7 @@
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -192,14 +193,12 @@ TEST(Speculative, MethodsThatCannotWorkSayWhy) {
 // tokens: 100 tokens after the first come in 25 steps, 25 gaps.
 // A closed loop of `users` sending `requests` of fixed lengths.
 SimResult SimulateFixed(const Scenario& s, int64_t isl, int64_t osl, int64_t users, int64_t requests) {
-  const roofplan::Setup setup = ResolveScenario(s);
   WorkloadSpec w;
   w.isl = LengthSpec::Fixed(isl);
   w.osl = LengthSpec::Fixed(osl);
   w.concurrency = users;
   w.num_requests = requests;
-  auto source = MakeRequestSource(w, WorkloadLimits{});
-  return Simulate(setup, *source, w, SimOptions());
+  return RunWorkload(ResolveScenario(s), w);
 }
 
 TEST(Speculative, SimulatorAdvancesEachRequestByItsAcceptedTokens) {

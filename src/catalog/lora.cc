@@ -73,7 +73,7 @@ nlohmann::json LoraToJson(const LoraConfig& l) {
           {"rank", l.rank},
           {"target_modules", targets},
           {"max_loras", l.max_loras},
-          {"max_cpu_loras", l.host_slots()},
+          {"max_cpu_loras", l.max_cpu_loras > 0 ? l.max_cpu_loras : l.max_loras},
           {"popularity", l.zipf_s > 0 ? nlohmann::json{{"zipf", l.zipf_s}} : nlohmann::json("uniform")},
           {"disk_gb_per_s", l.disk_gb_per_s}};
 }

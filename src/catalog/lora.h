@@ -7,6 +7,7 @@
 // (Punica/S-LoRA's grouped shrink and expand kernels).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,10 @@ struct LoraConfig {
 
   bool enabled() const { return adapters > 0; }
   bool Targets(LoraTarget t) const;
-  int host_slots() const { return max_cpu_loras > 0 ? max_cpu_loras : max_loras; }
+  // Adapters the GPU slots and the host cache can hold: as many as set,
+  // at most every adapter there is.
+  int gpu_slots() const { return std::min(max_loras, adapters); }
+  int host_slots() const { return std::min(max_cpu_loras > 0 ? max_cpu_loras : max_loras, adapters); }
 };
 
 // Parses a "lora" object (scenarios, engine presets): {"adapters": 100,

@@ -86,7 +86,7 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   plan.weights_bytes = p.pp == 1 ? stage_layers + embedding + (m.tie_word_embeddings ? 0 : lm_head)
                                  : stage_layers + std::max(embedding, lm_head);
   if (e.lora.enabled()) {
-    plan.lora_slots_bytes = std::min(e.lora.max_loras, e.lora.adapters) * LoraAdapterBytes(m, e.lora, p.tp) *
+    plan.lora_slots_bytes = e.lora.gpu_slots() * LoraAdapterBytes(m, e.lora, p.tp) *
                             layers_per_stage / m.num_layers;
     plan.weights_bytes += plan.lora_slots_bytes;
   }

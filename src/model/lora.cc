@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
+
 namespace roofplan {
 
 double LoraAdapterBytes(const ModelConfig& m, const LoraConfig& l, int tp) {
@@ -26,6 +28,15 @@ double LoraAdapterBytes(const ModelConfig& m, const LoraConfig& l, int tp) {
     per_layer += s.column ? s.in + s.out / tp : s.in / tp + s.out;
   }
   return per_layer * l.rank * 2.0 * static_cast<double>(m.num_layers);
+}
+
+LoraLoadMs LoraLoadTimes(const ModelConfig& m, const GpuSpec& gpu, const LoraConfig& l, int tp) {
+  if (!gpu.pcie_gb_per_s_bidir) {
+    throw Error("LoRA adapters load over PCIe, and the profile of " + gpu.slug +
+                " has no verified pcie_gb_per_s_bidir");
+  }
+  return {LoraAdapterBytes(m, l, tp) / (*gpu.pcie_gb_per_s_bidir / 2 * 1e6),
+          LoraAdapterBytes(m, l, 1) / (l.disk_gb_per_s * 1e6)};
 }
 
 std::vector<double> LoraPopularity(const LoraConfig& l) {

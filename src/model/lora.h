@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "catalog/gpu_spec.h"
 #include "catalog/lora.h"
 #include "catalog/model_config.h"
 
@@ -16,6 +17,16 @@ namespace roofplan {
 // split A's inputs and keep B whole (vLLM's *ParallelLinearWithLoRA).
 // tp = 1: the whole adapter (its file size, near enough).
 double LoraAdapterBytes(const ModelConfig& model, const LoraConfig& lora, int tp);
+
+// What loading an adapter into a GPU slot takes: its shard over one
+// direction of PCIe from host memory, and, when host memory does not hold
+// it, the whole file from disk before that. Throws Error when the GPU's
+// profile has no verified PCIe bandwidth.
+struct LoraLoadMs {
+  double pcie_ms = 0;
+  double disk_ms = 0;
+};
+LoraLoadMs LoraLoadTimes(const ModelConfig& model, const GpuSpec& gpu, const LoraConfig& lora, int tp);
 
 // The adapters' request shares, most popular first: k^-s, normalised.
 std::vector<double> LoraPopularity(const LoraConfig& lora);

@@ -140,22 +140,10 @@ class StepOpBuilder {
   void Gemm(const char* name, double count, double m, double n, double k, double groups,
             double wbytes, DType dtype, bool grouped = false, double rows_sd = 0) {
     if (m <= 0 || n <= 0 || k <= 0 || groups <= 0) return;
-    Op op;
-    op.name = name;
-    op.kind = OpKind::kGemm;
+    const double in_bytes = dtype == DType::kBf16 || dtype == DType::kFp16 ? 2 : act_bytes_;
+    Op op = GemmOp(name, count, m, n, k, groups, wbytes, dtype, in_bytes);
     op.grouped = grouped;
     op.rows_sd = rows_sd;
-    op.count = count;
-    op.m = m;
-    op.n = n;
-    op.k = k;
-    op.groups = groups;
-    op.dtype = dtype;
-    op.flops = 2 * m * n * k * groups;
-    op.weight_bytes = n * k * wbytes * groups;
-    op.dequantizes_weights = wbytes < BytesPerElement(dtype);
-    const double in_bytes = dtype == DType::kBf16 || dtype == DType::kFp16 ? 2 : act_bytes_;
-    op.bytes = op.weight_bytes + m * k * in_bytes * groups + m * n * 2 * groups;
     op.kernels = e_.gemm_kernels_per_matmul;
     Push(op);
   }
@@ -177,18 +165,10 @@ class StepOpBuilder {
     const double rank = e_.lora.rank;
     const double groups = lora_adapters_;
     const double rows = tokens_ / groups;
-    const double a_bytes = slices * rank * in * 2, b_bytes = out * rank * 2;
-    Op op;
-    op.name = "lora";
-    op.kind = OpKind::kGemm;
-    op.count = layers;
-    op.dtype = DType::kBf16;
-    op.m = rows;
-    op.n = out;
-    op.k = rank;
-    op.groups = groups;
-    op.flops = 2 * tokens_ * rank * (slices * in + out);
-    op.weight_bytes = groups * (a_bytes + b_bytes);
+    // The expand's GEMM, plus the shrink's FLOPs and A's.
+    Op op = GemmOp("lora", layers, rows, out, rank, groups, 2, DType::kBf16, 2);
+    op.flops += 2 * tokens_ * rank * slices * in;
+    op.weight_bytes += groups * slices * rank * in * 2;
     // x read, the r-wide intermediate written and read, y read and written.
     op.bytes = op.weight_bytes + tokens_ * (in * 2 + slices * rank * 4 + out * 4);
     op.kernels = 2;
@@ -532,6 +512,24 @@ class StepOpBuilder {
 };
 
 }  // namespace
+
+Op GemmOp(const char* name, double count, double m, double n, double k, double groups, double weight_bytes,
+          DType dtype, double input_bytes) {
+  Op op;
+  op.name = name;
+  op.kind = OpKind::kGemm;
+  op.count = count;
+  op.m = m;
+  op.n = n;
+  op.k = k;
+  op.groups = groups;
+  op.dtype = dtype;
+  op.flops = 2 * m * n * k * groups;
+  op.weight_bytes = n * k * weight_bytes * groups;
+  op.dequantizes_weights = weight_bytes < BytesPerElement(dtype);
+  op.bytes = op.weight_bytes + m * k * input_bytes * groups + m * n * 2 * groups;
+  return op;
+}
 
 void BuildStepOps(const ModelConfig& model, const ParallelPlan& plan, const Precision& precision,
                   const EnginePreset& engine, const StepShape& shape, std::vector<Op>* ops) {

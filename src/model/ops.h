@@ -73,6 +73,12 @@ struct StepShape {
   double logit_rows() const { return prefill_seqs + decode_seqs * decode_tokens; }
 };
 
+// One GEMM op: `groups` problems of (m x k) inputs, `input_bytes` each,
+// times (k x n) weights, `weight_bytes` each, to 16-bit (m x n) outputs,
+// in `dtype` math; one launch (the step builder sets the engine's count).
+Op GemmOp(const char* name, double count, double m, double n, double k, double groups, double weight_bytes,
+          DType dtype, double input_bytes);
+
 // Fills `ops` (cleared first) with the step's ops on one GPU of one replica.
 // Counts cover all layers; the perf model divides them among pipeline
 // stages. Precondition: ValidatePlan(model, plan) passed.

@@ -114,13 +114,13 @@ Setup ResolveScenario(const Scenario& s) {
     setup.engine = ParseEnginePreset(s.engine_overrides, s.file, "$.engine", setup.engine);
   }
   if (s.memory_fraction) setup.engine.memory_fraction = *s.memory_fraction;
-  const std::string spec_file = s.file.empty() ? "command line" : s.file;
+  const std::string scenario_file = s.file.empty() ? "command line" : s.file;
   if (!s.speculative.is_null()) {
     setup.engine.speculative =
-        ParseSpeculative(s.speculative, spec_file, "$.speculative", setup.engine.speculative);
+        ParseSpeculative(s.speculative, scenario_file, "$.speculative", setup.engine.speculative);
   }
-  setup.engine.speculative = ResolveSpeculative(setup.engine.speculative, spec_file, "$.speculative");
-  if (!s.lora.is_null()) setup.engine.lora = ParseLora(s.lora, spec_file, "$.lora", setup.engine.lora);
+  setup.engine.speculative = ResolveSpeculative(setup.engine.speculative, scenario_file, "$.speculative");
+  if (!s.lora.is_null()) setup.engine.lora = ParseLora(s.lora, scenario_file, "$.lora", setup.engine.lora);
 
   ParallelPlan& p = setup.plan;
   p.pp = s.pp.value_or(1);

@@ -76,8 +76,8 @@ StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const
   if (engine_.lora.enabled()) {
     const LoraConfig& l = engine_.lora;
     lora_popularity_ = BinPopularity(LoraPopularity(l));
-    lora_slot_hit_rate_ = LruHitRate(lora_popularity_, std::min(l.max_loras, l.adapters));
-    lora_host_hit_rate_ = LruHitRate(lora_popularity_, std::min(l.host_slots(), l.adapters));
+    lora_slot_hit_rate_ = LruHitRate(lora_popularity_, l.gpu_slots());
+    lora_host_hit_rate_ = LruHitRate(lora_popularity_, l.host_slots());
   }
   if (speculator_ && engine_.speculative.enabled()) {
     EnginePreset draft_engine = engine_;
@@ -257,17 +257,7 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
   const double h = static_cast<double>(model_.hidden_size);
   const double k = speculator_->fused_inputs * h;
   if (rows > 0 && k > 0) {
-    Op fuse;
-    fuse.name = "draft_input_fusion";
-    fuse.kind = OpKind::kGemm;
-    fuse.dtype = DType::kBf16;
-    fuse.m = rows;
-    fuse.n = h;
-    fuse.k = k;
-    fuse.flops = 2 * rows * h * k;
-    fuse.weight_bytes = h * k * 2;
-    fuse.bytes = fuse.weight_bytes + rows * (k + h) * 2;
-    OpTime t = PriceOp(fuse, cuda_graph);
+    OpTime t = PriceOp(GemmOp("draft_input_fusion", 1, rows, h, k, 1, 2, DType::kBf16, 2), cuda_graph);
     ms += t.time_us / 1e3;
     t.draft = true;
     if (st) st->ops.push_back(t);
@@ -295,7 +285,7 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   if (engine_.lora.enabled() && shape.lora_adapters <= 0) {
     // The adapters a batch of this many sequences draws, at most the slots.
     const double seqs = (shape.prefill_seqs + shape.decode_seqs) / plan_.attention_dp();
-    const double slots = std::min(engine_.lora.max_loras, engine_.lora.adapters);
+    const double slots = engine_.lora.gpu_slots();
     shape.lora_adapters = std::clamp(ExpectedDistinctAdapters(lora_popularity_, seqs), 1.0, slots);
   }
   const bool decode_only = shape.prefill_seqs <= 0;

@@ -250,7 +250,7 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
     Row(t, "LoRA adapters", fmt::format("{} x r{}", l.adapters, l.rank),
         fmt::format("{} GPU slots, {:.1f}% of requests find theirs loaded; a load {} ms, {}/s; {} of {} "
                     "requests running per replica",
-                    std::min(l.max_loras, l.adapters), 100 * e.lora_slot_hit_rate, FormatNumber(e.lora_load_ms),
+                    l.gpu_slots(), 100 * e.lora_slot_hit_rate, FormatNumber(e.lora_load_ms),
                     FormatNumber(e.lora_loads_per_s), FormatNumber(e.running_per_replica),
                     e.concurrency_per_replica));
   }

@@ -192,17 +192,14 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
   if (e.lora.enabled()) {
-    if (!setup.gpu.pcie_gb_per_s_bidir) {
-      throw Error("LoRA adapters load over PCIe, and the profile of " + setup.gpu.slug +
-                  " has no verified pcie_gb_per_s_bidir");
-    }
+    const LoraLoadMs load = LoraLoadTimes(m, setup.gpu, e.lora, p.tp);
     const std::vector<double> popularity = LoraPopularity(e.lora);
     lora_draw_ = std::discrete_distribution<int32_t>(popularity.begin(), popularity.end());
     lora_rng_.seed(workload.seed ^ 0x10aa10aaULL);
-    config.lora_slots = std::min(e.lora.max_loras, e.lora.adapters);
-    config.lora_host_slots = std::min(e.lora.host_slots(), e.lora.adapters);
-    config.lora_pcie_ms = LoraAdapterBytes(m, e.lora, p.tp) / (*setup.gpu.pcie_gb_per_s_bidir / 2 * 1e6);
-    config.lora_disk_ms = LoraAdapterBytes(m, e.lora, 1) / (e.lora.disk_gb_per_s * 1e6);
+    config.lora_slots = e.lora.gpu_slots();
+    config.lora_host_slots = e.lora.host_slots();
+    config.lora_pcie_ms = load.pcie_ms;
+    config.lora_disk_ms = load.disk_ms;
   }
   if (e.speculative.enabled()) {
     config.spec_tokens = e.speculative.tokens;

@@ -201,20 +201,15 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   double lora_stall_ms = 0;
   double adapters = 0;  // distinct adapters a step holds (0: LoRA off)
   if (e.lora.enabled()) {
-    const double slots = std::min(e.lora.max_loras, e.lora.adapters);
+    const double slots = e.lora.gpu_slots();
     const double distinct = perf.LoraAdaptersIn(running);
     if (distinct > slots) running = std::max(1.0, running * slots / distinct);
     adapters = std::clamp(perf.LoraAdaptersIn(running / p.pp / p.attention_dp()), 1.0, slots);
     est.lora_slot_hit_rate = perf.LoraSlotHitRate();
     const double host_hit = perf.LoraHostHitRate();
     const double from_disk = est.lora_slot_hit_rate < 1 ? (1 - host_hit) / (1 - est.lora_slot_hit_rate) : 0;
-    if (!perf.gpu().pcie_gb_per_s_bidir) {
-      throw Error("LoRA adapters load over PCIe, and the profile of " + perf.gpu().slug +
-                  " has no verified pcie_gb_per_s_bidir");
-    }
-    const double pcie_bytes_per_ms = *perf.gpu().pcie_gb_per_s_bidir / 2 * 1e6;
-    est.lora_load_ms = LoraAdapterBytes(m, e.lora, p.tp) / pcie_bytes_per_ms +
-                       from_disk * LoraAdapterBytes(m, e.lora, 1) / (e.lora.disk_gb_per_s * 1e6);
+    const LoraLoadMs load = LoraLoadTimes(m, perf.gpu(), e.lora, p.tp);
+    est.lora_load_ms = load.pcie_ms + from_disk * load.disk_ms;
     lora_stall_ms = (1 - est.lora_slot_hit_rate) * est.lora_load_ms;
   }
   // Pipeline parallelism: up to pp microbatches in flight; one round
