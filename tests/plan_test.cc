@@ -70,6 +70,25 @@ TEST(Plan, SearchesSpeculativeDecoding) {
   EXPECT_THROW(ParsePlanSpec(plan, "plan.json"), InputError);
 }
 
+TEST(Plan, SearchesContextParallelismForLongPrompts) {
+  // 100k-token prompts with a 5 s TTFT bound: one H100 prefills one in
+  // about 7.5 s, so only the 4-group replicas (about 2 s) qualify.
+  nlohmann::json plan = nlohmann::json::parse(R"({
+    "model": "llama-3.1-8b",
+    "workload": {"isl": 100000, "osl": 200, "requests_per_s": 0.05},
+    "slo": {"ttft_ms_p90": 5000},
+    "search": {"gpus": ["h100-sxm"], "tp": [1], "cp": [1, 4], "weight_dtypes": ["bf16"], "kv_dtypes": ["bf16"]},
+    "finalists": 2, "simulate_requests": 40})");
+  const PlanResult r = RunPlan(ParsePlanSpec(plan, "plan.json"), 2);
+  EXPECT_EQ(r.configurations, 2);
+  ASSERT_EQ(r.feasible.size(), 1u) << r.binding_constraint;
+  EXPECT_EQ(r.feasible[0].candidate.cp, 4);
+  EXPECT_EQ(r.feasible[0].candidate.Describe(), "h100-sxm tp1 cp4 bf16/bf16 vllm");
+  EXPECT_EQ(PlanJson(r)["feasible"][0]["cp"], 4);
+  plan["search"]["cp_style"] = "zigzag";
+  EXPECT_TRUE(Contains(InputErrorOf([&] { ParsePlanSpec(plan, "plan.json"); }), "$.search.cp_style"));
+}
+
 TEST(Plan, ParetoFrontierIsNonDominated) {
   const PlanResult r = RunPlan(ParsePlanSpec(SmallPlan(), "plan.json"), 2);
   ASSERT_GE(r.pareto.size(), 2u);

@@ -28,7 +28,7 @@ std::optional<int> ReadPositiveInt(const JsonObject& o, const std::string& key, 
 
 Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   JsonObject o(json, file);
-  o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep",
+  o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep", "cp", "cp_style",
                        "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
                        "slo", "cluster", "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
                        "calibration", "public_calibration", "speculative", "lora"});
@@ -47,6 +47,11 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   s.tp = ReadPositiveInt(o, "tp", kMaxParallelSize);
   s.pp = ReadPositiveInt(o, "pp", kMaxParallelSize);
   s.ep = ReadPositiveInt(o, "ep", kMaxParallelSize);
+  s.cp = ReadPositiveInt(o, "cp", kMaxParallelSize);
+  s.cp_style = o.OptionalString("cp_style");
+  if (s.cp_style && *s.cp_style != "ring" && *s.cp_style != "ulysses") {
+    o.Fail("cp_style", "unknown context-parallel style \"" + *s.cp_style + "\" (expected ring or ulysses)");
+  }
   s.weight_dtype = ReadDType(o, "weight_dtype");
   s.activation_dtype = ReadDType(o, "activation_dtype");
   s.kv_dtype = ReadDType(o, "kv_dtype");

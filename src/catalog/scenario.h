@@ -36,6 +36,10 @@ struct Scenario {
   std::string gpu;    // catalog slug or path to a GPU profile
   std::optional<int> num_gpus;
   std::optional<int> tp, pp, ep;
+  // Context parallelism: groups a sequence is split over, and how they
+  // exchange keys ("ring" or "ulysses"; model/deployment.h).
+  std::optional<int> cp;
+  std::optional<std::string> cp_style;
   std::optional<DType> weight_dtype, activation_dtype, kv_dtype;
 
   std::string engine = "vllm";       // preset name or path

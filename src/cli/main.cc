@@ -60,7 +60,8 @@ constexpr int kMaxDeviceIndex = 1023;
 struct CommonFlags {
   std::string scenario, model, gpu, engine, weight_dtype, act_dtype, kv_dtype, calibration,
       format = "table";
-  int num_gpus = 0, tp = 0, pp = 0, ep = 0;
+  int num_gpus = 0, tp = 0, pp = 0, ep = 0, cp = 0;
+  std::string cp_style;
   double price = 0, memory_fraction = 0;
   // Speculative decoding, over the scenario's and the preset's.
   std::string spec_method, spec_acceptance, spec_draft_model;
@@ -74,10 +75,14 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
   app->add_option("--scenario", f->scenario, "scenario JSON file (flags override its fields)");
   app->add_option("--model", f->model, "model slug (roofplan list models) or path to an HF config.json");
   app->add_option("--gpu", f->gpu, "GPU slug (roofplan list gpus) or path to a profile");
-  app->add_option("--num-gpus", f->num_gpus, "GPUs in all (replicas = num_gpus / (tp*pp))")->check(IntegerIn(1, kMaxGpus));
-  app->add_option("--tp", f->tp, "tensor parallelism (default: num_gpus / pp)")->check(IntegerIn(1, kMaxParallelSize));
+  app->add_option("--num-gpus", f->num_gpus, "GPUs in all (replicas = num_gpus / (tp*pp*cp))")->check(IntegerIn(1, kMaxGpus));
+  app->add_option("--tp", f->tp, "tensor parallelism (default: num_gpus / (pp*cp))")->check(IntegerIn(1, kMaxParallelSize));
   app->add_option("--pp", f->pp, "pipeline parallelism (default 1)")->check(IntegerIn(1, kMaxParallelSize));
   app->add_option("--ep", f->ep, "expert parallelism for MoE models (default 1)")->check(IntegerIn(1, kMaxParallelSize));
+  app->add_option("--cp", f->cp, "context parallelism: groups of tp GPUs each sequence is split over (default 1)")
+      ->check(IntegerIn(1, kMaxParallelSize));
+  app->add_option("--cp-style", f->cp_style, "how context-parallel groups meet each other's keys: ring (default) or ulysses")
+      ->check(CLI::IsMember({"ring", "ulysses"}));
   app->add_option("--weight-dtype", f->weight_dtype, "bf16, fp16, fp8, int8, int4, fp4 (default: the checkpoint's quantization_config, else bf16)");
   app->add_option("--act-dtype", f->act_dtype, "activation (GEMM input) dtype; default follows the weights");
   app->add_option("--kv-dtype", f->kv_dtype, "KV-cache dtype: bf16 (default), fp16, fp8, int8, fp4");
@@ -189,6 +194,8 @@ Scenario BuildScenario(const CommonFlags& f) {
   if (f.tp) s.tp = f.tp;
   if (f.pp) s.pp = f.pp;
   if (f.ep) s.ep = f.ep;
+  if (f.cp) s.cp = f.cp;
+  if (!f.cp_style.empty()) s.cp_style = f.cp_style;
   if (!f.weight_dtype.empty()) s.weight_dtype = DTypeFlag("--weight-dtype", f.weight_dtype);
   if (!f.act_dtype.empty()) s.activation_dtype = DTypeFlag("--act-dtype", f.act_dtype);
   if (!f.kv_dtype.empty()) s.kv_dtype = DTypeFlag("--kv-dtype", f.kv_dtype);
@@ -496,8 +503,9 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
   // without num_gpus, exactly the GPUs the pools need.
   if (s.cluster.disaggregated()) {
     const int replicas = *s.cluster.prefill_replicas + s.cluster.decode_replicas.value_or(0);
-    if (!s.tp) s.tp = s.num_gpus ? std::max(1, *s.num_gpus / (replicas * s.pp.value_or(1))) : 1;
-    if (!s.num_gpus) s.num_gpus = replicas * *s.tp * s.pp.value_or(1);
+    const int stages_x_cp = s.pp.value_or(1) * s.cp.value_or(1);
+    if (!s.tp) s.tp = s.num_gpus ? std::max(1, *s.num_gpus / (replicas * stages_x_cp)) : 1;
+    if (!s.num_gpus) s.num_gpus = replicas * *s.tp * stages_x_cp;
   }
   if (sf.slo_ttft_ms > 0) s.slo.ttft_ms = sf.slo_ttft_ms;
   if (sf.slo_tpot_ms > 0) s.slo.tpot_ms = sf.slo_tpot_ms;

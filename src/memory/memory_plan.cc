@@ -109,7 +109,8 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
   // its KV budget on a forward whose dummy requests attention DP replicates
   // to every rank (KvCacheCreator._create_dummy_context_requests), and its
   // MoE takes max_num_tokens x ranks rows (fused_moe_cutlass.py).
-  const double tokens = e.max_num_batched_tokens;
+  // Context-parallel groups each compute 1/cp of the step's tokens.
+  const double tokens = static_cast<double>(e.max_num_batched_tokens) / p.cp;
   const double moe_rows_per_token = p.attention_dp();
   const double widest_mlp = std::max<double>(
       static_cast<double>(m.intermediate_size),
@@ -130,9 +131,9 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
 
   plan.kv_bytes_per_token_model = KvBytesPerToken(m, prec.kv);
   const double stage_fraction = layers_per_stage / m.num_layers;
-  plan.kv_bytes_per_token = KvBytesPerToken(m, prec.kv, p.tp) * stage_fraction;
+  plan.kv_bytes_per_token = KvBytesPerTokenPerGpu(m, prec.kv, p) * stage_fraction;
   if (speculator) {
-    plan.draft_kv_bytes_per_token = KvBytesPerToken(speculator->model, prec.kv, p.tp);
+    plan.draft_kv_bytes_per_token = KvBytesPerTokenPerGpu(speculator->model, prec.kv, p);
     plan.kv_bytes_per_token += plan.draft_kv_bytes_per_token;
     plan.kv_bytes_per_token_model += KvBytesPerToken(speculator->model, prec.kv);
   }
@@ -168,8 +169,8 @@ double KvBytesPerSequencePerGpu(const MemoryPlan& memory, const ModelConfig& m,
   const double block = memory.kv_block_tokens;
   const double rounded = std::ceil(tokens / block) * block;
   const double layers_per_stage = std::ceil(static_cast<double>(m.num_layers) / p.pp);
-  const double bytes = memory.sliding_window_attention ? KvBytesForSequence(m, prec.kv, rounded, p.tp)
-                                                       : KvBytesPerToken(m, prec.kv, p.tp) * rounded;
+  const double bytes = memory.sliding_window_attention ? KvBytesForSequencePerGpu(m, prec.kv, rounded, p)
+                                                       : KvBytesPerTokenPerGpu(m, prec.kv, p) * rounded;
   return bytes * layers_per_stage / m.num_layers + memory.draft_kv_bytes_per_token * rounded +
          memory.state_bytes_per_sequence;
 }

@@ -13,11 +13,32 @@ DType DefaultActivationDType(DType weight, bool gpu_has_peak_for_weight_dtype) {
   return DType::kBf16;
 }
 
+const char* CpStyleName(CpStyle style) { return style == CpStyle::kUlysses ? "ulysses" : "ring"; }
+
+std::optional<CpStyle> ParseCpStyle(const std::string& name) {
+  if (name == "ring") return CpStyle::kRing;
+  if (name == "ulysses") return CpStyle::kUlysses;
+  return std::nullopt;
+}
+
 void ValidatePlan(const ModelConfig& m, const ParallelPlan& p) {
   auto s = [](int64_t v) { return std::to_string(v); };
-  if (p.tp < 1 || p.pp < 1 || p.ep < 1 || p.dp < 1) {
-    throw Error("tp, pp, ep and dp must each be at least 1");
+  if (p.tp < 1 || p.pp < 1 || p.ep < 1 || p.dp < 1 || p.cp < 1) {
+    throw Error("tp, pp, ep, cp and dp must each be at least 1");
   }
+  if (p.cp > 1) {
+    // Recurrent layers carry state token to token, so their prompt cannot
+    // be split over groups the way attention's can.
+    if (m.num_recurrent_layers() > 0) {
+      throw Error("cp=" + s(p.cp) + ": context parallelism for the recurrent (Mamba-2 / Gated DeltaNet) "
+                  "layers of " + m.slug + " is not modelled; use cp=1");
+    }
+    if (p.attention_dp() > 1) {
+      throw Error("cp=" + s(p.cp) + " with attention data parallelism (ep=" + s(p.ep) + " > tp=" + s(p.tp) +
+                  ") is not modelled; use one of them");
+    }
+  }
+  const int head_split = p.attention_head_split();
   for (const auto& g : m.mixers) {
     const MixerSpec& a = g.spec;
     if (a.is_attention()) {
@@ -25,13 +46,18 @@ void ValidatePlan(const ModelConfig& m, const ParallelPlan& p) {
         throw Error("tp=" + s(p.tp) + " does not divide the " + s(a.num_heads) + " attention heads of " +
                     m.slug + "; use a tp that divides " + s(a.num_heads));
       }
-      if (m.mla) continue;
-      if (a.num_kv_heads > p.tp && a.num_kv_heads % p.tp != 0) {
-        throw Error("tp=" + s(p.tp) + " does not divide the " + s(a.num_kv_heads) + " KV heads of " +
-                    m.slug);
+      // Ulysses splits the heads over tp * cp.
+      const std::string split = head_split == p.tp ? "tp=" + s(p.tp) : "tp*cp=" + s(head_split) + " (Ulysses)";
+      if (a.num_heads % head_split != 0) {
+        throw Error(split + " does not divide the " + s(a.num_heads) + " attention heads of " + m.slug +
+                    "; use a smaller cp or cp_style ring");
       }
-      if (a.num_kv_heads < p.tp && p.tp % a.num_kv_heads != 0) {
-        throw Error("tp=" + s(p.tp) + " is not a multiple of the " + s(a.num_kv_heads) +
+      if (m.mla) continue;
+      if (a.num_kv_heads > head_split && a.num_kv_heads % head_split != 0) {
+        throw Error(split + " does not divide the " + s(a.num_kv_heads) + " KV heads of " + m.slug);
+      }
+      if (a.num_kv_heads < head_split && head_split % a.num_kv_heads != 0) {
+        throw Error(split + " is not a multiple of the " + s(a.num_kv_heads) +
                     " KV heads of " + m.slug + ", so KV heads cannot be replicated evenly");
       }
     } else if (a.is_recurrent()) {

@@ -2,6 +2,7 @@
 // data; Validate() says why a plan cannot work for a model.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "catalog/model_config.h"
@@ -15,15 +16,46 @@ namespace roofplan {
 // "attention DP + EP"). With ep <= tp, ep must divide tp: each expert is
 // split over tp / ep GPUs (TensorRT-LLM's moe_tp x moe_ep = tp). dp counts
 // independent replicas.
+//
+// Context parallelism (cp > 1) splits every sequence of a replica over cp
+// groups of tp GPUs, each group holding all the weights (tp-split), so a
+// replica spans tp * pp * cp GPUs. A prompt chunk's tokens are split
+// evenly over the groups (load-balanced for causal attention: each group
+// sees 1/cp of the chunk's query-key pairs), and every group computes its
+// share of the chunk through the GEMMs. How attention meets the keys of
+// other groups is the style:
+//  - kRing (ring attention; Megatron/Transformer Engine "p2p", TensorRT-LLM
+//    and vLLM's context parallelism): each group caches 1/cp of every
+//    sequence's tokens and passes its KV chunk around the ring, cp - 1
+//    hops a layer, overlapped with the attention on the chunk in hand;
+//  - kUlysses (DeepSpeed-Ulysses all-to-all): before attention an
+//    all-to-all turns token-split q, k, v into head-split ones, and one
+//    after turns the output back; each group caches all tokens of 1/cp of
+//    the heads (KV heads replicate when fewer than tp * cp).
+// Decoding sequences are spread over the groups for the GEMMs; their
+// attention runs where their cache lies: ring-style, every group scores
+// every decoding query against its 1/cp of the keys (queries all-gathered,
+// partial outputs and softmax sums exchanged all-to-all, as Helix does),
+// Ulysses-style, over the group's heads after an all-to-all.
+enum class CpStyle { kRing, kUlysses };
+const char* CpStyleName(CpStyle style);
+std::optional<CpStyle> ParseCpStyle(const std::string& name);  // "ring", "ulysses"
+
 struct ParallelPlan {
   int tp = 1;
   int pp = 1;
   int ep = 1;
   int dp = 1;
+  int cp = 1;
+  CpStyle cp_style = CpStyle::kRing;
 
   int attention_dp() const { return ep > tp ? ep / tp : 1; }
-  int gpus_per_replica() const { return tp * attention_dp() * pp; }
+  int gpus_per_replica() const { return tp * attention_dp() * pp * cp; }
   int num_gpus() const { return gpus_per_replica() * dp; }
+  // The ways an attention layer's heads are split (tp, and cp under
+  // Ulysses) and a sequence's cached tokens are split (cp under ring).
+  int attention_head_split() const { return cp_style == CpStyle::kUlysses ? tp * cp : tp; }
+  int kv_token_split() const { return cp_style == CpStyle::kRing ? cp : 1; }
 };
 
 // Weights, activations (GEMM inputs) and the KV cache each have a format.

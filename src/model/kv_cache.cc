@@ -40,6 +40,14 @@ double KvBytesForSequence(const ModelConfig& m, DType kv, double tokens, int tp)
   return bytes;
 }
 
+double KvBytesPerTokenPerGpu(const ModelConfig& m, DType kv, const ParallelPlan& p) {
+  return KvBytesPerToken(m, kv, p.attention_head_split()) / p.kv_token_split();
+}
+
+double KvBytesForSequencePerGpu(const ModelConfig& m, DType kv, double tokens, const ParallelPlan& p) {
+  return KvBytesForSequence(m, kv, tokens, p.attention_head_split()) / p.kv_token_split();
+}
+
 double RecurrentStateBytesPerSequence(const ModelConfig& m, DType state_dtype, int tp) {
   double bytes = 0;
   for (const auto& g : m.mixers) {

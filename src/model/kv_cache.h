@@ -8,6 +8,7 @@
 
 #include "catalog/model_config.h"
 #include "core/dtype.h"
+#include "model/deployment.h"
 
 namespace roofplan {
 
@@ -35,6 +36,12 @@ double KvBytesPerToken(const ModelConfig& model, DType kv, int tp = 1);
 // with per-layer windows, e.g. vLLM's hybrid allocator and TensorRT-LLM's
 // variable window, free the rest).
 double KvBytesForSequence(const ModelConfig& model, DType kv, double tokens, int tp = 1);
+
+// The same two on one GPU of a replica under plan `p`: heads split over
+// p.attention_head_split() (tp, and cp under Ulysses), a sequence's tokens
+// over p.kv_token_split() (cp under ring attention).
+double KvBytesPerTokenPerGpu(const ModelConfig& model, DType kv, const ParallelPlan& p);
+double KvBytesForSequencePerGpu(const ModelConfig& model, DType kv, double tokens, const ParallelPlan& p);
 
 // Bytes of recurrent state one sequence keeps, on one GPU of a tp group:
 // per layer the conv state (conv_channels x (conv_kernel - 1), in bf16) and

@@ -71,8 +71,13 @@ class StepOpBuilder {
     }
     decode_seqs_ = s.decode_seqs / attn_dp_;
     decode_rows_ = decode_seqs_ * s.decode_tokens;
-    tokens_ = prefill_seqs_ * s.prefill_tokens + decode_rows_ + s.padding_tokens / attn_dp_;
-    replica_tokens_ = s.new_tokens() + s.padding_tokens;
+    // Context-parallel groups each run 1/cp of the tokens through the
+    // GEMMs; attention sees every sequence (AttentionBlock).
+    cp_ = p.cp;
+    ring_ = cp_ > 1 && p.cp_style == CpStyle::kRing;
+    ulysses_ = cp_ > 1 && p.cp_style == CpStyle::kUlysses;
+    tokens_ = (prefill_seqs_ * s.prefill_tokens + decode_rows_ + s.padding_tokens / attn_dp_) / cp_;
+    replica_tokens_ = (s.new_tokens() + s.padding_tokens) / cp_;
     lora_adapters_ = e.lora.enabled() ? std::min(s.lora_adapters, tokens_) : 0;
     act_bytes_ = BytesPerElement(prec.activation);
     weight_bytes_ = BytesPerElement(prec.weight);
@@ -116,7 +121,8 @@ class StepOpBuilder {
     TensorParallelReduce(mixer_layers, ffn_layers);
     LmHead();
     if (p_.pp > 1) {
-      Comm("pp_send_recv", Collective::kSendRecv, p_.pp - 1, replica_tokens_ * h * 2, 2);
+      Comm("pp_send_recv", Collective::kSendRecv, p_.pp - 1, replica_tokens_ * h * 2, 2,
+           p_.gpus_per_replica());
     }
   }
 
@@ -175,7 +181,8 @@ class StepOpBuilder {
     Push(op);
   }
 
-  void Comm(const char* name, Collective c, double count, double bytes, int ranks) {
+  void Comm(const char* name, Collective c, double count, double bytes, int ranks, int link_ranks = 0,
+            bool overlaps_attention = false) {
     if (ranks <= 1 || bytes <= 0) return;
     Op op;
     op.name = name;
@@ -184,7 +191,14 @@ class StepOpBuilder {
     op.count = count;
     op.bytes = bytes;
     op.ranks = ranks;
+    op.link_ranks = link_ranks;
+    op.overlaps_attention = overlaps_attention;
     Push(op);
+  }
+
+  // Between context-parallel groups, which sit tp GPUs apart.
+  void CpComm(const char* name, Collective c, double layers, double bytes, bool overlaps_attention = false) {
+    Comm(name, c, layers, bytes, cp_, p_.tp * cp_, overlaps_attention);
   }
 
   void AttentionBlock(double layers, const MixerSpec& a) {
@@ -209,15 +223,19 @@ class StepOpBuilder {
       const double rope_elems = m_.mla ? (heads + 1) * m_.qk_rope_head_dim : (heads + kv_heads) * a.head_dim;
       Elementwise("rope", layers, tokens_ * rope_elems * e_.rope.bytes_per_element, e_.rope.kernels);
     }
+    const double attn_heads = ulysses_ ? heads / cp_ : heads;
+    const double attn_kv_heads = ulysses_ ? KvHeadsPerGpu(m_, a, p_.tp * cp_) : kv_heads;
     const double kv_elems = m_.mla ? static_cast<double>(m_.kv_lora_rank + m_.qk_rope_head_dim)
-                                   : kv_heads * (a.head_dim + v_dims);
+                                   : attn_kv_heads * (a.head_dim + v_dims);
+    // Ulysses caches every token of the step for the group's heads.
     Elementwise("kv_cache_write", layers,
-                tokens_ * kv_elems * (kv_bytes_ + e_.kv_cache_write.bytes_per_element),
+                tokens_ * (ulysses_ ? cp_ : 1) * kv_elems * (kv_bytes_ + e_.kv_cache_write.bytes_per_element),
                 e_.kv_cache_write.kernels);
     if (m_.index_topk > 0) SparseIndexer(layers);
 
     // Windows and chunks cap the keys only where the engine's kernels
-    // honour them.
+    // honour them. Under Ulysses each group attends with 1/cp of this
+    // GPU's heads (KV heads replicated when fewer).
     double window = 0;
     bool chunked = false;
     if (a.span != AttentionSpan::kFull && e_.sliding_window_attention) {
@@ -227,10 +245,14 @@ class StepOpBuilder {
     // Some engines chunk only the prompt tokens' attention.
     const bool chunk_prefill = a.span == AttentionSpan::kChunkedLocal && e_.chunked_attention_prefill;
     if (prefill_seqs_ > 0) {
-      PrefillAttention(layers, a, heads, kv_heads, chunk_prefill ? static_cast<double>(a.window) : window,
-                       chunked || chunk_prefill);
+      const double prefill_window = chunk_prefill ? static_cast<double>(a.window) : window;
+      PrefillAttention(layers, a, attn_heads, attn_kv_heads, prefill_window, chunked || chunk_prefill);
+      if (cp_ > 1) PrefillContextParallel(layers, a, heads, kv_heads, kv_elems, prefill_window);
     }
-    if (decode_seqs_ > 0) DecodeAttention(layers, a, heads, kv_heads, window, chunked);
+    if (decode_seqs_ > 0) {
+      DecodeAttention(layers, a, attn_heads, attn_kv_heads, window, chunked);
+      if (cp_ > 1) DecodeContextParallel(layers, a, heads, kv_heads);
+    }
     if (a.output_gate) {
       Elementwise("attention_gate", layers, tokens_ * heads * a.v_head_dim * 2 * 3, 1);
     }
@@ -253,9 +275,11 @@ class StepOpBuilder {
          heads * (m_.qk_nope_head_dim + m_.v_head_dim), static_cast<double>(m_.kv_lora_rank), 1,
          weight_bytes_, gemm_dtype_);
     if (decode_seqs_ > 0) {
-      Gemm("mla_absorb_k", layers, decode_rows_, static_cast<double>(m_.kv_lora_rank),
+      // Each context-parallel group absorbs its own queries and outputs.
+      const double rows = decode_rows_ / cp_;
+      Gemm("mla_absorb_k", layers, rows, static_cast<double>(m_.kv_lora_rank),
            static_cast<double>(m_.qk_nope_head_dim), heads, weight_bytes_, DType::kBf16);
-      Gemm("mla_absorb_v", layers, decode_rows_, static_cast<double>(m_.v_head_dim),
+      Gemm("mla_absorb_v", layers, rows, static_cast<double>(m_.v_head_dim),
            static_cast<double>(m_.kv_lora_rank), heads, weight_bytes_, DType::kBf16);
     }
   }
@@ -289,6 +313,11 @@ class StepOpBuilder {
     const double n = s_.prefill_tokens, past = s_.prefill_past;
     double keys_seen = chunked ? ChunkedKeysSeen(past, n, window) : CausalKeysSeen(past, n, window);
     if (m_.index_topk > 0) keys_seen = std::min(keys_seen, n * static_cast<double>(m_.index_topk));
+    // Ring attention: this group's 1/cp of the queries (the load-balanced
+    // split gives each group 1/cp of the causal pairs) meets every key, as
+    // the chunks pass by.
+    const double query_share = ring_ ? 1.0 / cp_ : 1.0;
+    keys_seen *= query_share;
     const double qk_dim = static_cast<double>(a.head_dim), v_dim = static_cast<double>(a.v_head_dim);
     double cached = window > 0 ? std::min(past + n, window) : past + n;
     if (m_.index_topk > 0) cached = std::min(cached, static_cast<double>(m_.index_topk) + n);
@@ -305,9 +334,72 @@ class StepOpBuilder {
     op.count = layers;
     op.dtype = attn_dtype_;
     op.flops = prefill_seqs_ * heads * 2 * (qk_dim + v_dim) * keys_seen;
-    op.bytes = prefill_seqs_ * (n * heads * (qk_dim * act_bytes_ + v_dim * 2) + kv_read);
-    op.parallel_units = prefill_seqs_ * heads * std::ceil(n / 128.0);
+    op.bytes = prefill_seqs_ * (n * query_share * heads * (qk_dim * act_bytes_ + v_dim * 2) + kv_read);
+    // Work items: 128-query tiles per head, each of which FlashAttention
+    // splits over its 128-key blocks when the tiles alone leave SMs idle
+    // (FA2's num_splits_heuristic, FA3's split-KV): a short chunk meeting
+    // a long cache still fills the GPU.
+    op.parallel_units = prefill_seqs_ * heads * std::ceil(n * query_share / 128.0) * std::ceil(cached / 128.0);
     Push(op);
+  }
+
+  // What context parallelism exchanges for a prompt chunk, per layer.
+  // Ring, cp - 1 hops overlapped with attention, in the cheaper of the two
+  // exact variants of Yang et al., "Context Parallelism for Scalable
+  // Million-Token Inference" (arXiv 2411.01783): pass-KV sends one group's
+  // 1/cp of the keys and values each hop (all of the prompt's cached
+  // tokens: a later chunk attends to the earlier ones, which sit on every
+  // group); pass-Q sends the group's queries instead and then returns the
+  // partial outputs and softmax sums (4 bytes a head) all-to-all, which
+  // wins when a short chunk meets a long cache. Ulysses: an all-to-all of
+  // this group's q, k and v to head-split form and one of the output back.
+  // `heads` and `kv_heads` are this GPU's under tp.
+  void PrefillContextParallel(double layers, const MixerSpec& a, double heads, double kv_heads,
+                              double kv_elems, double window) {
+    const double n = s_.prefill_tokens, past = s_.prefill_past;
+    const double own_tokens = prefill_seqs_ * n / cp_;
+    const double qk_dim = m_.mla ? static_cast<double>(m_.qk_nope_head_dim + m_.qk_rope_head_dim)
+                                 : static_cast<double>(a.head_dim);
+    if (ring_) {
+      const double cached = window > 0 ? std::min(past + n, window) : past + n;
+      const double kv_hop = prefill_seqs_ * cached / cp_ * kv_elems * kv_bytes_;
+      const double q_hop = own_tokens * heads * qk_dim * 2;
+      const double partials = prefill_seqs_ * n * heads * (a.v_head_dim * 2 + 4);
+      if (q_hop * (cp_ - 1) + partials < kv_hop * (cp_ - 1)) {
+        CpComm("cp_ring_q", Collective::kSendRecv, layers * (cp_ - 1), q_hop, /*overlaps_attention=*/true);
+        CpComm("cp_return_partials", Collective::kAllToAll, layers, partials);
+      } else {
+        CpComm("cp_ring_kv", Collective::kSendRecv, layers * (cp_ - 1), kv_hop, /*overlaps_attention=*/true);
+      }
+      return;
+    }
+    const double qkv_dims = m_.mla ? heads * (m_.qk_nope_head_dim + m_.qk_rope_head_dim + m_.v_head_dim) +
+                                         heads * (m_.qk_nope_head_dim + m_.qk_rope_head_dim)
+                                   : heads * a.head_dim + kv_heads * (a.head_dim + (a.k_eq_v ? 0 : a.v_head_dim));
+    CpComm("cp_all_to_all_qkv", Collective::kAllToAll, layers, own_tokens * qkv_dims * 2);
+    CpComm("cp_all_to_all_out", Collective::kAllToAll, layers, own_tokens * heads * a.v_head_dim * 2);
+  }
+
+  // Decoding under context parallelism, per layer. Ring: the decoding
+  // queries of all groups are gathered, every group scores them against
+  // its 1/cp of each cache, and the partial outputs with their softmax
+  // sums (4 bytes a head) go back to the queries' groups all-to-all.
+  // Ulysses: the group's queries (and new keys and values) all-to-all to
+  // head-split form, and the output back.
+  void DecodeContextParallel(double layers, const MixerSpec& a, double heads, double kv_heads) {
+    const bool mla = m_.mla;
+    const double q_dim = mla ? static_cast<double>(m_.kv_lora_rank + m_.qk_rope_head_dim)
+                             : static_cast<double>(a.head_dim);
+    const double out_dim = mla ? static_cast<double>(m_.kv_lora_rank) : static_cast<double>(a.v_head_dim);
+    if (ring_) {
+      CpComm("cp_gather_queries", Collective::kAllGather, layers, decode_rows_ * heads * q_dim * 2);
+      CpComm("cp_combine_partials", Collective::kAllToAll, layers, decode_rows_ * heads * (out_dim * 2 + 4));
+      return;
+    }
+    const double own_rows = decode_rows_ / cp_;
+    const double kv_dims = mla ? 0.0 : kv_heads * (a.head_dim + (a.k_eq_v ? 0 : a.v_head_dim));
+    CpComm("cp_all_to_all_qkv", Collective::kAllToAll, layers, own_rows * (heads * q_dim + kv_dims) * 2);
+    CpComm("cp_all_to_all_out", Collective::kAllToAll, layers, own_rows * heads * out_dim * 2);
   }
 
   void DecodeAttention(double layers, const MixerSpec& a, double heads, double kv_heads, double window,
@@ -330,6 +422,10 @@ class StepOpBuilder {
       keys = static_cast<double>(m_.index_topk);
       keys_seen = q * keys;
     }
+    // Ring: every group scores all decoding queries against its 1/cp of
+    // each cache.
+    keys /= ring_ ? cp_ : 1;
+    keys_seen /= ring_ ? cp_ : 1;
     Op op;
     op.name = "attention_decode";
     op.kind = OpKind::kAttentionDecode;
@@ -487,7 +583,7 @@ class StepOpBuilder {
   }
 
   void LmHead() {
-    const double rows = (s_.logit_rows() + s_.padding_tokens) / attn_dp_;
+    const double rows = (s_.logit_rows() + s_.padding_tokens) / attn_dp_ / cp_;
     if (rows <= 0) return;
     const double h = static_cast<double>(m_.hidden_size);
     const double vocab = static_cast<double>(m_.vocab_size) / p_.tp;
@@ -503,6 +599,8 @@ class StepOpBuilder {
   const StepShape& s_;
   std::vector<Op>* ops_;
   int attn_dp_ = 1;
+  int cp_ = 1;
+  bool ring_ = false, ulysses_ = false;  // context parallelism's style, when cp_ > 1
   double tokens_ = 0, prefill_seqs_ = 0, decode_seqs_ = 0;
   double decode_rows_ = 0;  // decoding sequences x the tokens each computes
   double lora_adapters_ = 0;  // distinct adapters in the step (LoRA on)

@@ -45,6 +45,13 @@ struct Op {
   double parallel_units = 0;
   int kernels = 1;          // kernel launches per occurrence
   int ranks = 1;            // collective: GPUs taking part
+  // Collective: GPUs the link has to span (its slowest hop), when more
+  // than `ranks`: a pipeline send crosses the replica, context-parallel
+  // groups sit tp GPUs apart. 0: `ranks`.
+  int link_ranks = 0;
+  // Ring attention's KV hops: each overlaps the attention on the chunk in
+  // hand, so only what the step's prefill attention does not cover shows.
+  bool overlaps_attention = false;
 };
 
 // The batch of one step. Sequences in a phase are alike (averages are fine:

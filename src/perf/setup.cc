@@ -125,10 +125,16 @@ Setup ResolveScenario(const Scenario& s) {
   ParallelPlan& p = setup.plan;
   p.pp = s.pp.value_or(1);
   p.ep = s.ep.value_or(1);
+  p.cp = s.cp.value_or(1);
+  if (s.cp_style) {
+    const std::optional<CpStyle> style = ParseCpStyle(*s.cp_style);
+    if (!style) throw Error("unknown cp_style \"" + *s.cp_style + "\" (expected ring or ulysses)");
+    p.cp_style = *style;
+  }
   if (s.tp) {
     p.tp = *s.tp;
   } else if (s.num_gpus) {
-    p.tp = std::max(1, *s.num_gpus / p.pp);
+    p.tp = std::max(1, *s.num_gpus / (p.pp * p.cp));
     if (p.ep > p.tp) p.tp = 1;  // wide EP: attention data-parallel
   }
   const int replica = p.gpus_per_replica();
@@ -137,6 +143,7 @@ Setup ResolveScenario(const Scenario& s) {
     throw Error("num_gpus=" + std::to_string(gpus) + " is not a multiple of the " +
                 std::to_string(replica) + " GPUs one replica needs (tp=" + std::to_string(p.tp) +
                 " x pp=" + std::to_string(p.pp) +
+                (p.cp > 1 ? " x cp=" + std::to_string(p.cp) : "") +
                 (p.attention_dp() > 1 ? " x ep/tp=" + std::to_string(p.attention_dp()) : "") + ")");
   }
   p.dp = gpus / replica;

@@ -204,9 +204,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
     case OpKind::kElementwise:
       break;
     case OpKind::kCollective: {
-      int link_ranks = op.ranks;
-      if (op.collective == Collective::kSendRecv) link_ranks = plan_.gpus_per_replica();
-      const Link link = LinkFor(gpu_, network_, link_ranks);
+      const Link link = LinkFor(gpu_, network_, std::max(op.ranks, op.link_ranks));
       t.time_us = op.count * CollectiveTimeUs(op.collective, op.bytes, op.ranks, link, efficiency_);
       t.memory_us = t.time_us;
       t.bound = "network";
@@ -293,8 +291,9 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   // run their own.
   const double seqs_per_group = (shape.prefill_seqs + shape.decode_seqs) / plan_.attention_dp();
   // Graphs are captured for batches of up to so many tokens (a decode-only
-  // step: one per sequence); a bigger step launches its kernels eagerly.
-  const double tokens_per_group = shape.new_tokens() / plan_.attention_dp();
+  // step: one per sequence) on a GPU; a bigger step launches its kernels
+  // eagerly.
+  const double tokens_per_group = shape.new_tokens() / plan_.attention_dp() / plan_.cp;
   const bool graph_captured =
       engine_.cuda_graph_max_batch <= 0 || tokens_per_group <= engine_.cuda_graph_max_batch;
   st.cuda_graph = decode_only ? engine_.cuda_graphs_decode && graph_captured
@@ -302,12 +301,18 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   if (st.cuda_graph && decode_only && !engine_.cuda_graph_batch_sizes.empty()) {
     const auto& sizes = engine_.cuda_graph_batch_sizes;
     const auto it = std::lower_bound(sizes.begin(), sizes.end(), std::ceil(tokens_per_group - 1e-9));
-    if (it != sizes.end()) shape.padding_tokens = (*it - tokens_per_group) * plan_.attention_dp();
+    if (it != sizes.end()) shape.padding_tokens = (*it - tokens_per_group) * plan_.attention_dp() * plan_.cp;
   }
   BuildStepOps(model_, plan_, precision_, engine_, shape, &ops);
   double kernels_us = 0;
+  // Ring attention's KV hops run beside the prefill attention: only the
+  // part the attention does not cover adds to the step.
+  double prefill_attention_us = 0, ring_us = 0;
+  thread_local std::vector<size_t> ring_ops;  // their places in st.ops
+  ring_ops.clear();
   for (const Op& op : ops) {
     OpTime t = PriceOp(op, st.cuda_graph);
+    if (op.kind == OpKind::kAttentionPrefill) prefill_attention_us += t.time_us;
     // A zero rate somewhere (a bandwidth, a peak or an efficiency of 0)
     // prices an op at infinity; an estimate of n/a or a simulation whose
     // clock never advances would follow. Say which op, and where to look.
@@ -317,10 +322,18 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
                               op.name, t.bound, t.time_us, gpu_.slug,
                               gpu_.source_file.empty() ? std::string("(built in)") : gpu_.source_file));
     }
-    kernels_us += t.time_us;
     st.kernel_count += op.count * (op.kind == OpKind::kCollective ? 1 : op.kernels);
+    if (op.overlaps_attention) {
+      ring_us += t.time_us;
+      if (with_breakdown) ring_ops.push_back(st.ops.size());
+    } else {
+      kernels_us += t.time_us;
+    }
     if (with_breakdown) st.ops.push_back(t);
   }
+  const double ring_exposed_us = std::max(0.0, ring_us - prefill_attention_us);
+  kernels_us += ring_exposed_us;
+  for (const size_t i : ring_ops) st.ops[i].time_us *= ring_exposed_us / ring_us;
   if (draft_ && (speculating || shape.prefill_seqs > 0)) {
     st.draft_ms = DraftMs(shape, st.cuda_graph, with_breakdown ? &st : nullptr);
     kernels_us += st.draft_ms * 1e3;

@@ -34,6 +34,10 @@ Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
   s.tp = c.tp;
   s.pp = c.pp;
   s.ep = c.ep;
+  if (c.cp > 1) {
+    s.cp = c.cp;
+    s.cp_style = spec.space.cp_style;
+  }
   s.weight_dtype = c.weight_dtype;
   s.kv_dtype = c.kv_dtype;
   s.engine = c.engine;
@@ -190,6 +194,7 @@ std::string Candidate::Describe() const {
   std::string s = fmt::format("{} tp{}", gpu, tp);
   if (pp > 1) s += fmt::format(" pp{}", pp);
   if (ep > 1) s += fmt::format(" ep{}", ep);
+  if (cp > 1) s += fmt::format(" cp{}", cp);
   s += fmt::format(" {}/{} {}", DTypeName(weight_dtype), DTypeName(kv_dtype), engine);
   if (max_num_seqs > 0) s += fmt::format(" seqs{}", max_num_seqs);
   if (max_num_batched_tokens > 0) s += fmt::format(" tokens{}", max_num_batched_tokens);
@@ -343,7 +348,8 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
   Expand(&out, [&](const Candidate&) { return gpus; }, [](Candidate& c, const std::string& v) { c.gpu = v; });
   Expand(&out, [&](const Candidate&) { return sp.tp; }, [](Candidate& c, int v) { c.tp = v; });
   Expand(&out, [&](const Candidate&) { return sp.pp; }, [](Candidate& c, int v) { c.pp = v; });
-  std::erase_if(out, [&](const Candidate& c) { return c.tp * c.pp > sp.max_gpus_per_replica; });
+  Expand(&out, [&](const Candidate&) { return sp.cp; }, [](Candidate& c, int v) { c.cp = v; });
+  std::erase_if(out, [&](const Candidate& c) { return c.gpus_per_replica() > sp.max_gpus_per_replica; });
   // Expert parallelism only for MoE models; by default none, or as wide as tp.
   Expand(&out,
          [&](const Candidate& c) {

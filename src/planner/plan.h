@@ -19,6 +19,7 @@ namespace roofplan {
 struct Candidate {
   std::string gpu;
   int tp = 1, pp = 1, ep = 1;
+  int cp = 1;                       // context-parallel groups (SearchSpace::cp_style)
   DType weight_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
   std::string engine = "vllm";
@@ -28,7 +29,7 @@ struct Candidate {
   std::string speculative_label;    // "eagle3 x3", "no spec"; "" for the preset's
   int prefill_replicas = 0;         // > 0: disaggregated xPyD (with decode_replicas)
   int decode_replicas = 0;
-  int gpus_per_replica() const { return tp * pp; }
+  int gpus_per_replica() const { return tp * pp * cp; }
   std::string Describe() const;     // "h100-sxm tp4 fp8/fp8 vllm"
 };
 

@@ -145,7 +145,7 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   if (o.Has("simulate_requests")) spec.simulate_requests = o.PositiveInt("simulate_requests");
 
   if (auto s = o.OptionalObject("search")) {
-    s->RejectUnknownKeys({"gpus", "tp", "pp", "ep", "weight_dtypes", "kv_dtypes", "engines",
+    s->RejectUnknownKeys({"gpus", "tp", "pp", "ep", "cp", "cp_style", "weight_dtypes", "kv_dtypes", "engines",
                           "max_num_seqs", "max_num_batched_tokens", "disaggregated",
                           "max_gpus_per_replica", "speculative"});
     SearchSpace& sp = spec.space;
@@ -154,6 +154,11 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
     sp.tp = PositiveInts(*s, "tp", sp.tp, kMaxParallelSize);
     sp.pp = PositiveInts(*s, "pp", sp.pp, kMaxParallelSize);
     sp.ep = PositiveInts(*s, "ep", {}, kMaxParallelSize);
+    sp.cp = PositiveInts(*s, "cp", sp.cp, kMaxParallelSize);
+    sp.cp_style = s->OptionalString("cp_style").value_or(sp.cp_style);
+    if (sp.cp_style != "ring" && sp.cp_style != "ulysses") {
+      s->Fail("cp_style", "unknown context-parallel style \"" + sp.cp_style + "\" (expected ring or ulysses)");
+    }
     sp.weight_dtypes = DTypes(*s, "weight_dtypes", sp.weight_dtypes);
     sp.kv_dtypes = DTypes(*s, "kv_dtypes", sp.kv_dtypes);
     sp.engines = Strings(*s, "engines", sp.engines);

@@ -34,6 +34,8 @@ struct SearchSpace {
   std::vector<int> tp = {1, 2, 4, 8};
   std::vector<int> pp = {1};
   std::vector<int> ep;  // empty: 1, plus ep = tp for MoE models
+  std::vector<int> cp = {1};        // context parallelism, for long prompts
+  std::string cp_style = "ring";    // "ring" or "ulysses", for every cp > 1
   std::vector<DType> weight_dtypes = {DType::kBf16, DType::kFp8};
   std::vector<DType> kv_dtypes = {DType::kBf16, DType::kFp8};
   std::vector<std::string> engines = {"vllm"};

@@ -463,7 +463,9 @@ std::string Cell(const std::string& s, bool numeric = false) {
   return (numeric ? "<td class=\"n\">" : "<td>") + Esc(s) + "</td>";
 }
 
-std::string Parallelism(const Candidate& c) { return fmt::format("{}/{}/{}", c.tp, c.pp, c.ep); }
+std::string Parallelism(const Candidate& c) {
+  return c.cp > 1 ? fmt::format("{}/{}/{} cp{}", c.tp, c.pp, c.ep, c.cp) : fmt::format("{}/{}/{}", c.tp, c.pp, c.ep);
+}
 
 std::string Dtypes(const Candidate& c) {
   return fmt::format("{}/{}", DTypeName(c.weight_dtype), DTypeName(c.kv_dtype));

@@ -19,6 +19,7 @@ nlohmann::json CandidateJson(const CandidateResult& r) {
                       {"tp", c.tp},
                       {"pp", c.pp},
                       {"ep", c.ep},
+                      {"cp", c.cp},
                       {"weight_dtype", std::string(DTypeName(c.weight_dtype))},
                       {"kv_dtype", std::string(DTypeName(c.kv_dtype))},
                       {"engine", c.engine},

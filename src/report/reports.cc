@@ -85,6 +85,7 @@ std::string DeploymentSummary(const Setup& s) {
   const ParallelPlan& p = s.plan;
   std::string par = fmt::format("tp{} pp{}", p.tp, p.pp);
   if (p.ep > 1) par += fmt::format(" ep{}", p.ep);
+  if (p.cp > 1) par += fmt::format(" cp{} {}", p.cp, CpStyleName(p.cp_style));
   if (p.dp > 1) par += fmt::format(", {} replicas", p.dp);
   std::string weights = Dt(s.precision.weight);
   if (s.precision.expert_weight != s.precision.weight && s.model.is_moe()) {
@@ -103,6 +104,8 @@ nlohmann::json DeploymentJson(const Setup& s) {
           {"tp", s.plan.tp},
           {"pp", s.plan.pp},
           {"ep", s.plan.ep},
+          {"cp", s.plan.cp},
+          {"cp_style", CpStyleName(s.plan.cp_style)},
           {"replicas", s.plan.dp},
           {"weight_dtype", Dt(s.precision.weight)},
           {"expert_weight_dtype", Dt(s.precision.expert_weight)},
@@ -294,12 +297,13 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
 
 Table EstimateCsvTable(const Setup& s, const Workload& w, const Estimate& e, const HeadlineIntervals& iv) {
   Table t;
-  t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "kv_dtype", "engine",
+  t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "cp", "weight_dtype", "kv_dtype", "engine",
               "isl", "osl", "concurrency", "ttft_ms", "itl_ms", "e2e_ms", "output_tokens_per_s",
               "output_tokens_per_s_per_gpu", "requests_per_s", "usd_per_1m_output_tokens",
               "usd_per_1m_tokens", "fits"};
   t.rows.push_back({s.model.slug, s.gpu.slug, std::to_string(s.plan.num_gpus()),
                     std::to_string(s.plan.tp), std::to_string(s.plan.pp), std::to_string(s.plan.ep),
+                    std::to_string(s.plan.cp),
                     Dt(s.precision.weight), Dt(s.precision.kv), s.engine.name,
                     std::to_string(w.isl), std::to_string(w.osl), std::to_string(e.concurrency),
                     FormatNumber(e.ttft_ms, 6), FormatNumber(e.itl_ms, 6), FormatNumber(e.e2e_ms, 6),

@@ -268,13 +268,14 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
 
 Table SimulationCsvTable(const Setup& s, const SimResult& r, const HeadlineIntervals& iv) {
   Table t;
-  t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "engine", "requests_completed",
+  t.header = {"model", "gpu", "num_gpus", "tp", "pp", "ep", "cp", "engine", "requests_completed",
               "duration_s", "request_throughput", "output_tokens_per_s", "total_tokens_per_s",
               "mean_ttft_ms", "median_ttft_ms", "p90_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
               "p99_tpot_ms", "mean_itl_ms", "p99_itl_ms", "mean_e2e_ms", "p99_e2e_ms",
               "goodput_requests_per_s", "preemptions", "usd_per_1m_tokens"};
   t.rows.push_back({s.model.slug, s.gpu.slug, std::to_string(s.plan.num_gpus()),
                     std::to_string(s.plan.tp), std::to_string(s.plan.pp), std::to_string(s.plan.ep),
+                    std::to_string(s.plan.cp),
                     s.engine.name, std::to_string(r.requests_completed), FormatNumber(r.duration_s, 6),
                     FormatNumber(r.request_throughput, 6), FormatNumber(r.output_tokens_per_s, 6),
                     FormatNumber(r.total_tokens_per_s, 6), FormatNumber(r.ttft_ms.mean(), 6),

@@ -37,7 +37,7 @@ KvGeometry KvGeometryFor(const ModelConfig& m, const MemoryPlan& memory, const P
   std::vector<KvGeometry::Window> windows;
   for (const auto& g : m.mixers) {
     const int64_t sixteenths =
-        g.count * std::llround(KvBytesPerTokenPerLayer(m, g.spec, prec.kv, p.tp) * 16);
+        g.count * std::llround(KvBytesPerTokenPerLayer(m, g.spec, prec.kv, p.attention_head_split()) * 16);
     if (sixteenths == 0) continue;
     if (g.spec.span == AttentionSpan::kFull || !e.sliding_window_attention) {
       full += sixteenths;
@@ -162,9 +162,9 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
     decode_replicas = cluster.decode_replicas.value_or(0);
     if (prefill_replicas_ + decode_replicas != p.dp) {
       throw Error("cluster.disaggregated: " + std::to_string(prefill_replicas_) + " prefill + " +
-                  std::to_string(decode_replicas) + " decode replicas of tp*pp = " +
-                  std::to_string(p.tp * p.pp) + " GPUs need num_gpus = " +
-                  std::to_string((prefill_replicas_ + decode_replicas) * p.tp * p.pp) +
+                  std::to_string(decode_replicas) + " decode replicas of " +
+                  std::to_string(p.gpus_per_replica()) + " GPUs need num_gpus = " +
+                  std::to_string((prefill_replicas_ + decode_replicas) * p.gpus_per_replica()) +
                   ", the scenario has " + std::to_string(p.num_gpus()));
     }
     const double gb_per_s = cluster.kv_transfer_gb_per_s.value_or(setup.network.inter_node_gb_per_s);
