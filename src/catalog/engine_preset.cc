@@ -70,7 +70,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
                        "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
-                       "draft_pass_overhead_us", "lora", "sources"});
+                       "draft_pass_overhead_us", "lora", "kv_offload", "sources"});
   EnginePreset e = base;
   e.name = o.OptionalString("name").value_or(base.name);
   e.description = o.OptionalString("description").value_or(base.description);
@@ -135,6 +135,9 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                                      base.speculative);
   }
   if (o.Has("lora")) e.lora = ParseLora(o.raw().at("lora"), o.file(), o.PathOf("lora"), base.lora);
+  if (o.Has("kv_offload")) {
+    e.kv_offload = ParseKvOffload(o.raw().at("kv_offload"), o.file(), o.PathOf("kv_offload"), base.kv_offload);
+  }
   e.spec_step_overhead_us = NonNegative(o, "spec_step_overhead_us", base.spec_step_overhead_us, kMaxOverheadUs);
   e.draft_pass_overhead_us =
       NonNegative(o, "draft_pass_overhead_us", base.draft_pass_overhead_us, kMaxOverheadUs);
@@ -224,7 +227,8 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"speculative", SpeculativeToJson(e.speculative)},
           {"spec_step_overhead_us", e.spec_step_overhead_us},
           {"draft_pass_overhead_us", e.draft_pass_overhead_us},
-          {"lora", LoraToJson(e.lora)}};
+          {"lora", LoraToJson(e.lora)},
+          {"kv_offload", KvOffloadToJson(e.kv_offload)}};
 }
 
 }  // namespace roofplan

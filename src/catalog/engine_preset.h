@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/kv_offload.h"
 #include "catalog/lora.h"
 #include "catalog/speculative.h"
 
@@ -160,6 +161,8 @@ struct EnginePreset {
   double draft_pass_overhead_us = 0;
   // Multi-LoRA serving (off unless a preset or scenario turns it on).
   LoraConfig lora;
+  // KV offload tiers below the GPU (off unless turned on).
+  KvOffloadConfig kv_offload;
 };
 
 // Bounds on a preset's batch limits, shared by plan search spaces: far

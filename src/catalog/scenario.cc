@@ -1,5 +1,6 @@
 #include "catalog/scenario.h"
 
+#include "catalog/kv_offload.h"
 #include "catalog/lora.h"
 #include "catalog/speculative.h"
 
@@ -31,7 +32,7 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   o.RejectUnknownKeys({"name", "description", "model", "gpu", "num_gpus", "tp", "pp", "ep", "cp", "cp_style",
                        "weight_dtype", "activation_dtype", "kv_dtype", "engine", "workload",
                        "slo", "cluster", "usd_per_gpu_hour", "memory_fraction", "inter_node_gb_per_s",
-                       "calibration", "public_calibration", "speculative", "lora"});
+                       "calibration", "public_calibration", "speculative", "lora", "kv_offload"});
   Scenario s;
   s.file = file;
   s.name = o.OptionalString("name").value_or("");
@@ -79,6 +80,11 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
     o.Object("lora");
     s.lora = o.raw().at("lora");
     ParseLora(s.lora, file, "$.lora", LoraConfig());
+  }
+  if (o.Has("kv_offload")) {
+    o.Object("kv_offload");
+    s.kv_offload = o.raw().at("kv_offload");
+    ParseKvOffload(s.kv_offload, file, "$.kv_offload", KvOffloadConfig());
   }
   if (auto w = o.OptionalObject("workload")) {
     s.workload = ParseWorkloadSpec(*w);

@@ -51,6 +51,8 @@ struct Scenario {
   // Multi-LoRA serving ("lora": {...}, or the --lora-* flags), applied over
   // the preset's likewise.
   nlohmann::json lora;
+  // KV offload tiers ("kv_offload": {...}, or --kv-offload-gib), likewise.
+  nlohmann::json kv_offload;
 
   // The load: lengths, concurrency or arrivals, trace (made absolute,
   // relative paths being relative to the scenario's folder). `estimate`

@@ -316,7 +316,7 @@ ClusterSpec ParseClusterSpec(const JsonObject& cluster) {
     auto policy = ParseRouterPolicy(*name);
     if (!policy) {
       cluster.Fail("router", "unknown router \"" + *name +
-                                 "\" (expected one of round_robin, least_outstanding, least_kv)");
+                                 "\" (expected one of round_robin, least_outstanding, least_kv, prefix_aware)");
     }
     spec.router = *policy;
   }
@@ -335,6 +335,7 @@ std::optional<RouterPolicy> ParseRouterPolicy(const std::string& name) {
   if (name == "round_robin") return RouterPolicy::kRoundRobin;
   if (name == "least_outstanding") return RouterPolicy::kLeastOutstanding;
   if (name == "least_kv") return RouterPolicy::kLeastKvUsage;
+  if (name == "prefix_aware") return RouterPolicy::kPrefixAware;
   return std::nullopt;
 }
 
@@ -343,6 +344,7 @@ std::string RouterPolicyName(RouterPolicy policy) {
     case RouterPolicy::kRoundRobin: return "round_robin";
     case RouterPolicy::kLeastOutstanding: return "least_outstanding";
     case RouterPolicy::kLeastKvUsage: return "least_kv";
+    case RouterPolicy::kPrefixAware: return "prefix_aware";
   }
   return "?";
 }

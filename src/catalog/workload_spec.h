@@ -107,7 +107,7 @@ struct SloSpec {
   bool any() const { return ttft_ms || tpot_ms || itl_ms || e2e_ms; }
 };
 
-enum class RouterPolicy { kRoundRobin, kLeastOutstanding, kLeastKvUsage };
+enum class RouterPolicy { kRoundRobin, kLeastOutstanding, kLeastKvUsage, kPrefixAware };
 
 struct ClusterSpec {
   RouterPolicy router = RouterPolicy::kRoundRobin;

@@ -69,6 +69,8 @@ struct CommonFlags {
   // Multi-LoRA, over the scenario's and the preset's.
   int lora_adapters = -1, lora_rank = 0, max_loras = 0, max_cpu_loras = 0;
   double lora_zipf = -1;
+  // KV offload tiers, over the scenario's and the preset's.
+  double kv_offload_gib = -1, kv_offload_disk_gib = -1;
 };
 
 void AddCommonFlags(CLI::App* app, CommonFlags* f) {
@@ -113,6 +115,11 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
       ->check(IntegerIn(1, 1 << 20));
   app->add_option("--lora-zipf", f->lora_zipf, "adapter popularity: Zipf exponent (0, default: uniform)")
       ->check(NumberIn(0, 8, false));
+  app->add_option("--kv-offload-gib", f->kv_offload_gib,
+                  "host memory per replica that keeps evicted prefix-cache blocks (0: off, the default)")
+      ->check(NumberIn(0, 1 << 20, false));
+  app->add_option("--kv-offload-disk-gib", f->kv_offload_disk_gib, "a disk tier below it, per replica (0: none)")
+      ->check(NumberIn(0, 1 << 20, false));
 }
 
 // --spec-acceptance: one rate, or comma-separated rates that do not increase.
@@ -219,6 +226,11 @@ Scenario BuildScenario(const CommonFlags& f) {
     if (f.max_loras) s.lora["max_loras"] = f.max_loras;
     if (f.max_cpu_loras) s.lora["max_cpu_loras"] = f.max_cpu_loras;
     if (f.lora_zipf >= 0) s.lora["popularity"] = {{"zipf", f.lora_zipf}};
+  }
+  if (f.kv_offload_gib >= 0 || f.kv_offload_disk_gib >= 0) {
+    if (s.kv_offload.is_null()) s.kv_offload = nlohmann::json::object();
+    if (f.kv_offload_gib >= 0) s.kv_offload["host_gib"] = f.kv_offload_gib;
+    if (f.kv_offload_disk_gib >= 0) s.kv_offload["disk_gib"] = f.kv_offload_disk_gib;
   }
   return s;
 }
@@ -482,7 +494,7 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
   }
   if (!sf.router.empty()) {
     auto r = ParseRouterPolicy(sf.router);
-    if (!r) throw Error("--router: expected round_robin, least_outstanding or least_kv, got \"" + sf.router + "\"");
+    if (!r) throw Error("--router: expected round_robin, least_outstanding, least_kv or prefix_aware, got \"" + sf.router + "\"");
     s.cluster.router = *r;
   }
   if (!sf.disagg.empty()) {
@@ -915,7 +927,7 @@ int Main(int argc, char** argv) {
   simulate->add_option("--seed", sim.seed, "random seed (default: the scenario's, else 1)")
       ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   simulate->add_option("--trace", sim.trace, "replay a CSV/JSONL trace (arrival time, input and output tokens)");
-  simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding or least_kv");
+  simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding, least_kv or prefix_aware (to the replica caching most of the prompt, SGLang's cache-aware rule)");
   simulate->add_option("--disagg", sim.disagg, "disaggregated prefill/decode pools, e.g. 1p3d");
   simulate->add_option("--slo-ttft-ms", sim.slo_ttft_ms, "goodput SLO: TTFT at most this")
       ->check(PositiveNumberUpTo(kMaxSloMs));

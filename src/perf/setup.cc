@@ -121,6 +121,9 @@ Setup ResolveScenario(const Scenario& s) {
   }
   setup.engine.speculative = ResolveSpeculative(setup.engine.speculative, scenario_file, "$.speculative");
   if (!s.lora.is_null()) setup.engine.lora = ParseLora(s.lora, scenario_file, "$.lora", setup.engine.lora);
+  if (!s.kv_offload.is_null()) {
+    setup.engine.kv_offload = ParseKvOffload(s.kv_offload, scenario_file, "$.kv_offload", setup.engine.kv_offload);
+  }
 
   ParallelPlan& p = setup.plan;
   p.pp = s.pp.value_or(1);

@@ -138,6 +138,12 @@ nlohmann::json SimulationJson(const Setup& setup, const WorkloadSpec& w, const S
   j["cached_prompt_tokens"] = r.cached_prompt_tokens;
   j["prefix_cache_hit_rate"] =
       r.input_tokens > 0 ? static_cast<double>(r.cached_prompt_tokens) / r.input_tokens : 0.0;
+  if (setup.engine.kv_offload.enabled()) {
+    j["kv_offload_hit_rate"] =
+        r.input_tokens > 0 ? static_cast<double>(r.offload_loaded_tokens) / r.input_tokens : 0.0;
+    j["kv_offload_loads"] = r.offload_loads;
+    j["kv_offload_load_ms"] = r.offload_load_ms;
+  }
   j["mean_requests_in_system"] = r.mean_requests_in_system;
   j["max_requests_in_flight"] = r.max_requests_in_flight;
   nlohmann::json samples = nlohmann::json::array();
@@ -218,6 +224,12 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
     Row(t, "prefix cache hits",
         FormatNumber(100.0 * r.cached_prompt_tokens / std::max<int64_t>(1, r.input_tokens), 3),
         "% of prompt tokens");
+  }
+  if (setup.engine.kv_offload.enabled()) {
+    Row(t, "KV offload hits",
+        FormatNumber(100.0 * r.offload_loaded_tokens / std::max<int64_t>(1, r.input_tokens), 3),
+        fmt::format("% of prompt tokens, loaded back: {} loads, {} ms waited in all", r.offload_loads,
+                    FormatNumber(r.offload_load_ms)));
   }
   Row(t, "KV cache usage", FormatNumber(100 * r.kv_usage_mean, 3),
       fmt::format("% mean, {}% peak", FormatNumber(100 * r.kv_usage_peak, 3)));

@@ -41,6 +41,7 @@ void KvBlockPool::EvictUntilFree(int64_t units) {
     auto it = prefixes_.find(oldest->second);
     used_ -= it->second.units;
     evictable_units_ -= it->second.units;
+    offload_.Put(it->first, it->second.tokens, it->second.units);
     prefixes_.erase(it);
     lru_.erase(oldest);
   }
@@ -85,6 +86,66 @@ void KvBlockPool::ReleasePrefix(int64_t prefix_id, int64_t now_tick) {
 int64_t KvBlockPool::PrefixUnits(int64_t prefix_id) const {
   auto it = prefixes_.find(prefix_id);
   return it == prefixes_.end() ? 0 : it->second.units;
+}
+
+int64_t KvBlockPool::PrefixTokens(int64_t prefix_id) const {
+  auto it = prefixes_.find(prefix_id);
+  return it == prefixes_.end() ? 0 : it->second.tokens;
+}
+
+void KvBlockPool::RetireAsPrefix(int64_t key, int64_t tokens, int64_t own_units, bool holds_entry,
+                                 int64_t now_tick) {
+  if (holds_entry) ReleasePrefix(key, now_tick);
+  const int64_t whole = tokens / geometry_.block_tokens * geometry_.block_tokens;
+  auto it = prefixes_.find(key);
+  const bool replace = whole > 0 && (it == prefixes_.end() || (it->second.refs == 0 && it->second.tokens < whole));
+  if (!replace) {
+    used_ -= own_units;
+    return;
+  }
+  int64_t freed = own_units;
+  if (it != prefixes_.end()) {
+    // The older, shorter copy: its blocks are the new entry's first ones.
+    freed += it->second.units;
+    lru_.erase({it->second.last_used, key});
+    evictable_units_ -= it->second.units;
+    prefixes_.erase(it);
+  }
+  Prefix p;
+  p.tokens = whole;
+  p.units = std::min(KvUnitsFor(whole), freed);
+  p.refs = 0;
+  p.last_used = now_tick;
+  used_ += p.units - freed;
+  evictable_units_ += p.units;
+  lru_.insert({p.last_used, key});
+  prefixes_.emplace(key, p);
+  offload_.Erase(key);  // superseded
+}
+
+std::optional<KvOffloadTiers::Found> KvBlockPool::FindOffloaded(int64_t key) const {
+  if (prefixes_.count(key)) return std::nullopt;
+  return offload_.Find(key);
+}
+
+bool KvBlockPool::RestorePrefix(int64_t key, int64_t now_tick) {
+  if (prefixes_.count(key)) {
+    offload_.Erase(key);
+    return true;
+  }
+  const std::optional<KvOffloadTiers::Found> f = offload_.Find(key);
+  if (!f || !CanAllocate(f->units)) return false;
+  offload_.Erase(key);  // before the evictions below can push it further down
+  Allocate(f->units);
+  Prefix p;
+  p.tokens = f->tokens;
+  p.units = f->units;
+  p.refs = 0;
+  p.last_used = now_tick;
+  evictable_units_ += p.units;
+  lru_.insert({p.last_used, key});
+  prefixes_.emplace(key, p);
+  return true;
 }
 
 }  // namespace roofplan

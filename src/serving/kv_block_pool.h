@@ -13,9 +13,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
+
+#include "serving/kv_offload_tiers.h"
 
 namespace roofplan {
 
@@ -74,6 +77,27 @@ class KvBlockPool {
   void ReleasePrefix(int64_t prefix_id, int64_t now_tick);
   // Units of the cached prefix (0 if absent).
   int64_t PrefixUnits(int64_t prefix_id) const;
+  // Tokens of the prefix cached on the GPU (0 if absent).
+  int64_t PrefixTokens(int64_t prefix_id) const;
+
+  // A finished sequence leaves its cache behind as prefix `key` of its
+  // `tokens` computed tokens (whole blocks), for a later request that
+  // extends it (the next turn of a conversation): its `own_units` become
+  // the entry, unreferenced and evictable, replacing a shorter copy no
+  // other sequence uses. `holds_entry`: it referenced key's entry, which
+  // it releases. Units beyond the entry are freed.
+  void RetireAsPrefix(int64_t key, int64_t tokens, int64_t own_units, bool holds_entry, int64_t now_tick);
+
+  // Offload tiers below the GPU: evicted prefixes go there instead of
+  // away (kv_offload_tiers.h).
+  void SetOffload(KvOffloadTiers tiers) { offload_ = std::move(tiers); }
+  bool offload_enabled() const { return offload_.enabled(); }
+  // The key's prefix in an offload tier, when the GPU has none.
+  std::optional<KvOffloadTiers::Found> FindOffloaded(int64_t key) const;
+  // Brings the key's offloaded prefix back into the GPU cache (evicting
+  // others, which go down a tier); false, and nothing changed, when even
+  // that leaves too little room or the tiers no longer hold it.
+  bool RestorePrefix(int64_t key, int64_t now_tick);
 
  private:
   struct Prefix {
@@ -92,6 +116,7 @@ class KvBlockPool {
   int64_t evictable_units_ = 0;
   std::unordered_map<int64_t, Prefix> prefixes_;
   std::set<std::pair<int64_t, int64_t>> lru_;  // (last_used, id) of unreferenced prefixes
+  KvOffloadTiers offload_;
 };
 
 }  // namespace roofplan

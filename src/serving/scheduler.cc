@@ -53,6 +53,31 @@ Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
       spec_rng_(0x5eedULL + static_cast<uint64_t>(index)),
       lanes_(static_cast<size_t>(std::max(1, config.lanes))) {
   lora_slots_.resize(static_cast<size_t>(std::max(0, config.lora_slots)));
+  if (!config.offload_tiers.empty()) kv_.SetOffload(KvOffloadTiers(config.offload_tiers));
+}
+
+int64_t Replica::CachedTokensFor(const Request& r) const {
+  if (!config_.prefix_caching || !r.has_cache_key() || r.prefix_tokens <= 0) return 0;
+  int64_t tokens = kv_.PrefixTokens(r.cache_key());
+  if (tokens == 0) {
+    if (const auto f = kv_.FindOffloaded(r.cache_key())) tokens = f->tokens;
+  }
+  return std::min(tokens, r.prefix_tokens);
+}
+
+double Replica::OffloadLoadMs(const Request& r) const {
+  if (!config_.prefix_caching || !kv_.offload_enabled() || !r.has_cache_key() || r.prefix_tokens <= 0) return -1;
+  const auto f = kv_.FindOffloaded(r.cache_key());
+  return f ? f->load_ms : -1;
+}
+
+void Replica::RestoreOffloaded(int32_t id) {
+  const Request& r = (*seqs_)[id].request;
+  const auto f = kv_.FindOffloaded(r.cache_key());
+  if (!f || !kv_.RestorePrefix(r.cache_key(), ++prefix_tick_)) return;
+  ++offload_loads_;
+  offload_loaded_tokens_ += std::min(f->tokens, r.prefix_tokens);
+  offload_load_ms_ += f->load_ms;
 }
 
 int32_t Replica::FindLoraSlot(int32_t adapter) const {
@@ -172,7 +197,23 @@ bool Replica::EnsureUnits(Sequence& s, int64_t tokens) {
 void Replica::ReleaseKv(Sequence& s) {
   kv_.Release(s.own_units);
   s.own_units = 0;
-  if (s.holds_prefix) kv_.ReleasePrefix(s.request.prefix_id, ++prefix_tick_);
+  if (s.holds_prefix) kv_.ReleasePrefix(s.request.cache_key(), ++prefix_tick_);
+  s.holds_prefix = false;
+  s.shared_units = 0;
+  s.token_capacity = 0;
+}
+
+void Replica::ReleaseFinished(Sequence& s) {
+  const Request& r = s.request;
+  if (!config_.prefix_caching || r.conversation < 0 || config_.role == ReplicaRole::kPrefill) {
+    ReleaseKv(s);
+    return;
+  }
+  // A conversation's next turn extends this one: its cache stays as the
+  // conversation's prefix (vLLM keeps a finished request's full blocks in
+  // its prefix cache until they are evicted).
+  kv_.RetireAsPrefix(r.cache_key(), s.computed, s.own_units, s.holds_prefix, ++prefix_tick_);
+  s.own_units = 0;
   s.holds_prefix = false;
   s.shared_units = 0;
   s.token_capacity = 0;
@@ -324,12 +365,13 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
   int64_t start = s.computed;
   int64_t shared_units = s.shared_units;
   bool acquired = false;
-  if (config_.prefix_caching && r.prefix_id >= 0 && s.computed == 0 && !s.holds_prefix) {
-    const int64_t cached = kv_.AcquirePrefix(r.prefix_id, ++prefix_tick_);
+  const int64_t key = r.cache_key();
+  if (config_.prefix_caching && r.has_cache_key() && r.prefix_tokens > 0 && s.computed == 0 && !s.holds_prefix) {
+    const int64_t cached = kv_.AcquirePrefix(key, ++prefix_tick_);
     if (cached > 0) {
       acquired = true;
-      start = std::min(cached, s.prompt_tokens - 1);
-      shared_units = kv_.PrefixUnits(r.prefix_id);
+      start = std::min({cached, r.prefix_tokens, s.prompt_tokens - 1});
+      shared_units = kv_.PrefixUnits(key);
     }
   }
   const int64_t remaining = start < s.prompt_tokens ? s.prompt_tokens - start : 1;
@@ -340,7 +382,7 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
   const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(reserve_tokens) - shared_units - s.own_units);
   // Whole prompts only (prefill-first engines): it must fit the budget.
   if ((!chunked && n > budget) || !kv_.CanAllocate(need)) {
-    if (acquired) kv_.ReleasePrefix(r.prefix_id, ++prefix_tick_);
+    if (acquired) kv_.ReleasePrefix(key, ++prefix_tick_);
     return false;
   }
   kv_.Allocate(need);
@@ -415,7 +457,7 @@ void Replica::Complete(int li, double now, StepResults* results) {
     }
     s.last_token_s = now;
     if (s.generated >= r.output_tokens) {
-      ReleaseKv(s);
+      ReleaseFinished(s);
       results->finished.push_back(w.seq);
     } else if (config_.role == ReplicaRole::kPrefill) {
       results->prefilled.push_back(w.seq);  // keeps its KV until the transfer is done

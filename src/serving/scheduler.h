@@ -87,6 +87,9 @@ struct ReplicaConfig {
   int lora_host_slots = 0;
   double lora_pcie_ms = 0;
   double lora_disk_ms = 0;
+  // KV offload: tiers below the GPU that keep evicted prefixes (host
+  // memory, then disk); empty: evicted prefixes are gone.
+  std::vector<OffloadTier> offload_tiers;
 };
 
 // What the steps that finished did, for the simulator.
@@ -114,6 +117,17 @@ class Replica {
   // kPrefill role: the KV of a prefilled sequence has left for a decode replica.
   void ReleaseHandedOff(int32_t seq, double now);
 
+  // Prompt tokens of `r` this replica's prefix cache holds, on the GPU or
+  // in an offload tier (0 with prefix caching off).
+  int64_t CachedTokensFor(const Request& r) const;
+  // Milliseconds to load `r`'s prefix back from an offload tier, when only
+  // a tier holds it; negative otherwise. The engine loads it beside the
+  // running steps while the request waits (vLLM's offloading connector).
+  double OffloadLoadMs(const Request& r) const;
+  // The load of `seq`'s prefix is done: it is in the GPU cache again (when
+  // there is room; else the request computes it).
+  void RestoreOffloaded(int32_t seq);
+
   int index() const { return index_; }
   ReplicaRole role() const { return config_.role; }
   int64_t outstanding() const { return outstanding_; }  // assigned, not yet finished or handed off
@@ -135,6 +149,11 @@ class Replica {
   int64_t lora_loads() const { return lora_loads_; }
   int64_t lora_disk_loads() const { return lora_disk_loads_; }
   double lora_load_ms() const { return lora_load_ms_; }
+  // KV offload: prefixes loaded back from a tier, their tokens, and the
+  // milliseconds their requests waited for the loads.
+  int64_t offload_loads() const { return offload_loads_; }
+  int64_t offload_loaded_tokens() const { return offload_loaded_tokens_; }
+  double offload_load_ms() const { return offload_load_ms_; }
   int64_t requests() const { return requests_; }
   int64_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   double BusySeconds(double now) const;
@@ -194,6 +213,9 @@ class Replica {
   int32_t PreemptNewest(Lane& lane, double* extra_ms);
   void AddWork(Lane& lane, int32_t id, int64_t tokens);
   void ReleaseKv(Sequence& s);
+  // A request's last token is out: release its KV, or keep it as its
+  // conversation's prefix for the next turn.
+  void ReleaseFinished(Sequence& s);
   void NoteKvChange(double now);
 
   int index_;
@@ -232,6 +254,8 @@ class Replica {
   int64_t lora_tick_ = 0, batch_serial_ = 0;
   int64_t lora_admissions_ = 0, lora_slot_hits_ = 0, lora_loads_ = 0, lora_disk_loads_ = 0;
   double lora_load_ms_ = 0;
+  int64_t offload_loads_ = 0, offload_loaded_tokens_ = 0;
+  double offload_load_ms_ = 0;
   int lanes_busy_ = 0;
   double busy_since_s_ = 0, busy_s_ = 0;
   double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/units.h"
 #include "memory/memory_plan.h"
 #include "model/kv_cache.h"
 #include "model/lora.h"
@@ -62,14 +63,20 @@ KvGeometry KvGeometryFor(const ModelConfig& m, const MemoryPlan& memory, const P
   return geometry;
 }
 
-enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived };
+// sgl-router's cache-aware defaults (docs: balance_abs_threshold 32,
+// balance_rel_threshold 1.0001, cache_threshold 0.5).
+constexpr int64_t kPrefixRouterBalanceAbs = 32;
+constexpr double kPrefixRouterBalanceRel = 1.0001;
+constexpr double kPrefixRouterCacheThreshold = 0.5;
+
+enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived, kOffloadLoaded };
 
 struct Event {
   double time_s;
   uint64_t order;  // ties in time resolve in the order events were made: deterministic
   EventKind kind;
   int32_t replica;
-  int32_t arg;  // kStepDone: lane; kKvArrived: sequence
+  int32_t arg;  // kStepDone: lane; kKvArrived, kOffloadLoaded: sequence
 };
 
 struct Later {
@@ -95,10 +102,14 @@ class Simulation {
   [[noreturn]] void FailTooLate(double time_s, EventKind kind, int32_t replica) const;
   void CheckBounds() const;
   void Arrive(Request request, double now);
-  int Route(int begin, int end);
+  // The replica of [begin, end) the cluster's router picks for `request`.
+  int Route(int begin, int end, const Request& request);
   void Wake(int replica, double now);
   void StepDone(int replica, int lane, double now);
   void KvArrived(int prefill_replica, int32_t seq, double now);
+  // Requests enter a replica's queue here, after loading their prefix from
+  // an offload tier when only a tier has it.
+  void Admit(int replica, int32_t seq, double now);
   void Finish(int32_t seq, double now);
   void NoteInSystem(double now) {
     in_system_area_ += static_cast<double>(in_system_) * (now - in_system_since_);
@@ -216,6 +227,7 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
     config.swap_capacity_units = static_cast<int64_t>(e.swap_space_bytes / unit_bytes);
     config.swap_ms_per_unit = unit_bytes / pcie_bytes_per_ms;
   }
+  if (e.kv_offload.enabled()) config.offload_tiers = OffloadTiersFor(e.kv_offload, setup.gpu, p.gpus_per_replica(), unit_bytes);
 
   const int total = p.dp;
   replicas_.reserve(total);
@@ -277,13 +289,16 @@ void Simulation::FailTooLate(double time_s, EventKind kind, int32_t replica) con
     case EventKind::kKvArrived:
       what = "a KV-cache transfer (cluster.kv_transfer_gb_per_s)";
       break;
+    case EventKind::kOffloadLoaded:
+      what = "a prefix load from the KV offload tiers (kv_offload)";
+      break;
   }
   throw Error(fmt::format("{} falls at t = {:g} s (now {:g} s), beyond the simulator's limit of {:g} s "
                           "of simulated time",
                           what, time_s, now_, kMaxSimulatedSeconds));
 }
 
-int Simulation::Route(int begin, int end) {
+int Simulation::Route(int begin, int end, const Request& request) {
   const int n = end - begin;
   int& rr = round_robin_[begin == 0 ? 0 : 1];
   switch (options_.cluster.router) {
@@ -306,6 +321,35 @@ int Simulation::Route(int begin, int end) {
         if (a < b || (a == b && replicas_[r]->outstanding() < replicas_[best]->outstanding())) best = r;
       }
       return best;
+    }
+    case RouterPolicy::kPrefixAware: {
+      // SGLang's cache-aware router (sgl-router CacheAwarePolicy, with its
+      // defaults): when the loads are out of balance (busiest - idlest >
+      // 32 requests and busiest > 1.0001 x idlest) the idlest replica;
+      // else the replica holding most of the prompt when that is more than
+      // half of it; else the idlest. Here the replicas' own caches stand
+      // for the router's mirror of them (llm-d's precise prefix scorer).
+      int idlest = begin;
+      int64_t busiest = 0;
+      int best = -1;
+      int64_t best_cached = 0;
+      for (int r = begin; r < end; ++r) {
+        const int64_t load = replicas_[r]->outstanding();
+        if (load < replicas_[idlest]->outstanding()) idlest = r;
+        busiest = std::max(busiest, load);
+        const int64_t cached = replicas_[r]->CachedTokensFor(request);
+        if (cached > best_cached ||
+            (cached == best_cached && best >= 0 && load < replicas_[best]->outstanding())) {
+          best = r;
+          best_cached = cached;
+        }
+      }
+      const int64_t idle_load = replicas_[idlest]->outstanding();
+      const bool unbalanced = busiest - idle_load > kPrefixRouterBalanceAbs &&
+                              static_cast<double>(busiest) > kPrefixRouterBalanceRel * static_cast<double>(idle_load);
+      if (unbalanced || best < 0) return idlest;
+      const double match = static_cast<double>(best_cached) / static_cast<double>(request.input_tokens);
+      return match > kPrefixRouterCacheThreshold ? best : idlest;
     }
   }
   return begin;
@@ -332,8 +376,17 @@ void Simulation::Arrive(Request request, double now) {
   if (setup_.engine.lora.enabled() && request.adapter < 0) request.adapter = lora_draw_(lora_rng_);
   const int32_t id = seqs_.Add(request);
   const int end = prefill_replicas_ > 0 ? prefill_replicas_ : static_cast<int>(replicas_.size());
-  const int r = Route(0, end);
+  const int r = Route(0, end, seqs_[id].request);
   if (prefill_replicas_ > 0) seqs_[id].prefill_replica = r;
+  Admit(r, id, now);
+}
+
+void Simulation::Admit(int r, int32_t id, double now) {
+  const double load_ms = replicas_[r]->OffloadLoadMs(seqs_[id].request);
+  if (load_ms >= 0) {
+    Push(now + load_ms / 1e3, EventKind::kOffloadLoaded, r, id);
+    return;
+  }
   replicas_[r]->Enqueue(id, now);
   Wake(r, now);
 }
@@ -383,7 +436,7 @@ void Simulation::KvArrived(int prefill_replica, int32_t id, double now) {
   Sequence& s = seqs_[id];
   s.first_token_s = now;
   s.last_token_s = now;
-  const int r = Route(prefill_replicas_, static_cast<int>(replicas_.size()));
+  const int r = Route(prefill_replicas_, static_cast<int>(replicas_.size()), s.request);
   replicas_[r]->Enqueue(id, now);
   Wake(r, now);
 }
@@ -495,6 +548,13 @@ SimResult Simulation::Run() {
       case EventKind::kKvArrived:
         KvArrived(e.replica, e.arg, now_);
         break;
+      case EventKind::kOffloadLoaded: {
+        Replica& replica = *replicas_[e.replica];
+        replica.RestoreOffloaded(e.arg);
+        replica.Enqueue(e.arg, now_);
+        Wake(e.replica, now_);
+        break;
+      }
     }
   }
   if (in_system_ > 0) {
@@ -528,6 +588,9 @@ SimResult Simulation::Run() {
     r.lora_loads += replica->lora_loads();
     r.lora_disk_loads += replica->lora_disk_loads();
     r.lora_load_ms += replica->lora_load_ms();
+    r.offload_loads += replica->offload_loads();
+    r.offload_loaded_tokens += replica->offload_loaded_tokens();
+    r.offload_load_ms += replica->offload_load_ms();
     r.kv_usage_mean += rep.kv_usage_mean / static_cast<double>(replicas_.size());
     r.kv_usage_peak = std::max(r.kv_usage_peak, rep.kv_usage_peak);
     r.replicas.push_back(rep);

@@ -128,6 +128,12 @@ struct SimResult {
   int64_t lora_loads = 0;
   int64_t lora_disk_loads = 0;
   double lora_load_ms = 0;
+  // KV offload: prefixes loaded back from host memory or disk, their
+  // prompt tokens (within cached_prompt_tokens), and the milliseconds the
+  // requests waited for the loads.
+  int64_t offload_loads = 0;
+  int64_t offload_loaded_tokens = 0;
+  double offload_load_ms = 0;
   double mean_requests_in_system = 0;  // time average, for Little's law
   int64_t max_requests_in_flight = 0;
   std::vector<ReplicaReport> replicas;

@@ -342,6 +342,7 @@ constexpr std::array<std::string_view, 3> kOutputColumns = {"output_tokens", "os
                                                             "GeneratedTokens"};
 constexpr std::string_view kPrefixIdColumn = "prefix_id";
 constexpr std::string_view kPrefixTokensColumn = "prefix_tokens";
+constexpr std::string_view kConversationColumn = "conversation_id";
 
 template <size_t N>
 std::string Alternatives(const std::array<std::string_view, N>& names) {
@@ -475,7 +476,7 @@ struct Field {
 };
 
 struct RawRow {
-  Field time, input, output, prefix_id, prefix_tokens;
+  Field time, input, output, prefix_id, prefix_tokens, conversation;
 };
 
 // One pass over a trace file, row by row. Holds one line at a time.
@@ -604,6 +605,7 @@ class TraceReader {
     for (size_t c = 0; c < header_.size(); ++c) {
       if (header_[c] == kPrefixIdColumn) prefix_id_col_ = static_cast<int>(c);
       if (header_[c] == kPrefixTokensColumn) prefix_tokens_col_ = static_cast<int>(c);
+      if (header_[c] == kConversationColumn) conversation_col_ = static_cast<int>(c);
     }
     if ((prefix_id_col_ < 0) != (prefix_tokens_col_ < 0)) {
       Fail("prefix_id and prefix_tokens come together; the header has only one of them");
@@ -620,8 +622,8 @@ class TraceReader {
       if (col < 0) return Field{};
       return Field{header_[col], fields_[col], true};
     };
-    return RawRow{field(time_col_), field(input_col_), field(output_col_), field(prefix_id_col_),
-                  field(prefix_tokens_col_)};
+    return RawRow{field(time_col_),         field(input_col_),         field(output_col_),
+                  field(prefix_id_col_),    field(prefix_tokens_col_), field(conversation_col_)};
   }
 
   RawRow JsonRow() {
@@ -681,6 +683,7 @@ class TraceReader {
     if (row.prefix_id.present != row.prefix_tokens.present) {
       Fail("prefix_id and prefix_tokens come together; the row has only one of them");
     }
+    row.conversation = find(std::array<std::string_view, 1>{kConversationColumn}, "", false);
     return row;
   }
 
@@ -756,11 +759,30 @@ class TraceReader {
       Fail(fmt::format("input {} + output {} - 1 = {} tokens exceed the model's context of {} tokens",
                        input, output, input + output - 1, context_));
     }
+    int64_t conversation = -1;
+    if (row.conversation.present && !row.conversation.text.empty()) {
+      if (!ParseInt(row.conversation.text, &conversation) || conversation < -1) {
+        Fail("column conversation_id: expected a non-negative integer (or -1 or empty for none), got " +
+             Quoted(row.conversation.text));
+      }
+    }
+    if (conversation >= 0) {
+      if (prefix_id >= 0) {
+        Fail("a row belongs to a conversation (conversation_id) or starts with a shared prefix "
+             "(prefix_id), not both");
+      }
+      // A turn's prompt extends the previous turn's prompt and reply; a
+      // shorter one (the history cut to fit) starts afresh.
+      auto [it, first_turn] = conversations_.try_emplace(conversation, 0);
+      prefix_tokens = !first_turn && it->second < input ? it->second : 0;
+      it->second = input + output;
+    }
     out->id = next_id_++;
     out->arrival_s = arrival_s;
     out->input_tokens = input;
     out->output_tokens = output;
     out->prefix_id = prefix_id;
+    out->conversation = conversation;
     out->prefix_tokens = prefix_tokens;
   }
 
@@ -774,18 +796,21 @@ class TraceReader {
   bool jsonl_ = false;
   // CSV
   std::vector<std::string> header_;
-  int time_col_ = -1, input_col_ = -1, output_col_ = -1, prefix_id_col_ = -1, prefix_tokens_col_ = -1;
+  int time_col_ = -1, input_col_ = -1, output_col_ = -1, prefix_id_col_ = -1, prefix_tokens_col_ = -1,
+      conversation_col_ = -1;
   std::vector<std::string_view> fields_;
   std::deque<std::string> unescaped_;  // fields that had "" in them (a deque: views stay valid)
   // JSONL
   nlohmann::json json_;
-  std::array<std::string, 5> text_;
+  std::array<std::string, 6> text_;
   // Shared prefixes: the length and line each prefix_id was first seen with.
   struct PrefixSeen {
     int64_t tokens = 0;
     int64_t line = 0;
   };
   std::unordered_map<int64_t, PrefixSeen> prefixes_;
+  // Conversations: the prompt + reply tokens of each one's latest turn.
+  std::unordered_map<int64_t, int64_t> conversations_;
   // Order
   bool have_first_ = false;
   Instant first_;

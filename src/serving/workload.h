@@ -8,7 +8,11 @@
 //                 (seconds, or an Azure-style "2023-11-16 18:15:46.6805900")
 //   input tokens  input_tokens | prompt_tokens | isl | ContextTokens
 //   output tokens output_tokens | osl | GeneratedTokens
-//   optional      prefix_id (integer), prefix_tokens (integer)
+//   optional      prefix_id (integer), prefix_tokens (integer): a shared prefix;
+//                 conversation_id (integer): the row is the next turn of that
+//                 conversation, its prompt extending the previous turn's prompt
+//                 and reply (the history a prefix cache can serve); a row gives
+//                 a prefix_id or a conversation_id, not both
 // Times are taken relative to the first row, must not decrease and may span
 // at most kMaxArrivalTimeS (1e7 s, catalog/workload_spec.h). Rows with the
 // same prefix_id must give the same prefix_tokens. Bad rows are InputErrors
