@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
 #include "catalog/scenario.h"
 #include "core/error.h"
 #include "memory/memory_plan.h"
@@ -305,6 +306,53 @@ TEST(Simulator, DisaggregationMustMatchTheGpus) {
   options.cluster.decode_replicas = 1;
   ListSource source({Request{0, 0.0, 100, 10}});
   EXPECT_THROW(Simulate(setup, source, Synthetic(100, 10), options), Error);
+}
+
+// Heterogeneous 1P1D: prompts on an H100 (tp 1), decodes on an H200 at
+// tp 2. The first token is the H100's prefill plus the transfer of the
+// larger shard (the H100's whole cache a token, 131,072 bytes, against
+// the H200 GPUs' halves); the decodes run at the H200 pool's step times;
+// the price adds both pools.
+TEST(Simulator, HeterogeneousPoolsRunOnTheirOwnGpus) {
+  Scenario s = Llama8bOnH100();
+  s.num_gpus.reset();
+  s.tp = 1;
+  s.cluster.prefill_replicas = 1;
+  s.cluster.decode_replicas = 1;
+  s.cluster.kv_transfer_gb_per_s = 25;
+  s.cluster.decode_pool = PoolSpec{"h200", 2, std::nullopt, std::nullopt};
+  const roofplan::Setup setup = ResolveScenario(s);
+  ASSERT_TRUE(setup.decode_pool);
+  EXPECT_EQ(setup.gpu.slug, "h100-sxm");
+  EXPECT_EQ(setup.decode_pool->gpu.slug, "h200");
+  EXPECT_EQ(setup.TotalGpus(), 3);
+  const double usd_per_hour = *ResolveGpu("h100-sxm").usd_per_gpu_hour + 2 * *ResolveGpu("h200").usd_per_gpu_hour;
+  EXPECT_DOUBLE_EQ(*setup.UsdPerHour(), usd_per_hour);
+  const int64_t isl = 1024, osl = 16;
+  ListSource source({Request{0, 0.0, isl, osl}});
+  SimOptions options;
+  options.cluster = s.cluster;
+  const SimResult r = Simulate(setup, source, Synthetic(isl, osl), options);
+  StepShape prefill;
+  prefill.prefill_seqs = 1;
+  prefill.prefill_tokens = isl;
+  const double transfer_ms = 131072.0 * isl / 25e9 * 1e3 + setup.network.inter_node_latency_us / 1e3;
+  EXPECT_NEAR(r.ttft_ms.mean(), setup.MakeStepTimeModel().Step(prefill).step_ms + transfer_ms, 1e-6);
+  // Every decode step: one sequence on the H200 pair.
+  StepShape decode;
+  decode.decode_seqs = 1;
+  decode.decode_context = isl + 1;
+  const double h200_ms = setup.decode_pool->MakeStepTimeModel().Step(decode).step_ms;
+  const double h100_ms = setup.MakeStepTimeModel().Step(decode).step_ms;
+  EXPECT_NEAR(r.tpot_ms.mean(), h200_ms, 0.02 * h200_ms);
+  EXPECT_LT(r.tpot_ms.mean(), 0.8 * h100_ms);
+  EXPECT_EQ(r.num_gpus, 3);
+  ASSERT_TRUE(r.priced);
+  EXPECT_DOUBLE_EQ(r.usd_per_hour, usd_per_hour);
+
+  // The pools' GPUs are what they need; a num_gpus that disagrees says so.
+  s.num_gpus = 4;
+  EXPECT_TRUE(Contains(ErrorOf([&] { ResolveScenario(s); }), "make it their sum"));
 }
 
 TEST(Simulator, RoutersSpreadRequests) {

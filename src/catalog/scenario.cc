@@ -91,7 +91,12 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
     s.workload.trace = ResolveRelativeTo(file, s.workload.trace);
   }
   if (auto slo = o.OptionalObject("slo")) s.slo = ParseSloSpec(*slo);
-  if (auto cluster = o.OptionalObject("cluster")) s.cluster = ParseClusterSpec(*cluster);
+  if (auto cluster = o.OptionalObject("cluster")) {
+    s.cluster = ParseClusterSpec(*cluster);
+    if (s.cluster.decode_pool && s.cluster.decode_pool->gpu) {
+      s.cluster.decode_pool->gpu = named_file(*s.cluster.decode_pool->gpu);
+    }
+  }
   if (o.Has("usd_per_gpu_hour")) s.usd_per_gpu_hour = o.PositiveNumber("usd_per_gpu_hour", kMaxUsdPerGpuHour);
   if (o.Has("memory_fraction")) {
     double f = o.Number("memory_fraction");

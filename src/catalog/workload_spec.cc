@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "catalog/json_reader.h"
+#include "catalog/scenario.h"
 #include "core/error.h"
 
 namespace roofplan {
@@ -321,11 +322,20 @@ ClusterSpec ParseClusterSpec(const JsonObject& cluster) {
     spec.router = *policy;
   }
   if (auto d = cluster.OptionalObject("disaggregated")) {
-    d->RejectUnknownKeys({"prefill_replicas", "decode_replicas", "kv_transfer_gb_per_s"});
+    d->RejectUnknownKeys({"prefill_replicas", "decode_replicas", "kv_transfer_gb_per_s", "decode"});
     spec.prefill_replicas = ParseReplicas(*d, "prefill_replicas");
     spec.decode_replicas = ParseReplicas(*d, "decode_replicas");
     if (d->Has("kv_transfer_gb_per_s")) {
       spec.kv_transfer_gb_per_s = d->PositiveNumber("kv_transfer_gb_per_s");
+    }
+    if (auto pool = d->OptionalObject("decode")) {
+      pool->RejectUnknownKeys({"gpu", "tp", "pp", "ep"});
+      PoolSpec p;
+      p.gpu = pool->OptionalString("gpu");
+      for (auto [key, field] : {std::pair{"tp", &p.tp}, std::pair{"pp", &p.pp}, std::pair{"ep", &p.ep}}) {
+        if (pool->Has(key)) *field = pool->PositiveInt(key, kMaxParallelSize);
+      }
+      spec.decode_pool = p;
     }
   }
   return spec;

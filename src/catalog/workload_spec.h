@@ -109,6 +109,13 @@ struct SloSpec {
 
 enum class RouterPolicy { kRoundRobin, kLeastOutstanding, kLeastKvUsage, kPrefixAware };
 
+// A disaggregated pool's own GPU and parallelism, where it differs from
+// the scenario's (which the other pool keeps).
+struct PoolSpec {
+  std::optional<std::string> gpu;
+  std::optional<int> tp, pp, ep;
+};
+
 struct ClusterSpec {
   RouterPolicy router = RouterPolicy::kRoundRobin;
   // Disaggregated serving (xPyD): x prefill replicas and y decode replicas,
@@ -116,6 +123,9 @@ struct ClusterSpec {
   // other over the network.
   std::optional<int> prefill_replicas, decode_replicas;
   std::optional<double> kv_transfer_gb_per_s;  // per GPU; default: inter-node network
+  // Heterogeneous xPyD: the decode pool on its own GPUs or parallelism
+  // (the prefill pool is the scenario's gpu, tp, pp, ep).
+  std::optional<PoolSpec> decode_pool;
   bool disaggregated() const { return prefill_replicas.has_value(); }
 };
 

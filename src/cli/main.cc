@@ -367,6 +367,8 @@ int RunMemory(const CommonFlags& f, const std::string& context) {
 // scenario".
 struct SimFlags {
   std::string isl, osl, concurrency, arrival, router, disagg, trace, requests_out;
+  std::string decode_gpu;  // heterogeneous xPyD: the decode pool's GPU ...
+  int decode_tp = 0;       // ... and tp
   double rate = 0, cv = 0, duration_s = 0;
   double slo_ttft_ms = 0, slo_tpot_ms = 0, slo_itl_ms = 0, slo_e2e_ms = 0;
   int64_t num_requests = 0;
@@ -511,9 +513,16 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
     s.cluster.decode_replicas =
         static_cast<int>(ParseIntegerFlag("--disagg", lower.substr(p + 1, lower.size() - p - 2), 1, kMaxReplicas));
   }
+  if (!sf.decode_gpu.empty() || sf.decode_tp) {
+    if (!s.cluster.disaggregated()) throw Error("--decode-gpu and --decode-tp need --disagg xPyD (or a scenario's cluster.disaggregated)");
+    if (!s.cluster.decode_pool) s.cluster.decode_pool = PoolSpec();
+    if (!sf.decode_gpu.empty()) s.cluster.decode_pool->gpu = sf.decode_gpu;
+    if (sf.decode_tp) s.cluster.decode_pool->tp = sf.decode_tp;
+  }
   // Disaggregated: the GPUs split evenly over the replicas of both pools;
-  // without num_gpus, exactly the GPUs the pools need.
-  if (s.cluster.disaggregated()) {
+  // without num_gpus, exactly the GPUs the pools need. (A decode pool of
+  // its own sizes both pools itself.)
+  if (s.cluster.disaggregated() && !s.cluster.decode_pool) {
     const int replicas = *s.cluster.prefill_replicas + s.cluster.decode_replicas.value_or(0);
     const int stages_x_cp = s.pp.value_or(1) * s.cp.value_or(1);
     if (!s.tp) s.tp = s.num_gpus ? std::max(1, *s.num_gpus / (replicas * stages_x_cp)) : 1;
@@ -929,6 +938,9 @@ int Main(int argc, char** argv) {
   simulate->add_option("--trace", sim.trace, "replay a CSV/JSONL trace (arrival time, input and output tokens)");
   simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding, least_kv or prefix_aware (to the replica caching most of the prompt, SGLang's cache-aware rule)");
   simulate->add_option("--disagg", sim.disagg, "disaggregated prefill/decode pools, e.g. 1p3d");
+  simulate->add_option("--decode-gpu", sim.decode_gpu, "with --disagg: the decode pool's GPU, when it differs (slug or profile)");
+  simulate->add_option("--decode-tp", sim.decode_tp, "with --disagg: the decode pool's tp, when it differs")
+      ->check(IntegerIn(1, kMaxParallelSize));
   simulate->add_option("--slo-ttft-ms", sim.slo_ttft_ms, "goodput SLO: TTFT at most this")
       ->check(PositiveNumberUpTo(kMaxSloMs));
   simulate->add_option("--slo-tpot-ms", sim.slo_tpot_ms, "goodput SLO: TPOT at most this")

@@ -97,7 +97,56 @@ Efficiency ResolveEfficiency(const Scenario& s, const GpuSpec& gpu, const Effici
 
 }  // namespace
 
+std::optional<double> Setup::UsdPerHour() const {
+  if (!usd_per_gpu_hour) return std::nullopt;
+  double usd = *usd_per_gpu_hour * plan.num_gpus();
+  if (decode_pool) {
+    if (!decode_pool->usd_per_gpu_hour) return std::nullopt;
+    usd += *decode_pool->usd_per_gpu_hour * decode_pool->plan.num_gpus();
+  }
+  return usd;
+}
+
+namespace {
+
+// Heterogeneous xPyD: each pool resolved as a deployment of its own (the
+// decode pool with cluster.disaggregated.decode's GPU and parallelism),
+// its replicas as the cluster says; tp defaults to 1 in both.
+Setup ResolveHeterogeneous(const Scenario& s) {
+  const PoolSpec& d = *s.cluster.decode_pool;
+  Scenario prefill = s, decode = s;
+  prefill.cluster = decode.cluster = ClusterSpec();
+  prefill.tp = s.tp.value_or(1);
+  if (d.gpu) decode.gpu = *d.gpu;
+  decode.tp = d.tp ? d.tp : prefill.tp;
+  if (d.pp) decode.pp = d.pp;
+  if (d.ep) decode.ep = d.ep;
+  auto replica_gpus = [](const Scenario& x) {
+    ParallelPlan p;
+    p.tp = *x.tp;
+    p.pp = x.pp.value_or(1);
+    p.ep = x.ep.value_or(1);
+    p.cp = x.cp.value_or(1);
+    return p.gpus_per_replica();
+  };
+  prefill.num_gpus = *s.cluster.prefill_replicas * replica_gpus(prefill);
+  decode.num_gpus = s.cluster.decode_replicas.value_or(0) * replica_gpus(decode);
+  if (*decode.num_gpus == 0) throw Error("cluster.disaggregated.decode: the decode pool has no replicas (decode_replicas)");
+  if (s.num_gpus && *s.num_gpus != *prefill.num_gpus + *decode.num_gpus) {
+    throw Error(fmt::format("num_gpus={}, but {} prefill replicas of {} GPUs and {} decode replicas of {} take {}; "
+                            "leave num_gpus out or make it their sum",
+                            *s.num_gpus, *s.cluster.prefill_replicas, replica_gpus(prefill),
+                            *s.cluster.decode_replicas, replica_gpus(decode), *prefill.num_gpus + *decode.num_gpus));
+  }
+  Setup setup = ResolveScenario(prefill);
+  setup.decode_pool = std::make_shared<const Setup>(ResolveScenario(decode));
+  return setup;
+}
+
+}  // namespace
+
 Setup ResolveScenario(const Scenario& s) {
+  if (s.cluster.disaggregated() && s.cluster.decode_pool) return ResolveHeterogeneous(s);
   if (s.model.empty()) throw Error("no model given: use --model NAME or a scenario with \"model\"");
   if (s.gpu.empty()) throw Error("no GPU given: use --gpu NAME or a scenario with \"gpu\"");
   Setup setup;

@@ -4,6 +4,7 @@
 // happen here, with messages that say what to change.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,14 @@ struct Setup {
   // What was assumed rather than asked for: the model reader's defaults
   // and estimates, and a weight dtype taken from the checkpoint.
   std::vector<std::string> notes;
+  // Heterogeneous disaggregation (cluster.disaggregated.decode): the
+  // decode pool's own deployment, plan.dp its replicas; this Setup is then
+  // the prefill pool's. Null otherwise.
+  std::shared_ptr<const Setup> decode_pool;
+
+  // GPUs and price of the whole deployment, both pools.
+  int TotalGpus() const { return plan.num_gpus() + (decode_pool ? decode_pool->plan.num_gpus() : 0); }
+  std::optional<double> UsdPerHour() const;
 
   StepTimeModel MakeStepTimeModel() const {
     return StepTimeModel(model, gpu, plan, precision, engine, efficiency, network, speculator);

@@ -91,13 +91,26 @@ std::string DeploymentSummary(const Setup& s) {
   if (s.precision.expert_weight != s.precision.weight && s.model.is_moe()) {
     weights += " (experts " + Dt(s.precision.expert_weight) + ")";
   }
-  return fmt::format("{} on {}x {} ({}), weights {}, activations {}, KV {}, engine {}", s.model.slug,
-                     p.num_gpus(), s.gpu.slug, par, weights,
+  std::string where = fmt::format("{}x {} ({})", p.num_gpus(), s.gpu.slug, par);
+  if (s.decode_pool) {
+    const ParallelPlan& d = s.decode_pool->plan;
+    std::string dpar = fmt::format("tp{} pp{}", d.tp, d.pp);
+    if (d.ep > 1) dpar += fmt::format(" ep{}", d.ep);
+    where = fmt::format("{} prefilling and {}x {} ({}, {} replica{}) decoding", where, d.num_gpus(),
+                        s.decode_pool->gpu.slug, dpar, d.dp, d.dp == 1 ? "" : "s");
+  }
+  return fmt::format("{} on {}, weights {}, activations {}, KV {}, engine {}", s.model.slug, where, weights,
                      Dt(s.precision.activation), Dt(s.precision.kv), s.engine.name);
 }
 
 nlohmann::json DeploymentJson(const Setup& s) {
   const ParamCounts params = CountParams(s.model);
+  nlohmann::json decode_pool;
+  if (s.decode_pool) {
+    const ParallelPlan& d = s.decode_pool->plan;
+    decode_pool = {{"gpu", s.decode_pool->gpu.slug}, {"num_gpus", d.num_gpus()}, {"tp", d.tp},
+                   {"pp", d.pp},  {"ep", d.ep},   {"replicas", d.dp}};
+  }
   return {{"model", s.model.slug},
           {"gpu", s.gpu.slug},
           {"num_gpus", s.plan.num_gpus()},
@@ -119,6 +132,8 @@ nlohmann::json DeploymentJson(const Setup& s) {
           {"params_mtp", params.mtp},
           {"speculative", SpeculativeToJson(s.engine.speculative)},
           {"lora", s.engine.lora.enabled() ? LoraToJson(s.engine.lora) : nlohmann::json()},
+          {"kv_offload", s.engine.kv_offload.enabled() ? KvOffloadToJson(s.engine.kv_offload) : nlohmann::json()},
+          {"decode_pool", decode_pool},
           {"notes", s.notes}};
 }
 

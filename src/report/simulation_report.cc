@@ -38,8 +38,9 @@ std::string ArrivalText(const WorkloadSpec& w) {
 
 std::string ClusterText(const Setup& setup, const ClusterSpec& c) {
   if (c.disaggregated()) {
-    return fmt::format("{}P{}D disaggregated, router {}", *c.prefill_replicas,
-                       c.decode_replicas.value_or(0), RouterPolicyName(c.router));
+    return fmt::format("{}P{}D disaggregated{}, router {}", *c.prefill_replicas, c.decode_replicas.value_or(0),
+                       setup.decode_pool ? " (decode pool on " + setup.decode_pool->gpu.slug + ")" : "",
+                       RouterPolicyName(c.router));
   }
   return fmt::format("{} replica{}, router {}", setup.plan.dp, setup.plan.dp == 1 ? "" : "s",
                      RouterPolicyName(c.router));
@@ -241,8 +242,13 @@ std::string SimulationText(const Setup& setup, const WorkloadSpec& w, const SimO
       fmt::format("mean ({} at most)", r.max_requests_in_flight));
   Section(t, "cost");
   if (r.priced) {
-    Row(t, "cluster price", FormatNumber(r.usd_per_hour),
-        fmt::format("$/h ({} GPUs x ${}/GPU-h)", r.num_gpus, FormatNumber(*setup.usd_per_gpu_hour, 3)));
+    const std::string gpus =
+        setup.decode_pool
+            ? fmt::format("{} GPUs x ${}/GPU-h + {} x ${}/GPU-h", setup.plan.num_gpus(),
+                          FormatNumber(*setup.usd_per_gpu_hour, 3), setup.decode_pool->plan.num_gpus(),
+                          FormatNumber(*setup.decode_pool->usd_per_gpu_hour, 3))
+            : fmt::format("{} GPUs x ${}/GPU-h", r.num_gpus, FormatNumber(*setup.usd_per_gpu_hour, 3));
+    Row(t, "cluster price", FormatNumber(r.usd_per_hour), "$/h (" + gpus + ")");
     figure("per 1M output tokens", r.usd_per_1m_output_tokens, thr.Inverted(), "$ at the achieved throughput");
     figure("per 1M tokens (in + out)", r.usd_per_1m_tokens, thr.Inverted(), "$");
   } else {

@@ -117,13 +117,26 @@ class Simulation {
   }
   void SampleKvUsage(double until);
 
+  // What replicas of one deployment share: its step times, memory plan,
+  // KV geometry and engine settings. One pool, or (heterogeneous
+  // disaggregation) the prefill pool and the decode pool.
+  struct Pool {
+    explicit Pool(const Setup& setup);
+    const Setup* setup;
+    StepTimeModel perf;
+    StepCache steps;
+    MemoryPlan memory;
+    KvGeometry geometry;
+    int64_t kv_blocks = 0;
+    ReplicaConfig config;
+    int64_t max_request_units = 0;  // a whole replica's KV cache
+  };
+
   const Setup& setup_;
-  StepTimeModel perf_;
-  StepCache steps_;
   RequestSource& source_;
   const WorkloadSpec& workload_;
   const SimOptions& options_;
-  MemoryPlan memory_;
+  std::vector<std::unique_ptr<Pool>> pools_;  // front: prefill (or the only) pool, back: decode
   SequencePool seqs_;
   std::vector<std::unique_ptr<Replica>> replicas_;
   int prefill_replicas_ = 0;  // replicas [0, prefill_replicas_) take new requests' prompts
@@ -135,7 +148,6 @@ class Simulation {
   bool closed_loop_ = false;
   double kv_transfer_ms_per_token_ = 0;
   double kv_transfer_latency_ms_ = 0;  // per request: network latency + recurrent state
-  int64_t max_request_units_ = 0;
   std::vector<std::pair<int, double>> started_;
   StepResults step_results_;
 
@@ -151,47 +163,16 @@ class Simulation {
   double now_ = 0;
 };
 
-Simulation::Simulation(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
-                       const SimOptions& options)
-    : setup_(setup),
-      perf_(setup.MakeStepTimeModel()),
-      steps_(perf_),
-      source_(source),
-      workload_(workload),
-      options_(options) {
-  const ParallelPlan& p = setup.plan;
-  const EnginePreset& e = setup.engine;
-  const ModelConfig& m = setup.model;
-  memory_ = PlanMemory(m, setup.gpu, p, setup.precision, e,
-                       setup.speculator ? &*setup.speculator : nullptr);
-  if (!memory_.fits) throw DoesNotFitError(memory_.why_not);
-
-  const ClusterSpec& cluster = options.cluster;
-  int decode_replicas = p.dp;
-  if (cluster.disaggregated()) {
-    prefill_replicas_ = *cluster.prefill_replicas;
-    decode_replicas = cluster.decode_replicas.value_or(0);
-    if (prefill_replicas_ + decode_replicas != p.dp) {
-      throw Error("cluster.disaggregated: " + std::to_string(prefill_replicas_) + " prefill + " +
-                  std::to_string(decode_replicas) + " decode replicas of " +
-                  std::to_string(p.gpus_per_replica()) + " GPUs need num_gpus = " +
-                  std::to_string((prefill_replicas_ + decode_replicas) * p.gpus_per_replica()) +
-                  ", the scenario has " + std::to_string(p.num_gpus()));
-    }
-    const double gb_per_s = cluster.kv_transfer_gb_per_s.value_or(setup.network.inter_node_gb_per_s);
-    // Every GPU of the prefill replica sends its shard of the cache to its
-    // peer in the decode replica, all at once.
-    kv_transfer_ms_per_token_ = memory_.kv_bytes_per_token / (gb_per_s * 1e9) * 1e3;
-    // A hybrid model's recurrent state travels with the KV, once per request.
-    kv_transfer_latency_ms_ = setup.network.inter_node_latency_us / 1e3 +
-                              memory_.state_bytes_per_sequence / (gb_per_s * 1e9) * 1e3;
-  }
-
-  const KvGeometry geometry = KvGeometryFor(m, memory_, setup.precision, p, e);
+Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()), steps(perf) {
+  const ParallelPlan& p = s.plan;
+  const EnginePreset& e = s.engine;
+  const ModelConfig& m = s.model;
+  memory = PlanMemory(m, s.gpu, p, s.precision, e, s.speculator ? &*s.speculator : nullptr);
+  if (!memory.fits) throw DoesNotFitError(memory.why_not);
+  geometry = KvGeometryFor(m, memory, s.precision, p, e);
   const int attention_dp = p.attention_dp();
-  const int64_t kv_blocks = memory_.kv_blocks * attention_dp;
+  kv_blocks = memory.kv_blocks * attention_dp;
 
-  ReplicaConfig config;
   config.lanes = p.pp;
   config.max_num_seqs = static_cast<int64_t>(e.max_num_seqs) * attention_dp;
   config.max_num_batched_tokens = static_cast<int64_t>(e.max_num_batched_tokens) * attention_dp;
@@ -203,10 +184,7 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
   if (e.lora.enabled()) {
-    const LoraLoadMs load = LoraLoadTimes(m, setup.gpu, e.lora, p.tp);
-    const std::vector<double> popularity = LoraPopularity(e.lora);
-    lora_draw_ = std::discrete_distribution<int32_t>(popularity.begin(), popularity.end());
-    lora_rng_.seed(workload.seed ^ 0x10aa10aaULL);
+    const LoraLoadMs load = LoraLoadTimes(m, s.gpu, e.lora, p.tp);
     config.lora_slots = e.lora.gpu_slots();
     config.lora_host_slots = e.lora.host_slots();
     config.lora_pcie_ms = load.pcie_ms;
@@ -216,30 +194,80 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
     config.spec_tokens = e.speculative.tokens;
     config.spec_acceptance = e.speculative.acceptance;
   }
-  KvBlockPool probe(kv_blocks, geometry);
-  const double unit_bytes = KvUnitBytes(memory_, geometry);
+  const double unit_bytes = KvUnitBytes(memory, geometry);
   if (e.preemption == EnginePreset::Preemption::kSwap) {
-    if (!setup.gpu.pcie_gb_per_s_bidir) {
-      throw Error("engine preemption \"swap\" needs the PCIe bandwidth of " + setup.gpu.slug +
+    if (!s.gpu.pcie_gb_per_s_bidir) {
+      throw Error("engine preemption \"swap\" needs the PCIe bandwidth of " + s.gpu.slug +
                   ", which its profile does not have (verified)");
     }
-    const double pcie_bytes_per_ms = *setup.gpu.pcie_gb_per_s_bidir / 2 * 1e9 / 1e3;
+    const double pcie_bytes_per_ms = *s.gpu.pcie_gb_per_s_bidir / 2 * 1e9 / 1e3;
     config.swap_capacity_units = static_cast<int64_t>(e.swap_space_bytes / unit_bytes);
     config.swap_ms_per_unit = unit_bytes / pcie_bytes_per_ms;
   }
-  if (e.kv_offload.enabled()) config.offload_tiers = OffloadTiersFor(e.kv_offload, setup.gpu, p.gpus_per_replica(), unit_bytes);
+  if (e.kv_offload.enabled()) {
+    config.offload_tiers = OffloadTiersFor(e.kv_offload, s.gpu, p.gpus_per_replica(), unit_bytes);
+  }
+  max_request_units = KvBlockPool(kv_blocks, geometry).capacity();
+}
 
-  const int total = p.dp;
+Simulation::Simulation(const Setup& setup, RequestSource& source, const WorkloadSpec& workload,
+                       const SimOptions& options)
+    : setup_(setup), source_(source), workload_(workload), options_(options) {
+  const ParallelPlan& p = setup.plan;
+  const EnginePreset& e = setup.engine;
+  pools_.push_back(std::make_unique<Pool>(setup));
+  const ClusterSpec& cluster = options.cluster;
+  if (setup.decode_pool && !cluster.disaggregated()) {
+    throw Error("a decode pool of its own needs cluster.disaggregated (prefill_replicas and decode_replicas)");
+  }
+  int decode_replicas = p.dp;
+  if (cluster.disaggregated()) {
+    prefill_replicas_ = *cluster.prefill_replicas;
+    decode_replicas = cluster.decode_replicas.value_or(0);
+    if (setup.decode_pool) {
+      pools_.push_back(std::make_unique<Pool>(*setup.decode_pool));
+      if (prefill_replicas_ != p.dp || decode_replicas != setup.decode_pool->plan.dp) {
+        throw Error(fmt::format("cluster.disaggregated: {} prefill + {} decode replicas, but the pools were "
+                                "resolved with {} + {}",
+                                prefill_replicas_, decode_replicas, p.dp, setup.decode_pool->plan.dp));
+      }
+    } else if (prefill_replicas_ + decode_replicas != p.dp) {
+      throw Error("cluster.disaggregated: " + std::to_string(prefill_replicas_) + " prefill + " +
+                  std::to_string(decode_replicas) + " decode replicas of " +
+                  std::to_string(p.gpus_per_replica()) + " GPUs need num_gpus = " +
+                  std::to_string((prefill_replicas_ + decode_replicas) * p.gpus_per_replica()) +
+                  ", the scenario has " + std::to_string(p.num_gpus()));
+    }
+    const double gb_per_s = cluster.kv_transfer_gb_per_s.value_or(setup.network.inter_node_gb_per_s);
+    // Every GPU of the prefill replica sends its shard of the cache to the
+    // decode replica, all at once; with pools of different layouts the
+    // larger shard, sent or received, sets the pace.
+    const MemoryPlan& from = pools_.front()->memory;
+    const MemoryPlan& to = pools_.back()->memory;
+    kv_transfer_ms_per_token_ = std::max(from.kv_bytes_per_token, to.kv_bytes_per_token) / (gb_per_s * 1e9) * 1e3;
+    // A hybrid model's recurrent state travels with the KV, once per request.
+    kv_transfer_latency_ms_ = setup.network.inter_node_latency_us / 1e3 +
+                              std::max(from.state_bytes_per_sequence, to.state_bytes_per_sequence) /
+                                  (gb_per_s * 1e9) * 1e3;
+  }
+  if (e.lora.enabled()) {
+    const std::vector<double> popularity = LoraPopularity(e.lora);
+    lora_draw_ = std::discrete_distribution<int32_t>(popularity.begin(), popularity.end());
+    lora_rng_.seed(workload.seed ^ 0x10aa10aaULL);
+  }
+
+  const int total = prefill_replicas_ + decode_replicas;
   replicas_.reserve(total);
   for (int i = 0; i < total; ++i) {
-    ReplicaConfig c = config;
-    if (cluster.disaggregated()) c.role = i < prefill_replicas_ ? ReplicaRole::kPrefill : ReplicaRole::kDecode;
-    replicas_.push_back(std::make_unique<Replica>(i, c, kv_blocks, geometry, &steps_, &seqs_,
+    const bool decode = cluster.disaggregated() && i >= prefill_replicas_;
+    Pool& pool = decode ? *pools_.back() : *pools_.front();
+    ReplicaConfig c = pool.config;
+    if (cluster.disaggregated()) c.role = decode ? ReplicaRole::kDecode : ReplicaRole::kPrefill;
+    replicas_.push_back(std::make_unique<Replica>(i, c, pool.kv_blocks, pool.geometry, &pool.steps, &seqs_,
                                                   &result_.itl_ms));
   }
   stage_wake_pending_.assign(total, false);
   round_robin_.assign(2, 0);
-  max_request_units_ = probe.capacity();
   closed_loop_ = !workload.arrival && workload.trace.empty() && workload.concurrency.has_value();
   if (auto total_requests = source.total()) progress_every_ = std::max<int64_t>(1, *total_requests / 1000);
   CheckBounds();
@@ -356,13 +384,20 @@ int Simulation::Route(int begin, int end, const Request& request) {
 }
 
 void Simulation::Arrive(Request request, double now) {
+  // The decoding replica holds the whole sequence (in a prefill pool of
+  // its own, the prompt).
   const int64_t tokens = request.input_tokens + request.output_tokens - 1;
-  if (replicas_[0]->kv().UnitsFor(tokens) > max_request_units_) {
-    throw DoesNotFitError("request " + std::to_string(request.id) + " (" + std::to_string(request.input_tokens) +
-                " in + " + std::to_string(request.output_tokens) +
-                " out) needs more KV cache than a replica has (" +
-                std::to_string(memory_.kv_blocks * memory_.kv_block_tokens) +
-                " tokens); it could never finish. Use more GPUs per replica or shorter requests");
+  for (const auto& pool : pools_) {
+    const bool prompt_only = pools_.size() > 1 && pool == pools_.front();
+    // A replica of the pool: the first pool's first, the last pool's last.
+    const Replica& replica = pool == pools_.front() ? *replicas_.front() : *replicas_.back();
+    if (replica.kv().UnitsFor(prompt_only ? request.input_tokens : tokens) > pool->max_request_units) {
+      throw DoesNotFitError("request " + std::to_string(request.id) + " (" + std::to_string(request.input_tokens) +
+                            " in + " + std::to_string(request.output_tokens) +
+                            " out) needs more KV cache than a replica has (" +
+                            std::to_string(pool->memory.kv_blocks * pool->memory.kv_block_tokens) +
+                            " tokens); it could never finish. Use more GPUs per replica or shorter requests");
+    }
   }
   if (closed_loop_) request.arrival_s = now;
   NoteInSystem(now);
@@ -595,14 +630,14 @@ SimResult Simulation::Run() {
     r.kv_usage_peak = std::max(r.kv_usage_peak, rep.kv_usage_peak);
     r.replicas.push_back(rep);
   }
-  r.num_gpus = setup_.plan.num_gpus();
-  if (setup_.usd_per_gpu_hour && r.output_tokens_per_s > 0) {
+  r.num_gpus = setup_.TotalGpus();
+  if (const std::optional<double> usd = setup_.UsdPerHour(); usd && r.output_tokens_per_s > 0) {
     r.priced = true;
-    r.usd_per_hour = *setup_.usd_per_gpu_hour * r.num_gpus;
+    r.usd_per_hour = *usd;
     r.usd_per_1m_output_tokens = r.usd_per_hour / (r.output_tokens_per_s * 3600) * 1e6;
     r.usd_per_1m_tokens = r.usd_per_hour / (r.total_tokens_per_s * 3600) * 1e6;
   }
-  r.step_cache_misses = steps_.misses();
+  for (const auto& pool : pools_) r.step_cache_misses += pool->steps.misses();
   if (options_.on_progress) options_.on_progress(r.requests_completed, source_.total(), now_);
   return std::move(result_);
 }
