@@ -89,6 +89,39 @@ TEST(Plan, SearchesContextParallelismForLongPrompts) {
   EXPECT_TRUE(Contains(InputErrorOf([&] { ParsePlanSpec(plan, "plan.json"); }), "$.search.cp_style"));
 }
 
+TEST(Plan, SearchesDecodePoolsOnOtherGpus) {
+  // Llama-3.1-70B in fp8 on H100s at tp 4, split into prefill and decode
+  // pools, the decode pool also tried on H200s: every split comes in both.
+  nlohmann::json plan = nlohmann::json::parse(R"({
+    "model": "llama-3.1-70b",
+    "workload": {"isl": 4000, "osl": 300, "requests_per_s": 6},
+    "slo": {"ttft_ms_p90": 2000, "itl_ms_p99": 60},
+    "search": {"gpus": ["h100-sxm"], "tp": [4], "weight_dtypes": ["fp8"], "kv_dtypes": ["fp8"],
+               "disaggregated": true, "decode_gpus": ["h200"]},
+    "finalists": 1, "simulate_requests": 200})");
+  const PlanResult r = RunPlan(ParsePlanSpec(plan, "plan.json"), 2);
+  const double h100 = *ResolveGpu("h100-sxm").usd_per_gpu_hour, h200 = *ResolveGpu("h200").usd_per_gpu_hour;
+  int hetero = 0;
+  for (const CandidateResult& c : r.feasible) {
+    if (c.candidate.decode_gpu.empty()) continue;
+    ++hetero;
+    EXPECT_EQ(c.candidate.decode_gpu, "h200");
+    const int p = c.candidate.prefill_replicas, d = c.candidate.decode_replicas;
+    EXPECT_EQ(c.num_gpus, 4 * (p + d));
+    EXPECT_NEAR(c.usd_per_hour, 4 * p * h100 + 4 * d * h200, 1e-9);
+    // The same split with H100 decoders decodes slower.
+    for (const CandidateResult& same : r.feasible) {
+      if (same.candidate.decode_gpu.empty() && same.candidate.prefill_replicas == p &&
+          same.candidate.decode_replicas == d) {
+        EXPECT_LT(c.tpot_ms_p99, same.tpot_ms_p99);
+      }
+    }
+  }
+  EXPECT_GE(hetero, 2);
+  plan["search"]["disaggregated"] = false;
+  EXPECT_TRUE(Contains(InputErrorOf([&] { ParsePlanSpec(plan, "plan.json"); }), "$.search.decode_gpus"));
+}
+
 TEST(Plan, ParetoFrontierIsNonDominated) {
   const PlanResult r = RunPlan(ParsePlanSpec(SmallPlan(), "plan.json"), 2);
   ASSERT_GE(r.pareto.size(), 2u);

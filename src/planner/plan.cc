@@ -200,6 +200,7 @@ std::string Candidate::Describe() const {
   if (max_num_batched_tokens > 0) s += fmt::format(" tokens{}", max_num_batched_tokens);
   if (!speculative_label.empty()) s += " " + speculative_label;
   if (prefill_replicas > 0) s += fmt::format(" {}P{}D", prefill_replicas, decode_replicas);
+  if (!decode_gpu.empty()) s += " decode on " + decode_gpu;
   return s;
 }
 
@@ -436,6 +437,13 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
   for (int replicas = analytical; replicas <= 2 * analytical + 1;
        replicas += std::max(1, replicas / 4)) {
     s.num_gpus = replicas * r->candidate.gpus_per_replica();
+    if (!r->candidate.decode_gpu.empty()) {
+      // Heterogeneous xPyD: the pools size themselves.
+      s.num_gpus.reset();
+      s.cluster.prefill_replicas = r->candidate.prefill_replicas;
+      s.cluster.decode_replicas = r->candidate.decode_replicas;
+      s.cluster.decode_pool = PoolSpec{r->candidate.decode_gpu, std::nullopt, std::nullopt, std::nullopt};
+    }
     const Setup setup = ResolveScenario(s);
     WorkloadSpec w = spec.workload;
     w.arrival = ArrivalSpec{ArrivalProcess::kPoisson, spec.requests_per_s, 1.0};
@@ -483,6 +491,14 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
       }
     }
     Price(spec, *setup.usd_per_gpu_hour, r);
+    if (setup.decode_pool) {
+      // Two pools, two prices.
+      const double scale = setup.UsdPerHour().value_or(0) / r->usd_per_hour;
+      r->num_gpus = setup.TotalGpus();
+      r->usd_per_hour *= scale;
+      r->usd_per_1m_tokens *= scale;
+      r->usd_per_1m_output_tokens *= scale;
+    }
     PriceIntervals(spec, r);
     r->headroom = margin;
     r->meets_slo = failed.empty();
@@ -586,13 +602,20 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
       if (spec.space.disaggregated && base.replicas >= 2) {
         // Prefill/decode splits of the same GPUs (and one more replica).
         const int total = base.replicas + 1;
+        std::vector<std::string> decode_gpus = {""};
+        for (const std::string& g : spec.space.decode_gpus) {
+          if (g != base.candidate.gpu) decode_gpus.push_back(g);
+        }
         for (int x : {total / 4, total / 2, 3 * total / 4}) {
           if (x < 1 || x >= total) continue;
-          CandidateResult split = base;
-          split.candidate.prefill_replicas = x;
-          split.candidate.decode_replicas = total - x;
-          split.replicas = total;
-          finalists.push_back(split);
+          for (const std::string& g : decode_gpus) {
+            CandidateResult split = base;
+            split.candidate.prefill_replicas = x;
+            split.candidate.decode_replicas = total - x;
+            split.candidate.decode_gpu = g;
+            split.replicas = total;
+            finalists.push_back(split);
+          }
         }
       }
     }

@@ -29,6 +29,7 @@ struct Candidate {
   std::string speculative_label;    // "eagle3 x3", "no spec"; "" for the preset's
   int prefill_replicas = 0;         // > 0: disaggregated xPyD (with decode_replicas)
   int decode_replicas = 0;
+  std::string decode_gpu;           // xPyD with the decode pool on these GPUs; "": the same
   int gpus_per_replica() const { return tp * pp * cp; }
   std::string Describe() const;     // "h100-sxm tp4 fp8/fp8 vllm"
 };

@@ -147,7 +147,7 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   if (auto s = o.OptionalObject("search")) {
     s->RejectUnknownKeys({"gpus", "tp", "pp", "ep", "cp", "cp_style", "weight_dtypes", "kv_dtypes", "engines",
                           "max_num_seqs", "max_num_batched_tokens", "disaggregated",
-                          "max_gpus_per_replica", "speculative"});
+                          "max_gpus_per_replica", "speculative", "decode_gpus"});
     SearchSpace& sp = spec.space;
     sp.gpus = Strings(*s, "gpus", {});
     for (std::string& g : sp.gpus) g = named_file(g);
@@ -182,6 +182,11 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
       }
     }
     sp.disaggregated = s->OptionalBool("disaggregated").value_or(false);
+    sp.decode_gpus = Strings(*s, "decode_gpus", {});
+    for (std::string& g : sp.decode_gpus) g = named_file(g);
+    if (!sp.decode_gpus.empty() && !sp.disaggregated) {
+      s->Fail("decode_gpus", "decode pools of their own need \"disaggregated\": true");
+    }
     if (s->Has("max_gpus_per_replica")) {
       sp.max_gpus_per_replica = s->PositiveInt("max_gpus_per_replica", kMaxPlanGpus);
     }

@@ -45,6 +45,9 @@ struct SearchSpace {
   // ({"method": "none"} for off); empty: the preset's.
   std::vector<nlohmann::json> speculative;
   bool disaggregated = false;  // also try xPyD splits of the replicas
+  // With disaggregated: GPUs to try for the decode pool beside the
+  // candidate's own (heterogeneous xPyD; the decode pool keeps the tp).
+  std::vector<std::string> decode_gpus;
   int max_gpus_per_replica = 8;
 };
 

@@ -473,7 +473,8 @@ std::string Dtypes(const Candidate& c) {
 
 std::string Replicas(const CandidateResult& c) {
   if (c.candidate.prefill_replicas > 0) {
-    return fmt::format("{}P+{}D", c.candidate.prefill_replicas, c.candidate.decode_replicas);
+    return fmt::format("{}P+{}D{}", c.candidate.prefill_replicas, c.candidate.decode_replicas,
+                       c.candidate.decode_gpu.empty() ? "" : " (D on " + c.candidate.decode_gpu + ")");
   }
   return std::to_string(c.replicas);
 }

@@ -36,6 +36,7 @@ nlohmann::json CandidateJson(const CandidateResult& r) {
   if (c.prefill_replicas > 0) {
     j["prefill_replicas"] = c.prefill_replicas;
     j["decode_replicas"] = c.decode_replicas;
+    j["decode_gpu"] = c.decode_gpu.empty() ? c.gpu : c.decode_gpu;
   }
   if (r.simulated) {
     j["ttft_ms_p90"] = r.ttft_ms_p90;
