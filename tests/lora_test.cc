@@ -194,5 +194,56 @@ TEST(Lora, SimulatorRunsEveryRequestWithTooFewSlots) {
   EXPECT_EQ(again.duration_s, r.duration_s);
 }
 
+SimResult SimulateAcross(RouterPolicy router, const std::string& trace = "") {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.calibration = "none";
+  s.tp = 1;
+  s.num_gpus = 4;
+  s.lora = nlohmann::json::parse(R"({"adapters": 64, "max_loras": 4, "max_cpu_loras": 64})");
+  WorkloadSpec w;
+  if (trace.empty()) {
+    w.isl = LengthSpec::Fixed(1000);
+    w.osl = LengthSpec::Fixed(200);
+    w.arrival = ArrivalSpec{ArrivalProcess::kPoisson, 16.0, 1.0};
+    w.num_requests = 1000;
+  } else {
+    w.trace = trace;
+  }
+  SimOptions options;
+  options.cluster.router = router;
+  return RunWorkload(ResolveScenario(s), w, options);
+}
+
+TEST(Lora, AdapterAffinityRoutingFindsLoadedAdapters) {
+  // 64 adapters over four replicas of 4 slots: spreading requests by load
+  // finds the adapter loaded about a third of the time; sending each to a
+  // replica that has it (the Gateway API Inference Extension's LoRA
+  // affinity) finds it more often and waits less.
+  const SimResult spread = SimulateAcross(RouterPolicy::kLeastOutstanding);
+  const SimResult affinity = SimulateAcross(RouterPolicy::kAdapterAffinity);
+  const auto hits = [](const SimResult& r) { return static_cast<double>(r.lora_slot_hits) / r.lora_admissions; };
+  EXPECT_EQ(affinity.requests_completed, 1000);
+  EXPECT_GT(hits(affinity), hits(spread) + 0.04);
+  EXPECT_LT(affinity.lora_loads, spread.lora_loads);
+  EXPECT_LT(affinity.ttft_ms.mean(), spread.ttft_ms.mean());
+}
+
+TEST(Lora, TracesNameTheirAdapters) {
+  // Every request of adapter 5: each replica loads it once.
+  std::string rows = "arrival_time_s,input_tokens,output_tokens,adapter\n";
+  for (int i = 0; i < 40; ++i) rows += std::to_string(i * 0.1) + ",500,50,5\n";
+  const SimResult r = SimulateAcross(RouterPolicy::kRoundRobin, WriteTemp("adapters.csv", rows));
+  EXPECT_EQ(r.requests_completed, 40);
+  EXPECT_EQ(r.lora_loads, 4);
+  EXPECT_EQ(r.lora_slot_hits, 36);
+  // An adapter the deployment does not have names the trace.
+  const std::string bad = WriteTemp("bad.csv", "arrival_time_s,input_tokens,output_tokens,adapter\n0,500,50,64\n");
+  const std::string message = InputErrorOf([&] { SimulateAcross(RouterPolicy::kRoundRobin, bad); });
+  EXPECT_TRUE(Contains(message, "bad.csv")) << message;
+  EXPECT_TRUE(Contains(message, "adapter 64")) << message;
+}
+
 }  // namespace
 }  // namespace roofplan

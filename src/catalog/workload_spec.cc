@@ -317,7 +317,7 @@ ClusterSpec ParseClusterSpec(const JsonObject& cluster) {
     auto policy = ParseRouterPolicy(*name);
     if (!policy) {
       cluster.Fail("router", "unknown router \"" + *name +
-                                 "\" (expected one of round_robin, least_outstanding, least_kv, prefix_aware)");
+                                 "\" (expected one of round_robin, least_outstanding, least_kv, prefix_aware, adapter_affinity)");
     }
     spec.router = *policy;
   }
@@ -346,6 +346,7 @@ std::optional<RouterPolicy> ParseRouterPolicy(const std::string& name) {
   if (name == "least_outstanding") return RouterPolicy::kLeastOutstanding;
   if (name == "least_kv") return RouterPolicy::kLeastKvUsage;
   if (name == "prefix_aware") return RouterPolicy::kPrefixAware;
+  if (name == "adapter_affinity") return RouterPolicy::kAdapterAffinity;
   return std::nullopt;
 }
 
@@ -355,6 +356,7 @@ std::string RouterPolicyName(RouterPolicy policy) {
     case RouterPolicy::kLeastOutstanding: return "least_outstanding";
     case RouterPolicy::kLeastKvUsage: return "least_kv";
     case RouterPolicy::kPrefixAware: return "prefix_aware";
+    case RouterPolicy::kAdapterAffinity: return "adapter_affinity";
   }
   return "?";
 }

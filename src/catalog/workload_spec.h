@@ -107,7 +107,7 @@ struct SloSpec {
   bool any() const { return ttft_ms || tpot_ms || itl_ms || e2e_ms; }
 };
 
-enum class RouterPolicy { kRoundRobin, kLeastOutstanding, kLeastKvUsage, kPrefixAware };
+enum class RouterPolicy { kRoundRobin, kLeastOutstanding, kLeastKvUsage, kPrefixAware, kAdapterAffinity };
 
 // A disaggregated pool's own GPU and parallelism, where it differs from
 // the scenario's (which the other pool keeps).

@@ -496,7 +496,7 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
   }
   if (!sf.router.empty()) {
     auto r = ParseRouterPolicy(sf.router);
-    if (!r) throw Error("--router: expected round_robin, least_outstanding, least_kv or prefix_aware, got \"" + sf.router + "\"");
+    if (!r) throw Error("--router: expected round_robin, least_outstanding, least_kv, prefix_aware or adapter_affinity, got \"" + sf.router + "\"");
     s.cluster.router = *r;
   }
   if (!sf.disagg.empty()) {
@@ -936,7 +936,7 @@ int Main(int argc, char** argv) {
   simulate->add_option("--seed", sim.seed, "random seed (default: the scenario's, else 1)")
       ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   simulate->add_option("--trace", sim.trace, "replay a CSV/JSONL trace (arrival time, input and output tokens)");
-  simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding, least_kv or prefix_aware (to the replica caching most of the prompt, SGLang's cache-aware rule)");
+  simulate->add_option("--router", sim.router, "round_robin (default), least_outstanding, least_kv, prefix_aware (to the replica caching most of the prompt, SGLang's cache-aware rule) or adapter_affinity (to a replica with the request's LoRA adapter loaded)");
   simulate->add_option("--disagg", sim.disagg, "disaggregated prefill/decode pools, e.g. 1p3d");
   simulate->add_option("--decode-gpu", sim.decode_gpu, "with --disagg: the decode pool's GPU, when it differs (slug or profile)");
   simulate->add_option("--decode-tp", sim.decode_tp, "with --disagg: the decode pool's tp, when it differs")

@@ -56,6 +56,11 @@ Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
   if (!config.offload_tiers.empty()) kv_.SetOffload(KvOffloadTiers(config.offload_tiers));
 }
 
+bool Replica::AdapterInSlot(int32_t adapter) const {
+  return adapter >= 0 && std::any_of(lora_slots_.begin(), lora_slots_.end(),
+                                     [&](const LoraSlot& s) { return s.adapter == adapter; });
+}
+
 int64_t Replica::CachedTokensFor(const Request& r) const {
   if (!config_.prefix_caching || !r.has_cache_key() || r.prefix_tokens <= 0) return 0;
   int64_t tokens = kv_.PrefixTokens(r.cache_key());

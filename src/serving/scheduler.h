@@ -120,6 +120,8 @@ class Replica {
   // Prompt tokens of `r` this replica's prefix cache holds, on the GPU or
   // in an offload tier (0 with prefix caching off).
   int64_t CachedTokensFor(const Request& r) const;
+  // Multi-LoRA: whether `adapter` sits in one of this replica's GPU slots.
+  bool AdapterInSlot(int32_t adapter) const;
   // Milliseconds to load `r`'s prefix back from an offload tier, when only
   // a tier holds it; negative otherwise. The engine loads it beside the
   // running steps while the request waits (vLLM's offloading connector).

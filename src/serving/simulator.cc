@@ -69,6 +69,13 @@ constexpr int64_t kPrefixRouterBalanceAbs = 32;
 constexpr double kPrefixRouterBalanceRel = 1.0001;
 constexpr double kPrefixRouterCacheThreshold = 0.5;
 
+// Loads too far apart for affinity to count: the busiest replica over the
+// idlest by more than 32 requests and by a factor above 1.0001.
+bool Unbalanced(int64_t busiest, int64_t idlest) {
+  return busiest - idlest > kPrefixRouterBalanceAbs &&
+         static_cast<double>(busiest) > kPrefixRouterBalanceRel * static_cast<double>(idlest);
+}
+
 enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived, kOffloadLoaded };
 
 struct Event {
@@ -350,6 +357,25 @@ int Simulation::Route(int begin, int end, const Request& request) {
       }
       return best;
     }
+    case RouterPolicy::kAdapterAffinity: {
+      // The Gateway API Inference Extension's LoRA affinity (llm-d's
+      // scheduler): the least loaded replica that has the request's adapter
+      // in a GPU slot, else the least loaded one, unless the loads are out
+      // of balance as for prefix_aware.
+      int idlest = begin, loaded = -1;
+      int64_t busiest = 0;
+      for (int r = begin; r < end; ++r) {
+        const int64_t load = replicas_[r]->outstanding();
+        if (load < replicas_[idlest]->outstanding()) idlest = r;
+        busiest = std::max(busiest, load);
+        if (replicas_[r]->AdapterInSlot(request.adapter) &&
+            (loaded < 0 || load < replicas_[loaded]->outstanding())) {
+          loaded = r;
+        }
+      }
+      if (loaded < 0 || Unbalanced(busiest, replicas_[idlest]->outstanding())) return idlest;
+      return loaded;
+    }
     case RouterPolicy::kPrefixAware: {
       // SGLang's cache-aware router (sgl-router CacheAwarePolicy, with its
       // defaults): when the loads are out of balance (busiest - idlest >
@@ -372,10 +398,7 @@ int Simulation::Route(int begin, int end, const Request& request) {
           best_cached = cached;
         }
       }
-      const int64_t idle_load = replicas_[idlest]->outstanding();
-      const bool unbalanced = busiest - idle_load > kPrefixRouterBalanceAbs &&
-                              static_cast<double>(busiest) > kPrefixRouterBalanceRel * static_cast<double>(idle_load);
-      if (unbalanced || best < 0) return idlest;
+      if (Unbalanced(busiest, replicas_[idlest]->outstanding()) || best < 0) return idlest;
       const double match = static_cast<double>(best_cached) / static_cast<double>(request.input_tokens);
       return match > kPrefixRouterCacheThreshold ? best : idlest;
     }
@@ -408,7 +431,15 @@ void Simulation::Arrive(Request request, double now) {
                             kMaxRequestsInSystem, now));
   }
   result_.max_requests_in_flight = std::max(result_.max_requests_in_flight, in_system_);
-  if (setup_.engine.lora.enabled() && request.adapter < 0) request.adapter = lora_draw_(lora_rng_);
+  if (setup_.engine.lora.enabled()) {
+    if (request.adapter < 0) {
+      request.adapter = lora_draw_(lora_rng_);
+    } else if (request.adapter >= setup_.engine.lora.adapters) {
+      throw InputError(workload_.trace, "", fmt::format("request {} runs with LoRA adapter {}, but the deployment "
+                                                         "has {} (lora.adapters); adapters are numbered from 0",
+                                                         request.id, request.adapter, setup_.engine.lora.adapters));
+    }
+  }
   const int32_t id = seqs_.Add(request);
   const int end = prefill_replicas_ > 0 ? prefill_replicas_ : static_cast<int>(replicas_.size());
   const int r = Route(0, end, seqs_[id].request);

@@ -343,6 +343,9 @@ constexpr std::array<std::string_view, 3> kOutputColumns = {"output_tokens", "os
 constexpr std::string_view kPrefixIdColumn = "prefix_id";
 constexpr std::string_view kPrefixTokensColumn = "prefix_tokens";
 constexpr std::string_view kConversationColumn = "conversation_id";
+constexpr std::string_view kAdapterColumn = "adapter";
+// As catalog/lora.cc's bound on a deployment's adapters.
+constexpr int64_t kMaxTraceAdapter = (1 << 20) - 1;
 
 template <size_t N>
 std::string Alternatives(const std::array<std::string_view, N>& names) {
@@ -476,7 +479,7 @@ struct Field {
 };
 
 struct RawRow {
-  Field time, input, output, prefix_id, prefix_tokens, conversation;
+  Field time, input, output, prefix_id, prefix_tokens, conversation, adapter;
 };
 
 // One pass over a trace file, row by row. Holds one line at a time.
@@ -606,6 +609,7 @@ class TraceReader {
       if (header_[c] == kPrefixIdColumn) prefix_id_col_ = static_cast<int>(c);
       if (header_[c] == kPrefixTokensColumn) prefix_tokens_col_ = static_cast<int>(c);
       if (header_[c] == kConversationColumn) conversation_col_ = static_cast<int>(c);
+      if (header_[c] == kAdapterColumn) adapter_col_ = static_cast<int>(c);
     }
     if ((prefix_id_col_ < 0) != (prefix_tokens_col_ < 0)) {
       Fail("prefix_id and prefix_tokens come together; the header has only one of them");
@@ -623,7 +627,8 @@ class TraceReader {
       return Field{header_[col], fields_[col], true};
     };
     return RawRow{field(time_col_),         field(input_col_),         field(output_col_),
-                  field(prefix_id_col_),    field(prefix_tokens_col_), field(conversation_col_)};
+                  field(prefix_id_col_),    field(prefix_tokens_col_), field(conversation_col_),
+                  field(adapter_col_)};
   }
 
   RawRow JsonRow() {
@@ -684,6 +689,7 @@ class TraceReader {
       Fail("prefix_id and prefix_tokens come together; the row has only one of them");
     }
     row.conversation = find(std::array<std::string_view, 1>{kConversationColumn}, "", false);
+    row.adapter = find(std::array<std::string_view, 1>{kAdapterColumn}, "", false);
     return row;
   }
 
@@ -777,12 +783,21 @@ class TraceReader {
       prefix_tokens = !first_turn && it->second < input ? it->second : 0;
       it->second = input + output;
     }
+    int64_t adapter = -1;
+    if (row.adapter.present && !row.adapter.text.empty()) {
+      if (!ParseInt(row.adapter.text, &adapter) || adapter < -1 || adapter > kMaxTraceAdapter) {
+        Fail(fmt::format("column adapter: expected a LoRA adapter index in [0, {}] (or -1 or empty: drawn by "
+                         "popularity), got {}",
+                         kMaxTraceAdapter, Quoted(row.adapter.text)));
+      }
+    }
     out->id = next_id_++;
     out->arrival_s = arrival_s;
     out->input_tokens = input;
     out->output_tokens = output;
     out->prefix_id = prefix_id;
     out->conversation = conversation;
+    out->adapter = static_cast<int32_t>(adapter);
     out->prefix_tokens = prefix_tokens;
   }
 
@@ -797,12 +812,12 @@ class TraceReader {
   // CSV
   std::vector<std::string> header_;
   int time_col_ = -1, input_col_ = -1, output_col_ = -1, prefix_id_col_ = -1, prefix_tokens_col_ = -1,
-      conversation_col_ = -1;
+      conversation_col_ = -1, adapter_col_ = -1;
   std::vector<std::string_view> fields_;
   std::deque<std::string> unescaped_;  // fields that had "" in them (a deque: views stay valid)
   // JSONL
   nlohmann::json json_;
-  std::array<std::string, 6> text_;
+  std::array<std::string, 7> text_;
   // Shared prefixes: the length and line each prefix_id was first seen with.
   struct PrefixSeen {
     int64_t tokens = 0;

@@ -12,7 +12,9 @@
 //                 conversation_id (integer): the row is the next turn of that
 //                 conversation, its prompt extending the previous turn's prompt
 //                 and reply (the history a prefix cache can serve); a row gives
-//                 a prefix_id or a conversation_id, not both
+//                 a prefix_id or a conversation_id, not both;
+//                 adapter (integer, 0-based): the LoRA adapter the request runs
+//                 with, read when LoRA is on (-1 or empty: drawn by popularity)
 // Times are taken relative to the first row, must not decrease and may span
 // at most kMaxArrivalTimeS (1e7 s, catalog/workload_spec.h). Rows with the
 // same prefix_id must give the same prefix_tokens. Bad rows are InputErrors
