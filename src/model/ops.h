@@ -41,17 +41,18 @@ struct Op {
   // The weights are stored narrower than `dtype` (weight-only
   // quantization) and dequantized inside the GEMM kernel.
   bool dequantizes_weights = false;
+  // Ring attention's KV hops: each overlaps the attention on the chunk in
+  // hand, so only what the step's prefill attention does not cover shows.
+  bool overlaps_attention = false;
+  // Collective: GPUs the link has to span (its slowest hop), when more
+  // than `ranks`: a pipeline send crosses the replica, context-parallel
+  // groups sit tp GPUs apart. 0: `ranks`. (Beside the flags, where the
+  // struct had padding: an Op stays as small as it was.)
+  int link_ranks = 0;
   // Attention: independent work items (CTAs) available; 0 means plenty.
   double parallel_units = 0;
   int kernels = 1;          // kernel launches per occurrence
   int ranks = 1;            // collective: GPUs taking part
-  // Collective: GPUs the link has to span (its slowest hop), when more
-  // than `ranks`: a pipeline send crosses the replica, context-parallel
-  // groups sit tp GPUs apart. 0: `ranks`.
-  int link_ranks = 0;
-  // Ring attention's KV hops: each overlaps the attention on the chunk in
-  // hand, so only what the step's prefill attention does not cover shows.
-  bool overlaps_attention = false;
 };
 
 // The batch of one step. Sequences in a phase are alike (averages are fine:

@@ -308,8 +308,6 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   // Ring attention's KV hops run beside the prefill attention: only the
   // part the attention does not cover adds to the step.
   double prefill_attention_us = 0, ring_us = 0;
-  thread_local std::vector<size_t> ring_ops;  // their places in st.ops
-  ring_ops.clear();
   for (const Op& op : ops) {
     OpTime t = PriceOp(op, st.cuda_graph);
     if (op.kind == OpKind::kAttentionPrefill) prefill_attention_us += t.time_us;
@@ -323,17 +321,16 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
                               gpu_.source_file.empty() ? std::string("(built in)") : gpu_.source_file));
     }
     st.kernel_count += op.count * (op.kind == OpKind::kCollective ? 1 : op.kernels);
-    if (op.overlaps_attention) {
-      ring_us += t.time_us;
-      if (with_breakdown) ring_ops.push_back(st.ops.size());
-    } else {
-      kernels_us += t.time_us;
-    }
+    (op.overlaps_attention ? ring_us : kernels_us) += t.time_us;
     if (with_breakdown) st.ops.push_back(t);
   }
-  const double ring_exposed_us = std::max(0.0, ring_us - prefill_attention_us);
-  kernels_us += ring_exposed_us;
-  for (const size_t i : ring_ops) st.ops[i].time_us *= ring_exposed_us / ring_us;
+  if (ring_us > 0) {
+    const double exposed_us = std::max(0.0, ring_us - prefill_attention_us);
+    kernels_us += exposed_us;
+    for (OpTime& t : st.ops) {
+      if (t.op.overlaps_attention) t.time_us *= exposed_us / ring_us;
+    }
+  }
   if (draft_ && (speculating || shape.prefill_seqs > 0)) {
     st.draft_ms = DraftMs(shape, st.cuda_graph, with_breakdown ? &st : nullptr);
     kernels_us += st.draft_ms * 1e3;
