@@ -264,6 +264,10 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   }
   if (!ws.isl || !ws.osl) throw Error("estimate needs --isl and --osl (or a scenario with workload.isl and workload.osl)");
   Setup setup = ResolveScenario(s);
+  if (setup.decode_pool) {
+    setup.notes.push_back("the estimate has no disaggregation: its figures are the prefill pool's GPUs serving "
+                          "whole requests; `simulate` runs the prefill and decode pools");
+  }
   StepTimeModel perf = setup.MakeStepTimeModel();
   // Length distributions enter the steady state through their means.
   Workload w{ws.isl->RoundedMean(), ws.osl->RoundedMean(), ws.concurrency, std::nullopt};
