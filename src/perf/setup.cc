@@ -113,9 +113,10 @@ namespace {
 // decode pool with cluster.disaggregated.decode's GPU and parallelism),
 // its replicas as the cluster says; tp defaults to 1 in both.
 Setup ResolveHeterogeneous(const Scenario& s) {
-  const PoolSpec& d = *s.cluster.decode_pool;
-  Scenario prefill = s, decode = s;
-  prefill.cluster = decode.cluster = ClusterSpec();
+  const PoolSpec d = *s.cluster.decode_pool;
+  Scenario prefill = s;
+  prefill.cluster = ClusterSpec();
+  Scenario decode = prefill;
   prefill.tp = s.tp.value_or(1);
   if (d.gpu) decode.gpu = *d.gpu;
   decode.tp = d.tp ? d.tp : prefill.tp;
