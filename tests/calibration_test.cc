@@ -399,19 +399,6 @@ StepTimeModel Llama8bOnH100(const std::string& engine, const Efficiency& efficie
                        Precision(), ResolveEngine(engine), efficiency);
 }
 
-StepShape Decode(double seqs, double context) {
-  StepShape s;
-  s.decode_seqs = seqs;
-  s.decode_context = context;
-  return s;
-}
-
-StepShape Prefill(double tokens) {
-  StepShape s;
-  s.prefill_seqs = 1;
-  s.prefill_tokens = tokens;
-  return s;
-}
 
 // The sum over ops whose time is set by `bound`.
 double TimeBound(const StepTime& st, const std::string& bound) {

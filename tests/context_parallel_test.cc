@@ -49,21 +49,6 @@ bool Has(const std::vector<Op>& ops, const std::string& name) {
   return false;
 }
 
-StepShape Prefill(double tokens, double past = 0) {
-  StepShape s;
-  s.prefill_seqs = 1;
-  s.prefill_tokens = tokens;
-  s.prefill_past = past;
-  return s;
-}
-
-StepShape Decode(double batch, double context) {
-  StepShape s;
-  s.decode_seqs = batch;
-  s.decode_context = context;
-  return s;
-}
-
 roofplan::Setup SetupFor(const std::string& model, const std::string& gpu, int cp, const std::string& style = "ring") {
   Scenario s;
   s.model = model;

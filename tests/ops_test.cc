@@ -7,6 +7,7 @@
 
 #include "catalog/catalog.h"
 #include "model/ops.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -18,12 +19,6 @@ std::vector<Op> Ops(const std::string& slug, const ParallelPlan& plan, const Ste
   return ops;
 }
 
-StepShape Decode(double batch, double context) {
-  StepShape s;
-  s.decode_seqs = batch;
-  s.decode_context = context;
-  return s;
-}
 
 const Op* Find(const std::vector<Op>& ops, const std::string& name) {
   for (const Op& op : ops) {

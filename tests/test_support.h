@@ -97,6 +97,23 @@ std::string ErrorOf(F f) {
   return MessageOf<Error>(f);
 }
 
+// Step shapes: `seqs` sequences decoding with `context` tokens cached
+// each; one sequence prefilling `tokens` prompt tokens after `past`.
+inline StepShape Decode(double seqs, double context) {
+  StepShape s;
+  s.decode_seqs = seqs;
+  s.decode_context = context;
+  return s;
+}
+
+inline StepShape Prefill(double tokens, double past = 0) {
+  StepShape s;
+  s.prefill_seqs = 1;
+  s.prefill_tokens = tokens;
+  s.prefill_past = past;
+  return s;
+}
+
 // Simulates `w` on `setup` with the model's context as the length limit.
 inline SimResult RunWorkload(const Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
   WorkloadLimits limits;
