@@ -108,9 +108,11 @@ std::string Missed(const Estimate& e, double chunk_stall_ms, const MeanTargets& 
   return "";
 }
 
-void Price(const PlanSpec& spec, double usd_per_gpu_hour, CandidateResult* r) {
-  r->num_gpus = r->replicas * r->candidate.gpus_per_replica();
-  r->usd_per_hour = usd_per_gpu_hour * r->num_gpus;
+// The cost of `num_gpus` GPUs at `usd_per_hour` in all, per token at the
+// target load, and the headroom of the replicas' capacity.
+void Price(const PlanSpec& spec, int num_gpus, double usd_per_hour, CandidateResult* r) {
+  r->num_gpus = num_gpus;
+  r->usd_per_hour = usd_per_hour;
   const double isl = spec.workload.isl->Mean(), osl = spec.workload.osl->Mean();
   const double tokens_per_hour = spec.requests_per_s * (isl + osl) * kSecondsPerHour;
   r->usd_per_1m_tokens = r->usd_per_hour / tokens_per_hour * 1e6;
@@ -303,7 +305,8 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
   }
   r.replicas = static_cast<int>(replicas);
   if (c.prefill_replicas > 0) r.replicas = c.prefill_replicas + c.decode_replicas;
-  Price(spec, *setup.usd_per_gpu_hour, &r);
+  const int num_gpus = r.replicas * c.gpus_per_replica();
+  Price(spec, num_gpus, *setup.usd_per_gpu_hour * num_gpus, &r);
   PriceIntervals(spec, &r);
   if (spec.budget_usd_per_hour && r.usd_per_hour > *spec.budget_usd_per_hour) {
     r.why_not = fmt::format("budget: ${:.4g}/h for {} replicas exceeds ${:.4g}/h", r.usd_per_hour,
@@ -490,15 +493,12 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
                              r->output_tokens_per_s_per_user, got);
       }
     }
-    Price(spec, *setup.usd_per_gpu_hour, r);
-    if (setup.decode_pool) {
-      // Two pools, two prices.
-      const double scale = setup.UsdPerHour().value_or(0) / r->usd_per_hour;
-      r->num_gpus = setup.TotalGpus();
-      r->usd_per_hour *= scale;
-      r->usd_per_1m_tokens *= scale;
-      r->usd_per_1m_output_tokens *= scale;
+    // The deployment simulated, both pools of a heterogeneous one.
+    const std::optional<double> usd_per_hour = setup.UsdPerHour();
+    if (!usd_per_hour) {
+      throw Error("no $/GPU-hour for " + (setup.usd_per_gpu_hour ? setup.decode_pool->gpu.slug : setup.gpu.slug));
     }
+    Price(spec, setup.TotalGpus(), *usd_per_hour, r);
     PriceIntervals(spec, r);
     r->headroom = margin;
     r->meets_slo = failed.empty();
