@@ -39,6 +39,10 @@ struct GpuSpec {
   std::optional<double> scale_up_gb_per_s_bidir;
   int scale_up_max_gpus = 1;
   std::optional<double> pcie_gb_per_s_bidir;
+  // One direction of it: what a copy between host memory and the GPU gets.
+  std::optional<double> pcie_gb_per_s_one_way() const {
+    return pcie_gb_per_s_bidir ? std::optional<double>(*pcie_gb_per_s_bidir / 2) : std::nullopt;
+  }
 
   std::optional<double> usd_per_gpu_hour;
   std::string price_source;

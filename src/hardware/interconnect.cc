@@ -22,7 +22,7 @@ Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks) {
   }
   if (ranks <= std::max(gpu.scale_up_max_gpus, 8)) {
     // Same host, no (usable) NVLink: PCIe through the host bridge.
-    link.gb_per_s = gpu.pcie_gb_per_s_bidir.value_or(64.0) / 2;
+    link.gb_per_s = gpu.pcie_gb_per_s_one_way().value_or(32.0);
     link.latency_us = 3.0;
     link.name = "pcie";
     return link;

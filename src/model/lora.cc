@@ -31,11 +31,12 @@ double LoraAdapterBytes(const ModelConfig& m, const LoraConfig& l, int tp) {
 }
 
 LoraLoadMs LoraLoadTimes(const ModelConfig& m, const GpuSpec& gpu, const LoraConfig& l, int tp) {
-  if (!gpu.pcie_gb_per_s_bidir) {
+  const std::optional<double> pcie_gb_per_s = gpu.pcie_gb_per_s_one_way();
+  if (!pcie_gb_per_s) {
     throw Error("LoRA adapters load over PCIe, and the profile of " + gpu.slug +
                 " has no verified pcie_gb_per_s_bidir");
   }
-  return {LoraAdapterBytes(m, l, tp) / (*gpu.pcie_gb_per_s_bidir / 2 * 1e6),
+  return {LoraAdapterBytes(m, l, tp) / (*pcie_gb_per_s * 1e6),
           LoraAdapterBytes(m, l, 1) / (l.disk_gb_per_s * 1e6)};
 }
 

@@ -11,11 +11,11 @@ std::vector<OffloadTier> OffloadTiersFor(const KvOffloadConfig& k, const GpuSpec
                                          double unit_bytes) {
   double host_gb_per_s = k.host_gb_per_s;
   if (host_gb_per_s <= 0) {
-    if (!gpu.pcie_gb_per_s_bidir) {
+    if (!gpu.pcie_gb_per_s_one_way()) {
       throw Error("kv_offload: " + gpu.slug + "'s profile has no verified PCIe bandwidth; give "
                   "kv_offload.host_gb_per_s (host to GPU, per GPU)");
     }
-    host_gb_per_s = *gpu.pcie_gb_per_s_bidir / 2;
+    host_gb_per_s = *gpu.pcie_gb_per_s_one_way();
   }
   const double n = gpus;
   std::vector<OffloadTier> tiers;

@@ -203,11 +203,11 @@ Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()),
   }
   const double unit_bytes = KvUnitBytes(memory, geometry);
   if (e.preemption == EnginePreset::Preemption::kSwap) {
-    if (!s.gpu.pcie_gb_per_s_bidir) {
+    if (!s.gpu.pcie_gb_per_s_one_way()) {
       throw Error("engine preemption \"swap\" needs the PCIe bandwidth of " + s.gpu.slug +
                   ", which its profile does not have (verified)");
     }
-    const double pcie_bytes_per_ms = *s.gpu.pcie_gb_per_s_bidir / 2 * 1e9 / 1e3;
+    const double pcie_bytes_per_ms = *s.gpu.pcie_gb_per_s_one_way() * 1e9 / 1e3;
     config.swap_capacity_units = static_cast<int64_t>(e.swap_space_bytes / unit_bytes);
     config.swap_ms_per_unit = unit_bytes / pcie_bytes_per_ms;
   }
