@@ -111,16 +111,21 @@ void KvBlockPool::RetireAsPrefix(int64_t key, int64_t tokens, int64_t own_units,
     evictable_units_ -= it->second.units;
     prefixes_.erase(it);
   }
+  const int64_t units = std::min(KvUnitsFor(whole), freed);
+  used_ += units - freed;
+  AddUnreferenced(key, whole, units, now_tick);
+  offload_.Erase(key);  // superseded
+}
+
+void KvBlockPool::AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick) {
   Prefix p;
-  p.tokens = whole;
-  p.units = std::min(KvUnitsFor(whole), freed);
+  p.tokens = tokens;
+  p.units = units;
   p.refs = 0;
   p.last_used = now_tick;
-  used_ += p.units - freed;
-  evictable_units_ += p.units;
-  lru_.insert({p.last_used, key});
+  evictable_units_ += units;
+  lru_.insert({now_tick, key});
   prefixes_.emplace(key, p);
-  offload_.Erase(key);  // superseded
 }
 
 std::optional<KvOffloadTiers::Found> KvBlockPool::FindOffloaded(int64_t key) const {
@@ -137,14 +142,7 @@ bool KvBlockPool::RestorePrefix(int64_t key, int64_t now_tick) {
   if (!f || !CanAllocate(f->units)) return false;
   offload_.Erase(key);  // before the evictions below can push it further down
   Allocate(f->units);
-  Prefix p;
-  p.tokens = f->tokens;
-  p.units = f->units;
-  p.refs = 0;
-  p.last_used = now_tick;
-  evictable_units_ += p.units;
-  lru_.insert({p.last_used, key});
-  prefixes_.emplace(key, p);
+  AddUnreferenced(key, f->tokens, f->units, now_tick);
   return true;
 }
 

@@ -107,6 +107,9 @@ class KvBlockPool {
     int64_t last_used = 0;
   };
   void EvictUntilFree(int64_t units);
+  // Adds `key`'s prefix, its `units` already counted in used_, as an
+  // unreferenced entry: evictable, the most recently used.
+  void AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick);
   int64_t KvUnitsFor(int64_t tokens) const;  // UnitsFor without the state
 
   KvGeometry geometry_;

@@ -62,7 +62,7 @@ bool Replica::AdapterInSlot(int32_t adapter) const {
 }
 
 int64_t Replica::CachedTokensFor(const Request& r) const {
-  if (!config_.prefix_caching || !r.has_cache_key() || r.prefix_tokens <= 0) return 0;
+  if (!MayReusePrefix(r)) return 0;
   int64_t tokens = kv_.PrefixTokens(r.cache_key());
   if (tokens == 0) {
     if (const auto f = kv_.FindOffloaded(r.cache_key())) tokens = f->tokens;
@@ -71,7 +71,7 @@ int64_t Replica::CachedTokensFor(const Request& r) const {
 }
 
 double Replica::OffloadLoadMs(const Request& r) const {
-  if (!config_.prefix_caching || !kv_.offload_enabled() || !r.has_cache_key() || r.prefix_tokens <= 0) return -1;
+  if (!MayReusePrefix(r) || !kv_.offload_enabled()) return -1;
   const auto f = kv_.FindOffloaded(r.cache_key());
   return f ? f->load_ms : -1;
 }
@@ -218,10 +218,9 @@ void Replica::ReleaseFinished(Sequence& s) {
   // conversation's prefix (vLLM keeps a finished request's full blocks in
   // its prefix cache until they are evicted).
   kv_.RetireAsPrefix(r.cache_key(), s.computed, s.own_units, s.holds_prefix, ++prefix_tick_);
-  s.own_units = 0;
-  s.holds_prefix = false;
-  s.shared_units = 0;
-  s.token_capacity = 0;
+  s.own_units = 0;         // the cache's now
+  s.holds_prefix = false;  // released above
+  ReleaseKv(s);
 }
 
 void Replica::AddWork(Lane& lane, int32_t id, int64_t tokens) {
@@ -371,7 +370,7 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
   int64_t shared_units = s.shared_units;
   bool acquired = false;
   const int64_t key = r.cache_key();
-  if (config_.prefix_caching && r.has_cache_key() && r.prefix_tokens > 0 && s.computed == 0 && !s.holds_prefix) {
+  if (MayReusePrefix(r) && s.computed == 0 && !s.holds_prefix) {
     const int64_t cached = kv_.AcquirePrefix(key, ++prefix_tick_);
     if (cached > 0) {
       acquired = true;

@@ -200,6 +200,11 @@ class Replica {
     return config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
   }
   bool EnsureUnits(Sequence& s, int64_t tokens);
+  // Whether `r` can reuse a cached prefix or history (prefix caching on,
+  // and a shared prefix or an earlier turn it extends).
+  bool MayReusePrefix(const Request& r) const {
+    return config_.prefix_caching && r.has_cache_key() && r.prefix_tokens > 0;
+  }
   bool LoraOn() const { return config_.lora_slots > 0; }
   // The slot holding `adapter`, else the least recently used slot no
   // running request needs (to load it into); -1 when every slot serves
