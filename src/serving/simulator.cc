@@ -69,12 +69,7 @@ constexpr int64_t kPrefixRouterBalanceAbs = 32;
 constexpr double kPrefixRouterBalanceRel = 1.0001;
 constexpr double kPrefixRouterCacheThreshold = 0.5;
 
-// Loads too far apart for affinity to count: the busiest replica over the
-// idlest by more than 32 requests and by a factor above 1.0001.
-bool Unbalanced(int64_t busiest, int64_t idlest) {
-  return busiest - idlest > kPrefixRouterBalanceAbs &&
-         static_cast<double>(busiest) > kPrefixRouterBalanceRel * static_cast<double>(idlest);
-}
+
 
 enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived, kOffloadLoaded };
 
@@ -111,6 +106,12 @@ class Simulation {
   void Arrive(Request request, double now);
   // The replica of [begin, end) the cluster's router picks for `request`.
   int Route(int begin, int end, const Request& request);
+  // The least loaded replica of [begin, end) (outstanding requests; the
+  // first on a tie), and whether loads are too far apart for affinity to
+  // count: the busiest over the idlest by more than 32 requests and by a
+  // factor above 1.0001.
+  int Idlest(int begin, int end) const;
+  bool LoadsUnbalanced(int begin, int end, int idlest) const;
   void Wake(int replica, double now);
   void StepDone(int replica, int lane, double now);
   void KvArrived(int prefill_replica, int32_t seq, double now);
@@ -333,6 +334,22 @@ void Simulation::FailTooLate(double time_s, EventKind kind, int32_t replica) con
                           what, time_s, now_, kMaxSimulatedSeconds));
 }
 
+int Simulation::Idlest(int begin, int end) const {
+  int idlest = begin;
+  for (int r = begin + 1; r < end; ++r) {
+    if (replicas_[r]->outstanding() < replicas_[idlest]->outstanding()) idlest = r;
+  }
+  return idlest;
+}
+
+bool Simulation::LoadsUnbalanced(int begin, int end, int idlest) const {
+  int64_t busiest = 0;
+  for (int r = begin; r < end; ++r) busiest = std::max(busiest, replicas_[r]->outstanding());
+  const int64_t idle = replicas_[idlest]->outstanding();
+  return busiest - idle > kPrefixRouterBalanceAbs &&
+         static_cast<double>(busiest) > kPrefixRouterBalanceRel * static_cast<double>(idle);
+}
+
 int Simulation::Route(int begin, int end, const Request& request) {
   const int n = end - begin;
   int& rr = round_robin_[begin == 0 ? 0 : 1];
@@ -342,13 +359,8 @@ int Simulation::Route(int begin, int end, const Request& request) {
       rr = (rr + 1) % n;
       return r;
     }
-    case RouterPolicy::kLeastOutstanding: {
-      int best = begin;
-      for (int r = begin + 1; r < end; ++r) {
-        if (replicas_[r]->outstanding() < replicas_[best]->outstanding()) best = r;
-      }
-      return best;
-    }
+    case RouterPolicy::kLeastOutstanding:
+      return Idlest(begin, end);
     case RouterPolicy::kLeastKvUsage: {
       int best = begin;
       for (int r = begin + 1; r < end; ++r) {
@@ -362,43 +374,36 @@ int Simulation::Route(int begin, int end, const Request& request) {
       // scheduler): the least loaded replica that has the request's adapter
       // in a GPU slot, else the least loaded one, unless the loads are out
       // of balance as for prefix_aware.
-      int idlest = begin, loaded = -1;
-      int64_t busiest = 0;
+      const int idlest = Idlest(begin, end);
+      if (LoadsUnbalanced(begin, end, idlest)) return idlest;
+      int loaded = -1;
       for (int r = begin; r < end; ++r) {
-        const int64_t load = replicas_[r]->outstanding();
-        if (load < replicas_[idlest]->outstanding()) idlest = r;
-        busiest = std::max(busiest, load);
         if (replicas_[r]->AdapterInSlot(request.adapter) &&
-            (loaded < 0 || load < replicas_[loaded]->outstanding())) {
+            (loaded < 0 || replicas_[r]->outstanding() < replicas_[loaded]->outstanding())) {
           loaded = r;
         }
       }
-      if (loaded < 0 || Unbalanced(busiest, replicas_[idlest]->outstanding())) return idlest;
-      return loaded;
+      return loaded < 0 ? idlest : loaded;
     }
     case RouterPolicy::kPrefixAware: {
       // SGLang's cache-aware router (sgl-router CacheAwarePolicy, with its
-      // defaults): when the loads are out of balance (busiest - idlest >
-      // 32 requests and busiest > 1.0001 x idlest) the idlest replica;
+      // defaults): when the loads are out of balance the idlest replica;
       // else the replica holding most of the prompt when that is more than
       // half of it; else the idlest. Here the replicas' own caches stand
       // for the router's mirror of them (llm-d's precise prefix scorer).
-      int idlest = begin;
-      int64_t busiest = 0;
+      const int idlest = Idlest(begin, end);
+      if (LoadsUnbalanced(begin, end, idlest)) return idlest;
       int best = -1;
       int64_t best_cached = 0;
       for (int r = begin; r < end; ++r) {
-        const int64_t load = replicas_[r]->outstanding();
-        if (load < replicas_[idlest]->outstanding()) idlest = r;
-        busiest = std::max(busiest, load);
         const int64_t cached = replicas_[r]->CachedTokensFor(request);
         if (cached > best_cached ||
-            (cached == best_cached && best >= 0 && load < replicas_[best]->outstanding())) {
+            (cached == best_cached && best >= 0 && replicas_[r]->outstanding() < replicas_[best]->outstanding())) {
           best = r;
           best_cached = cached;
         }
       }
-      if (Unbalanced(busiest, replicas_[idlest]->outstanding()) || best < 0) return idlest;
+      if (best < 0) return idlest;
       const double match = static_cast<double>(best_cached) / static_cast<double>(request.input_tokens);
       return match > kPrefixRouterCacheThreshold ? best : idlest;
     }
