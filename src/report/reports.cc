@@ -81,11 +81,17 @@ std::vector<EstimateFigure> EstimateFigures(const Estimate& e, const HeadlineInt
 
 }  // namespace
 
-std::string DeploymentSummary(const Setup& s) {
-  const ParallelPlan& p = s.plan;
+// "tp4 pp1", with " ep8" and " cp2 ring" where they are used.
+static std::string ParallelismText(const ParallelPlan& p) {
   std::string par = fmt::format("tp{} pp{}", p.tp, p.pp);
   if (p.ep > 1) par += fmt::format(" ep{}", p.ep);
   if (p.cp > 1) par += fmt::format(" cp{} {}", p.cp, CpStyleName(p.cp_style));
+  return par;
+}
+
+std::string DeploymentSummary(const Setup& s) {
+  const ParallelPlan& p = s.plan;
+  std::string par = ParallelismText(p);
   if (p.dp > 1) par += fmt::format(", {} replicas", p.dp);
   std::string weights = Dt(s.precision.weight);
   if (s.precision.expert_weight != s.precision.weight && s.model.is_moe()) {
@@ -94,10 +100,8 @@ std::string DeploymentSummary(const Setup& s) {
   std::string where = fmt::format("{}x {} ({})", p.num_gpus(), s.gpu.slug, par);
   if (s.decode_pool) {
     const ParallelPlan& d = s.decode_pool->plan;
-    std::string dpar = fmt::format("tp{} pp{}", d.tp, d.pp);
-    if (d.ep > 1) dpar += fmt::format(" ep{}", d.ep);
     where = fmt::format("{} prefilling and {}x {} ({}, {} replica{}) decoding", where, d.num_gpus(),
-                        s.decode_pool->gpu.slug, dpar, d.dp, d.dp == 1 ? "" : "s");
+                        s.decode_pool->gpu.slug, ParallelismText(d), d.dp, d.dp == 1 ? "" : "s");
   }
   return fmt::format("{} on {}, weights {}, activations {}, KV {}, engine {}", s.model.slug, where, weights,
                      Dt(s.precision.activation), Dt(s.precision.kv), s.engine.name);
