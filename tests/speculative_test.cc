@@ -131,6 +131,34 @@ TEST(Speculative, GainsAtLowBatchAndLosesGroundAsVerificationTurnsComputeBound) 
   EXPECT_LT(gain_256, gain_1 - 0.1);
 }
 
+// Draft passes of one token a sequence are memoised (the estimate prices
+// them in pairs): the memo must not hand one model's price to another,
+// nor differ from the op-by-op breakdown.
+TEST(Speculative, MemoisedDraftPassesBelongToTheirModel) {
+  Scenario one = Llama8b("eagle3", 3, 0.7);
+  Scenario two = one;
+  two.gpu = "a100-80gb-sxm";
+  const StepTimeModel h100 = ResolveScenario(one).MakeStepTimeModel();
+  const StepTimeModel a100 = ResolveScenario(two).MakeStepTimeModel();
+  StepShape mixed;  // a chunk beside the decodes: the later passes come from the memo
+  mixed.prefill_seqs = 1;
+  mixed.prefill_tokens = 512;
+  mixed.decode_seqs = 16;
+  mixed.decode_context = 1000;
+  StepShape decode = mixed;
+  decode.prefill_seqs = 0;
+  decode.prefill_tokens = 0;
+  for (const StepTimeModel* perf : {&h100, &a100, &h100}) {
+    for (const StepShape& shape : {decode, mixed}) {
+      const StepTime quick = perf->Step(shape);
+      const StepTime full = perf->Step(shape, /*with_breakdown=*/true);
+      EXPECT_DOUBLE_EQ(quick.draft_ms, full.draft_ms);
+      EXPECT_DOUBLE_EQ(quick.step_ms, full.step_ms);
+    }
+  }
+  EXPECT_GT(a100.Step(mixed).draft_ms, 1.5 * h100.Step(mixed).draft_ms);
+}
+
 TEST(Speculative, DraftingHostTimeIsPerStepAndPerPass) {
   StepShape decode;
   decode.decode_seqs = 1;

@@ -49,7 +49,7 @@ std::vector<double> LoraPopularity(const LoraConfig& l) {
 }
 
 std::vector<PopularityBin> BinPopularity(const std::vector<double>& popularity) {
-  constexpr size_t kSingles = 64;
+  constexpr size_t kSingles = 16;
   constexpr double kBinRatio = 1.05;
   std::vector<PopularityBin> bins;
   size_t k = 0;
@@ -60,15 +60,16 @@ std::vector<PopularityBin> BinPopularity(const std::vector<double>& popularity) 
     double sum = 0;
     for (size_t i = k; i < end; ++i) sum += popularity[i];
     const double count = static_cast<double>(end - k);
-    bins.push_back({sum / count, count});
+    bins.push_back({sum / count, count, std::log1p(-sum / count)});
     k = end;
   }
   return bins;
 }
 
 double ExpectedDistinctAdapters(const std::vector<PopularityBin>& bins, double requests) {
+  if (requests <= 0) return 0;  // (0 x log(1 - 1) would be NaN for a lone adapter)
   double distinct = 0;
-  for (const PopularityBin& b : bins) distinct += b.count * (1 - std::exp(requests * std::log1p(-b.p)));
+  for (const PopularityBin& b : bins) distinct += b.count * (1 - std::exp(requests * b.log_miss));
   return distinct;
 }
 

@@ -154,6 +154,9 @@ class StepOpBuilder {
     Push(op);
   }
 
+  // Whether this step runs adapters on `target` (asked only when it runs any).
+  bool LoraOn(LoraTarget target) const { return lora_adapters_ > 0 && e_.lora.Targets(target); }
+
   static int Slices(bool a, bool b, bool c) { return (a ? 1 : 0) + (b ? 1 : 0) + (c ? 1 : 0); }
 
   // LoRA beside a projection of `in` inputs (on this GPU): each targeted
@@ -212,10 +215,8 @@ class StepOpBuilder {
       const double q_out = heads * a.head_dim * (a.output_gate ? 2 : 1);
       Gemm("qkv_proj", layers, tokens_, q_out + kv_heads * (a.head_dim + v_dims), h, 1,
            weight_bytes_, gemm_dtype_);
-      const LoraConfig& l = e_.lora;
-      Lora(layers, h, Slices(l.Targets(LoraTarget::kQ), l.Targets(LoraTarget::kK), l.Targets(LoraTarget::kV)),
-           (l.Targets(LoraTarget::kQ) ? q_out : 0) + (l.Targets(LoraTarget::kK) ? kv_heads * a.head_dim : 0) +
-               (l.Targets(LoraTarget::kV) ? kv_heads * v_dims : 0));
+      const bool q = LoraOn(LoraTarget::kQ), k = LoraOn(LoraTarget::kK), v = LoraOn(LoraTarget::kV);
+      Lora(layers, h, Slices(q, k, v), (q ? q_out : 0) + (k ? kv_heads * a.head_dim : 0) + (v ? kv_heads * v_dims : 0));
     }
     // RoPE over q and k (MLA: only the rope part of each head, plus the
     // shared rope key).
@@ -257,7 +258,7 @@ class StepOpBuilder {
       Elementwise("attention_gate", layers, tokens_ * heads * a.v_head_dim * 2 * 3, 1);
     }
     Gemm("o_proj", layers, tokens_, h, heads * a.v_head_dim, 1, weight_bytes_, gemm_dtype_);
-    if (!m_.mla && e_.lora.Targets(LoraTarget::kO)) Lora(layers, heads * a.v_head_dim, 1, h);
+    if (!m_.mla && LoraOn(LoraTarget::kO)) Lora(layers, heads * a.v_head_dim, 1, h);
   }
 
   void MlaProjections(double layers, double heads) {
@@ -508,13 +509,12 @@ class StepOpBuilder {
     const bool gated = m_.mlp == MlpKind::kGated;
     Gemm(gated ? "gate_up_proj" : "up_proj", layers, tokens_, (gated ? 2 : 1) * w, h, 1,
          weight_bytes_, gemm_dtype_);
-    const LoraConfig& l = e_.lora;
-    const int up_slices = Slices(gated && l.Targets(LoraTarget::kGate), l.Targets(LoraTarget::kUp), false);
+    const int up_slices = Slices(gated && LoraOn(LoraTarget::kGate), LoraOn(LoraTarget::kUp), false);
     Lora(layers, h, up_slices, up_slices * w);
     Elementwise("activation", layers, tokens_ * w * e_.activation.bytes_per_element,
                 e_.activation.kernels);
     Gemm("down_proj", layers, tokens_, h, w, 1, weight_bytes_, gemm_dtype_);
-    if (l.Targets(LoraTarget::kDown)) Lora(layers, w, 1, h);
+    if (LoraOn(LoraTarget::kDown)) Lora(layers, w, 1, h);
   }
 
   void MoeBlock(double layers) {

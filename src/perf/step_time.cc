@@ -1,6 +1,7 @@
 #include "perf/step_time.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -72,6 +73,8 @@ StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const
       efficiency_(efficiency),
       network_(network),
       speculator_(speculator) {
+  static std::atomic<uint64_t> models_built{0};
+  id_ = ++models_built;
   ValidatePlan(model_, plan_);
   if (engine_.lora.enabled()) {
     const LoraConfig& l = engine_.lora;
@@ -223,6 +226,26 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
   return t;
 }
 
+double StepTimeModel::DraftDecodePassMs(double decode_seqs, double decode_context) const {
+  // The estimate prices steps in pairs that differ only in their prompt
+  // chunks (a mean of f chunks as floor(f) and ceil(f), a step with and
+  // without the request's own chunk): the pairs' one-token passes repeat.
+  // The last one priced on this thread is kept.
+  struct Priced {
+    uint64_t draft = 0;
+    double decode_seqs = -1, decode_context = -1, ms = 0;
+  };
+  thread_local Priced last;
+  if (last.draft != draft_->id_ || last.decode_seqs != decode_seqs || last.decode_context != decode_context) {
+    StepShape shape;
+    shape.decode_seqs = decode_seqs;
+    shape.decode_context = decode_context;
+    const StepTime pass = draft_->Step(shape);
+    last = {draft_->id_, decode_seqs, decode_context, pass.kernels_ms + pass.gaps_ms};
+  }
+  return last.ms;
+}
+
 double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime* st) const {
   const int passes = engine_.speculative.tokens;
   // A dense draft under attention DP runs on each group's own sequences.
@@ -233,20 +256,21 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
   first.prefill_past = shape.prefill_past;
   first.decode_seqs = shape.decode_seqs / groups;
   first.decode_context = shape.decode_context;
-  const StepTime pass = draft_->Step(first, st != nullptr);
-  double ms = pass.kernels_ms + pass.gaps_ms;  // its launch gaps are its own
+  // A pass that drafts one token a sequence: every pass after the first,
+  // and the first when the step has no prompt chunks. A token further into
+  // the context changes nothing worth a second pricing.
+  const bool breakdown = st != nullptr;
+  StepTime pass;
+  double ms = 0;
+  if (first.prefill_seqs > 0 || breakdown) {
+    pass = draft_->Step(first, breakdown);
+    ms = pass.kernels_ms + pass.gaps_ms;  // its launch gaps are its own
+  } else {
+    ms = DraftDecodePassMs(first.decode_seqs, first.decode_context);
+  }
   if (first.decode_seqs > 0 && passes > 1) {
-    // The later passes draft one token a sequence; without prompt chunks
-    // the first did the same (a token further into the context changes
-    // nothing worth a second pricing).
-    double later_ms = ms;
-    if (first.prefill_seqs > 0) {
-      StepShape next;
-      next.decode_seqs = first.decode_seqs;
-      next.decode_context = shape.decode_context + 1;
-      const StepTime later = draft_->Step(next);
-      later_ms = later.kernels_ms + later.gaps_ms;
-    }
+    const double later_ms =
+        first.prefill_seqs > 0 ? DraftDecodePassMs(first.decode_seqs, first.decode_context) : ms;
     ms += (passes - 1) * later_ms;
   }
   // The target's hidden states of the tokens just computed, projected to

@@ -4,6 +4,7 @@
 // CPU overhead per step.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -107,6 +108,8 @@ class StepTimeModel {
   double GemmWaveEfficiency(const Op& op) const;
   // The drafting of a step whose decoding sequences verify drafts.
   double DraftMs(const StepShape& shape, bool cuda_graph, StepTime* st) const;
+  // GPU time of one draft pass over `decode_seqs` sequences, one token each.
+  double DraftDecodePassMs(double decode_seqs, double decode_context) const;
 
   ModelConfig model_;
   GpuSpec gpu_;
@@ -128,6 +131,9 @@ class StepTimeModel {
   double MemoryBytesPerUs(double bytes_per_kernel) const;
   double DecodeAttentionBytesPerUs(double bytes_per_kernel) const;
 
+  // Distinct for every model constructed (copies share it), so that a memo
+  // keyed by it cannot mistake a new model at a freed one's address.
+  uint64_t id_ = 0;
   double bytes_per_us_ = 0;           // achievable bandwidth, uncalibrated
   double datasheet_bytes_per_us_ = 0;  // what calibrated fractions are of
   int sms_ = 0;
