@@ -2,6 +2,7 @@
 // the draft priced from the same physics as any step, the memory a draft
 // takes, and the trade-off it must show (a gain at low batch that shrinks
 // as the verification pass turns compute-bound; acceptance 0 only costs).
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "catalog/scenario.h"
 #include "catalog/speculative.h"
 #include "core/error.h"
+#include "memory/memory_plan.h"
 #include "model/ops.h"
 #include "perf/setup.h"
 #include "serving/simulator.h"
@@ -64,6 +66,35 @@ TEST(Speculative, BadFiguresNameTheirPath) {
   EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 3, "acceptance": [0.8, 0.5]})"), InputError);
   EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 3, "acceptance": 1.5})"), InputError);
   EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 3, "typo": 1})"), InputError);
+}
+
+// SGLang's tree flags: 5 passes deep, top 4 a pass, 8 nodes verified.
+TEST(Speculative, TreesVerifyTheirNodesAndNeedTheirOwnAcceptance) {
+  const SpeculativeConfig tree =
+      Parse(R"({"method": "eagle3", "tokens": 5, "topk": 4, "verify_tokens": 8, "acceptance": 0.8})");
+  EXPECT_TRUE(tree.tree());
+  EXPECT_EQ(tree.VerifiedTokens(), 8);
+  // Tokens a step still follow the per-depth rates: 1 + 0.8 + ... + 0.8^5.
+  EXPECT_NEAR(tree.ExpectedTokensPerStep(), 1 + 0.8 + 0.64 + 0.512 + 0.4096 + 0.32768, 1e-12);
+  EXPECT_EQ(Parse(R"({"method": "eagle3", "tokens": 3})").VerifiedTokens(), 4);  // a chain: K + 1
+  const nlohmann::json j = SpeculativeToJson(tree);
+  EXPECT_EQ(j.at("topk"), 4);
+  EXPECT_EQ(j.at("verify_tokens"), 8);
+  // The published defaults are chains': a tree states its own rates.
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 5, "topk": 4, "verify_tokens": 8})"), InputError);
+  // A full-depth path and its root must fit (6), and no more than the
+  // tree drafts (1 + 4 + 4 x 16 = 69, capped at 64).
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 5, "topk": 4, "verify_tokens": 5, "acceptance": 0.8})"),
+               InputError);
+  EXPECT_NO_THROW(Parse(R"({"method": "eagle3", "tokens": 5, "topk": 4, "verify_tokens": 64, "acceptance": 0.8})"));
+  EXPECT_THROW(Parse(R"({"method": "eagle3", "tokens": 2, "topk": 2, "verify_tokens": 8, "acceptance": 0.8})"),
+               InputError);  // at most 1 + 2 + 1 x 4 = 7
+  try {
+    Parse(R"({"method": "eagle3", "tokens": 3, "verify_tokens": 8})");
+    FAIL() << "a chain that verifies more than its drafts";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("chain"), std::string::npos) << e.what();
+  }
 }
 
 // Verifying K = 3 drafts of one Llama-3.1-8B sequence at 1000 cached
@@ -199,6 +230,60 @@ TEST(Speculative, DraftTakesItsWeightsAndKvFromTheBudget) {
   EXPECT_DOUBLE_EQ(b.memory.kv_bytes_per_token - a.memory.kv_bytes_per_token, 4096);
 }
 
+// The same depth and rates as a tree: verification runs 8 tokens a
+// sequence instead of 6, the later draft passes 4 candidates a sequence.
+TEST(Speculative, TreeStepsCostTheirNodesAndCandidates) {
+  Scenario chain = Llama8b("eagle3", 5, 0.8);
+  Scenario tree = chain;
+  tree.speculative["topk"] = 4;
+  tree.speculative["verify_tokens"] = 8;
+  const StepTimeModel c = ResolveScenario(chain).MakeStepTimeModel();
+  const StepTimeModel t = ResolveScenario(tree).MakeStepTimeModel();
+  EXPECT_EQ(c.DecodeTokensComputed(), 6);
+  EXPECT_EQ(t.DecodeTokensComputed(), 8);
+  StepShape decode;
+  decode.decode_seqs = 64;
+  decode.decode_context = 1000;
+  const StepTime cs = c.Step(decode, true), ts = t.Step(decode, true);
+  auto lm_head_rows = [](const StepTime& st) {
+    for (const OpTime& o : st.ops) {
+      if (!o.draft && std::string(o.op.name) == "lm_head") return o.op.m;
+    }
+    return 0.0;
+  };
+  EXPECT_DOUBLE_EQ(lm_head_rows(cs), 64 * 6);
+  EXPECT_DOUBLE_EQ(lm_head_rows(ts), 64 * 8);
+  EXPECT_GT(ts.draft_ms, cs.draft_ms);
+  // The draft's breakdown adds up to its time (the fusion GEMM aside).
+  double draft_ops_ms = 0, fusion_ms = 0;
+  for (const OpTime& o : ts.ops) {
+    if (!o.draft) continue;
+    (std::string(o.op.name) == "draft_input_fusion" ? fusion_ms : draft_ops_ms) += o.time_us / 1e3;
+  }
+  EXPECT_GT(draft_ops_ms, 0);
+  EXPECT_LT(draft_ops_ms + fusion_ms, ts.draft_ms);  // its launch gaps are in draft_ms only
+  EXPECT_GT(draft_ops_ms + fusion_ms, 0.9 * ts.draft_ms);
+  // Same rates, so the same tokens a step: the tree only costs here.
+  EXPECT_GT(ItlMs(tree, 64), ItlMs(chain, 64));
+}
+
+// Engines hold KV slots for the tokens a step verifies beyond the one kept
+// (vLLM's num_lookahead_tokens): K more tokens a sequence.
+TEST(Speculative, SequencesHoldLookaheadSlots) {
+  const roofplan::Setup eagle = ResolveScenario(Llama8b("eagle3", 7, std::nullopt));
+  const StepTimeModel perf = eagle.MakeStepTimeModel();
+  Workload w;
+  w.isl = 1008;  // 1008 + 480 / 2 = 1248 tokens: 78 blocks of 16, and 79 with 7 more
+  w.osl = 480;
+  const Estimate e = EstimateSteadyState(perf, w, std::nullopt);
+  const ModelConfig& m = perf.model();
+  EXPECT_EQ(e.max_concurrency,
+            std::min<int64_t>(MaxConcurrentSequences(e.memory, m, perf.plan(), perf.precision(), 1248 + 7),
+                              perf.engine().max_num_seqs));
+  EXPECT_LT(MaxConcurrentSequences(e.memory, m, perf.plan(), perf.precision(), 1248 + 7),
+            MaxConcurrentSequences(e.memory, m, perf.plan(), perf.precision(), 1248));
+}
+
 TEST(Speculative, MethodsThatCannotWorkSayWhy) {
   Scenario mtp = Llama8b("mtp", 1, std::nullopt);
   try {
@@ -247,6 +332,17 @@ TEST(Speculative, SimulatedAcceptanceFollowsTheRates) {
   const double kept = static_cast<double>(r.spec_accepted_tokens) / r.spec_verifications;
   // About 16 x 2000 / 2.6 = 12300 draws: the mean's sd is about 0.009.
   EXPECT_NEAR(kept, 1.6, 0.04);
+}
+
+// A tree of 8 nodes, 3 deep, keeps at most 3 drafts a step however many
+// nodes it verifies; each decode puts 8 tokens through the target.
+TEST(Speculative, SimulatedTreesKeepOnePath) {
+  Scenario s = Llama8b("ngram", 3, 1.0);
+  s.speculative["topk"] = 3;
+  s.speculative["verify_tokens"] = 8;
+  const SimResult r = SimulateFixed(s, 200, 101, 4, 12);
+  EXPECT_EQ(r.spec_verifications, 12 * 25);
+  EXPECT_EQ(r.spec_accepted_tokens, 12 * 25 * 3);
 }
 
 }  // namespace

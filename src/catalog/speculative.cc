@@ -14,6 +14,8 @@ namespace {
 // Engines cap the draft length well below this (vLLM and SGLang examples
 // use 1-8; tree drafts verify up to 64 nodes, chains do not).
 constexpr int kMaxSpecTokens = 16;
+constexpr int kMaxTopk = 16;
+constexpr int kMaxVerifyTokens = 64;
 constexpr int64_t kMaxDraftVocab = 1 << 22;
 
 // Documented defaults where the method's acceptance is characteristic of
@@ -69,6 +71,8 @@ SpeculativeConfig ResolveSpeculative(SpeculativeConfig spec, const std::string& 
   if (spec.method == SpecMethod::kNone) {
     spec.tokens = 0;
     spec.acceptance.clear();
+    spec.topk = 1;
+    spec.verify_tokens = 0;
     return spec;
   }
   if (spec.tokens < 1 || spec.tokens > kMaxSpecTokens) {
@@ -78,6 +82,30 @@ SpeculativeConfig ResolveSpeculative(SpeculativeConfig spec, const std::string& 
   }
   if (spec.method == SpecMethod::kDraft && spec.draft_model.empty()) {
     throw InputError(file, path, "speculative method draft needs draft_model (a catalog slug or a config.json path)");
+  }
+  if (spec.tree()) {
+    // A full-depth path and its root must fit; a tree cannot hold more than
+    // the first pass's topk and each later pass's topk x topk candidates
+    // (SGLang keeps topk of them a pass, and picks the verified nodes among
+    // all it drafted).
+    const int most = std::min<int64_t>(kMaxVerifyTokens, 1 + spec.topk + int64_t{spec.tokens - 1} * spec.topk * spec.topk);
+    if (spec.verify_tokens < spec.tokens + 1 || spec.verify_tokens > most) {
+      throw InputError(file, path, fmt::format("tree drafts (topk {}) need verify_tokens, the tree nodes verified "
+                                              "(SGLang's speculative_num_draft_tokens), in [{}, {}] for {} "
+                                              "draft passes; got {}",
+                                              spec.topk, spec.tokens + 1, most, spec.tokens, spec.verify_tokens));
+    }
+    if (spec.acceptance.empty()) {
+      throw InputError(file, path, "tree drafts need acceptance: the share of steps whose accepted path reaches "
+                                   "each depth (the published defaults are a chain's), or one conditional rate");
+    }
+  } else {
+    if (spec.verify_tokens != 0 && spec.verify_tokens != spec.tokens + 1) {
+      throw InputError(file, path, fmt::format("a chain (topk 1) verifies its {} drafts and the root: verify_tokens "
+                                              "must be {} or absent, got {}",
+                                              spec.tokens, spec.tokens + 1, spec.verify_tokens));
+    }
+    spec.verify_tokens = spec.tokens + 1;
   }
   if (spec.acceptance.empty()) {
     for (const auto& d : kDefaults) {
@@ -108,7 +136,8 @@ SpeculativeConfig ResolveSpeculative(SpeculativeConfig spec, const std::string& 
 SpeculativeConfig ParseSpeculative(const nlohmann::json& value, const std::string& file,
                                    const std::string& path, SpeculativeConfig base) {
   JsonObject o(value, file, path);
-  o.RejectUnknownKeys({"method", "tokens", "acceptance", "draft_model", "draft_vocab", "source"});
+  o.RejectUnknownKeys({"method", "tokens", "acceptance", "draft_model", "draft_vocab", "source", "topk",
+                       "verify_tokens"});
   SpeculativeConfig s = base;
   if (auto method = o.OptionalString("method")) {
     const SpecMethod all[] = {SpecMethod::kNone, SpecMethod::kDraft, SpecMethod::kEagle3, SpecMethod::kMtp,
@@ -124,7 +153,10 @@ SpeculativeConfig ParseSpeculative(const nlohmann::json& value, const std::strin
     if (s.method != base.method) s.acceptance.clear();  // another method's figures do not carry over
   }
   if (auto k = o.OptionalIntegerIn("tokens", 0, kMaxSpecTokens)) {
-    if (static_cast<int>(*k) != base.tokens) s.acceptance.clear();
+    if (static_cast<int>(*k) != base.tokens) {
+      s.acceptance.clear();
+      s.verify_tokens = 0;
+    }
     s.tokens = static_cast<int>(*k);
   }
   if (o.Has("acceptance")) {
@@ -149,6 +181,11 @@ SpeculativeConfig ParseSpeculative(const nlohmann::json& value, const std::strin
   }
   if (auto d = o.OptionalString("draft_model")) s.draft_model = *d;
   if (auto v = o.OptionalIntegerIn("draft_vocab", 1, kMaxDraftVocab)) s.draft_vocab = *v;
+  if (auto k = o.OptionalIntegerIn("topk", 1, kMaxTopk)) {
+    if (static_cast<int>(*k) != base.topk) s.verify_tokens = 0;
+    s.topk = static_cast<int>(*k);
+  }
+  if (auto n = o.OptionalIntegerIn("verify_tokens", 2, kMaxVerifyTokens)) s.verify_tokens = static_cast<int>(*n);
   return s;
 }
 
@@ -160,6 +197,8 @@ nlohmann::json SpeculativeToJson(const SpeculativeConfig& s) {
   j["tokens_per_step"] = s.ExpectedTokensPerStep();
   if (s.method == SpecMethod::kDraft) j["draft_model"] = s.draft_model;
   if (s.method == SpecMethod::kEagle3) j["draft_vocab"] = s.draft_vocab;
+  j["topk"] = s.topk;
+  j["verify_tokens"] = s.verify_tokens;
   return j;
 }
 

@@ -33,8 +33,20 @@ struct SpeculativeConfig {
   // kEagle3: the head's LM-head vocabulary (EAGLE-3 heads map a reduced
   // draft vocabulary: 32000 for the Llama-3.1 heads).
   int64_t draft_vocab = 32000;
+  // Tree drafts (SGLang's speculative_eagle_topk and
+  // speculative_num_draft_tokens; TensorRT-LLM's dynamic tree): every
+  // draft pass after the first extends `topk` candidates a sequence, K
+  // passes deep, and the target verifies `verify_tokens` nodes of the tree
+  // (its root, the last sampled token, included) under a tree attention
+  // mask. topk 1 is a chain: K + 1 verified. `acceptance[i]` is then the
+  // share of steps whose accepted path reaches depth i + 1.
+  int topk = 1;
+  int verify_tokens = 0;  // resolved: K + 1 for a chain
 
   bool enabled() const { return method != SpecMethod::kNone && tokens > 0; }
+  bool tree() const { return topk > 1; }
+  // Tokens a decoding sequence puts through the target per step.
+  int VerifiedTokens() const { return enabled() ? verify_tokens : 1; }
   // Tokens a decoding sequence gains per step on average: 1 + the sum of
   // the per-position acceptance rates (E[accepted] = sum P(accepted >= i)).
   double ExpectedTokensPerStep() const;
@@ -54,7 +66,8 @@ SpeculativeConfig ResolveSpeculative(SpeculativeConfig spec, const std::string& 
 
 // Parses a "speculative" object (engine presets and scenarios):
 // {"method": "eagle3", "tokens": 3, "acceptance": 0.7 | [0.8, 0.5, 0.3],
-//  "draft_model": "llama-3.2-1b", "draft_vocab": 32000}. Unknown keys,
+//  "draft_model": "llama-3.2-1b", "draft_vocab": 32000,
+//  "topk": 4, "verify_tokens": 8}. Unknown keys,
 // out-of-range numbers and a list longer than `tokens` are errors.
 SpeculativeConfig ParseSpeculative(const nlohmann::json& value, const std::string& file,
                                    const std::string& path, SpeculativeConfig base);

@@ -65,7 +65,7 @@ struct CommonFlags {
   double price = 0, memory_fraction = 0;
   // Speculative decoding, over the scenario's and the preset's.
   std::string spec_method, spec_acceptance, spec_draft_model;
-  int spec_tokens = 0;
+  int spec_tokens = 0, spec_topk = 0, spec_verify_tokens = 0;
   // Multi-LoRA, over the scenario's and the preset's.
   int lora_adapters = -1, lora_rank = 0, max_loras = 0, max_cpu_loras = 0;
   double lora_zipf = -1;
@@ -106,6 +106,14 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
                   "acceptance: one conditional rate (0.7) or a rate per position (0.8,0.5,0.3) as vLLM "
                   "reports them (default for eagle3 and mtp: published figures)");
   app->add_option("--spec-draft-model", f->spec_draft_model, "draft model for --spec-method draft: slug or config.json");
+  app->add_option("--spec-topk", f->spec_topk,
+                  "tree drafts: candidates each draft pass extends per sequence (SGLang's speculative_eagle_topk; "
+                  "default 1, a chain)")
+      ->check(IntegerIn(1, 16));
+  app->add_option("--spec-verify-tokens", f->spec_verify_tokens,
+                  "tree drafts: nodes the target verifies per sequence, root included (SGLang's "
+                  "speculative_num_draft_tokens)")
+      ->check(IntegerIn(2, 64));
   app->add_option("--lora-adapters", f->lora_adapters, "multi-LoRA: distinct adapters the requests use (0: off)")
       ->check(IntegerIn(0, 1 << 20));
   app->add_option("--lora-rank", f->lora_rank, "LoRA rank r (default 16)")->check(IntegerIn(1, 1024));
@@ -212,12 +220,15 @@ Scenario BuildScenario(const CommonFlags& f) {
     s.calibration = f.calibration;
     s.calibration_origin = "--calibration";
   }
-  if (!f.spec_method.empty() || f.spec_tokens || !f.spec_acceptance.empty() || !f.spec_draft_model.empty()) {
+  if (!f.spec_method.empty() || f.spec_tokens || !f.spec_acceptance.empty() || !f.spec_draft_model.empty() ||
+      f.spec_topk || f.spec_verify_tokens) {
     if (s.speculative.is_null()) s.speculative = nlohmann::json::object();
     if (!f.spec_method.empty()) s.speculative["method"] = f.spec_method;
     if (f.spec_tokens) s.speculative["tokens"] = f.spec_tokens;
     if (!f.spec_acceptance.empty()) s.speculative["acceptance"] = AcceptanceFlag(f.spec_acceptance);
     if (!f.spec_draft_model.empty()) s.speculative["draft_model"] = f.spec_draft_model;
+    if (f.spec_topk) s.speculative["topk"] = f.spec_topk;
+    if (f.spec_verify_tokens) s.speculative["verify_tokens"] = f.spec_verify_tokens;
   }
   if (f.lora_adapters >= 0 || f.lora_rank || f.max_loras || f.max_cpu_loras || f.lora_zipf >= 0) {
     if (s.lora.is_null()) s.lora = nlohmann::json::object();

@@ -227,9 +227,12 @@ Setup ResolveScenario(const Scenario& s) {
     std::optional<ModelConfig> draft;
     if (spec.method == SpecMethod::kDraft) draft = ResolveModel(spec.draft_model);
     setup.speculator = BuildSpeculator(setup.model, spec, draft ? &*draft : nullptr);
-    setup.notes.push_back(fmt::format("speculative decoding: {} with {} draft tokens, {:.2f} tokens per "
-                                      "step; acceptance {}",
-                                      SpecMethodName(spec.method), spec.tokens, spec.ExpectedTokensPerStep(),
+    const std::string shape =
+        spec.tree() ? fmt::format("a tree of {} draft passes, top {}, {} nodes verified", spec.tokens, spec.topk,
+                                  spec.verify_tokens)
+                    : fmt::format("{} draft tokens", spec.tokens);
+    setup.notes.push_back(fmt::format("speculative decoding: {} with {}, {:.2f} tokens per step; acceptance {}",
+                                      SpecMethodName(spec.method), shape, spec.ExpectedTokensPerStep(),
                                       spec.acceptance_source));
   }
 

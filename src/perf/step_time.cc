@@ -269,10 +269,16 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
     ms = DraftDecodePassMs(first.decode_seqs, first.decode_context);
   }
   if (first.decode_seqs > 0 && passes > 1) {
-    const double later_ms =
-        first.prefill_seqs > 0 ? DraftDecodePassMs(first.decode_seqs, first.decode_context) : ms;
+    // A tree's later passes extend topk candidates a sequence, each a
+    // query over the sequence's context (SGLang runs them as topk
+    // sequences of the draft's batch).
+    const int topk = engine_.speculative.topk;
+    const double later_ms = first.prefill_seqs > 0 || topk > 1
+                                ? DraftDecodePassMs(first.decode_seqs * topk, first.decode_context)
+                                : ms;
     ms += (passes - 1) * later_ms;
   }
+  const double first_ms = pass.kernels_ms + pass.gaps_ms, passes_ms = ms;
   // The target's hidden states of the tokens just computed, projected to
   // the draft's input (kept in 16-bit, unsplit, as EAGLE heads load it).
   const double rows = (shape.prefill_seqs * shape.prefill_tokens + shape.decode_seqs * shape.decode_tokens) / groups;
@@ -285,10 +291,11 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
     if (st) st->ops.push_back(t);
   }
   if (st) {
-    // The draft's own ops, named as such, for breakdowns.
+    // The draft's own ops, named as such, for breakdowns: the first pass's,
+    // scaled to all the passes' time.
     for (OpTime t : pass.ops) {
       t.draft = true;
-      t.time_us *= passes;
+      if (first_ms > 0) t.time_us *= passes_ms / first_ms;
       st->ops.push_back(t);
     }
   }
@@ -301,7 +308,7 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   StepShape shape = requested;
   const bool speculating = engine_.speculative.enabled() && shape.decode_seqs > 0;
   if (speculating) {
-    shape.decode_tokens = engine_.speculative.tokens + 1;
+    shape.decode_tokens = engine_.speculative.VerifiedTokens();
     st.tokens_per_decode = engine_.speculative.ExpectedTokensPerStep();
   }
   if (engine_.lora.enabled() && shape.lora_adapters <= 0) {

@@ -83,7 +83,7 @@ class StepTimeModel {
   double TokensPerDecodeStep() const { return engine_.speculative.ExpectedTokensPerStep(); }
   // Tokens a decoding sequence puts through the target per step (K + 1).
   double DecodeTokensComputed() const {
-    return engine_.speculative.enabled() ? engine_.speculative.tokens + 1.0 : 1.0;
+    return engine_.speculative.VerifiedTokens();
   }
   const std::optional<Speculator>& speculator() const { return speculator_; }
   // Multi-LoRA (engine.lora on): adapters a batch of `seqs` sequences

@@ -386,6 +386,10 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
            const nlohmann::json& j = sp.speculative[static_cast<size_t>(v)];
            const std::string method = j.value("method", "none");
            c.speculative_label = method == "none" ? "no-spec" : fmt::format("{}x{}", method, j.value("tokens", 0));
+           // A tree: its topk and verified nodes ("eagle3x5k4n8").
+           if (method != "none" && j.value("topk", 1) > 1) {
+             c.speculative_label += fmt::format("k{}n{}", j.value("topk", 1), j.value("verify_tokens", 0));
+           }
          });
   if (out.empty()) {
     throw Error("the search space is empty: no GPU with a price and a verified bf16 peak, or every "

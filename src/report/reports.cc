@@ -263,9 +263,12 @@ Table EstimateTable(const Setup& s, const Workload& w, const Estimate& e, const 
   figure("end-to-end", e.e2e_ms, iv.e2e_ms, "ms");
   if (s.engine.speculative.enabled()) {
     const SpeculativeConfig& spec = s.engine.speculative;
-    Row(t, "speculative decoding", fmt::format("{} x{}", SpecMethodName(spec.method), spec.tokens),
+    Row(t, "speculative decoding",
+        fmt::format("{} x{}{}", SpecMethodName(spec.method), spec.tokens,
+                    spec.tree() ? fmt::format(" top{}", spec.topk) : std::string()),
         fmt::format("{} tokens per decode step ({} verified); decode step {} ms",
-                    FormatNumber(e.tokens_per_decode_step, 3), spec.tokens + 1, FormatNumber(e.decode_step_ms)));
+                    FormatNumber(e.tokens_per_decode_step, 3), spec.VerifiedTokens(),
+                    FormatNumber(e.decode_step_ms)));
   }
   if (s.engine.lora.enabled()) {
     const LoraConfig& l = s.engine.lora;

@@ -30,11 +30,13 @@ const char* ReplicaRoleName(ReplicaRole role) {
 }
 
 int64_t Replica::Remaining(const Sequence& s) const {
-  return s.computed < s.prompt_tokens ? s.prompt_tokens - s.computed : 1 + config_.spec_tokens;
+  return s.computed < s.prompt_tokens ? s.prompt_tokens - s.computed : std::max(1, config_.spec_verify_tokens);
 }
 
 int64_t Replica::DrawAccepted(int64_t drafts) {
   if (drafts <= 0) return 0;  // no speculation: no draw (a decode step of the 1M-request run takes ~60)
+  // A tree verifies more nodes than it is deep: at most one path is kept.
+  drafts = std::min(drafts, static_cast<int64_t>(config_.spec_acceptance.size()));
   const double u = std::uniform_real_distribution<double>(0, 1)(spec_rng_);
   int64_t accepted = 0;
   while (accepted < drafts && u < config_.spec_acceptance[static_cast<size_t>(accepted)]) ++accepted;
@@ -432,7 +434,7 @@ void Replica::Complete(int li, double now, StepResults* results) {
     const int64_t gained = w.decode ? std::min(1 + DrawAccepted(w.tokens - 1), r.output_tokens - s.generated)
                                     : 1;
     s.computed += w.decode ? gained : w.tokens;
-    if (w.decode && config_.spec_tokens > 0) {
+    if (w.decode && config_.spec_verify_tokens > 0) {
       ++spec_verifications_;
       spec_accepted_ += gained - 1;
     }

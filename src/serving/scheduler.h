@@ -74,11 +74,12 @@ struct ReplicaConfig {
   EnginePreset::Preemption preemption = EnginePreset::Preemption::kRecompute;
   int64_t swap_capacity_units = 0;  // host memory for swapped KV
   double swap_ms_per_unit = 0;      // PCIe time to move one unit either way
-  // Speculative decoding: a decoding sequence computes spec_tokens + 1
-  // tokens a step (against the token budget and its KV) and keeps 1 +
-  // the drafts accepted, drawn per sequence and step from the
-  // per-position rates (spec_acceptance[i]: P(draft i + 1 accepted)).
-  int spec_tokens = 0;
+  // Speculative decoding: a decoding sequence computes spec_verify_tokens
+  // tokens a step (K + 1, or a tree's nodes; against the token budget and
+  // its KV) and keeps 1 + the drafts accepted, drawn per sequence and step
+  // from the per-depth rates (spec_acceptance[i]: P(accepted path reaches
+  // depth i + 1)). 0: off.
+  int spec_verify_tokens = 0;
   std::vector<double> spec_acceptance;
   // Multi-LoRA: GPU slots for adapters (0: LoRA off; a request runs only
   // with its adapter in one), the adapters host memory keeps, and what a

@@ -199,7 +199,7 @@ Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()),
     config.lora_disk_ms = load.disk_ms;
   }
   if (e.speculative.enabled()) {
-    config.spec_tokens = e.speculative.tokens;
+    config.spec_verify_tokens = e.speculative.VerifiedTokens();
     config.spec_acceptance = e.speculative.acceptance;
   }
   const double unit_bytes = KvUnitBytes(memory, geometry);

@@ -152,7 +152,11 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   const double isl = static_cast<double>(w.isl), osl = static_cast<double>(w.osl);
   // KV a request holds: its whole length when the engine reserves it up
   // front, else its average over the request's life.
-  const double held_tokens = e.reserve_full_sequence ? isl + osl : isl + osl / 2;
+  // Under speculative decoding a sequence also holds slots for the tokens
+  // a step verifies beyond the one it keeps (vLLM allocates
+  // num_lookahead_tokens = K ahead; SGLang a tree's nodes).
+  const double held_tokens =
+      (e.reserve_full_sequence ? isl + osl : isl + osl / 2) + perf.DecodeTokensComputed() - 1;
   const int64_t kv_limit =
       MaxConcurrentSequences(est.memory, m, p, perf.precision(), held_tokens);
   const int64_t engine_limit = static_cast<int64_t>(e.max_num_seqs) * p.attention_dp() * p.pp;
