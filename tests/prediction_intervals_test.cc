@@ -19,6 +19,7 @@
 #include "planner/plan.h"
 #include "report/plan_report.h"
 #include "report/reports.h"
+#include "serving/load_regime.h"
 #include "serving/steady_state.h"
 #include "test_support.h"
 
@@ -354,6 +355,42 @@ TEST(PredictionIntervals, PlanConfidenceSizesForThePessimisticThroughput) {
 ShellResult Roofplan(const std::string& args) {
   return RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
                   ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>&1");
+}
+
+// The regime boundary is the model's own capacity: the sequences the
+// replicas hold, and the request rate they complete at that load.
+TEST(PredictionIntervals, SaturatedLoadsAreThoseBeyondTheModelsCapacity) {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.num_gpus = 2;  // two replicas of tp 1
+  s.tp = 1;
+  s.calibration = "none";
+  const roofplan::Setup setup = ResolveScenario(s);
+  const StepTimeModel perf = setup.MakeStepTimeModel();
+  const Estimate most = EstimateSteadyState(perf, Workload{1000, 250, std::nullopt, std::nullopt}, std::nullopt);
+  const int64_t held = most.max_concurrency * 2;
+  ASSERT_GT(held, 2);
+  ServingLoad load;
+  load.isl = 1000;
+  load.osl = 250;
+  load.concurrency = held;
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "serving");
+  load.concurrency = held + 1;
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "saturated");
+  load.concurrency.reset();
+  load.request_rate_per_s = 0.99 * most.requests_per_s;
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "serving");
+  load.request_rate_per_s = most.requests_per_s;
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "saturated");
+  load.concurrency = 8;  // capped: the queue waits at the client
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "serving");
+  load.concurrency.reset();
+  load.request_rate_per_s.reset();
+  load.num_requests = held;  // a burst the replicas take whole
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "serving");
+  load.num_requests = held + 1;
+  EXPECT_STREQ(ServingLoadRegime(perf, load), "saturated");
 }
 
 TEST(PredictionIntervals, CliFlags) {

@@ -111,7 +111,7 @@ const std::vector<std::string>& IntervalGpuGenerations() {
   return v;
 }
 const std::vector<std::string>& IntervalRegimes() {
-  static const std::vector<std::string> v = {"offline", "serving", "step", "*"};
+  static const std::vector<std::string> v = {"offline", "serving", "saturated", "step", "*"};
   return v;
 }
 const std::vector<std::string>& IntervalMetrics() {

@@ -48,7 +48,10 @@ constexpr double kDefaultIntervalCoverage = 0.8;
 //   engine_family:  trtllm, vllm, sglang, pytorch, *
 //   gpu_generation: ampere, ada, hopper, blackwell, *
 //   regime:         offline (max throughput), serving (finite rate or
-//                   closed loop), step (single step times), *
+//                   closed loop the deployment keeps up with), saturated
+//                   (more offered than it holds or completes: requests
+//                   queue; serving/load_regime.h), step (single step
+//                   times), *
 //   metric:         ttft_ms, itl_ms, e2e_ms, output_tokens_per_s, step_ms
 const std::vector<std::string>& IntervalEngineFamilies();
 const std::vector<std::string>& IntervalGpuGenerations();
@@ -87,7 +90,7 @@ struct IntervalKey {
   std::string engine_family;   // "" when the preset is of no known family: only "*" matches
   bool moe = false;
   std::string gpu_generation;  // "" for a generation the file cannot name (e.g. cdna3)
-  std::string regime;          // offline, serving or step
+  std::string regime;          // offline, serving, saturated or step
 
   std::string Describe() const;  // "vllm/dense/hopper/serving"
 };

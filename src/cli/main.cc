@@ -38,6 +38,7 @@
 #include "report/reports.h"
 #include "report/simulation_report.h"
 #include "report/table.h"
+#include "serving/load_regime.h"
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
@@ -289,9 +290,15 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
   // --concurrency max is the offline regime; a given concurrency is a
-  // closed loop, the serving regime.
-  const HeadlineIntervals iv = LookUpHeadlineIntervals(loaded.get(), setup, w.concurrency ? "serving" : "offline",
-                                                       interval_flags.coverage, loaded.off_note);
+  // closed loop, the serving regime, or saturated beyond what the replicas
+  // hold.
+  ServingLoad load;
+  load.isl = w.isl;
+  load.osl = w.osl;
+  load.concurrency = w.concurrency;
+  const HeadlineIntervals iv = LookUpHeadlineIntervals(
+      loaded.get(), setup, w.concurrency ? ServingLoadRegime(perf, load) : "offline", interval_flags.coverage,
+      loaded.off_note);
   Format format = *ParseFormat(f.format);
   if (format == Format::kJson) {
     PrintJson(EstimateJson(setup, w, e, iv));
@@ -589,8 +596,19 @@ int RunSimulate(const CommonFlags& f, const SimFlags& sf, const IntervalFlags& i
                  setup.model.slug.c_str(), static_cast<long long>(limits.max_context_tokens));
   }
 
-  const HeadlineIntervals iv = LookUpHeadlineIntervals(loaded.get(), setup, offline ? "offline" : "serving",
-                                                       interval_flags.coverage, loaded.off_note);
+  // A trace's load is what it is: classed as serving.
+  std::string regime = offline ? "offline" : "serving";
+  if (!offline && w.trace.empty() && !setup.decode_pool && !s.cluster.disaggregated()) {
+    ServingLoad load;
+    load.isl = w.isl ? w.isl->RoundedMean() : 1;
+    load.osl = w.osl ? w.osl->RoundedMean() : 1;
+    load.concurrency = w.concurrency;
+    if (w.arrival) load.request_rate_per_s = w.arrival->rate_per_s;
+    load.num_requests = w.num_requests;
+    regime = ServingLoadRegime(setup.MakeStepTimeModel(), load);
+  }
+  const HeadlineIntervals iv =
+      LookUpHeadlineIntervals(loaded.get(), setup, regime, interval_flags.coverage, loaded.off_note);
   Format format = *ParseFormat(f.format);
   if (format == Format::kJson) {
     PrintJson(SimulationJson(setup, w, options, result, iv));

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "model/params.h"
+#include "serving/load_regime.h"
 #include "validation/validate.h"
 
 namespace roofplan {
@@ -432,6 +433,15 @@ MeasuredCaseSet LoadServingCases(const std::string& path) {
     }
     for (const auto& [metric, value] : c.measured) run.metrics[RunMetricKey(metric)] = value;
     Fill(&c);
+    // A run offered more than the deployment completes queues for its
+    // whole length: its errors are a regime of their own for intervals.
+    ServingLoad load;
+    load.isl = static_cast<int64_t>(*run.mean_input_tokens);
+    load.osl = static_cast<int64_t>(*run.mean_output_tokens);
+    load.concurrency = run.max_concurrency;
+    if (run.request_rate && std::isfinite(*run.request_rate)) load.request_rate_per_s = run.request_rate;
+    load.num_requests = run.num_requests;
+    c.regime = ServingLoadRegime(c.setup.MakeStepTimeModel(), load);
     set.cases.push_back(std::move(c));
   }
   return set;
