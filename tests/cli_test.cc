@@ -234,14 +234,12 @@ TEST(Cli, EveryScenarioRuns) {
   for (const auto& entry : fs::directory_iterator(fs::path(ROOFPLAN_SOURCE_DIR) / "scenarios")) {
     if (entry.path().extension() != ".json") continue;
     ++count;
-    // A trace's load is for the simulator (the estimate takes lengths and
-    // a concurrency).
-    const bool trace = nlohmann::json::parse(ReadAll(entry.path().string()))["workload"].contains("trace");
-    const Result r = Roofplan(std::string(trace ? "simulate --num-requests 200" : "estimate") +
-                              " --scenario scenarios/" + entry.path().filename().string() + " --format json");
+    // Every load estimates: a trace or a rate as the closed loop that
+    // completes it.
+    const Result r = Roofplan("estimate --scenario scenarios/" + entry.path().filename().string() + " --format json");
     ASSERT_EQ(r.status, 0) << entry.path() << ": " << r.err;
     const nlohmann::json j = nlohmann::json::parse(r.out);
-    if (!trace) EXPECT_TRUE(j["fits"].get<bool>()) << entry.path() << ": " << j.value("note", "");
+    EXPECT_TRUE(j["fits"].get<bool>()) << entry.path() << ": " << j.value("note", "");
     EXPECT_GT(j["output_tokens_per_s"].get<double>(), 0) << entry.path();
   }
   EXPECT_GE(count, 6);

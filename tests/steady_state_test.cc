@@ -9,6 +9,7 @@
 #include "catalog/catalog.h"
 #include "core/error.h"
 #include "hardware/efficiency.h"
+#include "serving/open_loop.h"
 #include "serving/steady_state.h"
 
 namespace roofplan {
@@ -210,6 +211,22 @@ TEST(SteadyState, FiniteJobSplitsOverReplicas) {
 TEST(SteadyState, FiniteJobNeedsAPositiveCount) {
   const StepTimeModel perf = Llama8bOnH100();
   EXPECT_THROW(EstimateSteadyState(perf, Workload{500, 300, 64, 0}, kUsdPerGpuHour), Error);
+}
+
+// Little's law: the closed loop that completes a rate is the fewest users
+// whose throughput reaches it; at or past the offline maximum, none does.
+TEST(SteadyState, OpenLoopIsTheFewestUsersThatCompleteTheRate) {
+  const StepTimeModel perf = Llama8bOnH100();
+  const double rate = 0.5 * Serve(perf, 1000, 250, 64).requests_per_s;
+  const OpenLoopConcurrency c = ConcurrencyForRate(perf, 1000, 250, rate);
+  ASSERT_FALSE(c.saturated);
+  EXPECT_GE(Serve(perf, 1000, 250, c.concurrency).requests_per_s, rate);
+  EXPECT_LT(Serve(perf, 1000, 250, c.concurrency - 1).requests_per_s, rate);
+  EXPECT_LT(c.concurrency, 64);
+  const OpenLoopConcurrency too_many = ConcurrencyForRate(perf, 1000, 250, 1.01 * c.max.requests_per_s);
+  EXPECT_TRUE(too_many.saturated);
+  EXPECT_EQ(too_many.concurrency, c.max.concurrency);
+  EXPECT_EQ(ConcurrencyForRate(perf, 1000, 250, 1e-6).concurrency, 1);
 }
 
 }  // namespace

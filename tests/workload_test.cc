@@ -393,6 +393,23 @@ TEST(WorkloadTrace, CsvReplaysRowsRelativeToTheFirst) {
   EXPECT_EQ(rs[2].prefix_id, -1);
 }
 
+// Means of 100, 200, 300 and 20, 30, 1 (17 rounded); two gaps over 2 s.
+TEST(WorkloadTrace, LoadInSummary) {
+  const std::string path = WriteTemp("load.csv",
+                                     "arrival_time_s,input_tokens,output_tokens\n"
+                                     "10.0,100,20\n"
+                                     "10.5,200,30\n"
+                                     "12,300,1\n");
+  const TraceLoad t = ReadTraceLoad(path);
+  EXPECT_EQ(t.requests, 3);
+  EXPECT_EQ(t.mean_input_tokens, 200);
+  EXPECT_EQ(t.mean_output_tokens, 17);
+  EXPECT_DOUBLE_EQ(t.span_s, 2);
+  EXPECT_DOUBLE_EQ(t.requests_per_s, 1);
+  EXPECT_THROW(ReadTraceLoad(WriteTemp("one.csv", "arrival_time_s,input_tokens,output_tokens\n1,10,10\n")),
+               InputError);
+}
+
 TEST(WorkloadTrace, CsvWithPrefixColumnsQuotesAndOtherNames) {
   std::string path = WriteTemp("trace.csv",
                                "\"timestamp\",prompt_tokens,osl,prefix_id,prefix_tokens,note\n"

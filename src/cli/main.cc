@@ -39,6 +39,7 @@
 #include "report/simulation_report.h"
 #include "report/table.h"
 #include "serving/load_regime.h"
+#include "serving/open_loop.h"
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
@@ -274,6 +275,21 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
     ws.concurrency = ParseCount("--concurrency", concurrency, kMaxConcurrency);
     ws.concurrency_max = false;
   }
+  // An open loop (the scenario's arrival rate, or a trace's own arrivals)
+  // is estimated as the closed loop that completes the same request rate.
+  const bool open_loop = !ws.concurrency && !ws.concurrency_max && (ws.arrival || !ws.trace.empty());
+  std::optional<double> offered_per_s;
+  std::string load_source;
+  if (open_loop && !ws.trace.empty()) {
+    const TraceLoad t = ReadTraceLoad(ws.trace);
+    if (!ws.isl) ws.isl = LengthSpec::Fixed(t.mean_input_tokens);
+    if (!ws.osl) ws.osl = LengthSpec::Fixed(t.mean_output_tokens);
+    offered_per_s = t.requests_per_s;
+    load_source = fmt::format("the trace's {} requests over {:.4g} s", t.requests, t.span_s);
+  } else if (open_loop) {
+    offered_per_s = ws.arrival->rate_per_s;
+    load_source = "workload.arrival";
+  }
   if (!ws.isl || !ws.osl) throw Error("estimate needs --isl and --osl (or a scenario with workload.isl and workload.osl)");
   Setup setup = ResolveScenario(s);
   if (setup.decode_pool) {
@@ -287,8 +303,29 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   // run, not this estimate's stream).
   if (num_requests > 0) w.num_requests = num_requests;
   if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
+  bool saturated = false;
+  if (offered_per_s) {
+    const OpenLoopConcurrency c = ConcurrencyForRate(perf, w.isl, w.osl, *offered_per_s);
+    if (!c.max.memory.fits) throw DoesNotFitError(c.max.memory.why_not);
+    saturated = c.saturated;
+    w.concurrency = c.concurrency;
+    setup.notes.push_back(
+        saturated
+            ? fmt::format("open loop at {:.4g} req/s ({}): more than the {:.4g} req/s this deployment completes "
+                          "at most; requests queue without bound, and the figures are those of the offline "
+                          "maximum (`simulate` shows the queue grow)",
+                          *offered_per_s, load_source, c.max.requests_per_s)
+            : fmt::format("open loop at {:.4g} req/s ({}): estimated as the closed loop of {} users that "
+                          "completes it (Little's law); bursts of random arrivals add queueing this leaves "
+                          "out (`simulate` has it)",
+                          *offered_per_s, load_source, c.concurrency));
+  }
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
+  if (saturated) {
+    e.fits = false;
+    e.fit_note = fmt::format("saturated: {:.4g} req/s offered, {:.4g} completed", *offered_per_s, e.requests_per_s);
+  }
   // --concurrency max is the offline regime; a given concurrency is a
   // closed loop, the serving regime, or saturated beyond what the replicas
   // hold.
@@ -296,9 +333,9 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   load.isl = w.isl;
   load.osl = w.osl;
   load.concurrency = w.concurrency;
-  const HeadlineIntervals iv = LookUpHeadlineIntervals(
-      loaded.get(), setup, w.concurrency ? ServingLoadRegime(perf, load) : "offline", interval_flags.coverage,
-      loaded.off_note);
+  const char* regime = !w.concurrency ? "offline" : saturated ? "saturated" : ServingLoadRegime(perf, load);
+  const HeadlineIntervals iv =
+      LookUpHeadlineIntervals(loaded.get(), setup, regime, interval_flags.coverage, loaded.off_note);
   Format format = *ParseFormat(f.format);
   if (format == Format::kJson) {
     PrintJson(EstimateJson(setup, w, e, iv));

@@ -871,6 +871,30 @@ std::unique_ptr<RequestSource> OpenTrace(const std::string& path, const Workload
   return std::make_unique<TraceSource>(path, limits, std::nullopt);
 }
 
+TraceLoad ReadTraceLoad(const std::string& path) {
+  const std::unique_ptr<RequestSource> trace = OpenTrace(path, WorkloadLimits());
+  TraceLoad load;
+  double input = 0, output = 0, first_s = 0, last_s = 0;
+  while (const std::optional<Request> r = trace->Next()) {
+    if (load.requests == 0) first_s = r->arrival_s;
+    last_s = r->arrival_s;
+    input += static_cast<double>(r->input_tokens);
+    output += static_cast<double>(r->output_tokens);
+    ++load.requests;
+  }
+  load.span_s = last_s - first_s;
+  if (load.requests < 2 || !(load.span_s > 0)) {
+    throw InputError(path, "$", fmt::format("a trace of {} requests arriving over {} s has no arrival rate to "
+                                            "estimate at; give --concurrency, or simulate it",
+                                            load.requests, load.span_s));
+  }
+  const double n = static_cast<double>(load.requests);
+  load.mean_input_tokens = std::max<int64_t>(1, std::llround(input / n));
+  load.mean_output_tokens = std::max<int64_t>(1, std::llround(output / n));
+  load.requests_per_s = (n - 1) / load.span_s;
+  return load;
+}
+
 std::unique_ptr<RequestSource> MakeRequestSource(const WorkloadSpec& spec,
                                                  const WorkloadLimits& limits) {
   if (!spec.trace.empty()) {

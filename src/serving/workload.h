@@ -69,4 +69,16 @@ std::unique_ptr<RequestSource> MakeRequestSource(const WorkloadSpec& spec,
 // The trace reader on its own (also used by MakeRequestSource).
 std::unique_ptr<RequestSource> OpenTrace(const std::string& path, const WorkloadLimits& limits);
 
+// A trace's load in summary: its mean lengths (rounded, at least 1) and
+// its mean arrival rate, (requests - 1) over the time from the first
+// arrival to the last. Throws InputError for a trace of fewer than two
+// requests or whose arrivals span no time (no rate to speak of).
+struct TraceLoad {
+  int64_t requests = 0;
+  int64_t mean_input_tokens = 0, mean_output_tokens = 0;
+  double span_s = 0;
+  double requests_per_s = 0;
+};
+TraceLoad ReadTraceLoad(const std::string& path);
+
 }  // namespace roofplan
