@@ -245,6 +245,15 @@ TEST(Cli, EveryScenarioRuns) {
   EXPECT_GE(count, 6);
 }
 
+TEST(Cli, UnsplitLongPromptsAreRefusedWithTheWayOut) {
+  const Result estimate = Roofplan("estimate --model llama-3.1-8b --gpu h100-sxm --engine trtllm-1.0 --isl 9000 "
+                                   "--osl 100");
+  ExpectCleanFailure(estimate, {"9000", "max_num_batched_tokens 8192", "splits_long_prompts"});
+  const Result simulate = Roofplan("simulate --model llama-3.1-8b --gpu h100-sxm --engine trtllm-1.0 --isl 9000 "
+                                   "--osl 100 --concurrency 2 --num-requests 4");
+  ExpectCleanFailure(simulate, {"request 0", "9000", "splits_long_prompts"});
+}
+
 TEST(Cli, EveryScenarioSimulates) {
   for (const auto& entry : fs::directory_iterator(fs::path(ROOFPLAN_SOURCE_DIR) / "scenarios")) {
     if (entry.path().extension() != ".json") continue;

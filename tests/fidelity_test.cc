@@ -20,6 +20,7 @@
 #include "validation/measured_cases.h"
 #include "perf/setup.h"
 #include "perf/step_time.h"
+#include "serving/steady_state.h"
 #include "test_support.h"
 
 namespace roofplan {
@@ -103,6 +104,23 @@ TEST(EngineHostTime, CudaGraphCaptureLimit) {
   EXPECT_FALSE(perf.Step(Decode(513)).cuda_graph);
   e.cuda_graph_max_batch = 0;  // no limit
   EXPECT_TRUE(Llama8bOnH100(e).Step(Decode(4096)).cuda_graph);
+}
+
+// TensorRT-LLM 1.0 does not split prompts (enable_chunked_prefill off):
+// one longer than max_num_tokens (8192) is refused, by the estimate, the
+// simulator and the CLI alike, with the way out named.
+TEST(EngineHostTime, UnsplitLongPromptsAreRefused) {
+  const EnginePreset trtllm = ResolveEngine("trtllm-1.0");
+  EXPECT_FALSE(trtllm.splits_long_prompts);
+  EXPECT_EQ(trtllm.PromptRefusal(8192), "");
+  const std::string why = trtllm.PromptRefusal(8193);
+  EXPECT_NE(why.find("8193"), std::string::npos) << why;
+  EXPECT_NE(why.find("splits_long_prompts"), std::string::npos) << why;
+  EXPECT_EQ(ResolveEngine("vllm").PromptRefusal(100000), "");  // V1 chunks any prompt
+  const Estimate refused = EstimateSteadyState(Llama8bOnH100(trtllm), Workload{9000, 100, 1, std::nullopt}, std::nullopt);
+  EXPECT_FALSE(refused.fits);
+  EXPECT_EQ(refused.fit_note, trtllm.PromptRefusal(9000));
+  EXPECT_TRUE(EstimateSteadyState(Llama8bOnH100(trtllm), Workload{8000, 100, 1, std::nullopt}, std::nullopt).fits);
 }
 
 // TensorRT-LLM pads a decode batch of 300 to its 384 graph: the GEMMs

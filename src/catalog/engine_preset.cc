@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "catalog/json_reader.h"
 #include "core/units.h"
 
@@ -66,7 +68,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "kv_cache_write", "gemm_kernels_per_matmul",
                        "repeat_kv_before_prefill_attention", "prefill_attention",
                        "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "expert_load_cv", "kv_block_tokens", "max_num_seqs",
-                       "max_num_batched_tokens", "chunked_prefill", "memory_fraction",
+                       "max_num_batched_tokens", "chunked_prefill", "splits_long_prompts", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
                        "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
@@ -153,6 +155,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.max_num_batched_tokens =
       PositiveInt(o, "max_num_batched_tokens", base.max_num_batched_tokens, kMaxBatchedTokens);
   e.chunked_prefill = o.OptionalBool("chunked_prefill").value_or(base.chunked_prefill);
+  e.splits_long_prompts = o.OptionalBool("splits_long_prompts").value_or(base.splits_long_prompts);
   if (auto f = o.OptionalNumber("memory_fraction")) {
     if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
     e.memory_fraction = *f;
@@ -215,6 +218,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"max_num_seqs", e.max_num_seqs},
           {"max_num_batched_tokens", e.max_num_batched_tokens},
           {"chunked_prefill", e.chunked_prefill},
+          {"splits_long_prompts", e.splits_long_prompts},
           {"memory_fraction", e.memory_fraction},
           {"fraction_of_free_memory", e.fraction_of_free_memory},
           {"reserve_full_sequence", e.reserve_full_sequence},
@@ -229,6 +233,14 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"draft_pass_overhead_us", e.draft_pass_overhead_us},
           {"lora", LoraToJson(e.lora)},
           {"kv_offload", KvOffloadToJson(e.kv_offload)}};
+}
+
+std::string EnginePreset::PromptRefusal(int64_t tokens) const {
+  if (splits_long_prompts || tokens <= max_num_batched_tokens) return "";
+  return fmt::format("a prompt of {} tokens exceeds max_num_batched_tokens {}, and the {} preset does not split "
+                     "long prompts (TensorRT-LLM: enable_chunked_prefill off refuses them); turn chunking on "
+                     "(\"splits_long_prompts\": true) or raise max_num_batched_tokens",
+                     tokens, max_num_batched_tokens, name);
 }
 
 }  // namespace roofplan

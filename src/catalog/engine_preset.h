@@ -4,6 +4,7 @@
 // may override any field.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,12 @@ struct EnginePreset {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
   bool chunked_prefill = true;  // prefill chunks share steps with decodes
+  // Whether a prompt longer than max_num_batched_tokens is prefilled in
+  // chunks of it (vLLM V1, SGLang, TensorRT-LLM with enable_chunked_prefill).
+  // False: the engine refuses it (TensorRT-LLM 1.0's default: llm.py
+  // _check_arguments, "The sum of prompt length ... should not exceed
+  // max_num_tokens"); whole prompts still share steps with decodes.
+  bool splits_long_prompts = true;
   // When the KV cache runs out mid-run the newest running request is
   // preempted: its cache dropped and recomputed later (vLLM V1 default), or
   // copied to host memory over PCIe and back (vLLM V0 swap mode).
@@ -163,6 +170,9 @@ struct EnginePreset {
   LoraConfig lora;
   // KV offload tiers below the GPU (off unless turned on).
   KvOffloadConfig kv_offload;
+
+  // Why the engine refuses a prompt of `tokens`, or "" when it takes it.
+  std::string PromptRefusal(int64_t tokens) const;
 };
 
 // Bounds on a preset's batch limits, shared by plan search spaces: far

@@ -320,6 +320,7 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
                           "out (`simulate` has it)",
                           *offered_per_s, load_source, c.concurrency));
   }
+  if (std::string why = setup.engine.PromptRefusal(w.isl); !why.empty()) throw DoesNotFitError(why);
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
   if (saturated) {

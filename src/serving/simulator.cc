@@ -412,6 +412,9 @@ int Simulation::Route(int begin, int end, const Request& request) {
 }
 
 void Simulation::Arrive(Request request, double now) {
+  if (std::string why = setup_.engine.PromptRefusal(request.input_tokens); !why.empty()) {
+    throw DoesNotFitError("request " + std::to_string(request.id) + ": " + why);
+  }
   // The decoding replica holds the whole sequence (in a prefill pool of
   // its own, the prompt).
   const int64_t tokens = request.input_tokens + request.output_tokens - 1;

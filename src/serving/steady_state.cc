@@ -167,6 +167,11 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     est.fit_note = est.memory.why_not;
     return est;
   }
+  if (std::string why = e.PromptRefusal(w.isl); !why.empty()) {
+    est.fits = false;
+    est.fit_note = std::move(why);
+    return est;
+  }
   if (w.concurrency) {
     est.concurrency = *w.concurrency;
     est.concurrency_per_replica = (est.concurrency + p.dp - 1) / p.dp;

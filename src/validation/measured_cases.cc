@@ -135,8 +135,16 @@ nlohmann::json EngineOverrides(const nlohmann::json& args_json) {
     const std::regex pattern(std::string(key) + R"([:= "]+(\d+))");
     if (std::regex_search(args, m, pattern)) out[key] = std::stoi(m[1].str());
   }
+  // TensorRT-LLM's --max_num_tokens; where a row's variant label restates
+  // it, the label (the last mention) is the run's.
+  static const std::regex kMaxNumTokens(R"(max_num_tokens[:= "]+(\d+))");
+  for (auto it = std::sregex_iterator(args.begin(), args.end(), kMaxNumTokens); it != std::sregex_iterator(); ++it) {
+    out["max_num_batched_tokens"] = std::stoi((*it)[1].str());
+  }
   // vLLM's --async-scheduling (opt-in before 0.14).
   if (args.find("__async_scheduling") != std::string::npos) out["overlap_scheduling"] = true;
+  // TensorRT-LLM's --enable_chunked_prefill: long prompts are split.
+  if (args.find("enable_chunked_prefill") != std::string::npos) out["splits_long_prompts"] = true;
   return out;
 }
 
@@ -268,7 +276,12 @@ MeasuredCaseSet LoadPublishedCases(const std::string& path) {
           ResolveModel(c.model), ResolveGpu(c.gpu), row_tp, pp, *s.weight_dtype,
           s.kv_dtype.value_or(DType::kBf16), static_cast<double>(c.workload.isl),
           static_cast<double>(c.workload.osl));
-      s.engine_overrides = {{"preset", s.engine}, {"max_num_seqs", batch}, {"max_num_batched_tokens", tokens}};
+      // trtllm-bench's PyTorch path runs without chunked prefill unless
+      // asked, and then raises max_num_tokens to hold the longest prompt
+      // beside a full batch (bench/benchmark/utils/general.py get_settings:
+      // max(max_num_tokens, max_isl + max_batch_size)).
+      const int budget = c.release == "v1.0" ? std::max<int>(tokens, static_cast<int>(c.workload.isl) + batch) : tokens;
+      s.engine_overrides = {{"preset", s.engine}, {"max_num_seqs", batch}, {"max_num_batched_tokens", budget}};
       c.workload.num_requests = TrtllmBenchNumRequests(c.workload.isl, c.workload.osl);
     }
     c.id = fmt::format("{} {} {} {}/{} {}", c.model, c.gpu, layout, c.workload.isl, c.workload.osl,
