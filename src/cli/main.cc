@@ -323,6 +323,7 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   if (std::string why = setup.engine.PromptRefusal(w.isl); !why.empty()) throw DoesNotFitError(why);
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
+  AddReportedStepTimes(perf, w, &e);
   if (saturated) {
     e.fits = false;
     e.fit_note = fmt::format("saturated: {:.4g} req/s offered, {:.4g} completed", *offered_per_s, e.requests_per_s);

@@ -242,16 +242,7 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   // A waiting request waits for (queued / running) of a cycle on average.
   const double wait_ms = queued > 0 ? cycle_ms * queued / running : 0;
 
-  StepShape alone;
-  alone.prefill_seqs = 1;
-  alone.prefill_tokens = isl;
-  alone.lora_adapters = adapters > 0 ? 1 : 0;
-  est.prefill_step_ms = perf.Step(alone).step_ms;
-  StepShape decode;
-  decode.decode_seqs = std::max(1.0, running / p.pp);  // one microbatch
-  decode.decode_context = isl + osl / 2;
-  decode.lora_adapters = adapters;
-  est.decode_step_ms = perf.Step(decode).step_ms;
+  est.lora_adapters_per_step = adapters;
   est.steps_per_cycle = cycle.steps;
   est.tokens_per_decode_step = perf.TokensPerDecodeStep();
   est.running_per_replica = running;
@@ -304,6 +295,22 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     }
   }
   return est;
+}
+
+void AddReportedStepTimes(const StepTimeModel& perf, const Workload& workload, Estimate* est) {
+  if (est->running_per_replica <= 0) return;  // nothing ran: memory or the prompt refused it
+  const double isl = static_cast<double>(workload.isl), osl = static_cast<double>(workload.osl);
+  const double adapters = est->lora_adapters_per_step;
+  StepShape alone;
+  alone.prefill_seqs = 1;
+  alone.prefill_tokens = isl;
+  alone.lora_adapters = adapters > 0 ? 1 : 0;
+  est->prefill_step_ms = perf.Step(alone).step_ms;
+  StepShape decode;
+  decode.decode_seqs = std::max(1.0, est->running_per_replica / perf.plan().pp);  // one microbatch
+  decode.decode_context = isl + osl / 2;
+  decode.lora_adapters = adapters;
+  est->decode_step_ms = perf.Step(decode).step_ms;
 }
 
 }  // namespace roofplan

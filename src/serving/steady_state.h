@@ -59,8 +59,10 @@ struct Estimate {
   // latencies stay those of a request in a full cohort.
   double makespan_s = 0;
 
-  double prefill_step_ms = 0;  // one step of the request's prefill alone
-  double decode_step_ms = 0;   // one decode step at the steady batch
+  // Reports only (AddReportedStepTimes; 0 until then): one step of the
+  // request's prefill alone, one decode step at the steady batch.
+  double prefill_step_ms = 0;
+  double decode_step_ms = 0;
   double steps_per_cycle = 0;
   // Output tokens a decoding sequence gains per step: 1, or 1 + the
   // expected accepted drafts under speculative decoding.
@@ -74,6 +76,7 @@ struct Estimate {
   double lora_slot_hit_rate = 0;
   double lora_load_ms = 0;
   double lora_loads_per_s = 0;
+  double lora_adapters_per_step = 0;  // distinct adapters a step holds (0: LoRA off)
   MemoryPlan memory;
 };
 
@@ -82,5 +85,12 @@ struct Estimate {
 // fits = false with the reason (callers decide whether that is an error).
 Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& workload,
                              std::optional<double> usd_per_gpu_hour);
+
+// Fills the two step times a report shows beside an estimate `est` made
+// of `workload` (prefill_step_ms, decode_step_ms). They are not part of
+// EstimateSteadyState: the planner calls it for every candidate and load
+// and needs neither, and they are two of its six step pricings. No-op for
+// an estimate that ran nothing (memory, or a refused prompt).
+void AddReportedStepTimes(const StepTimeModel& perf, const Workload& workload, Estimate* est);
 
 }  // namespace roofplan
