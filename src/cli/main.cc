@@ -303,6 +303,7 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
   // run, not this estimate's stream).
   if (num_requests > 0) w.num_requests = num_requests;
   if (!ws.concurrency && !ws.concurrency_max) w.concurrency = 1;
+  if (std::string why = setup.engine.PromptRefusal(w.isl); !why.empty()) throw DoesNotFitError(why);
   bool saturated = false;
   if (offered_per_s) {
     const OpenLoopConcurrency c = ConcurrencyForRate(perf, w.isl, w.osl, *offered_per_s);
@@ -320,7 +321,6 @@ int RunEstimate(const CommonFlags& f, const std::string& isl, const std::string&
                           "out (`simulate` has it)",
                           *offered_per_s, load_source, c.concurrency));
   }
-  if (std::string why = setup.engine.PromptRefusal(w.isl); !why.empty()) throw DoesNotFitError(why);
   Estimate e = EstimateSteadyState(perf, w, setup.usd_per_gpu_hour);
   if (!e.memory.fits) throw DoesNotFitError(e.memory.why_not);
   AddReportedStepTimes(perf, w, &e);

@@ -1,7 +1,5 @@
 #include "serving/load_regime.h"
 
-#include "serving/steady_state.h"
-
 namespace roofplan {
 
 const char* ServingLoadRegime(const StepTimeModel& perf, const ServingLoad& load) {
@@ -12,11 +10,13 @@ const char* ServingLoadRegime(const StepTimeModel& perf, const ServingLoad& load
   // A cap on requests in flight keeps the queue at the client, whatever
   // the rate behind it.
   if (load.concurrency) return *load.concurrency > held ? "saturated" : "serving";
-  if (load.request_rate_per_s) {
-    return *load.request_rate_per_s >= capacity.requests_per_s ? "saturated" : "serving";
-  }
+  if (load.request_rate_per_s) return RateSaturates(capacity, *load.request_rate_per_s) ? "saturated" : "serving";
   if (load.num_requests) return *load.num_requests > held ? "saturated" : "serving";
   return "serving";
+}
+
+bool RateSaturates(const Estimate& capacity, double requests_per_s) {
+  return !capacity.fits || requests_per_s >= capacity.requests_per_s;
 }
 
 }  // namespace roofplan

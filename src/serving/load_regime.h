@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "perf/step_time.h"
+#include "serving/steady_state.h"
 
 namespace roofplan {
 
@@ -33,5 +34,10 @@ struct ServingLoad {
 // offline maximum request throughput (utilisation of 1 or more); else
 // "serving".
 const char* ServingLoadRegime(const StepTimeModel& perf, const ServingLoad& load);
+
+// The open-loop rule on its own: `requests_per_s` offered to a deployment
+// whose offline maximum is `capacity` saturates it (utilisation of 1 or
+// more, or nothing runs at all).
+bool RateSaturates(const Estimate& capacity, double requests_per_s);
 
 }  // namespace roofplan

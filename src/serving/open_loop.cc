@@ -1,13 +1,16 @@
 #include "serving/open_loop.h"
 
+#include <algorithm>
 #include <optional>
+
+#include "serving/load_regime.h"
 
 namespace roofplan {
 
 OpenLoopConcurrency ConcurrencyForRate(const StepTimeModel& perf, int64_t isl, int64_t osl, double requests_per_s) {
   OpenLoopConcurrency out;
   out.max = EstimateSteadyState(perf, Workload{isl, osl, std::nullopt, std::nullopt}, std::nullopt);
-  if (!out.max.fits || requests_per_s >= out.max.requests_per_s) {
+  if (RateSaturates(out.max, requests_per_s)) {
     out.saturated = true;
     out.concurrency = std::max<int64_t>(1, out.max.concurrency);
     return out;

@@ -69,8 +69,6 @@ constexpr int64_t kPrefixRouterBalanceAbs = 32;
 constexpr double kPrefixRouterBalanceRel = 1.0001;
 constexpr double kPrefixRouterCacheThreshold = 0.5;
 
-
-
 enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived, kOffloadLoaded };
 
 struct Event {
