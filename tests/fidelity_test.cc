@@ -316,6 +316,32 @@ TEST(MoeLoad, AllGatherAndReduceScatterCarryTheWholeReplica) {
   EXPECT_NEAR(CollectiveTimeUs(Collective::kAllGather, gather.bytes, 8, link, e), expected_us, 1e-9);
 }
 
+// Under attention DP the engines deal new requests to the least-loaded
+// rank, so a step's prompts spread evenly and the step waits for the rank
+// with ceil(prompts / ranks) of them. Mixtral-8x7B on DEP8 (tp 1, ep 8),
+// prompts of 1000 tokens: 8 prompts put one on every rank, 9 put two on
+// one, and one prompt alone is still a whole prompt on its rank. qkv_proj
+// per rank is 2 x tokens x 4096 x (4096 + 2 x 1024) flops a layer.
+TEST(MoeLoad, PromptsSpreadEvenlyOverAttentionRanks) {
+  const EnginePreset engine = ResolveEngine("trtllm-1.0");
+  auto qkv_flops = [&](double prompts) {
+    StepShape s;
+    s.prefill_seqs = prompts;
+    s.prefill_tokens = 1000;
+    std::vector<Op> ops;
+    BuildStepOps(ResolveModel("mixtral-8x7b"), ParallelPlan{1, 1, 8, 1}, Precision(), engine, s, &ops);
+    for (const Op& op : ops) {
+      if (op.name == "qkv_proj") return op.flops;
+    }
+    return 0.0;
+  };
+  const double one_prompt = 2.0 * 1000 * 4096 * (4096 + 2 * 1024);
+  EXPECT_DOUBLE_EQ(qkv_flops(1), one_prompt);
+  EXPECT_DOUBLE_EQ(qkv_flops(8), one_prompt);
+  EXPECT_DOUBLE_EQ(qkv_flops(9), 2 * one_prompt);
+  EXPECT_DOUBLE_EQ(qkv_flops(16), 2 * one_prompt);
+}
+
 // Expert GEMMs run at the grouped fraction of the dense GEMM rate.
 TEST(MoeLoad, GroupedGemmFractionScalesExpertCompute) {
   const GpuSpec gpu = ResolveGpu("h100-sxm");

@@ -128,6 +128,49 @@ TEST(SteadyState, MaxConcurrencyBoundByEngine) {
   EXPECT_NE(e.fit_note.find("max_num_seqs"), std::string::npos) << e.fit_note;
 }
 
+// Under attention data parallelism each TensorRT-LLM or vLLM rank runs its
+// own scheduler with the preset's limits; SGLang divides them among the
+// ranks (server_args: chunked_prefill_size // dp_size).
+TEST(BatchLimits, PerAttentionRankOrSharedByTheReplica) {
+  EnginePreset own = ResolveEngine("trtllm-1.0");
+  own.max_num_seqs = 1024;
+  own.max_num_batched_tokens = 2048;
+  ReplicaBatchLimits l = BatchLimits(own, 8);
+  EXPECT_EQ(l.max_seqs, 8192);
+  EXPECT_EQ(l.max_batched_tokens, 16384);
+  EXPECT_EQ(l.rank_batched_tokens, 2048);
+  l = BatchLimits(own, 1);
+  EXPECT_EQ(l.max_seqs, 1024);
+  EXPECT_EQ(l.max_batched_tokens, 2048);
+
+  EnginePreset shared = ResolveEngine("sglang");
+  EXPECT_FALSE(shared.batch_limits_per_attention_rank);
+  shared.max_num_seqs = 100;
+  shared.max_num_batched_tokens = 8192;
+  l = BatchLimits(shared, 8);
+  EXPECT_EQ(l.max_seqs, 96);  // 100 // 8 = 12 a rank
+  EXPECT_EQ(l.rank_batched_tokens, 1024);
+  EXPECT_EQ(l.max_batched_tokens, 8192);
+}
+
+// Qwen3-30B-A3B on 8 H100s with attention DP (tp 1, ep 8), 1000/250: the
+// KV cache holds thousands of sequences, so max_num_seqs 16 binds, a
+// rank's 16 (128 in all) under TensorRT-LLM and the replica's 16 under
+// SGLang.
+TEST(SteadyState, AttentionDpRanksEachTakeTheEngineLimit) {
+  const GpuSpec gpu = ResolveGpu("h100-sxm");
+  ParallelPlan dep8;
+  dep8.ep = 8;
+  for (const auto& [engine, expected] : {std::pair<const char*, int64_t>{"trtllm-1.0", 128}, {"sglang", 16}}) {
+    EnginePreset e = ResolveEngine(engine);
+    e.max_num_seqs = 16;
+    const StepTimeModel perf(ResolveModel("qwen3-30b-a3b"), gpu, dep8, Precision(), e, DefaultEfficiency(gpu));
+    const Estimate est = Serve(perf, 1000, 250, std::nullopt);
+    EXPECT_EQ(est.concurrency_limit, "max_num_seqs") << engine;
+    EXPECT_EQ(est.max_concurrency, expected) << engine;
+  }
+}
+
 TEST(SteadyState, MaxConcurrencyBoundByKvCache) {
   // isl 32000, osl 1000: 32,500 tokens held on average (32,512 in blocks)
   // * 131,072 bytes = 3.97 GiB each; ~54.6 GiB holds 13.

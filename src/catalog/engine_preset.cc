@@ -68,7 +68,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "kv_cache_write", "gemm_kernels_per_matmul",
                        "repeat_kv_before_prefill_attention", "prefill_attention",
                        "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "expert_load_cv", "kv_block_tokens", "max_num_seqs",
-                       "max_num_batched_tokens", "chunked_prefill", "splits_long_prompts", "memory_fraction",
+                       "max_num_batched_tokens", "chunked_prefill", "splits_long_prompts",
+                       "batch_limits_per_attention_rank", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
                        "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
@@ -156,6 +157,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       PositiveInt(o, "max_num_batched_tokens", base.max_num_batched_tokens, kMaxBatchedTokens);
   e.chunked_prefill = o.OptionalBool("chunked_prefill").value_or(base.chunked_prefill);
   e.splits_long_prompts = o.OptionalBool("splits_long_prompts").value_or(base.splits_long_prompts);
+  e.batch_limits_per_attention_rank =
+      o.OptionalBool("batch_limits_per_attention_rank").value_or(base.batch_limits_per_attention_rank);
   if (auto f = o.OptionalNumber("memory_fraction")) {
     if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
     e.memory_fraction = *f;
@@ -219,6 +222,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"max_num_batched_tokens", e.max_num_batched_tokens},
           {"chunked_prefill", e.chunked_prefill},
           {"splits_long_prompts", e.splits_long_prompts},
+          {"batch_limits_per_attention_rank", e.batch_limits_per_attention_rank},
           {"memory_fraction", e.memory_fraction},
           {"fraction_of_free_memory", e.fraction_of_free_memory},
           {"reserve_full_sequence", e.reserve_full_sequence},
@@ -241,6 +245,22 @@ std::string EnginePreset::PromptRefusal(int64_t tokens) const {
                      "long prompts (TensorRT-LLM: enable_chunked_prefill off refuses them); turn chunking on "
                      "(\"splits_long_prompts\": true) or raise max_num_batched_tokens",
                      tokens, max_num_batched_tokens, name);
+}
+
+ReplicaBatchLimits BatchLimits(const EnginePreset& preset, int attention_ranks) {
+  const int64_t ranks = std::max(1, attention_ranks);
+  ReplicaBatchLimits limits;
+  if (preset.batch_limits_per_attention_rank) {
+    limits.max_seqs = preset.max_num_seqs * ranks;
+    limits.max_batched_tokens = preset.max_num_batched_tokens * ranks;
+    limits.rank_batched_tokens = preset.max_num_batched_tokens;
+  } else {
+    // SGLang floors each rank's share (integer division in server_args).
+    limits.max_seqs = std::max<int64_t>(1, preset.max_num_seqs / ranks) * ranks;
+    limits.rank_batched_tokens = std::max<int64_t>(1, preset.max_num_batched_tokens / ranks);
+    limits.max_batched_tokens = limits.rank_batched_tokens * ranks;
+  }
+  return limits;
 }
 
 }  // namespace roofplan

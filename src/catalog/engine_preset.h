@@ -125,6 +125,15 @@ struct EnginePreset {
   // _check_arguments, "The sum of prompt length ... should not exceed
   // max_num_tokens"); whole prompts still share steps with decodes.
   bool splits_long_prompts = true;
+  // Under attention data parallelism (attention replicated on `ranks`
+  // groups, experts split), whose max_num_seqs and max_num_batched_tokens
+  // these are. True: each rank's own, as every rank runs its own scheduler
+  // (TensorRT-LLM: each attention-DP rank's executor takes max_batch_size
+  // and max_num_tokens; vLLM: each data-parallel engine core). False: the
+  // replica's, divided among the ranks (SGLang's server_args divides
+  // chunked_prefill_size and max_running_requests by dp_size under
+  // --enable-dp-attention).
+  bool batch_limits_per_attention_rank = true;
   // When the KV cache runs out mid-run the newest running request is
   // preempted: its cache dropped and recomputed later (vLLM V1 default), or
   // copied to host memory over PCIe and back (vLLM V0 swap mode).
@@ -174,6 +183,16 @@ struct EnginePreset {
   // Why the engine refuses a prompt of `tokens`, or "" when it takes it.
   std::string PromptRefusal(int64_t tokens) const;
 };
+
+// A replica's scheduler limits when its attention runs on `attention_ranks`
+// data-parallel groups (1 without attention DP), as the engine applies them
+// (EnginePreset::batch_limits_per_attention_rank).
+struct ReplicaBatchLimits {
+  int64_t max_seqs = 0;            // sequences running at once, all ranks
+  int64_t max_batched_tokens = 0;  // tokens a step carries, all ranks
+  int64_t rank_batched_tokens = 0; // tokens one rank's step carries: a prompt chunk's most
+};
+ReplicaBatchLimits BatchLimits(const EnginePreset& preset, int attention_ranks);
 
 // Bounds on a preset's batch limits, shared by plan search spaces: far
 // beyond any engine's, low enough that products of them stay in range.

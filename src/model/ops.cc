@@ -59,16 +59,15 @@ class StepOpBuilder {
     // Attention and dense layers of one GPU see their attention group's
     // share of the replica's batch. Each group schedules its own requests,
     // and the MoE layers synchronise all groups every layer, so the step
-    // waits for the group with the most prompt chunks: with chunks landing
-    // on groups at random, the busiest holds about what it would of expert
-    // assignments (BusiestRankAssignments), at least one when any chunk
-    // runs. (TensorRT-LLM added attention_dp_config.enable_balance, after
-    // 1.0, to hold chunks back until the groups are even.)
+    // waits for the group with the most prompt chunks. The engines hand new
+    // requests to the least-loaded group (TensorRT-LLM's executor request
+    // queue balances them over the attention-DP ranks by active requests
+    // and tokens; vLLM's DP load balancer picks the engine with the fewest
+    // waiting and running; SGLang's DP controller deals them round-robin),
+    // so the prompts of a step spread evenly: the busiest group holds
+    // ceil(chunks / groups), one when any chunk runs.
     prefill_seqs_ = s.prefill_seqs / attn_dp_;
-    if (attn_dp_ > 1 && s.prefill_seqs > 0) {
-      prefill_seqs_ = std::max({prefill_seqs_, std::min(s.prefill_seqs, 1.0),
-                                BusiestRankAssignments(s.prefill_seqs, attn_dp_)});
-    }
+    if (attn_dp_ > 1 && s.prefill_seqs > 0) prefill_seqs_ = std::ceil(prefill_seqs_ - 1e-9);
     decode_seqs_ = s.decode_seqs / attn_dp_;
     decode_rows_ = decode_seqs_ * s.decode_tokens;
     // Context-parallel groups each run 1/cp of the tokens through the

@@ -180,8 +180,9 @@ Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()),
   kv_blocks = memory.kv_blocks * attention_dp;
 
   config.lanes = p.pp;
-  config.max_num_seqs = static_cast<int64_t>(e.max_num_seqs) * attention_dp;
-  config.max_num_batched_tokens = static_cast<int64_t>(e.max_num_batched_tokens) * attention_dp;
+  const ReplicaBatchLimits limits = BatchLimits(e, attention_dp);
+  config.max_num_seqs = limits.max_seqs;
+  config.max_num_batched_tokens = limits.max_batched_tokens;
   config.chunked_prefill = e.chunked_prefill;
   config.reserve_full_sequence = e.reserve_full_sequence;
   // A prefix hit reuses KV, but a recurrent layer's state at the end of

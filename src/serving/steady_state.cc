@@ -45,9 +45,10 @@ double ExpectedStepMs(const StepTimeModel& perf, StepShape shape) {
 // its user finished finds the engine already running its next step (when
 // anyone else is in flight) and waits for it.
 Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl, double adapters) {
-  const EnginePreset& e = perf.engine();
-  const double budget = e.max_num_batched_tokens;
-  const double chunk = std::min(isl, budget);
+  const ReplicaBatchLimits limits = BatchLimits(perf.engine(), perf.plan().attention_dp());
+  const double budget = static_cast<double>(limits.max_batched_tokens);
+  // A prompt runs on one attention rank: its chunks take that rank's budget.
+  const double chunk = std::min(isl, static_cast<double>(limits.rank_batched_tokens));
   const double prefill_steps = std::ceil(isl / chunk);
   // A decode step gains `gain` tokens a sequence and puts `computed`
   // through the model (1 and 1, or 1 + accepted drafts and K + 1 under
@@ -92,8 +93,10 @@ Cycle MixedCycle(const StepTimeModel& perf, double c, double isl, double osl, do
 // token budget holds). The decode step already running when a prompt
 // arrives delays it.
 Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl, double adapters) {
-  const EnginePreset& e = perf.engine();
-  const double most = std::max(1.0, std::floor(e.max_num_batched_tokens / isl));
+  const int ranks = perf.plan().attention_dp();
+  const ReplicaBatchLimits limits = BatchLimits(perf.engine(), ranks);
+  // Each attention rank prefills whole prompts up to its own budget.
+  const double most = ranks * std::max(1.0, std::floor(static_cast<double>(limits.rank_batched_tokens) / isl));
   StepShape decode;
   decode.decode_seqs = c;
   decode.decode_context = isl + osl / 2;
@@ -159,7 +162,7 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
       (e.reserve_full_sequence ? isl + osl : isl + osl / 2) + perf.DecodeTokensComputed() - 1;
   const int64_t kv_limit =
       MaxConcurrentSequences(est.memory, m, p, perf.precision(), held_tokens);
-  const int64_t engine_limit = static_cast<int64_t>(e.max_num_seqs) * p.attention_dp() * p.pp;
+  const int64_t engine_limit = BatchLimits(e, p.attention_dp()).max_seqs * p.pp;
   est.max_concurrency = std::min(kv_limit, engine_limit);
 
   if (!est.memory.fits) {
