@@ -440,7 +440,8 @@ MeasuredServingRun EngineMetricsRun(const std::vector<PrometheusScrape>& scrapes
     if (names.empty()) return false;
     const auto found = reader.HistogramIncrease(names);
     if (!found) {
-      missing.push_back(fmt::format("{} ({})", what, Tried(engine, names)));
+      // An older version's name (what is "") is no loss when absent.
+      if (*what) missing.push_back(fmt::format("{} ({})", what, Tried(engine, names)));
       return false;
     }
     const PrometheusHistogram& h = found->h;
