@@ -54,8 +54,10 @@ struct EngineNames {
 //  - vllm/v1/metrics/loggers.py (PrometheusStatLogger): 0.9 adds
 //    vllm:kv_cache_usage_perc (gpu_cache_usage_perc deprecated); 0.11
 //    renames vllm:time_per_output_token_seconds to
-//    vllm:inter_token_latency_seconds (the old name hidden in 0.12,
-//    removed in 0.13) and adds vllm:request_time_per_output_token_seconds.
+//    vllm:inter_token_latency_seconds (the old name hidden from 0.12,
+//    behind --show-hidden-metrics-for-version=0.11, and marked for removal
+//    in 0.13), and the loggers.py of that rename also has
+//    vllm:request_time_per_output_token_seconds.
 //  - What they observe, vllm/v1/metrics/stats.py (and V0's
 //    _get_stats): time_per_output_token / inter_token_latency gets one
 //    value per new output of a decoding request, the time since its
