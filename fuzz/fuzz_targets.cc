@@ -24,6 +24,7 @@
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
+#include "validation/engine_metrics.h"
 #include "validation/serving_benchmark.h"
 #include "validation/validate.h"
 
@@ -169,6 +170,26 @@ void FuzzBenchResults(const std::string& path) {
   ValidateAgainst(*setup, runs[0]);
 }
 
+// A server's /metrics scrape, read as one scrape of a minute's traffic
+// and, when it holds few enough requests to replay quickly, validated
+// against the same small deployment.
+void FuzzMetricsScrape(const std::string& path) {
+  EngineMetricsOptions options;
+  options.interval_s = 60;
+  const MeasuredServingRun run = ReadEngineMetrics({path}, options);
+  for (const auto& [name, value] : run.metrics) CheckFinite(value, name.c_str());
+  for (const auto& [name, value] : run.unscored_metrics) CheckFinite(value, name.c_str());
+  if (run.num_requests.value_or(0) > 64) return;
+  static const Setup* setup = [] {
+    Scenario s;
+    s.model = "llama-3.1-8b";
+    s.gpu = "h100-sxm";
+    s.public_calibration = "none";
+    return new Setup(ResolveScenario(s));
+  }();
+  ValidateAgainst(*setup, run);
+}
+
 }  // namespace
 
 const std::vector<FuzzTarget>& FuzzTargets() {
@@ -182,6 +203,7 @@ const std::vector<FuzzTarget>& FuzzTargets() {
       {"trace_csv", "trace.csv", {}, FuzzTrace},
       {"trace_jsonl", "trace.jsonl", {}, FuzzTrace},
       {"bench_results", "results.json", {"tests/data"}, FuzzBenchResults},
+      {"metrics_scrape", "scrape.txt", {"tests/data/metrics"}, FuzzMetricsScrape},
   };
   return targets;
 }

@@ -1,5 +1,6 @@
-// roofplan validate: compare serving-benchmark results with the simulation
-// of the load they applied, or fit the engine preset's overheads to them.
+// roofplan validate: compare serving-benchmark results, or scrapes of a
+// serving engine's /metrics, with the simulation of the load they show,
+// or fit the engine preset's overheads to them.
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -16,10 +17,12 @@
 #include "cli/commands.h"
 #include "cli/common_flags.h"
 #include "cli/flag_values.h"
+#include "core/error.h"
 #include "core/output_file.h"
 #include "perf/setup.h"
 #include "report/reports.h"
 #include "report/table.h"
+#include "validation/engine_metrics.h"
 #include "validation/result_directory.h"
 #include "validation/validate.h"
 
@@ -30,6 +33,8 @@ namespace {
 struct ValidateFlags {
   CommonFlags common;
   std::vector<std::string> measured;
+  std::vector<std::string> metrics;  // scrapes of a server's /metrics, the earlier first
+  double metrics_interval_s = 0;
   std::string concurrency, out;
   double rate = 0;
   int64_t seed = 1;
@@ -75,7 +80,28 @@ int RunValidate(const CliIo& io, const ValidateFlags& vf) {
   const Setup setup = ResolveScenario(s);
   // Files, or directories of them (every result recognised; the rest
   // listed as skipped, on stderr).
+  if (vf.measured.empty() && vf.metrics.empty()) {
+    throw Error("validate: give benchmark result files (or directories of them), or --metrics scrapes of a server's "
+                "/metrics");
+  }
+  if (vf.metrics.size() > 2) {
+    throw Error("--metrics: give one or two scrapes of one server (the earlier first), got " +
+                std::to_string(vf.metrics.size()));
+  }
+  if (!vf.concurrency.empty() && vf.measured.empty()) {
+    throw Error("--concurrency: a benchmark's setting, for result files that do not say it; a server's "
+                "--metrics scrapes give the request rate it served");
+  }
+  if (vf.metrics_interval_s > 0 && vf.metrics.empty()) {
+    throw Error("--metrics-interval: only with --metrics (the seconds between its two scrapes)");
+  }
   std::vector<MeasuredServingRun> runs;
+  if (!vf.metrics.empty()) {
+    EngineMetricsOptions options;
+    if (vf.metrics_interval_s > 0) options.interval_s = vf.metrics_interval_s;
+    if (vf.rate > 0) options.request_rate = vf.rate;
+    runs.push_back(ReadEngineMetrics(vf.metrics, options));
+  }
   for (const std::string& path : vf.measured) {
     std::vector<MeasuredServingRun> read;
     if (std::filesystem::is_directory(path)) {
@@ -157,10 +183,19 @@ Command AddValidateCommand(CLI::App* app, const CliIo& io) {
   ValidateFlags& val = *flags;
   CLI::App* validate = app->add_subcommand(
       "validate",
-      "compare vllm bench serve / GenAI-Perf / inference-perf / guidellm results with the simulation of their load");
-  validate->add_option("measured", val.measured, "benchmark result JSON file(s), or directories of them")->required();
+      "compare vllm bench serve / GenAI-Perf / inference-perf / guidellm results, or scrapes of a vLLM or SGLang "
+      "server's /metrics, with the simulation of their load");
+  validate->add_option("measured", val.measured, "benchmark result JSON file(s), or directories of them");
+  validate->add_option("--metrics", val.metrics,
+                       "a scrape of a vLLM or SGLang server's /metrics (curl -s HOST:PORT/metrics > FILE); twice: "
+                       "the earlier and the later of two, compared over the interval between them");
+  validate->add_option("--metrics-interval", val.metrics_interval_s,
+                       "seconds between the two --metrics scrapes (one scrape: the seconds its counters cover)")
+      ->check(PositiveNumberUpTo(1e9));
   AddCommonFlags(validate, &val.common);
-  validate->add_option("--rate", val.rate, "the benchmark's request rate, when its file does not say")
+  validate->add_option("--rate", val.rate,
+                       "the benchmark's request rate, when its file does not say (with --metrics: the server's, "
+                       "in place of the interval's)")
       ->check(PositiveNumberUpTo(kMaxRatePerS));
   validate->add_option("--concurrency", val.concurrency, "the benchmark's max concurrency, when its file does not say");
   validate->add_option("--seed", val.seed, "random seed of the simulated arrivals (default 1)")

@@ -90,4 +90,19 @@ double LatencyStats::Percentile(double p) const {
   return max_;
 }
 
+int64_t LatencyStats::CountAtMost(double value) const {
+  if (count_ == 0 || value < min_) return 0;
+  if (value >= max_) return count_;
+  if (!histogram_mode_) {
+    if (!sorted_) {
+      std::sort(exact_.begin(), exact_.end());
+      sorted_ = true;
+    }
+    return static_cast<int64_t>(std::upper_bound(exact_.begin(), exact_.end(), value) - exact_.begin());
+  }
+  int64_t n = zeros_;
+  for (size_t b = 0; b < histogram_.size() && BucketValue(static_cast<int>(b)) <= value; ++b) n += histogram_[b];
+  return n;
+}
+
 }  // namespace roofplan

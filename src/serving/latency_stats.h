@@ -28,6 +28,10 @@ class LatencyStats {
   // p in [0, 100]; 0 when empty.
   double Percentile(double p) const;
   double median() const { return Percentile(50); }
+  // Observations <= `value`: exact while exact, else counted by histogram
+  // bucket (a bucket counts when its middle is <= value, so within one
+  // bucket, 0.28%, of the value).
+  int64_t CountAtMost(double value) const;
 
  private:
   void FoldIntoHistogram();

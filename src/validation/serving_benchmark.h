@@ -82,6 +82,12 @@ struct MeasuredServingRun {
   // "itl_ms.*", "e2e_ms.*", "request_throughput", "output_tokens_per_s",
   // "total_tokens_per_s", "duration_s".
   std::map<std::string, double> metrics;
+  // Percentiles estimated from histogram buckets (a server's /metrics,
+  // validation/engine_metrics.h): the buckets' finite upper bounds, in ms,
+  // of each such latency ("ttft_ms" -> {1, 5, 10, ...}). The simulation's
+  // percentiles of these metrics are estimated from the same buckets, so
+  // that both sides carry the same interpolation error.
+  std::map<std::string, std::vector<double>> bucket_bounds_ms;
   // Read and shown but not compared (not in the errors, not fitted to):
   // the tool measures them differently from roofplan, as `notes` says.
   std::map<std::string, double> unscored_metrics;

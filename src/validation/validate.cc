@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "serving/simulator.h"
 #include "serving/workload.h"
+#include "validation/prometheus_histogram.h"
 
 namespace roofplan {
 
@@ -230,9 +231,24 @@ SimResult SimulateLoad(const Setup& setup, const Load& load) {
   return Simulate(setup, source, load.spec, SimOptions());
 }
 
-// The simulation's value of a metric named as in MeasuredServingRun.
-std::optional<double> Predicted(const SimResult& r, const std::string& name) {
+// A percentile of `s` estimated as it is from a server's histogram with
+// these finite upper bounds (and +Inf): the same interpolation error as the
+// measured one it is compared with.
+double BucketedPercentile(const LatencyStats& s, const std::vector<double>& bounds_ms, double q) {
+  PrometheusHistogram h;
+  for (double b : bounds_ms) h.buckets.push_back({b, static_cast<double>(s.CountAtMost(b))});
+  h.count = static_cast<double>(s.count());
+  h.buckets.push_back({HUGE_VAL, h.count});
+  const std::optional<HistogramQuantile> est = EstimateQuantile(h, q);
+  return est ? est->value : s.Percentile(100 * q);
+}
+
+// The simulation's value of a metric named as in MeasuredServingRun, for
+// `run` (whose bucket_bounds_ms say which percentiles are bucket estimates).
+std::optional<double> Predicted(const SimResult& r, const std::string& name, const MeasuredServingRun& run) {
   if (name == "request_throughput") return r.request_throughput;
+  if (name == "kv_cache_usage") return r.kv_usage_mean;
+  if (name == "requests_in_system") return r.mean_requests_in_system;
   if (name == "output_tokens_per_s") return r.output_tokens_per_s;
   if (name == "total_tokens_per_s") return r.total_tokens_per_s;
   if (name == "duration_s") return r.duration_s;
@@ -244,13 +260,18 @@ std::optional<double> Predicted(const SimResult& r, const std::string& name) {
   const LatencyStats* s = r.Latency(base);
   if (s->count() == 0) return std::nullopt;
   if (stat == "mean") return s->mean();
-  if (stat == "median") return s->median();
-  if (stat.size() > 1 && stat[0] == 'p') {
+  std::optional<double> p;
+  if (stat == "median") {
+    p = 50;
+  } else if (stat.size() > 1 && stat[0] == 'p') {
     char* end = nullptr;
-    const double p = std::strtod(stat.c_str() + 1, &end);
-    if (*end == '\0' && p >= 0 && p <= 100) return s->Percentile(p);
+    const double v = std::strtod(stat.c_str() + 1, &end);
+    if (*end == '\0' && v >= 0 && v <= 100) p = v;
   }
-  return std::nullopt;
+  if (!p) return std::nullopt;
+  const auto bounds = run.bucket_bounds_ms.find(base);
+  if (bounds != run.bucket_bounds_ms.end() && *p > 0) return BucketedPercentile(*s, bounds->second, *p / 100);
+  return s->Percentile(*p);
 }
 
 
@@ -266,7 +287,7 @@ ValidationResult Compare(const SimResult& r, const MeasuredServingRun& run, cons
   ValidationResult v;
   for (const auto& [name, measured] : run.metrics) {
     if (measured == 0 || !std::isfinite(measured)) continue;
-    const auto predicted = Predicted(r, name);
+    const auto predicted = Predicted(r, name, run);
     if (!predicted) continue;
     // The simulation's figures are finite for every load the readers
     // accept; one that is not is a bug, not an error of +n/a%.
@@ -277,7 +298,7 @@ ValidationResult Compare(const SimResult& r, const MeasuredServingRun& run, cons
   }
   for (const auto& [name, measured] : run.unscored_metrics) {
     if (measured == 0 || !std::isfinite(measured)) continue;
-    if (const auto predicted = Predicted(r, name)) {
+    if (const auto predicted = Predicted(r, name, run)) {
       v.unscored.push_back(MetricComparison{prefix + name, *predicted, measured});
     }
   }
@@ -372,6 +393,7 @@ class FitObjective {
     for (const auto& run : runs) {
       CheckLengthsFitContext(run, setup.model.max_position_embeddings);
       loads_.push_back(PlanLoad(run, seed, kFitRequestCap));
+      runs_.push_back(&run);
       targets_.push_back(FitTargets(run));
       size_ += targets_.back().size();
     }
@@ -387,7 +409,7 @@ class FitObjective {
     for (size_t i = 0; i < loads_.size(); ++i) {
       const SimResult sim = SimulateLoad(s, loads_[i]);
       for (const auto& [name, measured] : targets_[i]) {
-        const double predicted = Predicted(sim, name).value_or(measured);
+        const double predicted = Predicted(sim, name, *runs_[i]).value_or(measured);
         r[k++] = (predicted - measured) / measured;
       }
     }
@@ -397,6 +419,7 @@ class FitObjective {
  private:
   const Setup& setup_;
   std::vector<Load> loads_;
+  std::vector<const MeasuredServingRun*> runs_;
   std::vector<std::vector<std::pair<std::string, double>>> targets_;
   size_t size_ = 0;
 };

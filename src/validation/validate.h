@@ -53,7 +53,11 @@ struct ValidationResult {
 //    request_rate or max_concurrency on the run.
 // Compares every metric both sides have (measured values of 0 and
 // metrics the simulation has no samples of are skipped); the run's notes
-// are the result's notes.
+// are the result's notes. A percentile of a latency the run gives
+// bucket_bounds_ms for (a server's histogram) is the simulation's
+// estimated from the same buckets (validation/prometheus_histogram.h);
+// kv_cache_usage and requests_in_system (a server's gauges) are the
+// simulation's time averages.
 ValidationResult ValidateAgainst(const Setup& setup, const MeasuredServingRun& run, uint64_t seed = 1);
 
 // Runs among `runs` that replay the same prompts (equal, non-empty
