@@ -12,6 +12,9 @@
 #ifndef ROOFPLAN_SOURCE_DIR
 #define ROOFPLAN_SOURCE_DIR ""
 #endif
+#ifndef ROOFPLAN_INSTALL_DATA_DIR
+#define ROOFPLAN_INSTALL_DATA_DIR ""
+#endif
 
 namespace roofplan {
 
@@ -69,7 +72,13 @@ std::string DataDir() {
   if (const char* env = std::getenv("ROOFPLAN_DATA_DIR"); env && *env) return env;
   std::string source = ROOFPLAN_SOURCE_DIR;
   if (!source.empty() && fs::exists(fs::path(source) / "models")) return source;
-  return (fs::path(ExecutableDir()) / ".." / "share" / "roofplan").string();
+  const fs::path beside = fs::path(ExecutableDir()) / ".." / "share" / "roofplan";
+  // The Python module runs inside python3, which sits beside no catalog.
+  const fs::path installed = ROOFPLAN_INSTALL_DATA_DIR;
+  if (!installed.empty() && !fs::exists(beside / "models") && fs::exists(installed / "models")) {
+    return installed.string();
+  }
+  return beside.string();
 }
 
 std::vector<std::string> ListModels() { return ListStems("models"); }

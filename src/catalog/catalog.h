@@ -13,7 +13,9 @@
 namespace roofplan {
 
 // $ROOFPLAN_DATA_DIR if set, else the source tree this binary was built
-// from, else <executable dir>/../share/roofplan.
+// from, else <executable dir>/../share/roofplan, else (when that has no
+// catalog and this one has) the install prefix's share/roofplan, where
+// `cmake --install` put it: the Python module's case.
 std::string DataDir();
 
 // Slugs (file stems) of the catalog's entries, sorted.
