@@ -107,8 +107,11 @@ BenchmarkLoad ResolveBenchmarkLoad(const WorkloadSpec& w, int64_t default_reques
     load.num_requests = w.num_requests.value_or(default_requests);
     if (w.concurrency) {
       load.concurrency = *w.concurrency;
+    } else if (w.concurrency_max) {
+      load.offline = true;
     } else {
-      load.offline = true;  // concurrency "max", or nothing said: the offline maximum
+      load.concurrency = 1;
+      load.notes.push_back("the workload names no load: one user at a time (roofplan estimate's default)");
     }
   }
   if (!w.num_requests && !(w.arrival && w.duration_s)) {

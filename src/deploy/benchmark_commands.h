@@ -3,9 +3,10 @@
 // bench serve (vLLM >= 0.10's client), GenAI-Perf (genai-perf profile) and
 // inference-perf (its YAML config, kubernetes-sigs/inference-perf 0.5).
 //
-// The load: a closed loop of `concurrency` users, the offline maximum
-// (every request at once), or open-loop arrivals at a rate; a trace is
-// replaced by a random dataset at its mean rate and lengths. Lengths are
+// The load: a closed loop of `concurrency` users (one when the workload
+// names no load, as estimate does), the offline maximum (every request at
+// once), or open-loop arrivals at a rate; a trace is replaced by a random
+// dataset at its mean rate and lengths. Lengths are
 // random datasets with the distribution's mean and standard deviation
 // where the tool can draw it, and the nearest it can draw where it
 // cannot, each difference said in a comment of the emitted script (and in

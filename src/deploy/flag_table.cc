@@ -21,7 +21,8 @@ std::vector<int64_t> VersionParts(const std::string& v) {
   while (start <= v.size()) {
     const size_t dot = std::min(v.find('.', start), v.size());
     const std::string part = v.substr(start, dot - start);
-    if (part.empty() || part.size() > 9 || !std::all_of(part.begin(), part.end(), ::isdigit)) return {};
+    const bool digits = std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (part.empty() || part.size() > 9 || !digits) return {};
     parts.push_back(std::stoll(part));
     start = dot + 1;
   }
