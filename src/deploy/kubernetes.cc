@@ -178,6 +178,9 @@ nlohmann::json DynamoWorkerService(const PoolManifest& p, const std::string& nam
 }  // namespace
 
 std::string KubernetesName(const std::string& text) {
+  // Services are DNS labels of at most 63 characters, and Dynamo's operator
+  // names its services <name>-<service> ("-prefillworker").
+  constexpr size_t kMaxNameLength = 40;
   std::string out;
   for (char c : text) {
     const unsigned char u = static_cast<unsigned char>(c);
@@ -187,14 +190,14 @@ std::string KubernetesName(const std::string& text) {
       out += '-';
     }
   }
-  if (out.size() > 52) out.resize(52);
+  if (out.size() > kMaxNameLength) out.resize(kMaxNameLength);
   while (!out.empty() && out.back() == '-') out.pop_back();
   if (out.empty()) {
     out = "roofplan";
   } else if (!std::isalpha(static_cast<unsigned char>(out[0]))) {
     out.insert(0, "roofplan-");
   }
-  if (out.size() > 52) out.resize(52);
+  if (out.size() > kMaxNameLength) out.resize(kMaxNameLength);
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out;
 }

@@ -52,7 +52,7 @@ std::vector<nlohmann::json> AggregatedManifests(const PoolManifest& pool);
 std::vector<nlohmann::json> DynamoManifests(const std::string& name, const std::string& dynamo_image,
                                             const PoolManifest& prefill, const PoolManifest& decode);
 
-// `text` as a DNS-1123 label (lower case, digits, '-', at most 52
+// `text` as a DNS-1123 label (lower case, digits, '-', at most 40
 // characters so suffixes fit): "Llama 3.1 70B" -> "llama-3-1-70b".
 std::string KubernetesName(const std::string& text);
 

@@ -472,6 +472,12 @@ void Trtllm(const Setup& setup, const LaunchOptions& options, Builder* b, Launch
   }
   if (!options.dynamo_role.empty()) {
     b->SetMapped("cache_transceiver_backend", "KV transfer between pools", "default");
+    if (options.dynamo_role == "prefill" && e.overlap_scheduling) {
+      b->Note("Dynamo's TensorRT-LLM recipes turn the overlap scheduler off on prefill workers "
+              "(disable_overlap_scheduler: true); the prediction assumed it on, and prefill-engine.yaml keeps it "
+              "on: if the worker refuses it, set it true and predict again with the prefill pool's "
+              "overlap_scheduling false");
+    }
   }
   b->Finish();
 }
