@@ -27,7 +27,8 @@ int RunDeploy(const CliIo& io, const DeployCommandFlags& f) {
   DeploySource source;
   if (io.scenario_json) {
     if (!f.source.empty()) throw Error(f.source + " and " + io.scenario_source + " both give the scenario: pass one");
-    if (candidate) throw Error("--candidate picks a candidate of a plan's JSON output; " + io.scenario_source + " is a scenario");
+    if (candidate)
+      throw Error("--candidate picks a candidate of a plan's JSON output; " + io.scenario_source + " is a scenario");
     source.scenario = ParseScenario(ParseJsonText(*io.scenario_json, io.scenario_source), io.scenario_source);
     source.origin = "scenario " + io.scenario_source;
   } else {
@@ -60,13 +61,15 @@ int RunDeploy(const CliIo& io, const DeployCommandFlags& f) {
 Command AddDeployCommand(CLI::App* app, const CliIo& io) {
   auto flags = std::make_shared<DeployCommandFlags>();
   CLI::App* deploy = app->add_subcommand(
-      "deploy", "write the launch command, Kubernetes manifests and benchmark commands of a scenario or plan candidate");
-  CLI::Option* source = deploy->add_option(
-      "source", flags->source, "scenario file, or the JSON `roofplan plan --format json` printed");
+      "deploy",
+      "write the launch command, Kubernetes manifests and benchmark commands of a scenario or plan candidate");
+  CLI::Option* source =
+      deploy->add_option("source", flags->source, "scenario file, or the JSON `roofplan plan --format json` printed");
   if (!io.scenario_json) source->required();
   deploy->add_option("--out", flags->out, "folder to write the files into (created when absent)")->required();
-  deploy->add_option("--candidate", flags->candidate,
-                     "with a plan's JSON: the feasible candidate to deploy, by rank (default 0, the cheapest)")
+  deploy
+      ->add_option("--candidate", flags->candidate,
+                   "with a plan's JSON: the feasible candidate to deploy, by rank (default 0, the cheapest)")
       ->check(IntegerIn(0, 1 << 20));
   deploy->add_option("--format", flags->format, "table (default: README.txt) or json (plan.json)")
       ->check(CLI::IsMember({"table", "text", "json"}));

@@ -27,23 +27,29 @@ struct Moments {
 
 Moments MomentsOf(const LengthSpec& s) {
   switch (s.kind) {
-    case LengthKind::kFixed: return {s.Mean(), 0};
+    case LengthKind::kFixed:
+      return {s.Mean(), 0};
     case LengthKind::kUniform: {
       const double lo = static_cast<double>(s.min), hi = static_cast<double>(s.max.value_or(s.min));
       return {(lo + hi) / 2, (hi - lo) / std::sqrt(12.0)};
     }
     case LengthKind::kNormal:
-    case LengthKind::kLogNormal: return {s.Mean(), s.stddev};
+    case LengthKind::kLogNormal:
+      return {s.Mean(), s.stddev};
   }
   return {};
 }
 
 const char* ShapeName(LengthKind k) {
   switch (k) {
-    case LengthKind::kFixed: return "fixed";
-    case LengthKind::kUniform: return "uniform";
-    case LengthKind::kNormal: return "normal";
-    case LengthKind::kLogNormal: return "lognormal";
+    case LengthKind::kFixed:
+      return "fixed";
+    case LengthKind::kUniform:
+      return "uniform";
+    case LengthKind::kNormal:
+      return "normal";
+    case LengthKind::kLogNormal:
+      return "lognormal";
   }
   return "fixed";
 }
@@ -56,7 +62,9 @@ int64_t Whole(double v) { return std::max<int64_t>(1, std::llround(v)); }
 
 nlohmann::json Distribution(const LengthSpec& s, int64_t total, int64_t max_context) {
   const Moments m = MomentsOf(s);
-  const int64_t hi = s.max ? *s.max : max_context > 0 ? max_context : std::max<int64_t>(Whole(m.mean + 10 * m.sd), s.min);
+  const int64_t hi = s.max             ? *s.max
+                     : max_context > 0 ? max_context
+                                       : std::max<int64_t>(Whole(m.mean + 10 * m.sd), s.min);
   nlohmann::json d = {{"type", ShapeName(s.kind)}, {"min", s.min}, {"max", hi}, {"total_count", total}};
   if (s.kind == LengthKind::kUniform) {
     d["mean"] = m.mean;
@@ -115,17 +123,18 @@ BenchmarkLoad ResolveBenchmarkLoad(const WorkloadSpec& w, int64_t default_reques
     }
   }
   if (!w.num_requests && !(w.arrival && w.duration_s)) {
-    load.notes.push_back(fmt::format("the workload names no number of requests: {} (roofplan simulate's default)",
-                                     load.num_requests));
+    load.notes.push_back(
+        fmt::format("the workload names no number of requests: {} (roofplan simulate's default)", load.num_requests));
   }
   if (w.ramp_up_s > 0) {
-    load.notes.push_back(fmt::format("the users' {} s ramp-up is not reproduced: every user starts at once",
-                                     Say(w.ramp_up_s)));
+    load.notes.push_back(
+        fmt::format("the users' {} s ramp-up is not reproduced: every user starts at once", Say(w.ramp_up_s)));
   }
   if (w.think_time_s > 0) {
-    load.notes.push_back(fmt::format("the users' {} s think time is not reproduced: each sends its next request as "
-                                     "soon as a reply ends",
-                                     Say(w.think_time_s)));
+    load.notes.push_back(
+        fmt::format("the users' {} s think time is not reproduced: each sends its next request as "
+                    "soon as a reply ends",
+                    Say(w.think_time_s)));
   }
   return load;
 }
@@ -148,27 +157,49 @@ BenchmarkCommands MakeBenchmarkCommands(const BenchmarkLoad& load, const Benchma
   ratio = std::round(ratio * 1000) / 1000;
   const double out_sd_vllm = out_len * ratio / std::sqrt(3.0);
   if (load.isl.kind != LengthKind::kFixed && load.isl.kind != LengthKind::kUniform) {
-    out.notes.push_back(fmt::format("vllm bench serve: prompts are uniform over [{}, {}] (--random-range-ratio {}): the "
-                                    "{} prompt lengths' mean {} and sd {} are matched, their shape is not",
-                                    Whole(in_len * (1 - ratio)), Whole(in_len * (1 + ratio)), Num(ratio),
-                                    ShapeName(load.isl.kind), Say(in.mean), Say(in.sd)));
+    out.notes.push_back(
+        fmt::format("vllm bench serve: prompts are uniform over [{}, {}] (--random-range-ratio {}): the "
+                    "{} prompt lengths' mean {} and sd {} are matched, their shape is not",
+                    Whole(in_len * (1 - ratio)), Whole(in_len * (1 + ratio)), Num(ratio), ShapeName(load.isl.kind),
+                    Say(in.mean), Say(in.sd)));
   }
   if (std::abs(out_sd_vllm - outm.sd) > std::max(1.0, 0.02 * outm.sd)) {
-    out.notes.push_back(fmt::format("vllm bench serve: one --random-range-ratio for prompts and replies: reply lengths "
-                                    "get sd {} where the prediction assumed {}",
-                                    Say(out_sd_vllm), Say(outm.sd)));
+    out.notes.push_back(
+        fmt::format("vllm bench serve: one --random-range-ratio for prompts and replies: reply lengths "
+                    "get sd {} where the prediction assumed {}",
+                    Say(out_sd_vllm), Say(outm.sd)));
   }
   if (load.isl.min > 1 || load.isl.max || load.osl.min > 1 || load.osl.max) {
-    out.notes.push_back("vllm bench serve and genai-perf: the lengths' min/max clamps are not reproduced "
-                        "(inference-perf's are)");
+    out.notes.push_back(
+        "vllm bench serve and genai-perf: the lengths' min/max clamps are not reproduced "
+        "(inference-perf's are)");
   }
   const std::string backend = t.server == "vllm" ? "vllm" : "openai";
   std::vector<std::string>& v = out.vllm_bench;
-  v = {"vllm", "bench", "serve", "--backend", backend, "--base-url", kBaseUrl, "--endpoint", "/v1/completions",
-       "--model", kModel, "--dataset-name", "random",
-       "--random-input-len", std::to_string(in_len), "--random-output-len", std::to_string(out_len),
-       "--random-range-ratio", Num(ratio), "--num-prompts", std::to_string(load.num_requests),
-       "--seed", std::to_string(load.seed), "--ignore-eos"};
+  v = {"vllm",
+       "bench",
+       "serve",
+       "--backend",
+       backend,
+       "--base-url",
+       kBaseUrl,
+       "--endpoint",
+       "/v1/completions",
+       "--model",
+       kModel,
+       "--dataset-name",
+       "random",
+       "--random-input-len",
+       std::to_string(in_len),
+       "--random-output-len",
+       std::to_string(out_len),
+       "--random-range-ratio",
+       Num(ratio),
+       "--num-prompts",
+       std::to_string(load.num_requests),
+       "--seed",
+       std::to_string(load.seed),
+       "--ignore-eos"};
   if (load.prefix.tokens > 0) {
     v.insert(v.end(), {"--random-prefix-len", std::to_string(load.prefix.tokens)});
     out.notes.push_back(fmt::format(
@@ -178,23 +209,42 @@ BenchmarkCommands MakeBenchmarkCommands(const BenchmarkLoad& load, const Benchma
   }
   // genai-perf: normal lengths.
   std::vector<std::string>& g = out.genai_perf;
-  g = {"genai-perf", "profile", "-m", kModel, "--tokenizer", kModel, "--endpoint-type", "completions",
-       "--streaming", "--url", kBaseUrl,
-       "--synthetic-input-tokens-mean", std::to_string(in_len),
-       "--synthetic-input-tokens-stddev", std::to_string(std::llround(in.sd)),
-       "--output-tokens-mean", std::to_string(out_len),
-       "--output-tokens-stddev", std::to_string(std::llround(outm.sd)),
-       "--extra-inputs", "ignore_eos:true", "--random-seed", std::to_string(load.seed),
-       "--request-count", std::to_string(load.num_requests),
-       "--num-dataset-entries", std::to_string(load.num_requests)};
+  g = {"genai-perf",
+       "profile",
+       "-m",
+       kModel,
+       "--tokenizer",
+       kModel,
+       "--endpoint-type",
+       "completions",
+       "--streaming",
+       "--url",
+       kBaseUrl,
+       "--synthetic-input-tokens-mean",
+       std::to_string(in_len),
+       "--synthetic-input-tokens-stddev",
+       std::to_string(std::llround(in.sd)),
+       "--output-tokens-mean",
+       std::to_string(out_len),
+       "--output-tokens-stddev",
+       std::to_string(std::llround(outm.sd)),
+       "--extra-inputs",
+       "ignore_eos:true",
+       "--random-seed",
+       std::to_string(load.seed),
+       "--request-count",
+       std::to_string(load.num_requests),
+       "--num-dataset-entries",
+       std::to_string(load.num_requests)};
   if (load.prefix.tokens > 0) {
     g.insert(g.end(), {"--num-prefix-prompts", std::to_string(load.prefix.groups), "--prefix-prompt-length",
                        std::to_string(load.prefix.tokens)});
   }
   if (load.isl.kind == LengthKind::kLogNormal || load.osl.kind == LengthKind::kLogNormal ||
       load.isl.kind == LengthKind::kUniform || load.osl.kind == LengthKind::kUniform) {
-    out.notes.push_back("genai-perf: lengths are normal with the prediction's mean and sd; their shape is not "
-                        "reproduced");
+    out.notes.push_back(
+        "genai-perf: lengths are normal with the prediction's mean and sd; their shape is not "
+        "reproduced");
   }
 
   // inference-perf: the distributions themselves.
@@ -205,8 +255,9 @@ BenchmarkCommands MakeBenchmarkCommands(const BenchmarkLoad& load, const Benchma
                   {"base_url", t.base_url},
                   {"ignore_eos", true}};
   if (t.server == "trtllm") {
-    out.notes.push_back("inference-perf has no trtllm server type: the config uses vllm's, the OpenAI completions "
-                        "API trtllm-serve also serves");
+    out.notes.push_back(
+        "inference-perf has no trtllm server type: the config uses vllm's, the OpenAI completions "
+        "API trtllm-serve also serves");
   }
   ip["tokenizer"] = {{"pretrained_model_name_or_path", t.model}};
   ip["data"] = {{"type", "random"},
@@ -224,17 +275,20 @@ BenchmarkCommands MakeBenchmarkCommands(const BenchmarkLoad& load, const Benchma
     std::string ip_type = "poisson";
     if (a.process == ArrivalProcess::kGamma) {
       burstiness = 1.0 / (a.cv * a.cv);
-      out.notes.push_back(fmt::format("gamma arrivals (cv {}): vllm bench serve reproduces them (--burstiness {}); "
-                                      "inference-perf sends Poisson arrivals and genai-perf evenly spaced ones",
-                                      Say(a.cv), Say(burstiness)));
+      out.notes.push_back(
+          fmt::format("gamma arrivals (cv {}): vllm bench serve reproduces them (--burstiness {}); "
+                      "inference-perf sends Poisson arrivals and genai-perf evenly spaced ones",
+                      Say(a.cv), Say(burstiness)));
     } else if (a.process == ArrivalProcess::kConstant) {
       ip_type = "constant";
       burstiness = 1e4;
-      out.notes.push_back("constant arrivals: vllm bench serve has only gamma gaps; --burstiness 10000 makes them "
-                          "nearly even (cv 0.01)");
+      out.notes.push_back(
+          "constant arrivals: vllm bench serve has only gamma gaps; --burstiness 10000 makes them "
+          "nearly even (cv 0.01)");
     } else {
-      out.notes.push_back("genai-perf sends requests evenly spaced at the rate, not as Poisson arrivals (vllm bench "
-                          "serve and inference-perf do)");
+      out.notes.push_back(
+          "genai-perf sends requests evenly spaced at the rate, not as Poisson arrivals (vllm bench "
+          "serve and inference-perf do)");
     }
     v.insert(v.end(), {"--request-rate", Num(rate), "--burstiness", Num(burstiness)});
     g.insert(g.end(), {"--request-rate", Num(rate)});
@@ -242,9 +296,10 @@ BenchmarkCommands MakeBenchmarkCommands(const BenchmarkLoad& load, const Benchma
     const int64_t duration = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(load.num_requests / rate)));
     ip["load"] = {{"type", ip_type}, {"stages", {{{"rate", rate}, {"duration", duration}}}}, {"base_seed", load.seed}};
     if (std::abs(duration * rate - load.num_requests) >= 1) {
-      out.notes.push_back(fmt::format("inference-perf runs {} s at {} req/s: about {} requests where the prediction "
-                                      "has {}",
-                                      duration, Say(rate), Whole(duration * rate), load.num_requests));
+      out.notes.push_back(
+          fmt::format("inference-perf runs {} s at {} req/s: about {} requests where the prediction "
+                      "has {}",
+                      duration, Say(rate), Whole(duration * rate), load.num_requests));
     }
     load_summary = {{"arrival", a.process == ArrivalProcess::kPoisson ? "poisson"
                                 : a.process == ArrivalProcess::kGamma ? "gamma"
@@ -259,31 +314,34 @@ BenchmarkCommands MakeBenchmarkCommands(const BenchmarkLoad& load, const Benchma
                   {"stages", {{{"num_requests", load.num_requests}, {"concurrency_level", users}}}},
                   {"base_seed", load.seed}};
     if (load.offline) {
-      out.notes.push_back(fmt::format("the offline maximum: every request sent at once (vllm bench --request-rate "
-                                      "inf; genai-perf and inference-perf at concurrency {})",
-                                      users));
+      out.notes.push_back(
+          fmt::format("the offline maximum: every request sent at once (vllm bench --request-rate "
+                      "inf; genai-perf and inference-perf at concurrency {})",
+                      users));
     }
     load_summary = {{"concurrency", users}, {"offline", load.offline}};
   }
-  v.insert(v.end(), {"--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99",
-                     "--save-result", "--result-dir", "results/vllm-bench", "--result-filename", "vllm-bench.json"});
+  v.insert(v.end(), {"--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,90,99", "--save-result",
+                     "--result-dir", "results/vllm-bench", "--result-filename", "vllm-bench.json"});
   g.insert(g.end(), {"--artifact-dir", "results/genai-perf", "--profile-export-file", "genai-perf.json"});
 
   auto rounded = [](double v) { return std::round(v * 1000) / 1000; };
   load_summary["num_requests"] = load.num_requests;
   load_summary["seed"] = load.seed;
-  load_summary["isl"] = {{"distribution", ShapeName(load.isl.kind)}, {"mean", rounded(in.mean)}, {"sd", rounded(in.sd)}};
-  load_summary["osl"] = {{"distribution", ShapeName(load.osl.kind)}, {"mean", rounded(outm.mean)}, {"sd", rounded(outm.sd)}};
+  load_summary["isl"] = {
+      {"distribution", ShapeName(load.isl.kind)}, {"mean", rounded(in.mean)}, {"sd", rounded(in.sd)}};
+  load_summary["osl"] = {
+      {"distribution", ShapeName(load.osl.kind)}, {"mean", rounded(outm.mean)}, {"sd", rounded(outm.sd)}};
   const std::string lengths = fmt::format("prompts {} (mean {}, sd {}), replies {} (mean {}, sd {})",
-                                          ShapeName(load.isl.kind), Say(in.mean), Say(in.sd), ShapeName(load.osl.kind),
-                                          Say(outm.mean), Say(outm.sd));
+                                          ShapeName(load.isl.kind), Say(rounded(in.mean)), Say(rounded(in.sd)),
+                                          ShapeName(load.osl.kind), Say(rounded(outm.mean)), Say(rounded(outm.sd)));
   if (load.arrival) {
-    out.description = fmt::format("{} requests arriving at {} req/s ({}), {}, seed {}", load.num_requests,
-                                  Say(load.arrival->rate_per_s), load_summary["arrival"].get<std::string>(), lengths,
-                                  load.seed);
+    out.description =
+        fmt::format("{} requests arriving at {} req/s ({}), {}, seed {}", load.num_requests,
+                    Say(load.arrival->rate_per_s), load_summary["arrival"].get<std::string>(), lengths, load.seed);
   } else if (load.offline) {
-    out.description = fmt::format("{} requests at once (the offline maximum), {}, seed {}", load.num_requests, lengths,
-                                  load.seed);
+    out.description =
+        fmt::format("{} requests at once (the offline maximum), {}, seed {}", load.num_requests, lengths, load.seed);
   } else {
     out.description = fmt::format("{} users in a closed loop, {} requests, {}, seed {}", *load.concurrency,
                                   load.num_requests, lengths, load.seed);

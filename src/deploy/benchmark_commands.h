@@ -42,7 +42,7 @@ struct BenchmarkLoad {
   bool offline = false;                // every request at once
   std::optional<ArrivalSpec> arrival;  // open loop
   PrefixSpec prefix;
-  std::vector<std::string> notes;      // where the workload was simplified
+  std::vector<std::string> notes;  // where the workload was simplified
 };
 
 // Throws Error for a workload with no lengths (neither isl/osl nor a
@@ -50,8 +50,8 @@ struct BenchmarkLoad {
 BenchmarkLoad ResolveBenchmarkLoad(const WorkloadSpec& workload, int64_t default_requests);
 
 struct BenchmarkTargets {
-  std::string model;       // the served model name (the checkpoint)
-  std::string server;      // "vllm", "sglang" or "trtllm": request format and server type
+  std::string model;   // the served model name (the checkpoint)
+  std::string server;  // "vllm", "sglang" or "trtllm": request format and server type
   std::string base_url = "http://localhost:8000";
   int64_t max_context = 0;  // lengths are clamped to it (the model's context)
 };

@@ -72,9 +72,10 @@ void PlaceOnNodes(const DeployOptions& options, Pool* pool) {
     pool->nodes = gpr / per_node;
     pool->gpus_per_pod = per_node;
   } else {
-    throw Error(fmt::format("a replica of {} GPUs over nodes of {} {} GPUs: its pods would hold unequal GPU counts; "
-                            "pass --gpus-per-node with a divisor of {}",
-                            gpr, per_node, pool->gpu.slug, gpr));
+    throw Error(
+        fmt::format("a replica of {} GPUs over nodes of {} {} GPUs: its pods would hold unequal GPU counts; "
+                    "pass --gpus-per-node with a divisor of {}",
+                    gpr, per_node, pool->gpu.slug, gpr));
   }
 }
 
@@ -107,7 +108,8 @@ std::string LaunchScript(const std::string& title, const std::vector<Pool>& pool
   for (const Pool& p : pools) s += "# " + PoolTitle(p) + "\n";
   for (const std::string& n : notes) s += "# note: " + n + "\n";
   s += "set -euo pipefail\n";
-  const bool configs = std::any_of(pools.begin(), pools.end(), [](const Pool& p) { return !p.launch.config.is_null(); });
+  const bool configs =
+      std::any_of(pools.begin(), pools.end(), [](const Pool& p) { return !p.launch.config.is_null(); });
   if (configs) s += "HERE=\"$(cd \"$(dirname \"$0\")\" && pwd)\"\n";
   s += "MODEL=\"${MODEL:-" + model + "}\"\n";
   const bool disaggregated = pools.size() > 1;
@@ -115,15 +117,17 @@ std::string LaunchScript(const std::string& title, const std::vector<Pool>& pool
     const Pool& p = pools[0];
     if (!p.launch.config.is_null()) s += "CONFIG=\"$HERE/" + p.config_file + "\"\n";
     if (p.nodes > 1 && choice.table.engine == "sglang") {
-      s += fmt::format("# A replica spans {} nodes: run this on each with NODE_RANK 0..{} and LEADER_ADDRESS the "
-                       "first node's address.\n",
-                       p.nodes, p.nodes - 1);
+      s += fmt::format(
+          "# A replica spans {} nodes: run this on each with NODE_RANK 0..{} and LEADER_ADDRESS the "
+          "first node's address.\n",
+          p.nodes, p.nodes - 1);
       s += "NODE_RANK=\"${NODE_RANK:?set NODE_RANK (0 on the first node)}\"\n";
       s += "LEADER_ADDRESS=\"${LEADER_ADDRESS:?set LEADER_ADDRESS (the first node)}\"\n";
     } else if (p.nodes > 1) {
-      s += fmt::format("# A replica spans {} nodes over Ray: first `ray start --head --port=6379` on the first node "
-                       "and `ray start --address=FIRST:6379` on the others, then run this on the first.\n",
-                       p.nodes);
+      s += fmt::format(
+          "# A replica spans {} nodes over Ray: first `ray start --head --port=6379` on the first node "
+          "and `ray start --address=FIRST:6379` on the others, then run this on the first.\n",
+          p.nodes);
     } else if (p.replicas > 1) {
       s += fmt::format("# One replica: run it on each of the {} replicas' hosts (k8s.yaml runs them all).\n",
                        p.replicas);
@@ -192,8 +196,10 @@ std::string Readme(const std::string& title, const Scenario& s, const EngineChoi
   r += "\nFiles\n";
   for (const std::string& f : files) r += "  " + f + "\n";
   r += "\nRun\n";
-  r += "  ./launch.sh" + std::string(dynamo ? " frontend|prefill|decode" : "") + "   (MODEL=... to serve another copy of the checkpoint)\n";
-  r += "  kubectl apply -f k8s.yaml   (needs the NVIDIA GPU operator; a Secret hf-token with key token for gated models";
+  r += "  ./launch.sh" + std::string(dynamo ? " frontend|prefill|decode" : "") +
+       "   (MODEL=... to serve another copy of the checkpoint)\n";
+  r +=
+      "  kubectl apply -f k8s.yaml   (needs the NVIDIA GPU operator; a Secret hf-token with key token for gated models";
   if (lws) r += "; the LeaderWorkerSet controller";
   if (dynamo) r += "; the Dynamo operator and a Secret hf-token-secret";
   r += ")\n";
@@ -219,8 +225,8 @@ DeploySource CandidateSource(const nlohmann::json& candidate, const std::string&
   out.scenario = ParseScenario(candidate.at("scenario"), file);
   out.prediction = candidate;
   out.prediction.erase("scenario");
-  out.origin = fmt::format("plan {}, candidate {} ({})", file, rank,
-                           candidate.value("configuration", std::string("?")));
+  out.origin =
+      fmt::format("plan {}, candidate {} ({})", file, rank, candidate.value("configuration", std::string("?")));
   return out;
 }
 
@@ -279,21 +285,24 @@ EngineChoice ChooseEngineRelease(Scenario* s, const std::string& engine_version)
                               table.VersionList()));
     }
     if (!custom && s->engine != choice.release.preset) {
-      choice.notes.push_back(fmt::format("the scenario's engine preset {} is deployed as {} {}: predicted with its "
-                                         "preset {}",
-                                         s->engine, engine, choice.release.version, choice.release.preset));
+      choice.notes.push_back(
+          fmt::format("the scenario's engine preset {} is deployed as {} {}: predicted with its "
+                      "preset {}",
+                      s->engine, engine, choice.release.version, choice.release.preset));
       s->engine = choice.release.preset;
       if (s->engine_overrides.is_object()) s->engine_overrides["preset"] = choice.release.preset;
     } else if (custom) {
-      choice.notes.push_back(fmt::format("the engine preset file {} (of {}) is kept; its settings are deployed on {} {}",
-                                         s->engine, scope, engine, choice.release.version));
+      choice.notes.push_back(
+          fmt::format("the engine preset file {} (of {}) is kept; its settings are deployed on {} {}", s->engine, scope,
+                      engine, choice.release.version));
     }
     choice.table = std::move(table);
     return choice;
   }
-  throw Error(fmt::format("engine {}: deploy writes launch files for the releases of {} (engines/flags), and {} is "
-                          "none of theirs",
-                          s->engine, fmt::join(ListDeployEngines(), ", "), custom ? "its calibration scope " + scope : s->engine));
+  throw Error(fmt::format(
+      "engine {}: deploy writes launch files for the releases of {} (engines/flags), and {} is "
+      "none of theirs",
+      s->engine, fmt::join(ListDeployEngines(), ", "), custom ? "its calibration scope " + scope : s->engine));
 }
 
 DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
@@ -303,12 +312,13 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
   notes.insert(notes.end(), setup.notes.begin(), setup.notes.end());
   const std::string model = options.model_path.empty() ? setup.model.hf_repo : options.model_path;
   if (model.empty()) {
-    throw Error("model " + setup.model.slug + " names no Hugging Face repository: pass --model-path with the "
+    throw Error("model " + setup.model.slug +
+                " names no Hugging Face repository: pass --model-path with the "
                 "checkpoint to serve");
   }
   const std::string title =
       fmt::format("roofplan deploy: {}", scenario.name.empty() ? setup.model.slug : scenario.name);
-  const std::string name = KubernetesName(!options.name.empty() ? options.name
+  const std::string name = KubernetesName(!options.name.empty()    ? options.name
                                           : !scenario.name.empty() ? scenario.name
                                                                    : setup.model.slug);
 
@@ -323,9 +333,10 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
   } else {
     const int prefill = *cluster.prefill_replicas, decode = cluster.decode_replicas.value_or(0);
     if (prefill + decode != setup.plan.dp) {
-      throw Error(fmt::format("cluster.disaggregated: {} prefill + {} decode replicas, but the scenario's GPUs make {} "
-                              "replicas of {}",
-                              prefill, decode, setup.plan.dp, setup.plan.gpus_per_replica()));
+      throw Error(
+          fmt::format("cluster.disaggregated: {} prefill + {} decode replicas, but the scenario's GPUs make {} "
+                      "replicas of {}",
+                      prefill, decode, setup.plan.dp, setup.plan.gpus_per_replica()));
     }
     pools.emplace_back(&setup, prefill, "prefill");
     pools.emplace_back(&setup, decode, "decode");
@@ -336,10 +347,11 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
     for (const EngineRelease& r : choice.table.releases) {
       if (r.dynamo) with.push_back(r.version);
     }
-    throw Error(fmt::format("disaggregated prefill/decode pools: no Dynamo release in {} ships {} {} (Dynamo's "
-                            "support matrix); releases with one: {}",
-                            choice.table.file, choice.table.engine, choice.release.version,
-                            with.empty() ? std::string("none") : fmt::format("{}", fmt::join(with, ", "))));
+    throw Error(
+        fmt::format("disaggregated prefill/decode pools: no Dynamo release in {} ships {} {} (Dynamo's "
+                    "support matrix); releases with one: {}",
+                    choice.table.file, choice.table.engine, choice.release.version,
+                    with.empty() ? std::string("none") : fmt::format("{}", fmt::join(with, ", "))));
   }
 
   for (Pool& p : pools) {
@@ -349,8 +361,8 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
       throw Error(fmt::format("the {} pool's replicas span {} nodes: deploy writes single-node Dynamo workers only",
                               p.role, p.nodes));
     }
-    const EnginePreset defaults = ForGpu(ResolveEngine(choice.release.preset), p.setup->gpu.memory_bytes / kGiB,
-                                         p.setup->gpu.architecture);
+    const EnginePreset defaults =
+        ForGpu(ResolveEngine(choice.release.preset), p.setup->gpu.memory_bytes / kGiB, p.setup->gpu.architecture);
     LaunchOptions lo;
     lo.port = options.port;
     lo.model = model;
@@ -374,10 +386,11 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
     notes.push_back("routing: the prediction sent each request to the prefill replica by " + router +
                     " and on to a decode replica; Dynamo's frontend routes by its own --router-mode");
   } else if (pools[0].replicas > 1) {
-    notes.push_back(fmt::format("routing: the prediction spread requests over the {} replicas by {}; the Kubernetes "
-                                "Service spreads connections at random (kube-proxy), so put a router with that "
-                                "policy in front to match it",
-                                pools[0].replicas, router));
+    notes.push_back(
+        fmt::format("routing: the prediction spread requests over the {} replicas by {}; the Kubernetes "
+                    "Service spreads connections at random (kube-proxy), so put a router with that "
+                    "policy in front to match it",
+                    pools[0].replicas, router));
   }
 
   // Benchmarks of the load, against the Service (or Dynamo's frontend).
@@ -400,9 +413,9 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
   for (const Pool& p : pools) {
     if (p.launch.config.is_null()) continue;
     add(p.config_file,
-        ToYaml(p.launch.config, {title, choice.table.engine + " " + choice.release.version +
-                                            " LLM API options" + (p.role.empty() ? "" : " of the " + p.role + " pool") +
-                                            " (engines/flags/" + choice.table.engine + ".json)"}),
+        ToYaml(p.launch.config, {title, choice.table.engine + " " + choice.release.version + " LLM API options" +
+                                            (p.role.empty() ? "" : " of the " + p.role + " pool") + " (engines/flags/" +
+                                            choice.table.engine + ".json)"}),
         false, "the engine's options (launch.sh and k8s.yaml read them)");
   }
   std::vector<nlohmann::json> docs;
@@ -433,9 +446,11 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
                                : "image: " + choice.release.image);
   k8s_comment.push_back("node selector: " + pools[0].gpu.label + " (" + pools[0].gpu.source + ")");
   add("k8s.yaml", ToYamlDocuments(docs, k8s_comment), false,
-      dynamo ? "DynamoGraphDeployment (kubectl apply -f)"
-             : pools[0].nodes > 1 ? "Service + LeaderWorkerSet (kubectl apply -f)" : "Service + Deployment (kubectl apply -f)");
-  const std::string bench_url = dynamo ? "http://" + name + "-frontend:8000" : "http://" + name + ":" + std::to_string(options.port);
+      dynamo               ? "DynamoGraphDeployment (kubectl apply -f)"
+      : pools[0].nodes > 1 ? "Service + LeaderWorkerSet (kubectl apply -f)"
+                           : "Service + Deployment (kubectl apply -f)");
+  const std::string bench_url =
+      dynamo ? "http://" + name + "-frontend:8000" : "http://" + name + ":" + std::to_string(options.port);
   add("bench.sh",
       BenchmarkScript(bench, targets, title + " (in the cluster, BASE_URL=" + bench_url + ")", kInferencePerfFile),
       true, "vllm bench serve, genai-perf and inference-perf with the predicted load");
@@ -450,12 +465,10 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
   nlohmann::json plan;
   plan["title"] = title;
   if (!options.origin.empty()) plan["origin"] = options.origin;
-  plan["engine"] = {{"name", choice.table.engine},
-                    {"version", choice.release.version},
-                    {"preset", setup.engine.name},
-                    {"image", choice.release.image},
-                    {"image_source", choice.release.source},
-                    {"flags_table", "engines/flags/" + choice.table.engine + ".json"}};
+  plan["engine"] = {
+      {"name", choice.table.engine},           {"version", choice.release.version},
+      {"preset", setup.engine.name},           {"image", choice.release.image},
+      {"image_source", choice.release.source}, {"flags_table", "engines/flags/" + choice.table.engine + ".json"}};
   if (dynamo) {
     plan["dynamo"] = {{"version", choice.release.dynamo->version},
                       {"image", choice.release.dynamo->image},
@@ -467,27 +480,28 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
   nlohmann::json pools_json = nlohmann::json::array();
   for (const Pool& p : pools) {
     const ParallelPlan& pl = p.setup->plan;
-    nlohmann::json j = {{"role", p.role.empty() ? "aggregated" : p.role},
-                        {"gpu", p.setup->gpu.slug},
-                        {"replicas", p.replicas},
-                        {"gpus_per_replica", pl.gpus_per_replica()},
-                        {"nodes_per_replica", p.nodes},
-                        {"gpus_per_pod", p.gpus_per_pod},
-                        {"tp", pl.tp},
-                        {"pp", pl.pp},
-                        {"ep", pl.ep},
-                        {"attention_dp", pl.attention_dp()},
-                        {"weight_dtype", std::string(DTypeName(p.setup->precision.weight))},
-                        {"kv_dtype", std::string(DTypeName(p.setup->precision.kv))},
-                        {"launch", FilledArgv(p.launch.argv, model, p.config_file)},
-                        {"engine_config", p.launch.config},
-                        {"engine_config_file", p.config_file.empty() ? nlohmann::json() : nlohmann::json(p.config_file)},
-                        {"settings", SettingsJson(p.launch.settings)},
-                        {"kubernetes",
-                         {{"resource", p.gpu.resource},
-                          {"node_label", p.gpu.label},
-                          {"node_label_value", p.gpu.value},
-                          {"gpus_per_node", options.gpus_per_node > 0 ? options.gpus_per_node : p.gpu.gpus_per_node}}}};
+    nlohmann::json j = {
+        {"role", p.role.empty() ? "aggregated" : p.role},
+        {"gpu", p.setup->gpu.slug},
+        {"replicas", p.replicas},
+        {"gpus_per_replica", pl.gpus_per_replica()},
+        {"nodes_per_replica", p.nodes},
+        {"gpus_per_pod", p.gpus_per_pod},
+        {"tp", pl.tp},
+        {"pp", pl.pp},
+        {"ep", pl.ep},
+        {"attention_dp", pl.attention_dp()},
+        {"weight_dtype", std::string(DTypeName(p.setup->precision.weight))},
+        {"kv_dtype", std::string(DTypeName(p.setup->precision.kv))},
+        {"launch", FilledArgv(p.launch.argv, model, p.config_file)},
+        {"engine_config", p.launch.config},
+        {"engine_config_file", p.config_file.empty() ? nlohmann::json() : nlohmann::json(p.config_file)},
+        {"settings", SettingsJson(p.launch.settings)},
+        {"kubernetes",
+         {{"resource", p.gpu.resource},
+          {"node_label", p.gpu.label},
+          {"node_label_value", p.gpu.value},
+          {"gpus_per_node", options.gpus_per_node > 0 ? options.gpus_per_node : p.gpu.gpus_per_node}}}};
     pools_json.push_back(j);
   }
   plan["pools"] = pools_json;

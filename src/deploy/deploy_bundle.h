@@ -33,10 +33,10 @@ struct DeployOptions {
   // "0.10", "vllm-0.10", or several ("vllm-0.11,sglang-0.5": each engine
   // its own); "": the scenario's release.
   std::string engine_version;
-  std::string model_path;      // the checkpoint to serve; "": the model's repository
-  std::string spec_model;      // the EAGLE-3 head (or draft) checkpoint
-  int gpus_per_node = 0;       // 0: the GPU's typical node (gpu_profiles/kubernetes)
-  std::string name;            // Kubernetes names; "": the scenario's name
+  std::string model_path;  // the checkpoint to serve; "": the model's repository
+  std::string spec_model;  // the EAGLE-3 head (or draft) checkpoint
+  int gpus_per_node = 0;   // 0: the GPU's typical node (gpu_profiles/kubernetes)
+  std::string name;        // Kubernetes names; "": the scenario's name
   int port = 8000;
   int64_t default_requests = 1000;  // benchmark requests when the workload names none
   std::string origin;               // what the configuration came from, for README.txt

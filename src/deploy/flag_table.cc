@@ -55,12 +55,13 @@ void CheckValue(const nlohmann::json& v, const std::string& file, const std::str
 
 void CheckForm(const nlohmann::json& form, const std::string& file, const std::string& path) {
   JsonObject o(form, file, path);
-  o.RejectUnknownKeys({"flag", "key", "in", "positional", "json", "of", "choices", "values", "since", "until",
-                       "source"});
+  o.RejectUnknownKeys(
+      {"flag", "key", "in", "positional", "json", "of", "choices", "values", "since", "until", "source"});
   CheckedVersion(o, "since");
   if (o.Has("until")) CheckedVersion(o, "until");
   if (o.String("source").empty()) o.Fail("source", "expected where the option is documented, got \"\"");
-  const int kinds = (o.Has("flag") ? 1 : 0) + (o.Has("key") ? 1 : 0) + (o.OptionalBool("positional").value_or(false) ? 1 : 0);
+  const int kinds =
+      (o.Has("flag") ? 1 : 0) + (o.Has("key") ? 1 : 0) + (o.OptionalBool("positional").value_or(false) ? 1 : 0);
   if (kinds == 0 && !o.Has("values")) {
     o.Fail("flag", "expected a flag, a key, \"positional\": true or (for a fact with no option) values");
   }
@@ -136,8 +137,8 @@ const EngineRelease& FlagTable::Release(const std::string& version) const {
   for (const EngineRelease& r : releases) {
     if (r.version == version) return r;
   }
-  throw Error(fmt::format("--engine-version {}: {} has no release {} in {} (it has {})", version, engine, version,
-                          file, VersionList()));
+  throw Error(fmt::format("--engine-version {}: {} has no release {} in {} (it has {})", version, engine, version, file,
+                          VersionList()));
 }
 
 const EngineRelease* FlagTable::ReleaseOfPreset(const std::string& preset) const {
@@ -157,12 +158,11 @@ bool FlagTable::Has(const std::string& option, const std::string& version) const
   return FormAt(options_json, option, version) != nullptr;
 }
 
-FlagOption FlagTable::Option(const std::string& option, const std::string& version,
-                             const std::string& setting) const {
+FlagOption FlagTable::Option(const std::string& option, const std::string& version, const std::string& setting) const {
   const nlohmann::json* form = FormAt(options_json, option, version);
   if (!form) {
-    throw Error(fmt::format("{}: {} {} has no option for it ({} lists none as {})", setting, engine, version, file,
-                            option));
+    throw Error(
+        fmt::format("{}: {} {} has no option for it ({} lists none as {})", setting, engine, version, file, option));
   }
   return MakeOption(option, *form, version);
 }
@@ -193,7 +193,8 @@ std::vector<FlagOption> FlagTable::OptionsAt(const std::string& version) const {
 std::vector<std::string> ListDeployEngines() {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(DataDir()) / "engines" / "flags", ec)) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(DataDir()) / "engines" / "flags", ec)) {
     if (entry.path().extension() == ".json") out.push_back(entry.path().stem().string());
   }
   std::sort(out.begin(), out.end());
@@ -212,8 +213,8 @@ FlagTable LoadFlagTable(const std::string& engine) {
 
 FlagTable ParseFlagTable(const nlohmann::json& json, const std::string& file) {
   JsonObject o(json, file);
-  o.RejectUnknownKeys({"engine", "description", "presets", "calibration_scopes", "command", "versions", "dynamo",
-                       "options"});
+  o.RejectUnknownKeys(
+      {"engine", "description", "presets", "calibration_scopes", "command", "versions", "dynamo", "options"});
   FlagTable t;
   t.file = file;
   t.engine = o.String("engine");
@@ -256,7 +257,8 @@ FlagTable ParseFlagTable(const nlohmann::json& json, const std::string& file) {
   for (auto it = options.raw().begin(); it != options.raw().end(); ++it) {
     const std::string path = options.PathOf(it.key());
     if (it.value().is_array()) {
-      for (size_t i = 0; i < it.value().size(); ++i) CheckForm(it.value()[i], file, path + "[" + std::to_string(i) + "]");
+      for (size_t i = 0; i < it.value().size(); ++i)
+        CheckForm(it.value()[i], file, path + "[" + std::to_string(i) + "]");
     } else {
       CheckForm(it.value(), file, path);
     }

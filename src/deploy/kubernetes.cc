@@ -150,8 +150,10 @@ nlohmann::json LeaderWorkerSet(const PoolManifest& p) {
             {"leaderWorkerTemplate",
              {{"size", p.nodes},
               {"restartPolicy", "RecreateGroupOnPodRestart"},
-              {"leaderTemplate", {{"metadata", {{"labels", {{"app", p.name}, {"role", "leader"}}}}}, {"spec", leader_spec}}},
-              {"workerTemplate", {{"metadata", {{"labels", {{"app", p.name}, {"role", "worker"}}}}}, {"spec", worker_spec}}}}}}}};
+              {"leaderTemplate",
+               {{"metadata", {{"labels", {{"app", p.name}, {"role", "leader"}}}}}, {"spec", leader_spec}}},
+              {"workerTemplate",
+               {{"metadata", {{"labels", {{"app", p.name}, {"role", "worker"}}}}}, {"spec", worker_spec}}}}}}}};
 }
 
 nlohmann::json DynamoWorkerService(const PoolManifest& p, const std::string& namespace_name, const std::string& role) {
@@ -161,9 +163,10 @@ nlohmann::json DynamoWorkerService(const PoolManifest& p, const std::string& nam
                               {"args", std::vector<std::string>(argv.begin() + 3, argv.end())}};
   nlohmann::json pod = {{"nodeSelector", {{p.gpu.label, p.gpu.value}}}};
   if (!p.launch.config.is_null()) {
-    container["volumeMounts"] = nlohmann::json::array(
-        {{{"name", "engine-config"}, {"mountPath", kConfigMountDir}, {"readOnly", true}}});
-    pod["volumes"] = nlohmann::json::array({{{"name", "engine-config"}, {"configMap", {{"name", p.name + "-config"}}}}});
+    container["volumeMounts"] =
+        nlohmann::json::array({{{"name", "engine-config"}, {"mountPath", kConfigMountDir}, {"readOnly", true}}});
+    pod["volumes"] =
+        nlohmann::json::array({{{"name", "engine-config"}, {"configMap", {{"name", p.name + "-config"}}}}});
   }
   pod["mainContainer"] = container;
   return {{"dynamoNamespace", namespace_name},
@@ -221,14 +224,13 @@ std::vector<nlohmann::json> DynamoManifests(const std::string& name, const std::
   for (const PoolManifest* p : {&prefill, &decode}) {
     if (!p->launch.config.is_null()) docs.push_back(ConfigMap(*p));
   }
-  nlohmann::json services = {
-      {"Frontend",
-       {{"dynamoNamespace", name},
-        {"componentType", "frontend"},
-        {"replicas", 1},
-        {"extraPodSpec", {{"mainContainer", {{"image", dynamo_image}}}}}}},
-      {"PrefillWorker", DynamoWorkerService(prefill, name, "prefill")},
-      {"DecodeWorker", DynamoWorkerService(decode, name, "decode")}};
+  nlohmann::json services = {{"Frontend",
+                              {{"dynamoNamespace", name},
+                               {"componentType", "frontend"},
+                               {"replicas", 1},
+                               {"extraPodSpec", {{"mainContainer", {{"image", dynamo_image}}}}}}},
+                             {"PrefillWorker", DynamoWorkerService(prefill, name, "prefill")},
+                             {"DecodeWorker", DynamoWorkerService(decode, name, "decode")}};
   docs.push_back({{"apiVersion", "nvidia.com/v1alpha1"},
                   {"kind", "DynamoGraphDeployment"},
                   {"metadata", {{"name", name}}},

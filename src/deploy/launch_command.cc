@@ -73,17 +73,16 @@ class Builder {
     }
   }
   // A boolean the release sets with a key (YAML or JSON): always written.
-  void KeyBoolean(const std::string& option, const std::string& setting, bool value) {
-    Set(option, setting, value);
-  }
+  void KeyBoolean(const std::string& option, const std::string& setting, bool value) { Set(option, setting, value); }
   // Left to the engine: allowed only when its default is the value.
   void Default(const std::string& setting, const std::string& value, bool is_default) {
     if (!is_default) {
       throw Error(fmt::format("{} ({}): {} has no option for it in {}, and its default differs", setting, value,
                               Release(), table_.file));
     }
-    Record(setting, value, "engine default", "the " + defaults_.name + " preset (engines/" + defaults_.name +
-                                                 ".json), which models " + Release() + "'s defaults");
+    Record(setting, value, "engine default",
+           "the " + defaults_.name + " preset (engines/" + defaults_.name + ".json), which models " + Release() +
+               "'s defaults");
   }
   void Note(const std::string& note) { out_->notes.push_back(note); }
 
@@ -141,9 +140,7 @@ class Builder {
 };
 
 // The 16-bit format the engine computes in (and an "auto" KV cache takes).
-DType ServedDType(const Precision& p) {
-  return p.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16;
-}
+DType ServedDType(const Precision& p) { return p.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16; }
 
 bool Is16Bit(DType d) { return d == DType::kBf16 || d == DType::kFp16; }
 
@@ -204,8 +201,9 @@ std::string DraftCheckpoint(const SpeculativeConfig& s, const LaunchOptions& opt
   switch (s.method) {
     case SpecMethod::kEagle3:
       if (options.spec_model.empty()) {
-        throw Error("speculative decoding eagle3: the EAGLE-3 head's checkpoint is not in the catalog; pass "
-                    "--spec-model with it (a Hugging Face repository or path)");
+        throw Error(
+            "speculative decoding eagle3: the EAGLE-3 head's checkpoint is not in the catalog; pass "
+            "--spec-model with it (a Hugging Face repository or path)");
       }
       return options.spec_model;
     case SpecMethod::kDraft: {
@@ -217,7 +215,8 @@ std::string DraftCheckpoint(const SpeculativeConfig& s, const LaunchOptions& opt
       }
       return draft.hf_repo;
     }
-    default: return "";
+    default:
+      return "";
   }
 }
 
@@ -234,7 +233,8 @@ void CheckChain(const SpeculativeConfig& s, Builder* b, const std::string& tree_
 
 void CheckNoDiskTier(const KvOffloadConfig& o, Builder* b) {
   if (o.disk_gib > 0) {
-    b->Option("kv_offload_disk", fmt::format("KV offload disk tier (kv_offload.disk_gib {})", FormatNumber(o.disk_gib)));
+    b->Option("kv_offload_disk",
+              fmt::format("KV offload disk tier (kv_offload.disk_gib {})", FormatNumber(o.disk_gib)));
   }
 }
 
@@ -261,9 +261,10 @@ void Vllm(const Setup& setup, const LaunchOptions& options, Builder* b) {
     } else if (p.ep == p.tp) {
       b->Switch("expert_parallel", "expert parallelism", std::to_string(p.ep));
     } else {
-      throw Error(fmt::format("expert parallelism ep {} within tp {} (each expert split over {} GPUs): {} has no "
-                              "option for it (its experts go to every tensor x data parallel rank, or none)",
-                              p.ep, p.tp, p.tp / p.ep, b->Release()));
+      throw Error(
+          fmt::format("expert parallelism ep {} within tp {} (each expert split over {} GPUs): {} has no "
+                      "option for it (its experts go to every tensor x data parallel rank, or none)",
+                      p.ep, p.tp, p.tp / p.ep, b->Release()));
     }
   }
   if (options.nodes > 1) b->SetMapped("distributed_executor_backend", "multi-node executor", "ray");
@@ -300,9 +301,10 @@ void Vllm(const Setup& setup, const LaunchOptions& options, Builder* b) {
     }
     b->Set("max_lora_rank", "LoRA rank", l.rank);
     if (l.max_cpu_loras > 0) b->Set("max_cpu_loras", "LoRA host slots", l.max_cpu_loras);
-    b->Note(fmt::format("the prediction assumed {} LoRA adapters of rank {}: add --lora-modules NAME=PATH for each "
-                        "(or load them at run time)",
-                        l.adapters, l.rank));
+    b->Note(
+        fmt::format("the prediction assumed {} LoRA adapters of rank {}: add --lora-modules NAME=PATH for each "
+                    "(or load them at run time)",
+                    l.adapters, l.rank));
   }
   const KvOffloadConfig& o = e.kv_offload;
   if (o.enabled()) {
@@ -320,8 +322,8 @@ void Sglang(const Setup& setup, const LaunchOptions& options, Builder* b) {
   CheckNoContextParallel(setup, b);
   if (p.attention_dp() > 1) {
     // SGLang's tp-size counts every GPU of the attention groups.
-    b->Set("tensor_parallel_size", fmt::format("tensor parallelism (tp {} x {} attention groups)", p.tp,
-                                               p.attention_dp()),
+    b->Set("tensor_parallel_size",
+           fmt::format("tensor parallelism (tp {} x {} attention groups)", p.tp, p.attention_dp()),
            p.tp * p.attention_dp());
     b->Set("data_parallel_size", "attention data parallelism", p.attention_dp());
     b->Switch("enable_dp_attention", "attention data parallelism", std::to_string(p.attention_dp()) + " groups");
@@ -362,9 +364,10 @@ void Sglang(const Setup& setup, const LaunchOptions& options, Builder* b) {
     b->Set("max_loras", "LoRA GPU slots", l.max_loras);
     b->Set("max_lora_rank", "LoRA rank", l.rank);
     if (l.max_cpu_loras > 0) b->Set("max_cpu_loras", "LoRA host slots", l.max_cpu_loras);
-    b->Note(fmt::format("the prediction assumed {} LoRA adapters of rank {}: add --lora-paths NAME=PATH for each "
-                        "(or load them at run time)",
-                        l.adapters, l.rank));
+    b->Note(
+        fmt::format("the prediction assumed {} LoRA adapters of rank {}: add --lora-paths NAME=PATH for each "
+                    "(or load them at run time)",
+                    l.adapters, l.rank));
   }
   const KvOffloadConfig& o = e.kv_offload;
   if (o.enabled()) {
@@ -374,14 +377,16 @@ void Sglang(const Setup& setup, const LaunchOptions& options, Builder* b) {
     const int ranks = p.gpus_per_replica();
     const int64_t gb = static_cast<int64_t>(std::floor(o.host_gib * kGiB / 1e9 / ranks));
     if (gb < 1) {
-      throw Error(fmt::format("KV offload {} GiB per replica is under 1 GB for each of its {} GPUs: {} "
-                              "--hicache-size is whole GB per rank",
-                              FormatNumber(o.host_gib), ranks, b->Release()));
+      throw Error(
+          fmt::format("KV offload {} GiB per replica is under 1 GB for each of its {} GPUs: {} "
+                      "--hicache-size is whole GB per rank",
+                      FormatNumber(o.host_gib), ranks, b->Release()));
     }
     b->Set("hicache_size_gb_per_rank", "KV offload host memory per GPU (GB)", gb);
-    b->Note(fmt::format("KV offload: {} GiB per replica as {} GB on each of its {} GPUs (--hicache-size, rounded "
-                        "down to whole GB)",
-                        FormatNumber(o.host_gib), gb, ranks));
+    b->Note(
+        fmt::format("KV offload: {} GiB per replica as {} GB on each of its {} GPUs (--hicache-size, rounded "
+                    "down to whole GB)",
+                    FormatNumber(o.host_gib), gb, ranks));
   }
   b->Finish();
 }
@@ -401,9 +406,10 @@ void Trtllm(const Setup& setup, const LaunchOptions& options, Builder* b, Launch
   out->config = nlohmann::json::object();
   if (p.attention_dp() > 1) {
     if (p.tp > 1) {
-      throw Error(fmt::format("attention data parallelism over groups of {} GPUs (tp {}, ep {}): {} has "
-                              "enable_attention_dp with one GPU per attention group only",
-                              p.tp, p.tp, p.ep, b->Release()));
+      throw Error(
+          fmt::format("attention data parallelism over groups of {} GPUs (tp {}, ep {}): {} has "
+                      "enable_attention_dp with one GPU per attention group only",
+                      p.tp, p.tp, p.ep, b->Release()));
     }
     b->Set("tensor_parallel_size", "GPUs per replica (attention data-parallel)", p.ep);
     b->KeyBoolean("enable_attention_dp", "attention data parallelism", true);
@@ -458,9 +464,10 @@ void Trtllm(const Setup& setup, const LaunchOptions& options, Builder* b, Launch
     b->Set("max_lora_rank", "LoRA rank", l.rank);
     b->Set("max_loras", "LoRA GPU slots", l.max_loras);
     if (l.max_cpu_loras > 0) b->Set("max_cpu_loras", "LoRA host slots", l.max_cpu_loras);
-    b->Note(fmt::format("the prediction assumed {} LoRA adapters of rank {}: pass each with the request's lora_request "
-                        "(or lora_config.lora_dir)",
-                        l.adapters, l.rank));
+    b->Note(
+        fmt::format("the prediction assumed {} LoRA adapters of rank {}: pass each with the request's lora_request "
+                    "(or lora_config.lora_dir)",
+                    l.adapters, l.rank));
   }
   const KvOffloadConfig& o = e.kv_offload;
   if (o.enabled()) {
@@ -473,10 +480,11 @@ void Trtllm(const Setup& setup, const LaunchOptions& options, Builder* b, Launch
   if (!options.dynamo_role.empty()) {
     b->SetMapped("cache_transceiver_backend", "KV transfer between pools", "default");
     if (options.dynamo_role == "prefill" && e.overlap_scheduling) {
-      b->Note("Dynamo's TensorRT-LLM recipes turn the overlap scheduler off on prefill workers "
-              "(disable_overlap_scheduler: true); the prediction assumed it on, and prefill-engine.yaml keeps it "
-              "on: if the worker refuses it, set it true and predict again with the prefill pool's "
-              "overlap_scheduling false");
+      b->Note(
+          "Dynamo's TensorRT-LLM recipes turn the overlap scheduler off on prefill workers "
+          "(disable_overlap_scheduler: true); the prediction assumed it on, and prefill-engine.yaml keeps it "
+          "on: if the worker refuses it, set it true and predict again with the prefill pool's "
+          "overlap_scheduling false");
     }
   }
   b->Finish();

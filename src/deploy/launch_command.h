@@ -27,8 +27,8 @@ namespace roofplan {
 // Placeholders in LaunchCommand::argv that each output fills in its own
 // way (launch.sh: shell variables; Kubernetes: the pod's environment).
 inline constexpr const char* kModelPlaceholder = "{model}";
-inline constexpr const char* kConfigPlaceholder = "{config}";            // the engine YAML's path
-inline constexpr const char* kNodeRankPlaceholder = "{node_rank}";        // multi-node: this node's index
+inline constexpr const char* kConfigPlaceholder = "{config}";                 // the engine YAML's path
+inline constexpr const char* kNodeRankPlaceholder = "{node_rank}";            // multi-node: this node's index
 inline constexpr const char* kLeaderAddressPlaceholder = "{leader_address}";  // multi-node: the first node
 
 // A setting the prediction assumed and how the launch carries it.

@@ -22,9 +22,9 @@ bool IsYaml11Keyword(const std::string& text) {
 bool PlainSafe(const std::string& text) {
   if (text.empty() || IsYaml11Keyword(text)) return false;
   const unsigned char first = static_cast<unsigned char>(text[0]);
-  const bool starts_ok = std::isalpha(first) || first == '_' || first == '/' ||
-                         (first == '-' && text.size() > 1 &&
-                          (std::isalpha(static_cast<unsigned char>(text[1])) || text[1] == '-'));
+  const bool starts_ok =
+      std::isalpha(first) || first == '_' || first == '/' ||
+      (first == '-' && text.size() > 1 && (std::isalpha(static_cast<unsigned char>(text[1])) || text[1] == '-'));
   if (!starts_ok) return false;
   for (char ch : text) {
     const unsigned char c = static_cast<unsigned char>(ch);
@@ -68,15 +68,24 @@ bool LiteralSafe(const std::string& text) {
 
 std::string ScalarText(const nlohmann::json& v) {
   switch (v.type()) {
-    case nlohmann::json::value_t::null: return "null";
-    case nlohmann::json::value_t::boolean: return v.get<bool>() ? "true" : "false";
-    case nlohmann::json::value_t::number_integer: return std::to_string(v.get<int64_t>());
-    case nlohmann::json::value_t::number_unsigned: return std::to_string(v.get<uint64_t>());
-    case nlohmann::json::value_t::number_float: return Real(v.get<double>());
-    case nlohmann::json::value_t::string: return YamlScalar(v.get<std::string>());
-    case nlohmann::json::value_t::object: return "{}";
-    case nlohmann::json::value_t::array: return "[]";
-    default: return "null";
+    case nlohmann::json::value_t::null:
+      return "null";
+    case nlohmann::json::value_t::boolean:
+      return v.get<bool>() ? "true" : "false";
+    case nlohmann::json::value_t::number_integer:
+      return std::to_string(v.get<int64_t>());
+    case nlohmann::json::value_t::number_unsigned:
+      return std::to_string(v.get<uint64_t>());
+    case nlohmann::json::value_t::number_float:
+      return Real(v.get<double>());
+    case nlohmann::json::value_t::string:
+      return YamlScalar(v.get<std::string>());
+    case nlohmann::json::value_t::object:
+      return "{}";
+    case nlohmann::json::value_t::array:
+      return "[]";
+    default:
+      return "null";
   }
 }
 

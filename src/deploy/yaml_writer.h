@@ -29,8 +29,7 @@ std::string ToYaml(const nlohmann::json& document, const std::vector<std::string
 
 // Several documents separated by "---" lines, as kubectl apply -f reads a
 // manifest.
-std::string ToYamlDocuments(const std::vector<nlohmann::json>& documents,
-                            const std::vector<std::string>& comment = {});
+std::string ToYamlDocuments(const std::vector<nlohmann::json>& documents, const std::vector<std::string>& comment = {});
 
 // `text` as a YAML scalar: plain when it is safe to be, else double-quoted
 // (a literal block is never chosen here: this is for one-line contexts).
