@@ -350,7 +350,7 @@ DeployBundle MakeDeployBundle(Scenario scenario, const DeployOptions& options) {
     throw Error(
         fmt::format("disaggregated prefill/decode pools: no Dynamo release in {} ships {} {} (Dynamo's "
                     "support matrix); releases with one: {}",
-                    choice.table.file, choice.table.engine, choice.release.version,
+                    choice.table.name, choice.table.engine, choice.release.version,
                     with.empty() ? std::string("none") : fmt::format("{}", fmt::join(with, ", "))));
   }
 

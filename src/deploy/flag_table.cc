@@ -137,7 +137,7 @@ const EngineRelease& FlagTable::Release(const std::string& version) const {
   for (const EngineRelease& r : releases) {
     if (r.version == version) return r;
   }
-  throw Error(fmt::format("--engine-version {}: {} has no release {} in {} (it has {})", version, engine, version, file,
+  throw Error(fmt::format("--engine-version {}: {} has no release {} in {} (it has {})", version, engine, version, name,
                           VersionList()));
 }
 
@@ -162,7 +162,7 @@ FlagOption FlagTable::Option(const std::string& option, const std::string& versi
   const nlohmann::json* form = FormAt(options_json, option, version);
   if (!form) {
     throw Error(
-        fmt::format("{}: {} {} has no option for it ({} lists none as {})", setting, engine, version, file, option));
+        fmt::format("{}: {} {} has no option for it ({} lists none as {})", setting, engine, version, name, option));
   }
   return MakeOption(option, *form, version);
 }
@@ -174,7 +174,7 @@ std::string FlagTable::Value(const FlagOption& option, const std::string& value,
     std::vector<std::string> known;
     for (const auto& [k, v] : option.values) known.push_back(k);
     throw Error(fmt::format("{}: {} {} has no {} for {} ({} lists {})", setting, engine, version,
-                            option.flag.empty() ? option.key : option.flag, value, file,
+                            option.flag.empty() ? option.key : option.flag, value, name,
                             known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", "))));
   }
   return it->second;
@@ -218,6 +218,7 @@ FlagTable ParseFlagTable(const nlohmann::json& json, const std::string& file) {
   FlagTable t;
   t.file = file;
   t.engine = o.String("engine");
+  t.name = "engines/flags/" + t.engine + ".json";
   t.presets = o.OptionalStringArray("presets").value_or(std::vector<std::string>{});
   t.calibration_scopes = o.OptionalStringArray("calibration_scopes").value_or(std::vector<std::string>{});
   t.command = o.OptionalStringArray("command").value_or(std::vector<std::string>{});

@@ -76,6 +76,7 @@ class FlagTable {
  public:
   std::string engine;  // "vllm"
   std::string file;
+  std::string name;  // "engines/flags/vllm.json": the file as messages name it
   std::vector<std::string> command;             // {"vllm", "serve"}
   std::vector<std::string> presets;             // family presets ("vllm")
   std::vector<std::string> calibration_scopes;  // presets' calibration_scope values of this family

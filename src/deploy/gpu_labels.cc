@@ -20,7 +20,8 @@ KubernetesGpu LookUpKubernetesGpu(const std::string& slug) {
   if (!gpus.Has(slug)) {
     std::vector<std::string> known;
     for (auto it = gpus.raw().begin(); it != gpus.raw().end(); ++it) known.push_back(it.key());
-    throw Error(fmt::format("GPU {}: no Kubernetes resource and node label for it in {} (it has {})", slug, path,
+    throw Error(fmt::format("GPU {}: no Kubernetes resource and node label for it in {} (it has {})", slug,
+                            "gpu_profiles/kubernetes/labels.json",
                             fmt::join(known, ", ")));
   }
   JsonObject g = gpus.Object(slug);

@@ -78,7 +78,7 @@ class Builder {
   void Default(const std::string& setting, const std::string& value, bool is_default) {
     if (!is_default) {
       throw Error(fmt::format("{} ({}): {} has no option for it in {}, and its default differs", setting, value,
-                              Release(), table_.file));
+                              Release(), table_.name));
     }
     Record(setting, value, "engine default",
            "the " + defaults_.name + " preset (engines/" + defaults_.name + ".json), which models " + Release() +
@@ -297,7 +297,7 @@ void Vllm(const Setup& setup, const LaunchOptions& options, Builder* b) {
     const FlagOption rank = b->Option("max_lora_rank", "LoRA rank");
     if (!rank.choices.empty() && std::find(rank.choices.begin(), rank.choices.end(), l.rank) == rank.choices.end()) {
       throw Error(fmt::format("LoRA rank {}: {} {} takes {} ({})", l.rank, b->Release(), rank.flag,
-                              fmt::join(rank.choices, ", "), b->table().file));
+                              fmt::join(rank.choices, ", "), b->table().name));
     }
     b->Set("max_lora_rank", "LoRA rank", l.rank);
     if (l.max_cpu_loras > 0) b->Set("max_cpu_loras", "LoRA host slots", l.max_cpu_loras);
