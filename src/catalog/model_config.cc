@@ -674,6 +674,7 @@ ModelConfig ParseModelConfig(const nlohmann::json& config, const std::string& fi
     meta->RejectUnknownKeys({"name", "hf_repo", "source", "published_params_total", "params_note",
                              "published_params_active"});
     m.name = meta->OptionalString("name").value_or(slug);
+    m.hf_repo = meta->OptionalString("hf_repo").value_or("");
     m.published_params_total = meta->OptionalNumberIn("published_params_total", 0, 1e15).value_or(0);
     m.published_params_active = meta->OptionalNumberIn("published_params_active", 0, 1e15).value_or(0);
   }

@@ -97,6 +97,9 @@ struct LayerGroup {
 struct ModelConfig {
   std::string slug;        // catalog name ("llama-3.1-8b") or the file's stem
   std::string name;        // display name
+  // The checkpoint's Hugging Face repository ("meta-llama/Meta-Llama-3.1-8B")
+  // from the catalog entry's _roofplan block; "" for a user's config.json.
+  std::string hf_repo;
   std::string model_type;  // the decoder's HF model_type ("llama", "gemma3_text", ...)
   std::string source_file;
 

@@ -1,5 +1,7 @@
 #include "catalog/scenario.h"
 
+#include <filesystem>
+
 #include "catalog/kv_offload.h"
 #include "catalog/lora.h"
 #include "catalog/speculative.h"
@@ -114,6 +116,59 @@ Scenario ParseScenario(const nlohmann::json& json, const std::string& file) {
   s.public_calibration = named_calibration("public_calibration");
   if (!s.public_calibration.empty()) s.public_calibration_origin = "$.public_calibration in " + file;
   return s;
+}
+
+nlohmann::json ScenarioToJson(const Scenario& s) {
+  auto absolute = [](const std::string& path) {
+    std::error_code ec;
+    const std::filesystem::path p = std::filesystem::absolute(path, ec);
+    return ec ? path : p.lexically_normal().string();
+  };
+  auto named = [&](const std::string& name) { return LooksLikePath(name) ? absolute(name) : name; };
+  nlohmann::json j = nlohmann::json::object();
+  if (!s.name.empty()) j["name"] = s.name;
+  if (!s.description.empty()) j["description"] = s.description;
+  j["model"] = named(s.model);
+  j["gpu"] = named(s.gpu);
+  if (s.num_gpus) j["num_gpus"] = *s.num_gpus;
+  if (s.tp) j["tp"] = *s.tp;
+  if (s.pp) j["pp"] = *s.pp;
+  if (s.ep) j["ep"] = *s.ep;
+  if (s.cp) j["cp"] = *s.cp;
+  if (s.cp_style) j["cp_style"] = *s.cp_style;
+  if (s.weight_dtype) j["weight_dtype"] = std::string(DTypeName(*s.weight_dtype));
+  if (s.activation_dtype) j["activation_dtype"] = std::string(DTypeName(*s.activation_dtype));
+  if (s.kv_dtype) j["kv_dtype"] = std::string(DTypeName(*s.kv_dtype));
+  if (s.engine_overrides.is_object()) {
+    j["engine"] = s.engine_overrides;
+    j["engine"]["preset"] = named(s.engine);
+  } else {
+    j["engine"] = named(s.engine);
+  }
+  if (!s.speculative.is_null()) {
+    j["speculative"] = s.speculative;
+    if (s.speculative.contains("draft_model")) {
+      j["speculative"]["draft_model"] = named(s.speculative["draft_model"].get<std::string>());
+    }
+  }
+  if (!s.lora.is_null()) j["lora"] = s.lora;
+  if (!s.kv_offload.is_null()) j["kv_offload"] = s.kv_offload;
+  nlohmann::json w = WorkloadSpecToJson(s.workload);
+  if (w.contains("trace")) w["trace"] = absolute(s.workload.trace);
+  j["workload"] = w;
+  if (s.slo.any()) j["slo"] = SloSpecToJson(s.slo);
+  nlohmann::json cluster = ClusterSpecToJson(s.cluster);
+  if (s.cluster.decode_pool && s.cluster.decode_pool->gpu) {
+    cluster["disaggregated"]["decode"]["gpu"] = named(*s.cluster.decode_pool->gpu);
+  }
+  j["cluster"] = cluster;
+  if (s.usd_per_gpu_hour) j["usd_per_gpu_hour"] = *s.usd_per_gpu_hour;
+  if (s.memory_fraction) j["memory_fraction"] = *s.memory_fraction;
+  if (s.inter_node_gb_per_s) j["inter_node_gb_per_s"] = *s.inter_node_gb_per_s;
+  auto calibration = [&](const std::string& v) { return v == "none" ? v : absolute(v); };
+  if (!s.calibration.empty()) j["calibration"] = calibration(s.calibration);
+  if (!s.public_calibration.empty()) j["public_calibration"] = calibration(s.public_calibration);
+  return j;
 }
 
 Scenario LoadScenario(const std::string& path) {

@@ -80,4 +80,9 @@ struct Scenario {
 Scenario LoadScenario(const std::string& path);
 Scenario ParseScenario(const nlohmann::json& json, const std::string& file);
 
+// A scenario file's JSON for `s`: ParseScenario reads it back to the same
+// scenario from any folder, since every path in it (a model, GPU or engine
+// named by file, the trace, calibration files) is written absolute.
+nlohmann::json ScenarioToJson(const Scenario& s);
+
 }  // namespace roofplan

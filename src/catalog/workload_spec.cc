@@ -341,6 +341,81 @@ ClusterSpec ParseClusterSpec(const JsonObject& cluster) {
   return spec;
 }
 
+nlohmann::json LengthSpecToJson(const LengthSpec& spec) {
+  if (spec.kind == LengthKind::kFixed && spec.min == 1 && !spec.max) return static_cast<int64_t>(spec.value);
+  nlohmann::json j = {{"distribution", DistributionName(spec.kind)}};
+  switch (spec.kind) {
+    case LengthKind::kFixed: j["value"] = static_cast<int64_t>(spec.value); break;
+    case LengthKind::kUniform: break;
+    case LengthKind::kNormal:
+    case LengthKind::kLogNormal:
+      j["mean"] = spec.mean;
+      j["stddev"] = spec.stddev;
+      break;
+  }
+  // A uniform range needs both bounds; the others clamp only where set.
+  if (spec.min > 1 || spec.kind == LengthKind::kUniform) j["min"] = spec.min;
+  if (spec.max) j["max"] = *spec.max;
+  return j;
+}
+
+nlohmann::json WorkloadSpecToJson(const WorkloadSpec& spec) {
+  nlohmann::json j = nlohmann::json::object();
+  if (spec.isl) j["isl"] = LengthSpecToJson(*spec.isl);
+  if (spec.osl) j["osl"] = LengthSpecToJson(*spec.osl);
+  if (spec.concurrency_max) {
+    j["concurrency"] = "max";
+  } else if (spec.concurrency) {
+    j["concurrency"] = *spec.concurrency;
+  }
+  if (spec.arrival) {
+    const ArrivalSpec& a = *spec.arrival;
+    j["arrival"] = {{"process", a.process == ArrivalProcess::kPoisson ? "poisson"
+                                : a.process == ArrivalProcess::kGamma ? "gamma"
+                                                                      : "constant"},
+                    {"rate_per_s", a.rate_per_s}};
+    if (a.process == ArrivalProcess::kGamma) j["arrival"]["cv"] = a.cv;
+  }
+  if (spec.num_requests) j["num_requests"] = *spec.num_requests;
+  if (spec.duration_s) j["duration_s"] = *spec.duration_s;
+  if (spec.ramp_up_s > 0) j["ramp_up_s"] = spec.ramp_up_s;
+  if (spec.think_time_s > 0) j["think_time_s"] = spec.think_time_s;
+  if (!spec.trace.empty()) j["trace"] = spec.trace;
+  if (spec.prefix.tokens > 0) {
+    j["prefix"] = {{"tokens", spec.prefix.tokens}, {"hit_rate", spec.prefix.hit_rate}, {"groups", spec.prefix.groups}};
+  }
+  j["seed"] = spec.seed;
+  return j;
+}
+
+nlohmann::json SloSpecToJson(const SloSpec& spec) {
+  nlohmann::json j = nlohmann::json::object();
+  if (spec.ttft_ms) j["ttft_ms"] = *spec.ttft_ms;
+  if (spec.tpot_ms) j["tpot_ms"] = *spec.tpot_ms;
+  if (spec.itl_ms) j["itl_ms"] = *spec.itl_ms;
+  if (spec.e2e_ms) j["e2e_ms"] = *spec.e2e_ms;
+  return j;
+}
+
+nlohmann::json ClusterSpecToJson(const ClusterSpec& spec) {
+  nlohmann::json j = {{"router", RouterPolicyName(spec.router)}};
+  if (spec.disaggregated()) {
+    nlohmann::json d = {{"prefill_replicas", *spec.prefill_replicas}};
+    if (spec.decode_replicas) d["decode_replicas"] = *spec.decode_replicas;
+    if (spec.kv_transfer_gb_per_s) d["kv_transfer_gb_per_s"] = *spec.kv_transfer_gb_per_s;
+    if (spec.decode_pool) {
+      nlohmann::json pool = nlohmann::json::object();
+      if (spec.decode_pool->gpu) pool["gpu"] = *spec.decode_pool->gpu;
+      if (spec.decode_pool->tp) pool["tp"] = *spec.decode_pool->tp;
+      if (spec.decode_pool->pp) pool["pp"] = *spec.decode_pool->pp;
+      if (spec.decode_pool->ep) pool["ep"] = *spec.decode_pool->ep;
+      d["decode"] = pool;
+    }
+    j["disaggregated"] = d;
+  }
+  return j;
+}
+
 std::optional<RouterPolicy> ParseRouterPolicy(const std::string& name) {
   if (name == "round_robin") return RouterPolicy::kRoundRobin;
   if (name == "least_outstanding") return RouterPolicy::kLeastOutstanding;

@@ -129,6 +129,14 @@ struct ClusterSpec {
   bool disaggregated() const { return prefill_replicas.has_value(); }
 };
 
+// The inverse of the parsers: JSON the parsers read back to the same
+// values (a scenario written out by ScenarioToJson). Defaults are left
+// out; the trace path is written as it is held.
+nlohmann::json LengthSpecToJson(const LengthSpec& spec);
+nlohmann::json WorkloadSpecToJson(const WorkloadSpec& spec);
+nlohmann::json SloSpecToJson(const SloSpec& spec);
+nlohmann::json ClusterSpecToJson(const ClusterSpec& spec);
+
 std::optional<RouterPolicy> ParseRouterPolicy(const std::string& name);
 std::string RouterPolicyName(RouterPolicy policy);
 

@@ -31,6 +31,7 @@ Command AddCalibrateCommand(CLI::App* app, const CliIo& io);
 Command AddPlanCommand(CLI::App* app, const CliIo& io);
 Command AddValidateCommand(CLI::App* app, const CliIo& io);
 Command AddListCommand(CLI::App* app, const CliIo& io);
+Command AddDeployCommand(CLI::App* app, const CliIo& io);
 
 // Writes a report to io.out and flushes it; a stream that fails (the
 // binary's `> /dev/full`) is an InputError "<stdout>: cannot write: ...".

@@ -34,7 +34,7 @@ int RunCli(const std::vector<std::string>& args, const CliIo& io) {
   const std::vector<Command> commands = {
       AddEstimateCommand(&app, io), AddStepCommand(&app, io),     AddMemoryCommand(&app, io),
       AddSimulateCommand(&app, io), AddCalibrateCommand(&app, io), AddPlanCommand(&app, io),
-      AddValidateCommand(&app, io), AddListCommand(&app, io),
+      AddValidateCommand(&app, io), AddListCommand(&app, io),     AddDeployCommand(&app, io),
   };
   try {
     // CLI11 takes the words last first.

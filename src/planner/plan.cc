@@ -192,6 +192,29 @@ double LatencyFactor(const CandidateIntervals& iv, const std::string& metric) {
 
 }  // namespace
 
+Scenario CandidateScenario(const PlanSpec& spec, const CandidateResult& r) {
+  const Candidate& c = r.candidate;
+  Scenario s = ScenarioFor(spec, c);
+  s.name = (spec.name.empty() ? std::string("plan") : spec.name) + " " + c.Describe();
+  s.description = "A candidate of the plan " + (spec.file.empty() ? spec.name : spec.file) + ": " + c.Describe() + ".";
+  if (r.replicas > 0) s.num_gpus = r.replicas * c.gpus_per_replica();
+  if (c.prefill_replicas > 0) {
+    s.cluster.prefill_replicas = c.prefill_replicas;
+    s.cluster.decode_replicas = c.decode_replicas;
+    if (!c.decode_gpu.empty()) {
+      s.num_gpus.reset();  // the pools size themselves
+      s.cluster.decode_pool = PoolSpec{c.decode_gpu, std::nullopt, std::nullopt, std::nullopt};
+    }
+  }
+  s.cluster.router = RouterPolicy::kLeastOutstanding;
+  s.workload = spec.workload;
+  s.workload.arrival = ArrivalSpec{ArrivalProcess::kPoisson, spec.requests_per_s, 1.0};
+  s.workload.num_requests = spec.simulate_requests;
+  s.workload.concurrency.reset();
+  s.workload.concurrency_max = false;
+  return s;
+}
+
 std::string Candidate::Describe() const {
   std::string s = fmt::format("{} tp{}", gpu, tp);
   if (pp > 1) s += fmt::format(" pp{}", pp);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "catalog/prediction_intervals.h"
+#include "catalog/scenario.h"
 #include "memory/memory_plan.h"
 #include "planner/plan_spec.h"
 
@@ -136,6 +137,13 @@ struct PlanResult {
 // kMaxPlanThreads or that cannot be started. A candidate whose evaluation
 // or simulation throws Error is not feasible, with the error as its reason.
 PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure = {});
+
+// The scenario a candidate stands for: its deployment with the replicas
+// the plan sized it to (both pools of an xPyD split), under the plan's
+// load as the finalists are simulated (Poisson arrivals at the target
+// rate, spec.simulate_requests requests, least-outstanding routing).
+// `roofplan deploy` starts from it.
+Scenario CandidateScenario(const PlanSpec& spec, const CandidateResult& result);
 
 // The analytical part alone for one candidate (what RunPlan does per
 // configuration before simulation); used by the speed benchmark.

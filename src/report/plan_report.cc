@@ -127,7 +127,12 @@ nlohmann::json PlanJson(const PlanResult& result) {
   if (s.min_output_tokens_per_s_per_user) j["min_output_tokens_per_s_per_user"] = *s.min_output_tokens_per_s_per_user;
   if (s.budget_usd_per_hour) j["budget_usd_per_hour"] = *s.budget_usd_per_hour;
   j["feasible"] = nlohmann::json::array();
-  for (const CandidateResult& r : result.feasible) j["feasible"].push_back(CandidateJson(r));
+  for (const CandidateResult& r : result.feasible) {
+    // What `roofplan deploy plan.json --candidate N` deploys.
+    nlohmann::json c = CandidateJson(r);
+    c["scenario"] = ScenarioToJson(CandidateScenario(s, r));
+    j["feasible"].push_back(c);
+  }
   j["infeasible"] = nlohmann::json::array();
   for (const CandidateResult& r : result.infeasible) j["infeasible"].push_back(CandidateJson(r));
   j["pareto"] = nlohmann::json::array();
