@@ -157,16 +157,20 @@ void FuzzPlan(const std::string& path) {
 
 // A benchmark result file, validated against a fixed small deployment
 // when it holds few enough requests to replay quickly.
+// The deployment benchmark results and scrapes are validated against: one
+// H100 with Llama-3.1-8B at the documented efficiencies.
+Setup SmallValidationSetup() {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  s.public_calibration = "none";
+  return ResolveScenario(s);
+}
+
 void FuzzBenchResults(const std::string& path) {
   const std::vector<MeasuredServingRun> runs = LoadMeasuredServingRuns(path);
   if (runs.empty() || runs[0].num_requests.value_or(0) > 64) return;
-  static const Setup* setup = [] {
-    Scenario s;
-    s.model = "llama-3.1-8b";
-    s.gpu = "h100-sxm";
-    s.public_calibration = "none";
-    return new Setup(ResolveScenario(s));
-  }();
+  static const Setup* setup = new Setup(SmallValidationSetup());
   ValidateAgainst(*setup, runs[0]);
 }
 
@@ -180,13 +184,7 @@ void FuzzMetricsScrape(const std::string& path) {
   for (const auto& [name, value] : run.metrics) CheckFinite(value, name.c_str());
   for (const auto& [name, value] : run.unscored_metrics) CheckFinite(value, name.c_str());
   if (run.num_requests.value_or(0) > 64) return;
-  static const Setup* setup = [] {
-    Scenario s;
-    s.model = "llama-3.1-8b";
-    s.gpu = "h100-sxm";
-    s.public_calibration = "none";
-    return new Setup(ResolveScenario(s));
-  }();
+  static const Setup* setup = new Setup(SmallValidationSetup());
   ValidateAgainst(*setup, run);
 }
 

@@ -17,24 +17,9 @@
 namespace roofplan {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
+using Result = CliRun;
 
-// Runs `roofplan ARGS` from the source tree with its catalog.
-Result Roofplan(const std::string& args) {
-  const std::string err_path = TestTempDir() + "/stderr.txt";
-  const ShellResult shell = RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
-                                     ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>'" +
-                                     err_path + "'");
-  Result r;
-  r.status = shell.status;
-  r.out = shell.out;
-  std::ifstream in(err_path);
-  r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return r;
-}
+Result Roofplan(const std::string& args) { return RunRoofplan(args); }
 
 // Bad input: status 2, nothing on stdout, exactly one line on stderr that
 // contains every one of `mentions`.

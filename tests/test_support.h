@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -40,6 +41,29 @@ inline ShellResult RunShell(const std::string& command) {
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
   return r;
 }
+
+#ifdef ROOFPLAN_BINARY
+// What `roofplan ARGS` did, run from the source tree with its catalog.
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+inline std::string TestTempDir();
+
+inline CliRun RunRoofplan(const std::string& args) {
+  const std::string err_path = TestTempDir() + "/stderr.txt";
+  const ShellResult shell = RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
+                                     ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>'" +
+                                     err_path + "'");
+  CliRun r;
+  r.status = shell.status;
+  r.out = shell.out;
+  std::ifstream in(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return r;
+}
+#endif
 
 inline bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -16,22 +16,9 @@
 namespace roofplan {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
+using Result = CliRun;
 
-// Runs `roofplan ARGS` from the source tree with its catalog.
-Result Roofplan(const std::string& args) {
-  const std::string err_path = TestTempDir() + "/stderr.txt";
-  const ShellResult shell = RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
-                                     ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>'" +
-                                     err_path + "'");
-  std::ifstream in(err_path);
-  std::stringstream err;
-  err << in.rdbuf();
-  return Result{shell.status, shell.out, err.str()};
-}
+Result Roofplan(const std::string& args) { return RunRoofplan(args); }
 
 // Exit 2, nothing on stdout, one line on stderr naming each of `mentions`.
 void ExpectInputError(const Result& r, std::initializer_list<const char*> mentions) {
