@@ -331,7 +331,7 @@ TEST(MoeLoad, PromptsSpreadEvenlyOverAttentionRanks) {
     std::vector<Op> ops;
     BuildStepOps(ResolveModel("mixtral-8x7b"), ParallelPlan{1, 1, 8, 1}, Precision(), engine, s, &ops);
     for (const Op& op : ops) {
-      if (op.name == "qkv_proj") return op.flops;
+      if (std::string(op.name) == "qkv_proj") return op.flops;
     }
     return 0.0;
   };
