@@ -69,6 +69,35 @@ TEST(EngineHostTime, OverlapShowsOnlyTheExcess) {
   EXPECT_NEAR(shown.overhead_ms, 64.1 - gpu_ms, 1e-9);
 }
 
+// A Python host's work takes the host CPU's factor longer: GB200's Grace
+// dispatches a PyTorch op in 37.08 us where a Xeon 8480C takes 13.48 us
+// (TransformerEngine issue 2053), so 100 us + 64 x 10 us of host time on
+// an x86 host is 0.74 x 2.75 = 2.035 ms there. TensorRT-LLM's C++
+// executor keeps the x86 figure.
+TEST(EngineHostTime, PythonHostWorkScalesWithTheHostCpu) {
+  const GpuSpec gb200 = ResolveGpu("gb200");
+  EXPECT_EQ(gb200.host_cpu, "NVIDIA Grace (72 Arm Neoverse V2 cores)");
+  EXPECT_DOUBLE_EQ(gb200.host_python_time_factor, 2.75);
+  EXPECT_DOUBLE_EQ(ResolveGpu("b200").host_python_time_factor, 1.0);
+  auto overhead_ms = [&](const char* engine_name, const char* gpu_name) {
+    EnginePreset e = ResolveEngine(engine_name);
+    e.overlap_scheduling = false;
+    e.step_overhead_us = 100;
+    e.per_sequence_overhead_us = 10;
+    const GpuSpec gpu = ResolveGpu(gpu_name);
+    return StepTimeModel(ResolveModel("llama-3.1-8b"), gpu, ParallelPlan(), Precision(), e, DefaultEfficiency(gpu))
+        .Step(Decode(64))
+        .overhead_ms;
+  };
+  EXPECT_NEAR(overhead_ms("trtllm-1.0", "gb200"), 0.74 * 2.75, 1e-12);
+  EXPECT_NEAR(overhead_ms("vllm", "gh200"), 0.74 * 2.46, 1e-12);
+  EXPECT_NEAR(overhead_ms("trtllm-1.0", "b200"), 0.74, 1e-12);
+  EXPECT_NEAR(overhead_ms("trtllm", "gb200"), 0.74, 1e-12);  // C++ executor
+  EXPECT_EQ(ResolveEngine("trtllm").host_runtime, HostRuntime::kCpp);
+  EXPECT_EQ(ResolveEngine("trtllm-1.2").host_runtime, HostRuntime::kPython);
+  EXPECT_EQ(ResolveEngine("sglang").host_runtime, HostRuntime::kPython);
+}
+
 // Pipeline parallelism: a step is one microbatch's trip through the
 // stages, and every stage's process does that microbatch's host work. At
 // pp 2 without overlap the trip carries the host time twice; with overlap

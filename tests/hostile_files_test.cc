@@ -180,6 +180,14 @@ TEST(HostileFiles, GpuPriceMustBePositiveAndBounded) {
                        "at most 10000"));
 }
 
+TEST(HostileFiles, GpuHostTimeFactorMustBePositiveAndBounded) {
+  EXPECT_EQ(GpuError([](nlohmann::json& j) { j["host"] = {{"cpu", "grace"}, {"python_time_factor", 0}}; }),
+            "g.json: $.host.python_time_factor: expected a positive number, got 0");
+  EXPECT_TRUE(Contains(GpuError([](nlohmann::json& j) { j["host"] = {{"cpu", "grace"}, {"python_time_factor", 1e4}}; }),
+                       "$.host.python_time_factor: expected a positive number of at most 100"));
+  EXPECT_TRUE(Contains(GpuError([](nlohmann::json& j) { j["host"] = {{"python_time_factor", 2}}; }), "$.host.cpu"));
+}
+
 TEST(HostileFiles, GpuTypoIsRejectedWithDidYouMean) {
   const std::string m = GpuError([](nlohmann::json& j) {
     j["interconnect"].erase("scale_up_max_gpus");

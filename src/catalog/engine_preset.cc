@@ -61,7 +61,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                                const std::string& path, const EnginePreset& base) {
   JsonObject o(preset, file, path);
   o.RejectUnknownKeys({"name", "preset", "based_on", "calibration_scope", "description", "step_overhead_us",
-                       "per_sequence_overhead_us", "overlap_scheduling", "cuda_graph_max_batch",
+                       "per_sequence_overhead_us", "host_runtime", "overlap_scheduling", "cuda_graph_max_batch",
                        "cuda_graph_batch_sizes",
                        "gpu_defaults", "graph_kernel_gap_us", "eager_kernel_gap_us", "cuda_graphs_decode",
                        "cuda_graphs_prefill", "norm", "rope", "activation", "residual",
@@ -81,6 +81,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us, kMaxOverheadUs);
   e.per_sequence_overhead_us =
       NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us, kMaxOverheadUs);
+  e.host_runtime = Choice(o, "host_runtime", base.host_runtime, "python", HostRuntime::kPython, "cpp",
+                          HostRuntime::kCpp);
   e.overlap_scheduling = o.OptionalBool("overlap_scheduling").value_or(base.overlap_scheduling);
   e.moe_all_to_all = o.OptionalBool("moe_all_to_all").value_or(base.moe_all_to_all);
   if (o.Has("cuda_graph_max_batch")) {
@@ -197,6 +199,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"calibration_scope", e.calibration_scope.empty() ? e.name : e.calibration_scope},
           {"step_overhead_us", e.step_overhead_us},
           {"per_sequence_overhead_us", e.per_sequence_overhead_us},
+          {"host_runtime", e.host_runtime == HostRuntime::kCpp ? "cpp" : "python"},
           {"overlap_scheduling", e.overlap_scheduling},
           {"cuda_graph_max_batch", e.cuda_graph_max_batch},
           {"cuda_graph_batch_sizes", e.cuda_graph_batch_sizes},

@@ -42,6 +42,9 @@ enum class AttentionKernel { kFlashAttention2, kFlashAttention3 };
 // (TensorRT-LLM).
 enum class MoeKernel { kTriton, kCutlass };
 
+// What the engine's host work per step runs in.
+enum class HostRuntime { kPython, kCpp };
+
 struct EnginePreset {
   std::string name;
   std::string description;
@@ -55,6 +58,11 @@ struct EnginePreset {
   // handling, as a fixed part plus a part per sequence in the step.
   double step_overhead_us = 0;
   double per_sequence_overhead_us = 0;
+  // Python (vLLM, SGLang, TensorRT-LLM's PyTorch backend: scheduler, input
+  // preparation and op dispatch in the interpreter) or C++ (TensorRT-LLM's
+  // executor over a TensorRT engine). A Python host's time scales with the
+  // host CPU's GpuSpec::host_python_time_factor; a C++ host's does not.
+  HostRuntime host_runtime = HostRuntime::kPython;
   // The host prepares step n+1 while the GPU runs step n (SGLang's overlap
   // scheduler, TensorRT-LLM's PyTorch-backend overlap scheduler, vLLM's
   // --async-scheduling): a step then takes max(GPU, host) instead of the sum.

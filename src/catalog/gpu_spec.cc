@@ -46,8 +46,8 @@ GpuSpec ParseGpuSpec(const nlohmann::json& profile, const std::string& file,
   // drop the figure it was meant to give.
   p.RejectUnknownKeys({"name", "slug", "vendor", "architecture", "memory_gib", "memory_type",
                        "memory_bandwidth_gb_per_s", "l2_cache_mib", "sm_count", "boost_clock_mhz",
-                       "tdp_w", "peak_dense_tflops", "interconnect", "price", "unverified", "notes",
-                       "sources"});
+                       "tdp_w", "peak_dense_tflops", "interconnect", "host", "price", "unverified",
+                       "notes", "sources"});
   GpuSpec g;
   g.slug = p.OptionalString("slug").value_or(slug);
   g.name = p.String("name");
@@ -91,6 +91,13 @@ GpuSpec ParseGpuSpec(const nlohmann::json& profile, const std::string& file,
     if (ic->Has("scale_up_max_gpus")) g.scale_up_max_gpus = ic->PositiveInt("scale_up_max_gpus", kMaxScaleUpGpus);
     ic->OptionalIntegerIn("pcie_gen", 1, 16);
     g.pcie_gb_per_s_bidir = ic->OptionalPositiveNumber("pcie_gb_per_s_bidir", kMaxGpuGbPerS);
+  }
+  if (auto host = p.OptionalObject("host")) {
+    host->RejectUnknownKeys({"cpu", "python_time_factor", "source"});
+    g.host_cpu = host->String("cpu");
+    g.host_python_time_factor =
+        host->OptionalPositiveNumber("python_time_factor", kMaxHostTimeFactor).value_or(1.0);
+    host->OptionalString("source");
   }
   if (auto price = p.OptionalObject("price")) {
     price->RejectUnknownKeys({"usd_per_gpu_hour", "source", "date", "note"});

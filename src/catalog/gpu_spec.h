@@ -44,6 +44,13 @@ struct GpuSpec {
     return pcie_gb_per_s_bidir ? std::optional<double>(*pcie_gb_per_s_bidir / 2) : std::nullopt;
   }
 
+  // The host CPU the GPU is sold with, and how much longer a serving
+  // engine's Python host work (scheduling, input preparation, PyTorch op
+  // dispatch, sampling bookkeeping) takes on it than on the x86 server
+  // hosts the engines' overheads were measured on (1: such a host).
+  std::string host_cpu;
+  double host_python_time_factor = 1;
+
   std::optional<double> usd_per_gpu_hour;
   std::string price_source;
   std::string price_date;
@@ -68,6 +75,7 @@ inline constexpr int kMaxScaleUpGpus = 1 << 16;
 // would make every configuration cost nothing and the planner prefer
 // more of them).
 inline constexpr double kMaxUsdPerGpuHour = 10000;
+inline constexpr double kMaxHostTimeFactor = 100;
 
 // Throws InputError naming the file and JSON path of an unknown key (with
 // "did you mean"), a missing or mistyped field or a figure out of the

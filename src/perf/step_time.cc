@@ -375,8 +375,10 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   const double gap_us = st.cuda_graph ? engine_.graph_kernel_gap_us : 0;
   st.kernels_ms = kernels_us / 1e3;
   st.gaps_ms = st.kernel_count * gap_us / 1e3;
+  const double host_factor =
+      engine_.host_runtime == HostRuntime::kPython ? gpu_.host_python_time_factor : 1.0;
   const double host_ms =
-      (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
+      host_factor * (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
   // Drafting's host gaps sit between GPU work the step waits for.
   const double gpu_ms = st.kernels_ms + st.gaps_ms + st.draft_host_ms;
   // The step is one microbatch's trip through the pipeline stages, and
