@@ -15,8 +15,8 @@
 #include "kernels/cuda_module.h"
 #include "kernels/microkernels.h"
 
-#ifndef ROOFPLAN_CUDA_MODULE_INSTALL_PATH
-#error "CMake defines ROOFPLAN_CUDA_MODULE_INSTALL_PATH, where cmake --install puts the module"
+#ifndef ROOFPLAN_CUDA_MODULE_FROM_BINDIR
+#error "CMake defines ROOFPLAN_CUDA_MODULE_FROM_BINDIR: where cmake --install puts the module, relative to the binary"
 #endif
 
 namespace roofplan::kernels {
@@ -46,8 +46,9 @@ std::string OwnDirectory() {
 }
 
 // Where the module may be, first match wins: ROOFPLAN_CUDA_MODULE when set
-// (then only there), beside this code (the build tree, and an installed
-// Python package), where cmake --install puts it for the binary.
+// (then only there); beside this code (the build tree, and an installed
+// Python package); where cmake --install puts it, relative to the
+// installed binary (bin/../lib/roofplan), so that any --prefix works.
 const char* ModuleOverride() {
   const char* env = std::getenv("ROOFPLAN_CUDA_MODULE");
   return env != nullptr && *env != '\0' ? env : nullptr;
@@ -57,8 +58,10 @@ std::vector<std::string> Candidates() {
   if (const char* path = ModuleOverride()) return {path};
   std::vector<std::string> paths;
   const std::string own = OwnDirectory();
-  if (!own.empty()) paths.push_back(own + "/" + kCudaModuleFile);
-  paths.push_back(ROOFPLAN_CUDA_MODULE_INSTALL_PATH);
+  if (!own.empty()) {
+    paths.push_back(own + "/" + kCudaModuleFile);
+    paths.push_back(own + "/" ROOFPLAN_CUDA_MODULE_FROM_BINDIR "/" + kCudaModuleFile);
+  }
   return paths;
 }
 
