@@ -45,15 +45,15 @@ std::string OwnDirectory() {
   return error ? std::string() : exe.parent_path().string();
 }
 
-// Where the module may be, first match wins: ROOFPLAN_CUDA_MODULE when set
-// (then only there); beside this code (the build tree, and an installed
-// Python package); where cmake --install puts it, relative to the
-// installed binary (bin/../lib/roofplan), so that any --prefix works.
 const char* ModuleOverride() {
   const char* env = std::getenv("ROOFPLAN_CUDA_MODULE");
   return env != nullptr && *env != '\0' ? env : nullptr;
 }
 
+// Where the module may be, first match wins: ROOFPLAN_CUDA_MODULE when set
+// (then only there); beside this code (the build tree, and an installed
+// Python package); where cmake --install puts it, relative to the
+// installed binary (bin/../lib/roofplan), so that any --prefix works.
 std::vector<std::string> Candidates() {
   if (const char* path = ModuleOverride()) return {path};
   std::vector<std::string> paths;
