@@ -21,6 +21,13 @@ Error NoCudaBuild() {
       "roofplan calibrate needs a CUDA build: CMake found no CUDA compiler when this binary was "
       "configured. Install the CUDA toolkit (nvcc), then rebuild (scripts/build in a fresh BUILD_DIR)");
 }
+#else
+// Before asking for devices: a module that did not load would otherwise
+// show only as "no device is visible".
+void RequireCudaModule() {
+  const std::string why = k::CudaModuleError();
+  if (!why.empty()) throw Error("roofplan calibrate: cannot load the CUDA microkernels: " + why);
+}
 #endif
 
 std::string VersionString(int v) {  // 13000 -> "13.0"
@@ -76,6 +83,7 @@ Calibration RunCalibrationSweep(const GpuSpec& gpu, const SweepOptions& options)
   (void)options;
   throw NoCudaBuild();
 #else
+  RequireCudaModule();
   const int devices = k::VisibleDevices();
   if (devices == 0) throw Error("roofplan calibrate: no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)");
   if (options.device < 0 || options.device >= devices) {
@@ -244,6 +252,7 @@ std::string DeviceName(int device) {
   (void)device;
   throw NoCudaBuild();
 #else
+  RequireCudaModule();
   if (kernels::VisibleDevices() <= device) {
     throw Error("roofplan calibrate: CUDA device " + std::to_string(device) +
                 " is not visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)");

@@ -19,7 +19,8 @@ struct SweepOptions {
 
 // Runs every microkernel the device supports over its sizes and returns a
 // Calibration holding the device description and the raw points (curves
-// not yet fitted). Throws Error when the build has no CUDA or no device
+// not yet fitted). Throws Error when the build has no CUDA, its CUDA
+// module (libroofplan_cuda.so) cannot be loaded, or no device
 // is visible, and KernelError-derived Errors when a kernel fails its
 // correctness check.
 Calibration RunCalibrationSweep(const GpuSpec& gpu, const SweepOptions& options);

@@ -1,7 +1,10 @@
 // CUDA microkernels that `roofplan calibrate` times on the user's GPU.
 // Plain C++ interface (no CUDA types), so the calibrate layer compiles with
 // the host compiler; the implementations live in the .cu files beside it
-// and are built only when CMake finds CUDA (ROOFPLAN_HAVE_CUDA).
+// and are built only when CMake finds CUDA (ROOFPLAN_HAVE_CUDA), into a
+// shared module that the first call needing a GPU loads
+// (kernels/cuda_module.h), so that the program does not load the CUDA
+// libraries when it starts.
 //
 // Honest measurement, for every function that returns a Timing:
 //  - before timing, the kernel runs once on random inputs (never zeros)
@@ -41,6 +44,13 @@ struct DeviceInfo {
   int runtime_version = 0;
   int visible_devices = 0;
 };
+
+// "" when the CUDA microkernels can be called: a CUDA build whose module
+// (libroofplan_cuda.so) and the libraries it needs loaded. Otherwise one
+// line saying why not (no CUDA in the build, module not found, a CUDA
+// library missing); then no device is visible and every function below
+// that needs one throws KernelError with that line.
+std::string CudaModuleError();
 
 // True when this build has CUDA and at least one device is visible.
 bool CudaBuilt();

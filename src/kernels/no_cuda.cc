@@ -14,12 +14,14 @@
 namespace roofplan::kernels {
 
 namespace {
-[[noreturn]] void ThrowNoCuda(const std::string& what) {
-  throw KernelError(what +
-                    ": roofplan was built without CUDA: install the CUDA toolkit (nvcc) and "
-                    "rebuild (CMake enables the microkernels when it finds a CUDA compiler)");
-}
+const char* const kNoCuda =
+    "roofplan was built without CUDA: install the CUDA toolkit (nvcc) and rebuild (CMake "
+    "enables the microkernels when it finds a CUDA compiler)";
+
+[[noreturn]] void ThrowNoCuda(const std::string& what) { throw KernelError(what + ": " + kNoCuda); }
 }  // namespace
+
+std::string CudaModuleError() { return kNoCuda; }
 
 bool CudaBuilt() { return false; }
 int VisibleDevices() { return 0; }
