@@ -174,6 +174,7 @@ class Simulation {
   int64_t in_system_ = 0;
   double in_system_area_ = 0, in_system_since_ = 0;
   int64_t progress_every_ = 1000;
+  int64_t progress_mark_ = 0;
   double kv_sample_interval_s_ = 0.05, next_kv_sample_s_ = 0;
   double now_ = 0;
   double event_created_s_ = 0;  // of the event being handled
@@ -636,7 +637,9 @@ SimResult Simulation::Run() {
                               "simulated, with {} requests finished; simulate fewer requests",
                               kMaxEvents, e.time_s, result_.requests_completed));
     }
-    if (options_.on_progress && (result_.events & 0xFFFF) == 0) {
+    // Every 2^16 events or engine steps (a stretch runs many steps an event).
+    if (options_.on_progress && ((result_.events + result_.steps) >> 16) != progress_mark_) {
+      progress_mark_ = (result_.events + result_.steps) >> 16;
       options_.on_progress(result_.requests_completed, source_.total(), e.time_s);
     }
     SampleKvUsage(e.time_s);

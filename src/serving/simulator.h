@@ -81,8 +81,9 @@ struct SimOptions {
   ClusterSpec cluster;
   SloSpec slo;
   std::function<void(const FinishedRequest&)> on_finished;
-  // Called about every 0.1% of the requests, every 2^16 events (so that a
-  // run of billions of requests still shows progress) and at the end.
+  // Called about every 0.1% of the requests, every 2^16 events and engine
+  // steps together (so that a run of billions of requests, or of a few
+  // very long ones, still shows progress) and at the end.
   std::function<void(int64_t finished, std::optional<int64_t> total, double sim_time_s)> on_progress;
   std::function<void(const StepObservation&)> on_step;
   // One event per engine step, as the first simulator had it, instead of
