@@ -41,6 +41,7 @@ struct SimFlags {
   int64_t num_requests = 0;
   int64_t seed = -1;
   bool no_progress = false;
+  bool step_by_step = false;
 };
 
 // vllm bench serve's default --num-prompts.
@@ -221,6 +222,7 @@ int RunSimulate(const CliIo& io, const SimFlags& sf) {
   SimOptions options;
   options.cluster = s.cluster;
   options.slo = s.slo;
+  options.step_by_step = sf.step_by_step;
   std::optional<RequestsCsvWriter> requests_out;
   if (!sf.requests_out.empty()) {
     requests_out.emplace(sf.requests_out);
@@ -307,6 +309,9 @@ Command AddSimulateCommand(CLI::App* app, const CliIo& io) {
       ->check(PositiveNumberUpTo(kMaxSloMs));
   simulate->add_option("--requests-out", sim.requests_out, "write one CSV row per finished request to this file");
   simulate->add_flag("--no-progress", sim.no_progress, "no progress bar on stderr");
+  simulate->add_flag("--step-by-step", sim.step_by_step,
+                     "one event per engine step (slower; the default advances runs of decode-only steps at once, "
+                     "to the same results)");
   AddIntervalFlags(simulate, &sim.intervals);
   return {simulate, [&io, flags] { return RunSimulate(io, *flags); }};
 }

@@ -79,6 +79,17 @@ double Replica::OffloadLoadMs(const Request& r) const {
 }
 
 void Replica::RestoreOffloaded(int32_t id) {
+  // A stretch under way (cut to the step in progress) holds its blocks
+  // first, as the step-by-step run's pool does by now.
+  for (Lane& lane : lanes_) {
+    Stretch& st = lane.stretch;
+    if (!st.active || st.synced) continue;
+    for (const Work& w : lane.batch) {
+      Sequence& s = (*seqs_)[w.seq];
+      EnsureUnits(s, s.computed + st.target);
+    }
+    st.synced = true;
+  }
   const Request& r = (*seqs_)[id].request;
   const auto f = kv_.FindOffloaded(r.cache_key());
   if (!f || !kv_.RestorePrefix(r.cache_key(), ++prefix_tick_)) return;
@@ -178,9 +189,11 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
     if (lane.batch.empty()) continue;  // nothing admissible until a step frees KV
     if (LoraOn()) lane.totals.lora_adapters = BatchAdapters(lane);
     const double step_ms = steps_cache_->StepMs(lane.totals) + extra_ms;
-    const double end_s = now + step_ms / 1e3;
+    double end_s = now + step_ms / 1e3;
     lane.busy = true;
     lane.start_s = now;
+    lane.stretch.active = false;
+    if (config_.decode_stretches && lanes == 1 && extra_ms == 0) end_s = MaybeBeginStretch(lane, end_s);
     // The next microbatch enters the pipeline when this one leaves the
     // first stage.
     stage_free_s_ = lanes > 1 ? now + step_ms / 1e3 / lanes : end_s;
@@ -417,9 +430,183 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
   return true;
 }
 
-void Replica::Complete(int li, double now, StepResults* results) {
-  NoteKvChange(now);
+double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
+  Stretch& st = lane.stretch;
+  if (config_.spec_verify_tokens > 0 || config_.role == ReplicaRole::kPrefill) return end_s;
+  const BatchTotals& t = lane.totals;
+  const int64_t n = t.decode_seqs;
+  if (t.prefill_seqs != 0 || n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
+  // No request can join: none waits, or the batch's token budget or
+  // max_num_seqs keeps the scheduler from looking (no side effects).
+  const bool blocked = config_.max_num_batched_tokens - n <= 0 ||
+                       static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs;
+  if (!blocked && !(waiting_.empty() && swapped_.empty())) return end_s;
+  int64_t limit = kMaxStretchSteps;
+  for (const Work& w : lane.batch) {
+    const Sequence& s = (*seqs_)[w.seq];
+    const Request& r = s.request;
+    if (s.generated < 1 || s.token_capacity <= s.computed) return end_s;
+    if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked) return end_s;
+    limit = std::min(limit, r.output_tokens - s.generated);
+  }
+  if (limit < 2) return end_s;
+  // The blocks each later step takes (EnsureUnits as the steps would call
+  // it); the stretch stops before a step that would need an eviction.
+  st.units.assign(static_cast<size_t>(limit), 0);
+  for (const Work& w : lane.batch) {
+    const Sequence& s = (*seqs_)[w.seq];
+    int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
+    for (int64_t j = capacity - s.computed; j < limit; j = capacity - s.computed) {
+      const int64_t tokens = s.computed + j + 1;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+      held += need;
+      st.units[static_cast<size_t>(j)] += need;
+      capacity = kv_.TokenCapacity(tokens);
+    }
+  }
+  const int64_t free = kv_.capacity() - kv_.used();
+  for (int64_t j = 1; j < limit; ++j) {
+    st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
+    if (st.units[static_cast<size_t>(j)] > free) {
+      limit = j;
+      break;
+    }
+  }
+  if (limit < 2) return end_s;
+  st.active = true;
+  st.synced = false;
+  st.limit = limit;
+  st.used_units = kv_.used();
+  st.ends.clear();
+  st.ends.push_back(end_s);
+  PriceStretch(lane, std::min(limit, kFirstStretchChunk));
+  return st.ends[static_cast<size_t>(st.target - 1)];
+}
+
+void Replica::PriceStretch(Lane& lane, int64_t steps) {
+  Stretch& st = lane.stretch;
+  BatchTotals t = lane.totals;
+  for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
+    t.decode_context_tokens = lane.totals.decode_context_tokens + t.decode_seqs * j;
+    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t) / 1e3);
+  }
+  st.target = steps;
+}
+
+int64_t Replica::StretchStepsBegun(const Lane& lane, double now, double created_s) {
+  const Stretch& st = lane.stretch;
+  int64_t begun = 1;
+  while (begun < st.target) {
+    // Step `begun` starts where step begun - 1 ends, whose event the
+    // step-by-step run made when step begun - 1 started.
+    const double starts = st.ends[static_cast<size_t>(begun - 1)];
+    const double made = begun == 1 ? lane.start_s : st.ends[static_cast<size_t>(begun - 2)];
+    if (starts < now || (starts == now && !(created_s < made))) {
+      ++begun;
+    } else {
+      break;
+    }
+  }
+  return begun;
+}
+
+std::pair<int, double> Replica::CutStretch(double now, double created_s) {
+  for (size_t li = 0; li < lanes_.size(); ++li) {
+    Lane& lane = lanes_[li];
+    Stretch& st = lane.stretch;
+    if (!st.active) continue;
+    const int64_t begun = StretchStepsBegun(lane, now, created_s);
+    st.limit = begun;
+    if (begun == st.target) continue;  // its event already falls there
+    st.target = begun;
+    ++lane.serial;
+    stage_free_s_ = st.ends[static_cast<size_t>(begun - 1)];
+    return {static_cast<int>(li), stage_free_s_};
+  }
+  return {-1, 0};
+}
+
+double Replica::KvUsageAt(double now, double created_s) const {
+  for (const Lane& lane : lanes_) {
+    const Stretch& st = lane.stretch;
+    if (!st.active || st.synced) continue;
+    const int64_t begun = StretchStepsBegun(lane, now, created_s);
+    return static_cast<double>(st.used_units + st.units[static_cast<size_t>(begun - 1)]) /
+           static_cast<double>(kv_.capacity());
+  }
+  return kv_.usage();
+}
+
+void Replica::ApplyStretch(Lane& lane, StepResults* results) {
+  Stretch& st = lane.stretch;
+  st.active = false;
+  const int64_t m = st.target;
+  if (m <= 1) return;
+  const double start = lane.start_s;
+  auto begin_of = [&](int64_t j) { return j == 0 ? start : st.ends[static_cast<size_t>(j - 1)]; };
+  const double capacity = static_cast<double>(kv_.capacity());
+  const int64_t n = lane.totals.decode_seqs;
+  // KV usage over each step as NoteKvChange sums it, and the longest step
+  // after the first (every sequence's gap then).
+  double longest_ms = 0;
+  for (int64_t j = 0; j + 1 < m; ++j) {
+    const double usage = static_cast<double>(st.used_units + st.units[static_cast<size_t>(j)]) / capacity;
+    kv_area_s_ += usage * (st.ends[static_cast<size_t>(j)] - begin_of(j));
+    if (j > 0) longest_ms = std::max(longest_ms, (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3);
+  }
+  kv_since_s_ = begin_of(m - 1);
+  kv_usage_peak_ = std::max(kv_usage_peak_,
+                            static_cast<double>(st.used_units + st.units[static_cast<size_t>(m - 1)]) / capacity);
+  const double first_ms = (st.ends[0] - start) * 1e3;
+  int64_t itl_at_first = 0;
+  for (const Work& w : lane.batch) {
+    Sequence& s = (*seqs_)[w.seq];
+    EnsureUnits(s, s.computed + m);  // the blocks of steps 1..m-1 (checked to fit)
+    s.computed += m - 1;
+    s.generated += m - 1;
+    if (s.last_token_s == start) {
+      ++itl_at_first;
+      s.max_itl_ms = std::max(s.max_itl_ms, first_ms);
+    } else {
+      const double itl = (st.ends[0] - s.last_token_s) * 1e3;
+      itl_ms_->Add(itl);
+      s.max_itl_ms = std::max(s.max_itl_ms, itl);
+    }
+    if (m > 2) s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
+    s.last_token_s = begin_of(m - 1);
+  }
+  if (itl_at_first > 0) itl_ms_->Add(first_ms, itl_at_first);
+  for (int64_t j = 1; j + 1 < m; ++j) itl_ms_->Add((st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3, n);
+  if (observe_steps_) {
+    for (int64_t j = 1; j < m; ++j) {
+      StretchStep o;
+      o.start_s = begin_of(j);
+      o.end_s = st.ends[static_cast<size_t>(j)];
+      o.batch = lane.totals;
+      o.batch.decode_context_tokens += n * j;
+      o.kv_used_units = st.used_units + st.units[static_cast<size_t>(j)];
+      results->more.push_back(o);
+    }
+  }
+  results->more_steps += m - 1;
+  steps_ += m - 1;
+  // The last step goes the step-by-step way.
+  lane.start_s = begin_of(m - 1);
+  lane.totals.decode_context_tokens += n * (m - 1);
+}
+
+double Replica::Complete(int li, double now, StepResults* results) {
   Lane& lane = lanes_[li];
+  if (lane.stretch.active) {
+    Stretch& st = lane.stretch;
+    if (st.target < st.limit) {
+      PriceStretch(lane, std::min(st.limit, st.target * 2));
+      stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
+      return stage_free_s_;
+    }
+    ApplyStretch(lane, results);
+  }
+  NoteKvChange(now);
   lane.busy = false;
   if (--lanes_busy_ == 0) busy_s_ += now - busy_since_s_;
   const double start = lane.start_s;
@@ -479,6 +666,7 @@ void Replica::Complete(int li, double now, StepResults* results) {
   if (removed) {
     std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
   }
+  return -1;
 }
 
 void Replica::ReleaseHandedOff(int32_t id, double now) {

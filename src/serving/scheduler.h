@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "catalog/engine_preset.h"
@@ -91,12 +92,26 @@ struct ReplicaConfig {
   // KV offload: tiers below the GPU that keep evicted prefixes (host
   // memory, then disk); empty: evicted prefixes are gone.
   std::vector<OffloadTier> offload_tiers;
+  // Fast mode: a run of decode-only steps over the same sequences is one
+  // stretch, advanced by one event per chunk of steps (see Stretch below);
+  // false: one event per step. Both give the same steps and times.
+  bool decode_stretches = true;
+};
+
+// A step a stretch ran before its last one, for observers.
+struct StretchStep {
+  double start_s = 0;
+  double end_s = 0;
+  BatchTotals batch;
+  int64_t kv_used_units = 0;
 };
 
 // What the steps that finished did, for the simulator.
 struct StepResults {
   std::vector<int32_t> finished;  // all output sampled; KV released
   std::vector<int32_t> prefilled; // kPrefill role: first token out, KV still held
+  int64_t more_steps = 0;          // a stretch: steps it ran after its first
+  std::vector<StretchStep> more;   // those steps, when observed (set_observe_steps)
 };
 
 class Replica {
@@ -112,8 +127,28 @@ class Replica {
   // to wait for it, else a negative number.
   double Launch(double now, std::vector<std::pair<int, double>>* started);
 
-  // The step of `lane` ended at `now`: advance its sequences.
-  void Complete(int lane, double now, StepResults* results);
+  // The step of `lane` ended at `now`: advance its sequences. A stretch
+  // (fast mode) instead returns the end of its next chunk of steps while
+  // it has more to run (the lane's event comes again then), else applies
+  // all its steps and returns a negative number.
+  double Complete(int lane, double now, StepResults* results);
+
+  // Fast mode: something reaches the replica at `now` from an event made
+  // at `created_s` (a request joins its queue, a prefix loads back). A
+  // stretch under way stops at the first step boundary the step-by-step
+  // run would form a batch at after it (a boundary at exactly `now`
+  // counts as before it when that step's event was made no later than
+  // the arriving one). Returns the lane whose event moves and its new
+  // time, or lane -1.
+  std::pair<int, double> CutStretch(double now, double created_s);
+  // The serial of `lane`'s pending step event: a cut stretch's old event
+  // carries an older one and is dropped.
+  uint32_t lane_serial(int lane) const { return lanes_[lane].serial; }
+  // KV usage (used / budget) as the step-by-step run has it at `now`,
+  // counting the blocks of a stretch's steps begun by then.
+  double KvUsageAt(double now, double created_s) const;
+  // Stretches report their steps after the first (StepResults::more).
+  void set_observe_steps(bool on) { observe_steps_ = on; }
 
   // kPrefill role: the KV of a prefilled sequence has left for a decode replica.
   void ReleaseHandedOff(int32_t seq, double now);
@@ -128,7 +163,7 @@ class Replica {
   // running steps while the request waits (vLLM's offloading connector).
   double OffloadLoadMs(const Request& r) const;
   // The load of `seq`'s prefix is done: it is in the GPU cache again (when
-  // there is room; else the request computes it).
+  // there is room; else the request computes it). Call CutStretch first.
   void RestoreOffloaded(int32_t seq);
 
   int index() const { return index_; }
@@ -172,13 +207,47 @@ class Replica {
     int64_t tokens;
     bool decode = false;  // a decode (or draft verification), not a prompt chunk
   };
+  // A run of decode-only steps of the lane's batch (fast mode): the same
+  // sequences, each one token longer every step, no prompt chunk, no
+  // request that could join; it ends at the step where the first sequence
+  // finishes, before a step whose KV blocks would need an eviction (or
+  // fail), after kMaxStretchSteps, or where CutStretch stops it. Step j's
+  // time is the memoised time of its own batch (contexts + j a sequence),
+  // so every step is the step-by-step run's. Steps are priced in chunks
+  // as their events come.
+  struct Stretch {
+    bool active = false;
+    int64_t limit = 0;         // steps it runs
+    int64_t target = 0;        // steps its pending event completes
+    int64_t used_units = 0;    // the pool's units after step 0's blocks
+    std::vector<double> ends;  // ends[j]: end of step j, priced so far
+    std::vector<int64_t> units;  // units[j]: blocks' units steps 1..j take
+    bool synced = false;       // its blocks are all in the pool (RestoreOffloaded)
+  };
   struct Lane {
     std::vector<int32_t> running;  // admission order
     std::vector<Work> batch;
     BatchTotals totals;
     bool busy = false;
     double start_s = 0;
+    uint32_t serial = 0;
+    Stretch stretch;
   };
+  static constexpr int64_t kMaxStretchSteps = 256;
+  static constexpr int64_t kFirstStretchChunk = 8;
+
+  // After step 0 of `lane` was formed (ending at `end_s`): starts a
+  // stretch when the batch qualifies; returns the end of its first chunk,
+  // or end_s.
+  double MaybeBeginStretch(Lane& lane, double end_s);
+  // Prices the stretch's steps up to `steps`.
+  void PriceStretch(Lane& lane, int64_t steps);
+  // Steps of the stretch begun when an event made at `created_s` is
+  // handled at `now` (at least 1, at most its target).
+  static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
+  // Applies the stretch's steps before its last (target - 1 of them) to
+  // its sequences, leaving the last to Complete's step-by-step path.
+  void ApplyStretch(Lane& lane, StepResults* results);
 
   // Fill lane.batch; return the milliseconds of swap traffic the step adds.
   // Mixed (vLLM V1): running sequences oldest first, each taking the rest
@@ -264,6 +333,7 @@ class Replica {
   double lora_load_ms_ = 0;
   int64_t offload_loads_ = 0, offload_loaded_tokens_ = 0;
   double offload_load_ms_ = 0;
+  bool observe_steps_ = false;
   int lanes_busy_ = 0;
   double busy_since_s_ = 0, busy_s_ = 0;
   double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <queue>
@@ -74,9 +75,11 @@ enum class EventKind : uint8_t { kArrival, kStepDone, kStageFree, kKvArrived, kO
 struct Event {
   double time_s;
   uint64_t order;  // ties in time resolve in the order events were made: deterministic
+  double created_s;  // when it was made (a stretch's cut follows the step-by-step order)
   EventKind kind;
   int32_t replica;
   int32_t arg;  // kStepDone: lane; kKvArrived, kOffloadLoaded: sequence
+  uint32_t serial;  // kStepDone: the lane's serial (a cut stretch's old event is stale)
 };
 
 struct Later {
@@ -94,10 +97,16 @@ class Simulation {
   SimResult Run();
 
  private:
-  void Push(double time_s, EventKind kind, int32_t replica, int32_t arg) {
+  void Push(double time_s, EventKind kind, int32_t replica, int32_t arg, uint32_t serial = 0) {
     // Also false for NaN: every event time is checked here, once.
     if (!(time_s <= kMaxSimulatedSeconds)) FailTooLate(time_s, kind, replica);
-    events_.push(Event{time_s, next_order_++, kind, replica, arg});
+    events_.push(Event{time_s, next_order_++, now_, kind, replica, arg, serial});
+  }
+  // A request reaches replica r now: a stretch under way stops where the
+  // step-by-step run would take the request in.
+  void CutStretch(int r) {
+    const auto [lane, end_s] = replicas_[r]->CutStretch(now_, event_created_s_);
+    if (lane >= 0) Push(end_s, EventKind::kStepDone, r, lane, replicas_[r]->lane_serial(lane));
   }
   [[noreturn]] void FailTooLate(double time_s, EventKind kind, int32_t replica) const;
   void CheckBounds() const;
@@ -165,8 +174,10 @@ class Simulation {
   int64_t in_system_ = 0;
   double in_system_area_ = 0, in_system_since_ = 0;
   int64_t progress_every_ = 1000;
+  int64_t progress_mark_ = 0;
   double kv_sample_interval_s_ = 0.05, next_kv_sample_s_ = 0;
   double now_ = 0;
+  double event_created_s_ = 0;  // of the event being handled
 };
 
 Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()), steps(perf) {
@@ -270,8 +281,10 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
     Pool& pool = decode ? *pools_.back() : *pools_.front();
     ReplicaConfig c = pool.config;
     if (cluster.disaggregated()) c.role = decode ? ReplicaRole::kDecode : ReplicaRole::kPrefill;
+    c.decode_stretches = !options.step_by_step;
     replicas_.push_back(std::make_unique<Replica>(i, c, pool.kv_blocks, pool.geometry, &pool.steps, &seqs_,
                                                   &result_.itl_ms));
+    replicas_.back()->set_observe_steps(static_cast<bool>(options.on_step));
   }
   stage_wake_pending_.assign(total, false);
   round_robin_.assign(2, 0);
@@ -363,7 +376,8 @@ int Simulation::Route(int begin, int end, const Request& request) {
     case RouterPolicy::kLeastKvUsage: {
       int best = begin;
       for (int r = begin + 1; r < end; ++r) {
-        const double a = replicas_[r]->kv().usage(), b = replicas_[best]->kv().usage();
+        const double a = replicas_[r]->KvUsageAt(now_, event_created_s_);
+        const double b = replicas_[best]->KvUsageAt(now_, event_created_s_);
         if (a < b || (a == b && replicas_[r]->outstanding() < replicas_[best]->outstanding())) best = r;
       }
       return best;
@@ -461,6 +475,7 @@ void Simulation::Admit(int r, int32_t id, double now) {
     return;
   }
   replicas_[r]->Enqueue(id, now);
+  CutStretch(r);
   Wake(r, now);
 }
 
@@ -469,7 +484,7 @@ void Simulation::Wake(int r, double now) {
   Replica& replica = *replicas_[r];
   const double wait_until = replica.Launch(now, &started_);
   for (const auto& [lane, end_s] : started_) {
-    Push(end_s, EventKind::kStepDone, r, lane);
+    Push(end_s, EventKind::kStepDone, r, lane, replica.lane_serial(lane));
     ++result_.steps;
     if (options_.on_step) {
       StepObservation o;
@@ -492,7 +507,28 @@ void Simulation::Wake(int r, double now) {
 void Simulation::StepDone(int r, int lane, double now) {
   step_results_.finished.clear();
   step_results_.prefilled.clear();
-  replicas_[r]->Complete(lane, now, &step_results_);
+  step_results_.more_steps = 0;
+  step_results_.more.clear();
+  Replica& replica = *replicas_[r];
+  const double next_s = replica.Complete(lane, now, &step_results_);
+  if (next_s >= 0) {  // a stretch goes on
+    Push(next_s, EventKind::kStepDone, r, lane, replica.lane_serial(lane));
+    return;
+  }
+  result_.steps += step_results_.more_steps;
+  if (options_.on_step) {
+    for (const StretchStep& step : step_results_.more) {
+      StepObservation o;
+      o.replica = r;
+      o.lane = lane;
+      o.start_s = step.start_s;
+      o.end_s = step.end_s;
+      o.batch = step.batch;
+      o.kv_used_units = step.kv_used_units;
+      o.kv_capacity_units = replica.kv().capacity();
+      options_.on_step(o);
+    }
+  }
   for (int32_t id : step_results_.finished) Finish(id, now);
   for (int32_t id : step_results_.prefilled) {
     const double ms = kv_transfer_latency_ms_ +
@@ -511,6 +547,7 @@ void Simulation::KvArrived(int prefill_replica, int32_t id, double now) {
   s.last_token_s = now;
   const int r = Route(prefill_replicas_, static_cast<int>(replicas_.size()), s.request);
   replicas_[r]->Enqueue(id, now);
+  CutStretch(r);
   Wake(r, now);
 }
 
@@ -559,7 +596,11 @@ void Simulation::Finish(int32_t id, double now) {
 void Simulation::SampleKvUsage(double until) {
   while (next_kv_sample_s_ <= until) {
     double usage = 0;
-    for (const auto& replica : replicas_) usage += replica->kv().usage();
+    // The state before any event at or after the sample's time (a
+    // stretch's step boundary is such an event in the step-by-step run).
+    for (const auto& replica : replicas_) {
+      usage += replica->KvUsageAt(next_kv_sample_s_, -std::numeric_limits<double>::infinity());
+    }
     result_.kv_usage.push_back({next_kv_sample_s_, usage / static_cast<double>(replicas_.size())});
     next_kv_sample_s_ += kv_sample_interval_s_;
     if (result_.kv_usage.size() >= kMaxKvSamples) {
@@ -590,16 +631,20 @@ SimResult Simulation::Run() {
   while (!events_.empty()) {
     const Event e = events_.top();
     events_.pop();
+    if (e.kind == EventKind::kStepDone && e.serial != replicas_[e.replica]->lane_serial(e.arg)) continue;
     if (++result_.events > kMaxEvents) {
       throw Error(fmt::format("the run passed the simulator's limit of {} events at t = {:g} s "
                               "simulated, with {} requests finished; simulate fewer requests",
                               kMaxEvents, e.time_s, result_.requests_completed));
     }
-    if (options_.on_progress && (result_.events & 0xFFFF) == 0) {
+    // Every 2^16 events or engine steps (a stretch runs many steps an event).
+    if (options_.on_progress && ((result_.events + result_.steps) >> 16) != progress_mark_) {
+      progress_mark_ = (result_.events + result_.steps) >> 16;
       options_.on_progress(result_.requests_completed, source_.total(), e.time_s);
     }
     SampleKvUsage(e.time_s);
     now_ = e.time_s;
+    event_created_s_ = e.created_s;
     switch (e.kind) {
       case EventKind::kArrival:
         if (closed_loop_) {
@@ -623,6 +668,7 @@ SimResult Simulation::Run() {
         break;
       case EventKind::kOffloadLoaded: {
         Replica& replica = *replicas_[e.replica];
+        CutStretch(e.replica);
         replica.RestoreOffloaded(e.arg);
         replica.Enqueue(e.arg, now_);
         Wake(e.replica, now_);

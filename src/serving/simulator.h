@@ -81,10 +81,18 @@ struct SimOptions {
   ClusterSpec cluster;
   SloSpec slo;
   std::function<void(const FinishedRequest&)> on_finished;
-  // Called about every 0.1% of the requests, every 2^16 events (so that a
-  // run of billions of requests still shows progress) and at the end.
+  // Called about every 0.1% of the requests, every 2^16 events and engine
+  // steps together (so that a run of billions of requests, or of a few
+  // very long ones, still shows progress) and at the end.
   std::function<void(int64_t finished, std::optional<int64_t> total, double sim_time_s)> on_progress;
   std::function<void(const StepObservation&)> on_step;
+  // One event per engine step, as the first simulator had it, instead of
+  // advancing each run of decode-only steps over an unchanged batch as
+  // one stretch (the default). Both give the same steps, step times and
+  // batches; the fast mode handles fewer events (SimResult::events), and
+  // reports a stretch's steps to on_step when it ends rather than as each
+  // starts. For debugging and the equivalence tests.
+  bool step_by_step = false;
 };
 
 struct ReplicaReport {

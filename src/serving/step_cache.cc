@@ -1,5 +1,7 @@
 #include "serving/step_cache.h"
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace roofplan {
@@ -7,7 +9,7 @@ namespace roofplan {
 namespace {
 constexpr int kExactBelow = 64;  // 2^6
 constexpr int kStepsPerOctave = 64;
-constexpr size_t kMaxShapes = size_t{1} << 19;  // ~25 MB of memo
+constexpr size_t kMaxShapes = size_t{1} << 19;  // at most 16 MB of memo (2^20 slots)
 constexpr int64_t kMaxMemoAdapters = 256;       // LoRA adapters a batch, memoised
 }  // namespace
 
@@ -21,6 +23,40 @@ uint32_t StepCache::GridIndex(double tokens) {
 double StepCache::GridValue(uint32_t index) {
   if (index <= kExactBelow) return index;
   return std::exp2(6.0 + static_cast<double>(index - kExactBelow) / kStepsPerOctave);
+}
+
+const double* StepCache::Memo::Find(uint64_t key) const {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = SlotOf(key);; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.key == key) return &slot.ms;
+    if (slot.key == 0) return nullptr;
+  }
+}
+
+void StepCache::Memo::Insert(uint64_t key, double ms) {
+  if ((size_ + 1) * 2 > slots_.size()) {
+    // Grow to keep the table at most half full.
+    std::vector<Slot> old = std::move(slots_);
+    const size_t capacity = old.empty() ? 1024 : old.size() * 2;
+    slots_.assign(capacity, Slot());
+    shift_ = 64 - std::countr_zero(capacity);
+    size_ = 0;
+    for (const Slot& slot : old) {
+      if (slot.key != 0) Insert(slot.key, slot.ms);
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  size_t i = SlotOf(key);
+  while (slots_[i].key != 0 && slots_[i].key != key) i = (i + 1) & mask;
+  if (slots_[i].key == 0) ++size_;
+  slots_[i] = Slot{key, ms};
+}
+
+void StepCache::Memo::clear() {
+  std::fill(slots_.begin(), slots_.end(), Slot());
+  size_ = 0;
 }
 
 double StepCache::StepMs(const BatchTotals& b) {
@@ -45,8 +81,15 @@ double StepCache::StepMs(const BatchTotals& b) {
                        static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 |
                        context;
   if (keyable) {
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
+    // Consecutive steps of a replica mostly share a shape (a decode's
+    // context moves on the grid every ~1% of tokens): skip the hash then.
+    if (key == last_key_ && b.lora_adapters == last_adapters_) return last_ms_;
+    if (const double* ms = cache.Find(key)) {
+      last_key_ = key;
+      last_adapters_ = b.lora_adapters;
+      last_ms_ = *ms;
+      return *ms;
+    }
   }
   ++misses_;
   // Bounded memory however long the run: start over past kMaxShapes.
@@ -59,7 +102,7 @@ double StepCache::StepMs(const BatchTotals& b) {
   shape.prefill_past = b.prefill_seqs ? GridValue(past) : 0;
   shape.lora_adapters = static_cast<double>(b.lora_adapters);
   const double ms = perf_.Step(shape).step_ms;
-  if (keyable) cache.emplace(key, ms);
+  if (keyable) cache.Insert(key, ms);
   return ms;
 }
 

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "perf/step_time.h"
@@ -44,9 +43,33 @@ class StepCache {
 
  private:
   const StepTimeModel& perf_;
-  // One map per count of distinct LoRA adapters in the batch (0 without
-  // LoRA); batches of more adapters than maps are priced every time.
-  std::vector<std::unordered_map<uint64_t, double>> caches_ = std::vector<std::unordered_map<uint64_t, double>>(1);
+  // Open addressing (linear probing) over a power-of-two table at most
+  // half full: a lookup is about one cache line, where a node-based map of
+  // 10^5 shapes chased two or three. Key 0 marks an empty slot (a step has
+  // a sequence, so no real key is 0).
+  class Memo {
+   public:
+    const double* Find(uint64_t key) const;
+    void Insert(uint64_t key, double ms);
+    size_t size() const { return size_; }
+    void clear();
+
+   private:
+    struct Slot {
+      uint64_t key = 0;
+      double ms = 0;
+    };
+    size_t SlotOf(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> shift_); }
+    std::vector<Slot> slots_;
+    int shift_ = 64;
+    size_t size_ = 0;
+  };
+  // One memo per count of distinct LoRA adapters in the batch (0 without
+  // LoRA); batches of more adapters than memos are priced every time.
+  std::vector<Memo> caches_ = std::vector<Memo>(1);
+  uint64_t last_key_ = 0;  // the last memoised shape found (none while last_adapters_ < 0)
+  int64_t last_adapters_ = -1;
+  double last_ms_ = 0;
   int64_t lookups_ = 0;
   int64_t misses_ = 0;
 };

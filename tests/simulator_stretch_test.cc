@@ -1,0 +1,240 @@
+// The simulator's fast mode (runs of decode-only steps advanced as one
+// stretch) against its step-by-step mode: the same requests, tokens, steps
+// and latency percentiles on every shipped scenario and on the features
+// that end or forbid stretches (preemption, swap, prefill-first engines,
+// speculative decoding, LoRA, prefix sharing, KV-aware routing, pipelines).
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "catalog/scenario.h"
+#include "perf/setup.h"
+#include "serving/simulator.h"
+#include "serving/steady_state.h"
+#include "serving/workload.h"
+
+namespace roofplan {
+namespace {
+
+namespace fs = std::filesystem;
+
+SimResult RunMode(const roofplan::Setup& setup, const Scenario& s, const WorkloadSpec& w, bool step_by_step,
+              int64_t* observed_steps = nullptr, bool* kv_within_budget = nullptr) {
+  SimOptions options;
+  options.cluster = s.cluster;
+  options.slo = s.slo;
+  options.step_by_step = step_by_step;
+  if (observed_steps) {
+    options.on_step = [&](const StepObservation& o) {
+      ++*observed_steps;
+      if (o.kv_used_units > o.kv_capacity_units || !(o.end_s > o.start_s)) *kv_within_budget = false;
+    };
+  }
+  WorkloadLimits limits;
+  limits.max_context_tokens = setup.model.max_position_embeddings;
+  auto source = MakeRequestSource(w, limits);
+  return Simulate(setup, *source, w, options);
+}
+
+// Within 0.5% (or both about zero).
+bool Close(double a, double b) { return std::fabs(a - b) <= 0.005 * std::max(std::fabs(a), std::fabs(b)) + 1e-9; }
+
+void ExpectSameRun(const SimResult& fast, const SimResult& slow, const std::string& what) {
+  EXPECT_EQ(fast.requests_completed, slow.requests_completed) << what;
+  EXPECT_EQ(fast.input_tokens, slow.input_tokens) << what;
+  EXPECT_EQ(fast.output_tokens, slow.output_tokens) << what;
+  EXPECT_EQ(fast.cached_prompt_tokens, slow.cached_prompt_tokens) << what;
+  EXPECT_EQ(fast.steps, slow.steps) << what;
+  EXPECT_EQ(fast.preemptions, slow.preemptions) << what;
+  EXPECT_EQ(fast.good_requests, slow.good_requests) << what;
+  EXPECT_TRUE(Close(fast.duration_s, slow.duration_s)) << what << ": " << fast.duration_s << " vs " << slow.duration_s;
+  EXPECT_TRUE(Close(fast.kv_usage_mean, slow.kv_usage_mean)) << what;
+  EXPECT_TRUE(Close(fast.mean_requests_in_system, slow.mean_requests_in_system)) << what;
+  for (const char* metric : {"ttft", "tpot", "itl", "e2e", "queue"}) {
+    const LatencyStats& a = *fast.Latency(metric);
+    const LatencyStats& b = *slow.Latency(metric);
+    EXPECT_EQ(a.count(), b.count()) << what << " " << metric;
+    EXPECT_TRUE(Close(a.mean(), b.mean())) << what << " " << metric << " mean " << a.mean() << " vs " << b.mean();
+    EXPECT_TRUE(Close(a.max(), b.max())) << what << " " << metric << " max " << a.max() << " vs " << b.max();
+    for (double p : {50.0, 90.0, 95.0, 99.0}) {
+      EXPECT_TRUE(Close(a.Percentile(p), b.Percentile(p)))
+          << what << " " << metric << " p" << p << " " << a.Percentile(p) << " vs " << b.Percentile(p);
+    }
+  }
+}
+
+// The scenario's workload as `roofplan simulate` runs it, at most `cap` requests.
+WorkloadSpec CappedWorkload(const Scenario& s, const roofplan::Setup& setup, int64_t cap) {
+  WorkloadSpec w = s.workload;
+  w.num_requests = std::min(w.num_requests.value_or(cap), cap);
+  if (w.concurrency_max && !w.arrival && w.trace.empty() && !w.concurrency) {
+    const StepTimeModel perf = setup.MakeStepTimeModel();
+    const Estimate e = EstimateSteadyState(
+        perf, Workload{w.isl ? w.isl->RoundedMean() : 1, w.osl ? w.osl->RoundedMean() : 1, std::nullopt, std::nullopt},
+        std::nullopt);
+    w.concurrency = e.concurrency;
+  }
+  return w;
+}
+
+TEST(SimulatorStretches, EveryShippedScenarioMatchesStepByStep) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  int scenarios = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(ROOFPLAN_SOURCE_DIR) / "scenarios")) {
+    if (entry.path().extension() != ".json") continue;
+    const Scenario s = LoadScenario(entry.path().string());
+    const roofplan::Setup setup = ResolveScenario(s);
+    // The 1M-request benchmark gets a longer run: it is the one to speed up.
+    const int64_t cap = entry.path().filename() == "chat-8xh100-1m.json" ? 4000 : 600;
+    const WorkloadSpec w = CappedWorkload(s, setup, cap);
+    const SimResult fast = RunMode(setup, s, w, false);
+    const SimResult slow = RunMode(setup, s, w, true);
+    ExpectSameRun(fast, slow, entry.path().filename().string());
+    EXPECT_GT(fast.requests_completed, 0) << entry.path();
+    EXPECT_LE(fast.events, slow.events) << entry.path();
+    ++scenarios;
+  }
+  EXPECT_GE(scenarios, 9);
+}
+
+TEST(SimulatorStretches, ChatRunTakesFarFewerEvents) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
+  const roofplan::Setup setup = ResolveScenario(s);
+  const WorkloadSpec w = CappedWorkload(s, setup, 3000);
+  const SimResult fast = RunMode(setup, s, w, false);
+  const SimResult slow = RunMode(setup, s, w, true);
+  EXPECT_EQ(fast.steps, slow.steps);
+  EXPECT_GT(slow.events, slow.steps);  // one event a step, and the arrivals
+  EXPECT_LT(fast.events * 2, slow.events) << fast.events << " vs " << slow.events;
+}
+
+Scenario Llama8b() {
+  Scenario s;
+  s.model = "llama-3.1-8b";
+  s.gpu = "h100-sxm";
+  return s;
+}
+
+WorkloadSpec Poisson(double rate, int64_t requests) {
+  WorkloadSpec w;
+  w.isl = LengthSpec{LengthKind::kLogNormal, 0, 1000, 800};
+  w.osl = LengthSpec{LengthKind::kLogNormal, 0, 300, 250};
+  w.arrival = ArrivalSpec{ArrivalProcess::kPoisson, rate, 1.0};
+  w.num_requests = requests;
+  w.seed = 3;
+  return w;
+}
+
+// Every feature that ends a stretch early or keeps one from starting,
+// checked step by step: the KV budget at every step in both modes, and the
+// same run.
+TEST(SimulatorStretches, FeaturesMatchStepByStep) {
+  struct Case {
+    std::string name;
+    Scenario scenario;
+    WorkloadSpec workload;
+  };
+  std::vector<Case> cases;
+  {
+    Case c{"recompute preemption", Llama8b(), Poisson(40, 400)};
+    c.scenario.memory_fraction = 0.26;
+    cases.push_back(c);
+  }
+  {
+    Case c{"swap preemption", Llama8b(), Poisson(40, 300)};
+    c.scenario.memory_fraction = 0.26;
+    c.scenario.engine_overrides = {{"preset", "vllm"}, {"preemption", "swap"}};
+    cases.push_back(c);
+  }
+  {
+    Case c{"prefill-first engine, reserved sequences", Llama8b(), Poisson(20, 300)};
+    c.scenario.engine = "trtllm";
+    cases.push_back(c);
+  }
+  {
+    Case c{"closed loop with think time, 2 replicas", Llama8b(), WorkloadSpec()};
+    c.scenario.num_gpus = 2;
+    c.workload.isl = LengthSpec::Fixed(700);
+    c.workload.osl = LengthSpec::Fixed(200);
+    c.workload.concurrency = 48;
+    c.workload.think_time_s = 0.5;
+    c.workload.num_requests = 400;
+    cases.push_back(c);
+  }
+  {
+    Case c{"closed loop in lockstep, least KV usage", Llama8b(), WorkloadSpec()};
+    c.scenario.num_gpus = 2;
+    c.scenario.cluster.router = RouterPolicy::kLeastKvUsage;
+    c.workload.isl = LengthSpec::Fixed(512);
+    c.workload.osl = LengthSpec::Fixed(100);
+    c.workload.concurrency = 32;
+    c.workload.num_requests = 300;
+    cases.push_back(c);
+  }
+  {
+    Case c{"shared prefixes, least KV usage", Llama8b(), Poisson(30, 400)};
+    c.scenario.num_gpus = 2;
+    c.scenario.cluster.router = RouterPolicy::kLeastKvUsage;
+    c.workload.prefix = PrefixSpec{600, 0.7, 3};
+    cases.push_back(c);
+  }
+  {
+    Case c{"speculative decoding", Llama8b(), Poisson(10, 200)};
+    c.scenario.speculative = {{"method", "eagle3"}, {"tokens", 3}};
+    cases.push_back(c);
+  }
+  {
+    Case c{"LoRA slots", Llama8b(), Poisson(15, 300)};
+    c.scenario.lora = nlohmann::json::parse(R"({"adapters": 64, "max_loras": 4, "max_cpu_loras": 16})");
+    cases.push_back(c);
+  }
+  {
+    Case c{"pipeline parallel", Llama8b(), Poisson(15, 200)};
+    c.scenario.num_gpus = 2;
+    c.scenario.pp = 2;
+    cases.push_back(c);
+  }
+  {
+    Case c{"disaggregated 1p2d", Llama8b(), Poisson(20, 300)};
+    c.scenario.num_gpus = 3;
+    c.scenario.tp = 1;
+    c.scenario.cluster.prefill_replicas = 1;
+    c.scenario.cluster.decode_replicas = 2;
+    cases.push_back(c);
+  }
+  for (const Case& c : cases) {
+    const roofplan::Setup setup = ResolveScenario(c.scenario);
+    int64_t fast_steps = 0, slow_steps = 0;
+    bool fast_ok = true, slow_ok = true;
+    const SimResult fast = RunMode(setup, c.scenario, c.workload, false, &fast_steps, &fast_ok);
+    const SimResult slow = RunMode(setup, c.scenario, c.workload, true, &slow_steps, &slow_ok);
+    ExpectSameRun(fast, slow, c.name);
+    EXPECT_EQ(fast_steps, fast.steps) << c.name;
+    EXPECT_EQ(slow_steps, slow.steps) << c.name;
+    EXPECT_TRUE(fast_ok) << c.name;
+    EXPECT_TRUE(slow_ok) << c.name;
+    EXPECT_EQ(fast.swaps, slow.swaps) << c.name;
+    EXPECT_EQ(fast.spec_accepted_tokens, slow.spec_accepted_tokens) << c.name;
+    EXPECT_EQ(fast.lora_loads, slow.lora_loads) << c.name;
+    // Each case exercises what it names.
+    if (c.name == "recompute preemption") EXPECT_GT(slow.preemptions, 0);
+    if (c.name == "swap preemption") EXPECT_GT(slow.swaps, 0);
+    if (c.name == "speculative decoding") EXPECT_GT(slow.spec_accepted_tokens, 0);
+    if (c.name == "LoRA slots") EXPECT_GT(slow.lora_loads, 0);
+    if (c.name == "shared prefixes, least KV usage") EXPECT_GT(slow.cached_prompt_tokens, 0);
+    // Stretches ran where they may (not under speculative decoding, whose
+    // draws differ per step, nor across pipeline stages).
+    if (c.name == "speculative decoding" || c.name == "pipeline parallel") {
+      EXPECT_EQ(fast.events, slow.events) << c.name;
+    } else {
+      EXPECT_LT(fast.events, slow.events) << c.name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace roofplan
