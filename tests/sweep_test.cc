@@ -110,6 +110,17 @@ TEST(Sweep, NothingFeasibleNamesTheBindingConstraint) {
   EXPECT_TRUE(Contains(SweepCsvLine(row), ",no,,")) << SweepCsvLine(row);
 }
 
+TEST(Sweep, PlanFilesTakePricesPerGpu) {
+  nlohmann::json plan = BasePlan();
+  plan["usd_per_gpu_hour"] = {{"h100-sxm", 2.0}};
+  const PlanResult r = RunPlan(ParsePlanSpec(plan, "plan.json"), 1);
+  ASSERT_FALSE(r.feasible.empty());
+  EXPECT_DOUBLE_EQ(r.feasible.front().usd_per_hour, 2.0 * r.feasible.front().num_gpus);
+  plan["usd_per_gpu_hour"] = {{"h100-sxm", -1}};
+  EXPECT_TRUE(Contains(InputErrorOf([&] { ParsePlanSpec(plan, "plan.json"); }),
+                       "plan.json: $.usd_per_gpu_hour.h100-sxm: expected a positive number"));
+}
+
 TEST(Sweep, BadInputNamesTheJsonPath) {
   auto error_of = [](const std::function<void(nlohmann::json&)>& edit) {
     nlohmann::json j = SmallSweep();
@@ -252,6 +263,15 @@ TEST(Sweep, TwoMpiRanksWriteTheSameBytesAsOneProcess) {
   EXPECT_EQ(jsonl.out, "");
   const CliRun jsonl_one = RunRoofplan("sweep '" + path + "' --format jsonl");
   EXPECT_EQ(ReadFile(dir + "/two.jsonl"), jsonl_one.out);
+  // plan: the finalists simulated on both ranks, the same ranking printed
+  // (CSV: without the table title's seconds).
+  const std::string plan = "plan scenarios/plans/llama-3.1-70b-chat-20rps.json --threads 1 --format csv";
+  const CliRun plan_one = RunRoofplan(plan);
+  const CliRun plan_two = RunUnderMpi(plan);
+  ASSERT_EQ(plan_one.status, 0) << plan_one.err;
+  ASSERT_EQ(plan_two.status, 0) << plan_two.err;
+  EXPECT_EQ(plan_two.out, plan_one.out);
+  EXPECT_TRUE(Contains(plan_one.out, "h100-sxm tp8")) << plan_one.out;
   // A failing cell ends the job with the error, not a hang.
   nlohmann::json j = SmallSweep();
   j["base"]["search"]["tp"] = {16};
