@@ -29,6 +29,7 @@ Command AddMemoryCommand(CLI::App* app, const CliIo& io);
 Command AddSimulateCommand(CLI::App* app, const CliIo& io);
 Command AddCalibrateCommand(CLI::App* app, const CliIo& io);
 Command AddPlanCommand(CLI::App* app, const CliIo& io);
+Command AddSweepCommand(CLI::App* app, const CliIo& io);
 Command AddValidateCommand(CLI::App* app, const CliIo& io);
 Command AddListCommand(CLI::App* app, const CliIo& io);
 Command AddDeployCommand(CLI::App* app, const CliIo& io);

@@ -2,37 +2,59 @@
 // command (one file each: cli/estimate.cc, ...), writing the report to
 // standard output; here every failure becomes one line on stderr and an
 // exit status: 2 for bad input, 3 for a deployment that cannot work, 70
-// for a bug.
+// for a bug. Under mpirun every rank runs the same command: only rank 0
+// writes its report (distributed/job.h), and a failure on any rank ends
+// the whole job with its status (the other ranks may be waiting for it).
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
 #include "cli/run_cli.h"
 #include "core/error.h"
+#include "distributed/job.h"
 
 namespace roofplan {
 namespace {
 
+// Prints the failure and returns its status; in a job of several ranks,
+// ends them all (a rank other than 0 names itself).
+int Fail(const char* kind, const char* what, int status) {
+  const std::string who = JobRank() == 0 ? "roofplan" : "roofplan (rank " + std::to_string(JobRank()) + ")";
+  std::fprintf(stderr, "%s: %s: %s\n", who.c_str(), kind, what);
+  if (JobSize() > 1) {
+    std::fflush(stderr);
+    AbortJob(status);
+  }
+  return status;
+}
+
 int Main(int argc, char** argv) {
+  JobSession job(&argc, &argv);
   const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
-  CliIo io{.out = std::cout, .err = std::cerr, .err_is_terminal = isatty(STDERR_FILENO) == 1};
+  // Ranks other than 0 compute and write nothing.
+  struct Discard : std::streambuf {
+    int overflow(int c) override { return traits_type::not_eof(c); }
+    std::streamsize xsputn(const char*, std::streamsize n) override { return n; }
+  } discard_buffer;
+  std::ostream discard(&discard_buffer);
+  std::ostream& out = JobRank() == 0 ? std::cout : discard;
+  CliIo io{.out = out, .err = std::cerr, .err_is_terminal = isatty(STDERR_FILENO) == 1};
   if (argc > 0) io.program = argv[0];
   try {
     return RunCli(args, io);
   } catch (const DoesNotFitError& e) {
-    std::fprintf(stderr, "roofplan: error: %s\n", e.what());
-    return 3;
+    return Fail("error", e.what(), 3);
   } catch (const Error& e) {
-    std::fprintf(stderr, "roofplan: error: %s\n", e.what());
-    return 2;
+    return Fail("error", e.what(), 2);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "roofplan: internal error: %s\n", e.what());
-    return 70;
+    return Fail("internal error", e.what(), 70);
   }
 }
 

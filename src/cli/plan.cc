@@ -12,8 +12,10 @@
 #include "cli/common_flags.h"
 #include "cli/deploy_flags.h"
 #include "cli/flag_values.h"
+#include "cli/plan_sharding.h"
 #include "core/error.h"
 #include "core/output_file.h"
+#include "distributed/job.h"
 #include "planner/plan.h"
 #include "planner/plan_spec.h"
 #include "report/html_report.h"
@@ -95,7 +97,10 @@ int RunPlanCommand(const CliIo& io, const PlanFlags& f) {
     how_sure.confidence = f.confidence;
   }
   const PlanSpec spec = LoadPlanArgument(io, f.file);
-  const PlanResult result = RunPlan(spec, f.threads, how_sure);
+  // Under mpirun the finalists' simulations are spread over the ranks;
+  // every rank ends with the same result, and only rank 0 writes it.
+  const PlanResult result = RunPlan(spec, f.threads, how_sure, JobFinalistSharing());
+  if (JobRank() != 0) return 0;
   if (!f.html.empty()) WriteOutputFile(f.html, RenderPlanHtml(result));
   Format format = *ParseFormat(f.format);
   const nlohmann::json plan_json = format == Format::kJson || !f.emit.empty() ? PlanJson(result) : nlohmann::json();

@@ -35,6 +35,7 @@ int RunCli(const std::vector<std::string>& args, const CliIo& io) {
       AddEstimateCommand(&app, io), AddStepCommand(&app, io),     AddMemoryCommand(&app, io),
       AddSimulateCommand(&app, io), AddCalibrateCommand(&app, io), AddPlanCommand(&app, io),
       AddValidateCommand(&app, io), AddListCommand(&app, io),     AddDeployCommand(&app, io),
+      AddSweepCommand(&app, io),
   };
   try {
     // CLI11 takes the words last first.

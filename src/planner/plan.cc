@@ -31,6 +31,9 @@ Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
   Scenario s;
   s.model = spec.model;
   s.gpu = c.gpu;
+  if (auto price = spec.usd_per_gpu_hour.find(c.gpu); price != spec.usd_per_gpu_hour.end()) {
+    s.usd_per_gpu_hour = price->second;
+  }
   s.tp = c.tp;
   s.pp = c.pp;
   s.ep = c.ep;
@@ -569,7 +572,8 @@ std::vector<ParetoPoint> Frontier(const std::vector<CandidateResult>& all) {
 
 }  // namespace
 
-PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure) {
+PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure,
+                   const FinalistSharing* sharing) {
   const auto start = std::chrono::steady_clock::now();
   if (how_sure.confidence && !how_sure.intervals) {
     throw Error("--confidence needs prediction intervals" +
@@ -646,18 +650,22 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
         }
       }
     }
-    ParallelFor(finalists.size() - first, result.threads, [&](size_t i) {
-      CandidateResult& f = finalists[first + i];
+    auto simulate = [&](CandidateResult* f) {
       try {
-        SimulateFinalist(spec, &f);
+        SimulateFinalist(spec, f);
       } catch (const Error& e) {
         // E.g. a request of the length distribution's tail that no
         // replica's KV cache holds: the simulation says it cannot serve.
-        f.meets_slo = false;
-        f.why_not = std::string("simulation: ") + e.what();
-        f.headroom = -INFINITY;
+        f->meets_slo = false;
+        f->why_not = std::string("simulation: ") + e.what();
+        f->headroom = -INFINITY;
       }
-    });
+    };
+    if (sharing) {
+      sharing->Run(std::span<CandidateResult>(finalists).subspan(first), simulate);
+    } else {
+      ParallelFor(finalists.size() - first, result.threads, [&](size_t i) { simulate(&finalists[first + i]); });
+    }
     if (std::any_of(finalists.begin() + first, finalists.end(),
                     [](const CandidateResult& f) { return f.meets_slo; })) {
       break;

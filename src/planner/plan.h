@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -131,12 +133,26 @@ struct PlanResult {
   std::vector<std::string> interval_notes;
 };
 
+// How RunPlan simulates a round of finalists when not on its own threads:
+// spread over the processes of an MPI job (cli/plan_sharding.h). Run must
+// leave each finalist, on every process, exactly as simulate(&finalist)
+// would, whichever process ran it; simulate does not throw. The ranking
+// after it is the same as without sharing.
+class FinalistSharing {
+ public:
+  virtual ~FinalistSharing() = default;
+  virtual void Run(std::span<CandidateResult> finalists,
+                   const std::function<void(CandidateResult*)>& simulate) const = 0;
+};
+
 // Searches spec.space. threads <= 0: all hardware threads (at most
 // kMaxPlanThreads). Throws Error for an empty search space or unknown
 // GPUs/engines, for a confidence without intervals, for threads above
 // kMaxPlanThreads or that cannot be started. A candidate whose evaluation
 // or simulation throws Error is not feasible, with the error as its reason.
-PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure = {});
+// With `sharing`, the finalists' simulations go through it.
+PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure = {},
+                   const FinalistSharing* sharing = nullptr);
 
 // The scenario a candidate stands for: its deployment with the replicas
 // the plan sized it to (both pools of an xPyD split), under the plan's

@@ -7,6 +7,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/engine_preset.h"
+#include "catalog/gpu_spec.h"
 #include "catalog/scenario.h"
 #include "catalog/json_reader.h"
 #include "core/error.h"
@@ -82,10 +83,65 @@ std::string PercentileSlo::Describe() const {
   return fmt::format("{} p{} <= {} ms", upper, percentile, max_ms);
 }
 
+void ParsePlanLoad(const JsonObject& w, PlanSpec* spec) {
+  // The load is planning's own: a rate (or tokens per day); the rest is
+  // an ordinary workload (lengths, seed, prefixes).
+  nlohmann::json lengths = w.raw();
+  for (const char* key : {"requests_per_s", "tokens_per_day"}) lengths.erase(key);
+  spec->workload = ParseWorkloadSpec(JsonObject(lengths, w.file(), w.path()));
+  if (!spec->workload.isl || !spec->workload.osl) {
+    w.Fail(spec->workload.isl ? "osl" : "isl", "missing required field (expected a length or a distribution)");
+  }
+  if (spec->workload.concurrency || spec->workload.arrival || !spec->workload.trace.empty()) {
+    w.Fail("requests_per_s", "a plan's load is workload.requests_per_s or workload.tokens_per_day, "
+                             "not a concurrency, arrival process or trace");
+  }
+  if (w.Has("requests_per_s") == w.Has("tokens_per_day")) {
+    w.Fail("requests_per_s", "give exactly one of requests_per_s or tokens_per_day");
+  }
+  if (w.Has("requests_per_s")) {
+    spec->requests_per_s = w.PositiveNumber("requests_per_s");
+  } else {
+    const double tokens = w.PositiveNumber("tokens_per_day");
+    spec->requests_per_s =
+        tokens / kSecondsPerDay / (spec->workload.isl->Mean() + spec->workload.osl->Mean());
+  }
+}
+
+void ParsePlanSlos(const JsonObject& slo, PlanSpec* spec) {
+  spec->slos.clear();
+  spec->min_output_tokens_per_s_per_user.reset();
+  for (const auto& [key, value] : slo.raw().items()) {
+    if (key == "min_output_tokens_per_s_per_user") {
+      spec->min_output_tokens_per_s_per_user = slo.PositiveNumber(key);
+      continue;
+    }
+    const double v = slo.PositiveNumber(key);
+    auto parsed = ParsePercentileKey(key, v);
+    if (!parsed) {
+      slo.Fail(key, "unknown SLO (expected <metric>_ms_p<percentile> with metric ttft, tpot, itl or "
+                    "e2e, e.g. ttft_ms_p90, or min_output_tokens_per_s_per_user)");
+    }
+    spec->slos.push_back(*parsed);
+  }
+  if (spec->slos.empty() && !spec->min_output_tokens_per_s_per_user) {
+    slo.Fail("", "expected at least one latency target, e.g. {\"ttft_ms_p90\": 1000, \"itl_ms_p99\": 50}");
+  }
+}
+
+std::map<std::string, double> ParseGpuPrices(const JsonObject& prices) {
+  std::map<std::string, double> out;
+  for (const auto& [gpu, value] : prices.raw().items()) {
+    if (gpu.empty()) prices.Fail(gpu, "expected a GPU name");
+    out[gpu] = prices.PositiveNumber(gpu, kMaxUsdPerGpuHour);
+  }
+  return out;
+}
+
 PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   JsonObject o(json, file);
   o.RejectUnknownKeys({"name", "description", "model", "workload", "slo", "budget_usd_per_hour",
-                       "search", "finalists", "simulate_requests"});
+                       "search", "finalists", "simulate_requests", "usd_per_gpu_hour"});
   PlanSpec spec;
   spec.file = file;
   spec.name = o.OptionalString("name").value_or("");
@@ -97,46 +153,12 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
   };
   spec.model = named_file(o.String("model"));
 
-  JsonObject w = o.Object("workload");
-  // The load is planning's own: a rate (or tokens per day); the rest is
-  // an ordinary workload (lengths, seed, prefixes).
-  nlohmann::json lengths = w.raw();
-  for (const char* key : {"requests_per_s", "tokens_per_day"}) lengths.erase(key);
-  spec.workload = ParseWorkloadSpec(JsonObject(lengths, file, w.path()));
-  if (!spec.workload.isl || !spec.workload.osl) {
-    w.Fail(spec.workload.isl ? "osl" : "isl", "missing required field (expected a length or a distribution)");
-  }
-  if (spec.workload.concurrency || spec.workload.arrival || !spec.workload.trace.empty()) {
-    w.Fail("requests_per_s", "a plan's load is workload.requests_per_s or workload.tokens_per_day, "
-                             "not a concurrency, arrival process or trace");
-  }
-  if (w.Has("requests_per_s") == w.Has("tokens_per_day")) {
-    w.Fail("requests_per_s", "give exactly one of requests_per_s or tokens_per_day");
-  }
-  if (w.Has("requests_per_s")) {
-    spec.requests_per_s = w.PositiveNumber("requests_per_s");
-  } else {
-    const double tokens = w.PositiveNumber("tokens_per_day");
-    spec.requests_per_s =
-        tokens / kSecondsPerDay / (spec.workload.isl->Mean() + spec.workload.osl->Mean());
-  }
-
-  JsonObject slo = o.Object("slo");
-  for (const auto& [key, value] : slo.raw().items()) {
-    if (key == "min_output_tokens_per_s_per_user") {
-      spec.min_output_tokens_per_s_per_user = slo.PositiveNumber(key);
-      continue;
+  ParsePlanLoad(o.Object("workload"), &spec);
+  ParsePlanSlos(o.Object("slo"), &spec);
+  if (o.Has("usd_per_gpu_hour")) {
+    for (const auto& [gpu, usd] : ParseGpuPrices(o.Object("usd_per_gpu_hour"))) {
+      spec.usd_per_gpu_hour[named_file(gpu)] = usd;
     }
-    const double v = slo.PositiveNumber(key);
-    auto parsed = ParsePercentileKey(key, v);
-    if (!parsed) {
-      slo.Fail(key, "unknown SLO (expected <metric>_ms_p<percentile> with metric ttft, tpot, itl or "
-                    "e2e, e.g. ttft_ms_p90, or min_output_tokens_per_s_per_user)");
-    }
-    spec.slos.push_back(*parsed);
-  }
-  if (spec.slos.empty() && !spec.min_output_tokens_per_s_per_user) {
-    slo.Fail("", "expected at least one latency target, e.g. {\"ttft_ms_p90\": 1000, \"itl_ms_p99\": 50}");
   }
   if (o.Has("budget_usd_per_hour")) {
     spec.budget_usd_per_hour = o.PositiveNumber("budget_usd_per_hour", kMaxBudgetUsdPerHour);
@@ -189,6 +211,11 @@ PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file) {
     }
     if (s->Has("max_gpus_per_replica")) {
       sp.max_gpus_per_replica = s->PositiveInt("max_gpus_per_replica", kMaxPlanGpus);
+    }
+    // A decode pool is priced from its own profile (catalog/scenario.h's
+    // price is one for the whole deployment).
+    if (!sp.decode_gpus.empty() && !spec.usd_per_gpu_hour.empty()) {
+      o.Fail("usd_per_gpu_hour", "prices of their own cannot be combined with search.decode_gpus");
     }
   }
   return spec;

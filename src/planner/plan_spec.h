@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/json_reader.h"
 #include "catalog/workload_spec.h"
 #include "core/dtype.h"
 
@@ -61,6 +63,9 @@ struct PlanSpec {
   std::optional<double> min_output_tokens_per_s_per_user;
   std::optional<double> budget_usd_per_hour;
   SearchSpace space;
+  // $/GPU-hour by GPU slug (or the profile file as named), over the
+  // profiles' prices: a negotiated or spot price; empty: the catalog's.
+  std::map<std::string, double> usd_per_gpu_hour;
   int finalists = 8;               // best analytical candidates the simulator checks
   int simulate_requests = 2000;    // per finalist simulation
 };
@@ -74,6 +79,17 @@ struct PlanSpec {
 // (a model config, GPU profiles and engine presets named as files) are
 // relative to the plan file's folder, as a scenario's are.
 PlanSpec ParsePlanSpec(const nlohmann::json& json, const std::string& file);
+
+// The parts of a plan file a sweep (planner/sweep_spec.h) varies, each
+// parsed as ParsePlanSpec does, into `spec` (replacing what it held), with
+// errors naming `o`'s file and path:
+// the "workload" object (lengths plus requests_per_s or tokens_per_day),
+void ParsePlanLoad(const JsonObject& workload, PlanSpec* spec);
+// the "slo" object (spec->slos and min_output_tokens_per_s_per_user),
+void ParsePlanSlos(const JsonObject& slo, PlanSpec* spec);
+// and a {"gpu": $/GPU-hour} object (names are catalog slugs or files, as
+// in search.gpus, already resolved by the caller).
+std::map<std::string, double> ParseGpuPrices(const JsonObject& prices);
 PlanSpec LoadPlanSpec(const std::string& path);
 
 }  // namespace roofplan
