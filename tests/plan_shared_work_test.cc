@@ -77,8 +77,8 @@ std::vector<Scenario> VariedScenarios() {
 TEST(PlanSharedWork, DeploymentPlusPlanAndPrecisionIsTheScenario) {
   for (const Scenario& s : VariedScenarios()) {
     const std::string where = s.model + " on " + s.gpu;
-    const Setup whole = ResolveScenario(s);
-    const Setup d = ResolveDeployment(s);
+    const roofplan::Setup whole = ResolveScenario(s);
+    const roofplan::Setup d = ResolveDeployment(s);
     const ParallelPlan plan = ResolvePlan(s, d.model);
     const Precision prec = ResolvePrecision(s, d.model, d.gpu);
     EXPECT_EQ(plan.tp, whole.plan.tp) << where;
@@ -105,7 +105,7 @@ TEST(PlanSharedWork, DeploymentPlusPlanAndPrecisionIsTheScenario) {
   // Errors of the plan and of the dtypes are the scenario's own.
   Scenario bad = VariedScenarios()[1];
   bad.tp = 3;
-  const Setup d = ResolveDeployment(bad);
+  const roofplan::Setup d = ResolveDeployment(bad);
   std::string whole_error, part_error;
   try {
     ResolveScenario(bad);
@@ -123,7 +123,7 @@ TEST(PlanSharedWork, DeploymentPlusPlanAndPrecisionIsTheScenario) {
 
 TEST(PlanSharedWork, CurveIsEstimateAtEveryConcurrency) {
   for (const Scenario& s : VariedScenarios()) {
-    const Setup setup = ResolveScenario(s);
+    const roofplan::Setup setup = ResolveScenario(s);
     const StepTimeModel perf = setup.MakeStepTimeModel();
     const SteadyStateCurve curve(perf, 1200, 300, std::nullopt, 2.5);
     // Out of order and repeated: At keeps nothing from one call to the next.
