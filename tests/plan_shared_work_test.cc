@@ -144,9 +144,9 @@ TEST(PlanSharedWork, CurveIsEstimateAtEveryConcurrency) {
   EXPECT_THROW(SteadyStateCurve(perf, 800, 100, 0, std::nullopt).At(4), Error);
 }
 
-// Candidates of every kind, some that cannot resolve (tp 4 does not
-// divide ... the dtype int4 for KV), some that do not fit, MoE with ep,
-// pipeline stages, speculative decoding and batch limits.
+// Candidates of every kind: some that cannot resolve (KV in int4), some
+// that do not fit (bf16 on one L40S), weight-only fp8 and int4, MoE with
+// ep, pipeline stages, speculative decoding and batch limits.
 nlohmann::json MixedPlan() {
   return nlohmann::json::parse(R"({
     "model": "mixtral-8x7b",
