@@ -146,8 +146,14 @@ Setup ResolveHeterogeneous(const Scenario& s) {
 
 }  // namespace
 
-Setup ResolveScenario(const Scenario& s) {
-  if (s.cluster.disaggregated() && s.cluster.decode_pool) return ResolveHeterogeneous(s);
+namespace {
+
+// The parts of ResolveScenario, in the order it checks them (its error
+// for a scenario wrong in several ways is the first part's).
+
+// The model, GPU and engine with everything the scenario sets on the
+// engine; the efficiencies are the documented ones with the public fit.
+Setup ResolveEngineSide(const Scenario& s) {
   if (s.model.empty()) throw Error("no model given: use --model NAME or a scenario with \"model\"");
   if (s.gpu.empty()) throw Error("no GPU given: use --gpu NAME or a scenario with \"gpu\"");
   Setup setup;
@@ -155,7 +161,8 @@ Setup ResolveScenario(const Scenario& s) {
   setup.gpu = ResolveGpu(s.gpu);
   setup.engine = ResolveEngine(s.engine);
   setup.engine = ForGpu(setup.engine, setup.gpu.memory_bytes / kGiB, setup.gpu.architecture);
-  Efficiency defaults = DefaultEfficiency(setup.gpu);
+  Efficiency& defaults = setup.efficiency;
+  defaults = DefaultEfficiency(setup.gpu);
   if (const PublicCalibration* fitted = PublicCalibrationFor(s)) {
     ApplyPublicCalibration(*fitted, setup.gpu.architecture, &defaults, &setup.engine);
     defaults.public_calibration = fitted->file;
@@ -174,8 +181,53 @@ Setup ResolveScenario(const Scenario& s) {
   if (!s.kv_offload.is_null()) {
     setup.engine.kv_offload = ParseKvOffload(s.kv_offload, scenario_file, "$.kv_offload", setup.engine.kv_offload);
   }
+  return setup;
+}
 
-  ParallelPlan& p = setup.plan;
+// What was assumed rather than asked for: the model reader's, the
+// checkpoint's dtype and speculative decoding's.
+std::vector<std::string> SetupNotes(const Scenario& s, const ModelConfig& model, const Precision& prec,
+                                    const SpeculativeConfig& spec) {
+  std::vector<std::string> notes = model.notes;
+  if (!s.weight_dtype && !model.checkpoint_quantization.empty()) {
+    notes.insert(notes.begin(),
+                 "weights " + std::string(DTypeName(prec.weight)) +
+                     (prec.expert_weight != prec.weight
+                          ? ", routed experts " + std::string(DTypeName(prec.expert_weight))
+                          : std::string()) +
+                     " by default: the checkpoint's quantization_config (" + model.checkpoint_quantization +
+                     "); set weight_dtype to override");
+  }
+  if (spec.enabled()) {
+    const std::string shape =
+        spec.tree() ? fmt::format("a tree of {} draft passes, top {}, {} nodes verified", spec.tokens, spec.topk,
+                                  spec.verify_tokens)
+                    : fmt::format("{} draft tokens", spec.tokens);
+    notes.push_back(fmt::format("speculative decoding: {} with {}, {:.2f} tokens per step; acceptance {}",
+                                SpecMethodName(spec.method), shape, spec.ExpectedTokensPerStep(),
+                                spec.acceptance_source));
+  }
+  return notes;
+}
+
+// The draft of speculative decoding, the calibrated efficiencies (on top
+// of the defaults in setup->efficiency), the network and the price.
+void ResolveDraftAndEfficiency(const Scenario& s, Setup* setup) {
+  const SpeculativeConfig& spec = setup->engine.speculative;
+  if (spec.enabled()) {
+    std::optional<ModelConfig> draft;
+    if (spec.method == SpecMethod::kDraft) draft = ResolveModel(spec.draft_model);
+    setup->speculator = BuildSpeculator(setup->model, spec, draft ? &*draft : nullptr);
+  }
+  setup->efficiency = ResolveEfficiency(s, setup->gpu, setup->efficiency);
+  if (s.inter_node_gb_per_s) setup->network.inter_node_gb_per_s = *s.inter_node_gb_per_s;
+  setup->usd_per_gpu_hour = s.usd_per_gpu_hour ? s.usd_per_gpu_hour : setup->gpu.usd_per_gpu_hour;
+}
+
+}  // namespace
+
+ParallelPlan ResolvePlan(const Scenario& s, const ModelConfig& model) {
+  ParallelPlan p;
   p.pp = s.pp.value_or(1);
   p.ep = s.ep.value_or(1);
   p.cp = s.cp.value_or(1);
@@ -200,45 +252,38 @@ Setup ResolveScenario(const Scenario& s) {
                 (p.attention_dp() > 1 ? " x ep/tp=" + std::to_string(p.attention_dp()) : "") + ")");
   }
   p.dp = gpus / replica;
-  ValidatePlan(setup.model, p);
+  ValidatePlan(model, p);
+  return p;
+}
 
-  Precision& prec = setup.precision;
+Precision ResolvePrecision(const Scenario& s, const ModelConfig& model, const GpuSpec& gpu) {
+  Precision prec;
   // Without a choice, the checkpoint's own format (quantization_config).
-  prec.weight = s.weight_dtype.value_or(setup.model.checkpoint_weight_dtype.value_or(DType::kBf16));
-  prec.expert_weight = s.weight_dtype ? *s.weight_dtype
-                                      : setup.model.checkpoint_expert_dtype.value_or(prec.weight);
-  setup.notes = setup.model.notes;
-  if (!s.weight_dtype && !setup.model.checkpoint_quantization.empty()) {
-    setup.notes.insert(setup.notes.begin(),
-                       "weights " + std::string(DTypeName(prec.weight)) +
-                           (prec.expert_weight != prec.weight
-                                ? ", routed experts " + std::string(DTypeName(prec.expert_weight))
-                                : std::string()) +
-                           " by default: the checkpoint's quantization_config (" +
-                           setup.model.checkpoint_quantization + "); set weight_dtype to override");
-  }
-  const bool has_peak = setup.gpu.peak_dense_tflops[DTypeIndex(prec.weight)].has_value();
+  prec.weight = s.weight_dtype.value_or(model.checkpoint_weight_dtype.value_or(DType::kBf16));
+  prec.expert_weight = s.weight_dtype ? *s.weight_dtype : model.checkpoint_expert_dtype.value_or(prec.weight);
+  const bool has_peak = gpu.peak_dense_tflops[DTypeIndex(prec.weight)].has_value();
   prec.activation = s.activation_dtype.value_or(DefaultActivationDType(prec.weight, has_peak));
   prec.kv = s.kv_dtype.value_or(prec.weight == DType::kFp16 ? DType::kFp16 : DType::kBf16);
   if (prec.kv == DType::kInt4) throw Error("kv_dtype int4 is not supported by the modelled engines; use fp8, int8 or fp4");
+  return prec;
+}
 
-  const SpeculativeConfig& spec = setup.engine.speculative;
-  if (spec.enabled()) {
-    std::optional<ModelConfig> draft;
-    if (spec.method == SpecMethod::kDraft) draft = ResolveModel(spec.draft_model);
-    setup.speculator = BuildSpeculator(setup.model, spec, draft ? &*draft : nullptr);
-    const std::string shape =
-        spec.tree() ? fmt::format("a tree of {} draft passes, top {}, {} nodes verified", spec.tokens, spec.topk,
-                                  spec.verify_tokens)
-                    : fmt::format("{} draft tokens", spec.tokens);
-    setup.notes.push_back(fmt::format("speculative decoding: {} with {}, {:.2f} tokens per step; acceptance {}",
-                                      SpecMethodName(spec.method), shape, spec.ExpectedTokensPerStep(),
-                                      spec.acceptance_source));
+Setup ResolveScenario(const Scenario& s) {
+  if (s.cluster.disaggregated() && s.cluster.decode_pool) return ResolveHeterogeneous(s);
+  Setup setup = ResolveEngineSide(s);
+  setup.plan = ResolvePlan(s, setup.model);
+  setup.precision = ResolvePrecision(s, setup.model, setup.gpu);
+  setup.notes = SetupNotes(s, setup.model, setup.precision, setup.engine.speculative);
+  ResolveDraftAndEfficiency(s, &setup);
+  return setup;
+}
+
+Setup ResolveDeployment(const Scenario& s) {
+  if (s.cluster.disaggregated() && s.cluster.decode_pool) {
+    throw Error("a heterogeneous prefill/decode split resolves each pool as a deployment of its own (ResolveScenario)");
   }
-
-  setup.efficiency = ResolveEfficiency(s, setup.gpu, defaults);
-  if (s.inter_node_gb_per_s) setup.network.inter_node_gb_per_s = *s.inter_node_gb_per_s;
-  setup.usd_per_gpu_hour = s.usd_per_gpu_hour ? s.usd_per_gpu_hour : setup.gpu.usd_per_gpu_hour;
+  Setup setup = ResolveEngineSide(s);
+  ResolveDraftAndEfficiency(s, &setup);
   return setup;
 }
 

@@ -47,4 +47,19 @@ struct Setup {
 // the GPU has no verified peak for, ...
 Setup ResolveScenario(const Scenario& scenario);
 
+// ResolveScenario in parts, for a caller that resolves many scenarios
+// differing only in tp, pp, ep, cp, num_gpus and dtypes (the planner):
+// ResolveDeployment resolves the rest once (model, GPU, engine and what
+// the scenario sets on it, speculative decoding and its draft,
+// efficiencies, network, price), leaving plan, precision and notes
+// default; ResolvePlan and ResolvePrecision give each scenario's own.
+// Together they give what ResolveScenario does (less the notes). They
+// throw ResolveScenario's errors; for a scenario wrong both in its plan or
+// dtypes and in its draft or calibration, ResolveScenario names the plan's
+// or dtype's error first, ResolveDeployment the other. ResolveDeployment
+// throws Error for a heterogeneous decode pool (resolved per pool).
+Setup ResolveDeployment(const Scenario& scenario);
+ParallelPlan ResolvePlan(const Scenario& scenario, const ModelConfig& model);
+Precision ResolvePrecision(const Scenario& scenario, const ModelConfig& model, const GpuSpec& gpu);
+
 }  // namespace roofplan

@@ -6,9 +6,11 @@
 #include <cmath>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -27,13 +29,10 @@ namespace {
 // Concurrencies the curve of a candidate is drawn at (per replica).
 constexpr int kCurvePoints = 12;
 
-Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
+// The candidate's parallel plan and dtypes alone: what ResolvePlan and
+// ResolvePrecision read.
+Scenario PlanScenarioFor(const PlanSpec& spec, const Candidate& c) {
   Scenario s;
-  s.model = spec.model;
-  s.gpu = c.gpu;
-  if (auto price = spec.usd_per_gpu_hour.find(c.gpu); price != spec.usd_per_gpu_hour.end()) {
-    s.usd_per_gpu_hour = price->second;
-  }
   s.tp = c.tp;
   s.pp = c.pp;
   s.ep = c.ep;
@@ -43,6 +42,16 @@ Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
   }
   s.weight_dtype = c.weight_dtype;
   s.kv_dtype = c.kv_dtype;
+  return s;
+}
+
+Scenario ScenarioFor(const PlanSpec& spec, const Candidate& c) {
+  Scenario s = PlanScenarioFor(spec, c);
+  s.model = spec.model;
+  s.gpu = c.gpu;
+  if (auto price = spec.usd_per_gpu_hour.find(c.gpu); price != spec.usd_per_gpu_hour.end()) {
+    s.usd_per_gpu_hour = price->second;
+  }
   s.engine = c.engine;
   if (c.max_num_seqs > 0 || c.max_num_batched_tokens > 0) {
     s.engine_overrides = nlohmann::json::object();
@@ -232,50 +241,54 @@ std::string Candidate::Describe() const {
   return s;
 }
 
-CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, const PlanIntervals& how_sure) {
+namespace {
+
+// A candidate's analytical pass on its resolved deployment: `d` holds its
+// model, GPU, engine, draft, efficiencies and price (ResolveDeployment or
+// ResolveScenario), `plan` and `precision` its own.
+CandidateResult EvaluateOn(const PlanSpec& spec, const Setup& d, const ParallelPlan& plan,
+                           const Precision& precision, const Candidate& c, const PlanIntervals& how_sure) {
   CandidateResult r;
   r.candidate = c;
-  Setup setup;
-  try {
-    setup = ResolveScenario(ScenarioFor(spec, c));
-  } catch (const Error& e) {
-    r.why_not = e.what();
-    return r;
-  }
-  r.candidate.ep = setup.plan.ep;
-  if (!setup.usd_per_gpu_hour) {
+  r.candidate.ep = plan.ep;
+  if (!d.usd_per_gpu_hour) {
     r.why_not = c.gpu + " has no $/GPU-hour in its profile: cannot be ranked by cost";
     return r;
   }
-  const StepTimeModel perf = setup.MakeStepTimeModel();
+  const StepTimeModel perf(d.model, d.gpu, plan, precision, d.engine, d.efficiency, d.network, d.speculator);
   const int64_t isl = spec.workload.isl->RoundedMean();
   const int64_t osl = spec.workload.osl->RoundedMean();
-  if (isl + osl - 1 > setup.model.max_position_embeddings) {
-    r.why_not = "isl + osl exceeds the context of " + setup.model.slug;
+  if (isl + osl - 1 > d.model.max_position_embeddings) {
+    r.why_not = "isl + osl exceeds the context of " + d.model.slug;
     return r;
   }
-  const Estimate most = EstimateSteadyState(perf, Workload{isl, osl, std::nullopt, std::nullopt}, std::nullopt);
-  r.memory = most.memory;
-  if (!most.memory.fits || most.max_concurrency < 1) {
-    r.why_not = most.memory.fits ? "memory: not one sequence of isl + osl tokens fits the KV budget"
-                                 : "memory: " + most.memory.why_not;
+  // Every concurrency on one memory plan and one set of limits.
+  const SteadyStateCurve steady(perf, isl, osl, std::nullopt, std::nullopt);
+  r.memory = steady.memory();
+  if (!steady.memory().fits || steady.max_concurrency() < 1) {
+    r.why_not = steady.memory().fits ? "memory: not one sequence of isl + osl tokens fits the KV budget"
+                                     : "memory: " + steady.memory().why_not;
     return r;
   }
+  // The busiest point first: the offline maximum it equals was priced
+  // here, so a pricing error names the same step it did.
+  const int64_t most = steady.max_concurrency();
+  const Estimate busiest = steady.At(most);
   r.fits = true;
-  r.why_not = LookUpIntervals(spec, setup, how_sure, &r.intervals);
+  r.why_not = LookUpIntervals(spec, d, how_sure, &r.intervals);
   if (!r.why_not.empty()) return r;
   const CandidateIntervals& iv = r.intervals;
 
   // The curve at concurrencies 1, 2, 4, ... up to the most that fits; the
   // replica's capacity is the busiest point whose means meet the targets.
   const MeanTargets targets = TargetsOf(spec);
-  const double c_max = static_cast<double>(most.max_concurrency);
+  const double c_max = static_cast<double>(most);
   std::string first_miss;
   double best_rate = 0;
   for (int i = 0; i < kCurvePoints; ++i) {
     const double conc = std::min(c_max, std::round(std::pow(c_max, static_cast<double>(i) / (kCurvePoints - 1))));
     if (!r.curve.empty() && conc <= r.curve.back().concurrency) continue;
-    const Estimate e = EstimateSteadyState(perf, Workload{isl, osl, static_cast<int64_t>(conc), std::nullopt}, std::nullopt);
+    const Estimate e = conc == c_max ? busiest : steady.At(static_cast<int64_t>(conc));
     CurvePoint point;
     point.concurrency = conc;
     point.ttft_ms = e.ttft_ms;
@@ -332,7 +345,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
   r.replicas = static_cast<int>(replicas);
   if (c.prefill_replicas > 0) r.replicas = c.prefill_replicas + c.decode_replicas;
   const int num_gpus = r.replicas * c.gpus_per_replica();
-  Price(spec, num_gpus, *setup.usd_per_gpu_hour * num_gpus, &r);
+  Price(spec, num_gpus, *d.usd_per_gpu_hour * num_gpus, &r);
   PriceIntervals(spec, &r);
   if (spec.budget_usd_per_hour && r.usd_per_hour > *spec.budget_usd_per_hour) {
     r.why_not = fmt::format("budget: ${:.4g}/h for {} replicas exceeds ${:.4g}/h", r.usd_per_hour,
@@ -340,6 +353,39 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
     r.headroom = 1 - r.usd_per_hour / *spec.budget_usd_per_hour;
   }
   return r;
+}
+
+// The analytical pass of a candidate whose deployment `d` is resolved.
+CandidateResult EvaluateOnDeployment(const PlanSpec& spec, const Setup& d, const Candidate& c,
+                                     const PlanIntervals& how_sure) {
+  ParallelPlan plan;
+  Precision precision;
+  try {
+    const Scenario s = PlanScenarioFor(spec, c);
+    plan = ResolvePlan(s, d.model);
+    precision = ResolvePrecision(s, d.model, d.gpu);
+  } catch (const Error& e) {
+    CandidateResult r;
+    r.candidate = c;
+    r.why_not = e.what();
+    return r;
+  }
+  return EvaluateOn(spec, d, plan, precision, c, how_sure);
+}
+
+}  // namespace
+
+CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, const PlanIntervals& how_sure) {
+  Setup setup;
+  try {
+    setup = ResolveScenario(ScenarioFor(spec, c));
+  } catch (const Error& e) {
+    CandidateResult r;
+    r.candidate = c;
+    r.why_not = e.what();
+    return r;
+  }
+  return EvaluateOn(spec, setup, setup.plan, setup.precision, c, how_sure);
 }
 
 namespace {
@@ -544,33 +590,87 @@ void SimulateFinalist(const PlanSpec& spec, CandidateResult* r) {
 }
 
 std::vector<ParetoPoint> Frontier(const std::vector<CandidateResult>& all) {
-  std::vector<ParetoPoint> points;
-  for (const CandidateResult& r : all) {
-    for (const CurvePoint& p : r.curve) {
-      points.push_back({r.candidate.Describe(), p.output_tokens_per_s_per_gpu, p.output_tokens_per_s_per_user,
-                        p.concurrency});
+  // Points by candidate and curve index; only the frontier's are named
+  // (a whole catalog has hundreds of thousands of points).
+  struct Point {
+    double per_user, per_gpu;
+    uint32_t candidate, index;
+  };
+  std::vector<Point> points;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::vector<CurvePoint>& curve = all[i].curve;
+    for (size_t k = 0; k < curve.size(); ++k) {
+      points.push_back({curve[k].output_tokens_per_s_per_user, curve[k].output_tokens_per_s_per_gpu,
+                        static_cast<uint32_t>(i), static_cast<uint32_t>(k)});
     }
   }
   // Fastest per user first; keep a point when it beats every faster one
   // on throughput per GPU.
-  std::sort(points.begin(), points.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
-    if (a.output_tokens_per_s_per_user != b.output_tokens_per_s_per_user) {
-      return a.output_tokens_per_s_per_user > b.output_tokens_per_s_per_user;
-    }
-    return a.output_tokens_per_s_per_gpu > b.output_tokens_per_s_per_gpu;
+  std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
+    if (a.per_user != b.per_user) return a.per_user > b.per_user;
+    return a.per_gpu > b.per_gpu;
   });
   std::vector<ParetoPoint> frontier;
   double best = -1;
-  for (const ParetoPoint& p : points) {
-    if (p.output_tokens_per_s_per_gpu > best) {
-      frontier.push_back(p);
-      best = p.output_tokens_per_s_per_gpu;
+  for (const Point& p : points) {
+    if (p.per_gpu > best) {
+      const CurvePoint& c = all[p.candidate].curve[p.index];
+      frontier.push_back({all[p.candidate].candidate.Describe(), c.output_tokens_per_s_per_gpu,
+                          c.output_tokens_per_s_per_user, c.concurrency});
+      best = p.per_gpu;
     }
   }
   return frontier;
 }
 
 }  // namespace
+
+std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int threads, const PlanIntervals& how_sure) {
+  if (threads > kMaxPlanThreads) {
+    throw Error(fmt::format("--threads: expected at most {} (0: all cores), got {}", kMaxPlanThreads, threads));
+  }
+  if (threads <= 0) threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxPlanThreads);
+  const std::vector<Candidate> candidates = Enumerate(spec);
+  // Candidates differ in their plan and dtypes far more often than in
+  // what else they resolve to: each GPU x engine x batch limits x
+  // speculative setting is resolved once. One that fails leaves its
+  // candidates to resolve on their own (null), for ResolveScenario's own
+  // message (it checks the plan first).
+  std::map<std::tuple<std::string, std::string, int, int, int>, size_t> deployment_index;
+  std::vector<size_t> deployment_of(candidates.size()), first_with;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Candidate& c = candidates[i];
+    const auto key = std::make_tuple(c.gpu, c.engine, c.max_num_seqs, c.max_num_batched_tokens, c.speculative);
+    const auto [it, added] = deployment_index.emplace(key, first_with.size());
+    if (added) first_with.push_back(i);
+    deployment_of[i] = it->second;
+  }
+  std::vector<std::unique_ptr<const Setup>> deployments(first_with.size());
+  ParallelFor(first_with.size(), threads, [&](size_t k) {
+    try {
+      deployments[k] = std::make_unique<const Setup>(ResolveDeployment(ScenarioFor(spec, candidates[first_with[k]])));
+    } catch (const Error&) {
+      deployments[k] = nullptr;
+    }
+  });
+  std::vector<CandidateResult> evaluated(candidates.size());
+  // A candidate that cannot be evaluated (a dtype its GPU has no peak for,
+  // ...) is not feasible, for that reason; the search goes on, the same
+  // with one thread or many. The loop is over candidate indices: any
+  // share of [0, n) can be evaluated anywhere.
+  ParallelFor(candidates.size(), threads, [&](size_t i) {
+    try {
+      const Setup* d = deployments[deployment_of[i]].get();
+      evaluated[i] = d ? EvaluateOnDeployment(spec, *d, candidates[i], how_sure)
+                       : EvaluateCandidate(spec, candidates[i], how_sure);
+    } catch (const Error& e) {
+      evaluated[i] = CandidateResult();
+      evaluated[i].candidate = candidates[i];
+      evaluated[i].why_not = e.what();
+    }
+  });
+  return evaluated;
+}
 
 PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_sure,
                    const FinalistSharing* sharing) {
@@ -595,21 +695,8 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
   }
   result.threads = threads > 0 ? threads
                                : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxPlanThreads);
-  const std::vector<Candidate> candidates = Enumerate(spec);
-  std::vector<CandidateResult> evaluated(candidates.size());
-  // A candidate that cannot be evaluated (a dtype its GPU has no peak for,
-  // ...) is not feasible, for that reason; the search goes on, the same
-  // with one thread or many.
-  ParallelFor(candidates.size(), result.threads, [&](size_t i) {
-    try {
-      evaluated[i] = EvaluateCandidate(spec, candidates[i], how_sure);
-    } catch (const Error& e) {
-      evaluated[i] = CandidateResult();
-      evaluated[i].candidate = candidates[i];
-      evaluated[i].why_not = e.what();
-    }
-  });
-  result.configurations = static_cast<int64_t>(candidates.size());
+  std::vector<CandidateResult> evaluated = EvaluateCandidates(spec, result.threads, how_sure);
+  result.configurations = static_cast<int64_t>(evaluated.size());
 
   // Cheapest analytical passes go to the simulator.
   std::vector<size_t> passing;

@@ -162,8 +162,20 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
 Scenario CandidateScenario(const PlanSpec& spec, const CandidateResult& result);
 
 // The analytical part alone for one candidate (what RunPlan does per
-// configuration before simulation); used by the speed benchmark.
+// configuration before simulation), its scenario resolved from scratch;
+// used by the speed benchmark and as the reference the search must match.
 CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& candidate,
                                   const PlanIntervals& how_sure = {});
+
+// The analytical part of RunPlan: every candidate of spec.space, in the
+// search's order, each what EvaluateCandidate gives for it (a candidate
+// whose evaluation throws Error: not feasible, with the error as its
+// reason), on `threads` threads as RunPlan's. What takes the time of a
+// search shared, not per candidate: each GPU x engine x batch limits x
+// speculative setting is resolved once, and a candidate's concurrencies
+// are priced on one memory plan (SteadyStateCurve). The configurations it
+// prices (deployment x concurrency) are the sum of the curves' sizes.
+std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int threads,
+                                                const PlanIntervals& how_sure = {});
 
 }  // namespace roofplan

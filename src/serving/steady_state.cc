@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -127,56 +128,83 @@ Cycle SeparateCycle(const StepTimeModel& perf, double c, double isl, double osl,
 
 }  // namespace
 
-Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
-                             std::optional<double> usd_per_gpu_hour) {
+SteadyStateCurve::SteadyStateCurve(const StepTimeModel& perf, int64_t isl, int64_t osl,
+                                   std::optional<int64_t> num_requests, std::optional<double> usd_per_gpu_hour)
+    : perf_(perf), isl_(isl), osl_(osl), num_requests_(num_requests), usd_per_gpu_hour_(usd_per_gpu_hour) {
   const ModelConfig& m = perf.model();
   const ParallelPlan& p = perf.plan();
   const EnginePreset& e = perf.engine();
-  if (w.isl <= 0) throw Error("isl (input length) must be a positive number of tokens, got " + std::to_string(w.isl));
-  if (w.osl <= 0) throw Error("osl (output length) must be a positive number of tokens, got " + std::to_string(w.osl));
+  if (isl <= 0) throw Error("isl (input length) must be a positive number of tokens, got " + std::to_string(isl));
+  if (osl <= 0) throw Error("osl (output length) must be a positive number of tokens, got " + std::to_string(osl));
   // The last output token is sampled, never cached: a request occupies
   // isl + osl - 1 positions.
-  if (w.isl + w.osl - 1 > m.max_position_embeddings) {
-    throw Error("isl + osl = " + std::to_string(w.isl + w.osl) + " tokens exceeds the context of " +
+  if (isl + osl - 1 > m.max_position_embeddings) {
+    throw Error("isl + osl = " + std::to_string(isl + osl) + " tokens exceeds the context of " +
                 m.slug + " (max_position_embeddings " + std::to_string(m.max_position_embeddings) + ")");
   }
-  if (w.concurrency && *w.concurrency <= 0) {
-    throw Error("concurrency must be a positive integer or \"max\", got " + std::to_string(*w.concurrency));
-  }
-  if (w.num_requests && *w.num_requests <= 0) {
-    throw Error("num_requests must be a positive integer, got " + std::to_string(*w.num_requests));
-  }
-
-  Estimate est;
-  est.replicas = p.dp;
-  est.num_gpus = p.num_gpus();
-  est.memory = PlanMemory(m, perf.gpu(), p, perf.precision(), e,
-                          perf.speculator() ? &*perf.speculator() : nullptr);
-  const double isl = static_cast<double>(w.isl), osl = static_cast<double>(w.osl);
+  memory_ = PlanMemory(m, perf.gpu(), p, perf.precision(), e, perf.speculator() ? &*perf.speculator() : nullptr);
   // KV a request holds: its whole length when the engine reserves it up
   // front, else its average over the request's life.
   // Under speculative decoding a sequence also holds slots for the tokens
   // a step verifies beyond the one it keeps (vLLM allocates
   // num_lookahead_tokens = K ahead; SGLang a tree's nodes).
-  const double held_tokens =
-      (e.reserve_full_sequence ? isl + osl : isl + osl / 2) + perf.DecodeTokensComputed() - 1;
-  const int64_t kv_limit =
-      MaxConcurrentSequences(est.memory, m, p, perf.precision(), held_tokens);
-  const int64_t engine_limit = BatchLimits(e, p.attention_dp()).max_seqs * p.pp;
-  est.max_concurrency = std::min(kv_limit, engine_limit);
+  const double in = static_cast<double>(isl), out = static_cast<double>(osl);
+  held_tokens_ = (e.reserve_full_sequence ? in + out : in + out / 2) + perf.DecodeTokensComputed() - 1;
+  kv_limit_ = MaxConcurrentSequences(memory_, m, p, perf.precision(), held_tokens_);
+  engine_limit_ = BatchLimits(e, p.attention_dp()).max_seqs * p.pp;
+  max_concurrency_ = std::min(kv_limit_, engine_limit_);
+  prompt_refusal_ = e.PromptRefusal(isl);
+  if (e.lora.enabled()) {
+    // Multi-LoRA: a request whose adapter is not in a slot waits, with
+    // every other, while it loads (over PCIe from host memory, or first
+    // from disk). A GPU without the figures for it is an error for the
+    // estimates that run anything (At), as it is for EstimateSteadyState.
+    lora_slot_hit_rate_ = perf.LoraSlotHitRate();
+    try {
+      const double host_hit = perf.LoraHostHitRate();
+      const double from_disk = lora_slot_hit_rate_ < 1 ? (1 - host_hit) / (1 - lora_slot_hit_rate_) : 0;
+      const LoraLoadMs load = LoraLoadTimes(m, perf.gpu(), e.lora, p.tp);
+      lora_load_ms_ = load.pcie_ms + from_disk * load.disk_ms;
+      lora_stall_ms_ = (1 - lora_slot_hit_rate_) * lora_load_ms_;
+    } catch (...) {
+      lora_error_ = std::current_exception();
+    }
+  }
+}
+
+Estimate SteadyStateCurve::At(std::optional<int64_t> concurrency) const {
+  const StepTimeModel& perf = perf_;
+  const ParallelPlan& p = perf.plan();
+  const EnginePreset& e = perf.engine();
+  if (concurrency && *concurrency <= 0) {
+    throw Error("concurrency must be a positive integer or \"max\", got " + std::to_string(*concurrency));
+  }
+  if (num_requests_ && *num_requests_ <= 0) {
+    throw Error("num_requests must be a positive integer, got " + std::to_string(*num_requests_));
+  }
+
+  Estimate est;
+  est.replicas = p.dp;
+  est.num_gpus = p.num_gpus();
+  est.memory = memory_;
+  const double isl = static_cast<double>(isl_), osl = static_cast<double>(osl_);
+  const double held_tokens = held_tokens_;
+  const int64_t kv_limit = kv_limit_;
+  const int64_t engine_limit = engine_limit_;
+  est.max_concurrency = max_concurrency_;
 
   if (!est.memory.fits) {
     est.fits = false;
     est.fit_note = est.memory.why_not;
     return est;
   }
-  if (std::string why = e.PromptRefusal(w.isl); !why.empty()) {
+  if (!prompt_refusal_.empty()) {
     est.fits = false;
-    est.fit_note = std::move(why);
+    est.fit_note = prompt_refusal_;
     return est;
   }
-  if (w.concurrency) {
-    est.concurrency = *w.concurrency;
+  if (concurrency) {
+    est.concurrency = *concurrency;
     est.concurrency_per_replica = (est.concurrency + p.dp - 1) / p.dp;
     est.concurrency_limit = "requested";
     est.fits = est.concurrency_per_replica <= kv_limit;
@@ -207,22 +235,18 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   double running = std::min<double>(est.concurrency_per_replica, engine_limit);
   // Multi-LoRA: only requests whose adapters sit in the GPU slots run
   // (vLLM's scheduler skips the rest), about slots / distinct of them when
-  // the requests in flight use more adapters than there are slots; and a
-  // request whose adapter is not in a slot waits, with every other, while
-  // it loads (over PCIe from host memory, or first from disk).
-  double lora_stall_ms = 0;
+  // the requests in flight use more adapters than there are slots; each
+  // load stalls the replica (lora_stall_ms_).
+  const double lora_stall_ms = lora_stall_ms_;
   double adapters = 0;  // distinct adapters a step holds (0: LoRA off)
   if (e.lora.enabled()) {
     const double slots = e.lora.gpu_slots();
     const double distinct = perf.LoraAdaptersIn(running);
     if (distinct > slots) running = std::max(1.0, running * slots / distinct);
     adapters = std::clamp(perf.LoraAdaptersIn(running / p.pp / p.attention_dp()), 1.0, slots);
-    est.lora_slot_hit_rate = perf.LoraSlotHitRate();
-    const double host_hit = perf.LoraHostHitRate();
-    const double from_disk = est.lora_slot_hit_rate < 1 ? (1 - host_hit) / (1 - est.lora_slot_hit_rate) : 0;
-    const LoraLoadMs load = LoraLoadTimes(m, perf.gpu(), e.lora, p.tp);
-    est.lora_load_ms = load.pcie_ms + from_disk * load.disk_ms;
-    lora_stall_ms = (1 - est.lora_slot_hit_rate) * est.lora_load_ms;
+    est.lora_slot_hit_rate = lora_slot_hit_rate_;
+    if (lora_error_) std::rethrow_exception(lora_error_);
+    est.lora_load_ms = lora_load_ms_;
   }
   // Pipeline parallelism: up to pp microbatches in flight; one round
   // advances every sequence by a step and costs one microbatch's trip
@@ -255,18 +279,18 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   est.e2e_ms = cycle_ms + wait_ms;
   const double requests_per_ms = est.concurrency_per_replica / est.e2e_ms;  // Little's law
   est.requests_per_s = requests_per_ms * 1e3 * p.dp;
-  if (w.num_requests) {
+  if (num_requests_) {
     // A finite job of equal requests runs in cohorts: the engine admits as
     // many as it holds, they finish together and the next cohort takes
     // their places, the last cohort partial and quicker (TensorRT-LLM's
     // perf-overview sizes its datasets, 1000 to 30000 requests, "to hit a
     // steady state"; at a few cohorts the partial one still counts).
-    const double per_replica = std::ceil(static_cast<double>(*w.num_requests) / p.dp);
+    const double per_replica = std::ceil(static_cast<double>(*num_requests_) / p.dp);
     const double cohorts = std::floor(per_replica / running);
     const double rest = per_replica - cohorts * running;
     const double makespan_ms = cohorts * cycle_ms + (rest > 0 ? cycle_at(rest).e2e_ms : 0);
     est.makespan_s = makespan_ms / 1e3;
-    est.requests_per_s = static_cast<double>(*w.num_requests) / est.makespan_s;
+    est.requests_per_s = static_cast<double>(*num_requests_) / est.makespan_s;
   }
   if (e.lora.enabled()) est.lora_loads_per_s = (1 - est.lora_slot_hit_rate) * est.requests_per_s;
   est.output_tokens_per_s = est.requests_per_s * osl;
@@ -274,9 +298,9 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
   est.output_tokens_per_s_per_gpu = est.output_tokens_per_s / est.num_gpus;
   est.output_tokens_per_s_per_user = est.itl_ms > 0 ? 1e3 / est.itl_ms : 0;
 
-  if (usd_per_gpu_hour) {
+  if (usd_per_gpu_hour_) {
     est.priced = true;
-    est.usd_per_hour = *usd_per_gpu_hour * est.num_gpus;
+    est.usd_per_hour = *usd_per_gpu_hour_ * est.num_gpus;
     est.usd_per_1m_output_tokens = est.usd_per_hour / (est.output_tokens_per_s * kSecondsPerHour) * 1e6;
     est.usd_per_1m_tokens = est.usd_per_hour / (est.total_tokens_per_s * kSecondsPerHour) * 1e6;
   }
@@ -298,6 +322,11 @@ Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
     }
   }
   return est;
+}
+
+Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& w,
+                             std::optional<double> usd_per_gpu_hour) {
+  return SteadyStateCurve(perf, w.isl, w.osl, w.num_requests, usd_per_gpu_hour).At(w.concurrency);
 }
 
 void AddReportedStepTimes(const StepTimeModel& perf, const Workload& workload, Estimate* est) {

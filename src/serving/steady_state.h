@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -85,6 +86,38 @@ struct Estimate {
 // fits = false with the reason (callers decide whether that is an error).
 Estimate EstimateSteadyState(const StepTimeModel& perf, const Workload& workload,
                              std::optional<double> usd_per_gpu_hour);
+
+// EstimateSteadyState of one deployment and one pair of lengths at many
+// concurrencies (the planner's curve of a candidate): the memory plan, the
+// KV and engine limits, the prompt check and the LoRA load times are
+// worked out once, not per concurrency. At(c) is EstimateSteadyState(perf,
+// {isl, osl, c, num_requests}, usd_per_gpu_hour), bit for bit (that
+// function is this one). The constructor throws its errors for the
+// lengths, At those for the concurrency and num_requests and the rest.
+// `perf` must outlive the curve.
+class SteadyStateCurve {
+ public:
+  SteadyStateCurve(const StepTimeModel& perf, int64_t isl, int64_t osl, std::optional<int64_t> num_requests,
+                   std::optional<double> usd_per_gpu_hour);
+
+  // nullopt: the offline maximum (Workload::concurrency).
+  Estimate At(std::optional<int64_t> concurrency) const;
+
+  const MemoryPlan& memory() const { return memory_; }
+  int64_t max_concurrency() const { return max_concurrency_; }  // per replica
+
+ private:
+  const StepTimeModel& perf_;
+  int64_t isl_ = 0, osl_ = 0;
+  std::optional<int64_t> num_requests_;
+  std::optional<double> usd_per_gpu_hour_;
+  MemoryPlan memory_;
+  double held_tokens_ = 0;  // KV positions a request holds
+  int64_t kv_limit_ = 0, engine_limit_ = 0, max_concurrency_ = 0;
+  std::string prompt_refusal_;
+  double lora_slot_hit_rate_ = 0, lora_load_ms_ = 0, lora_stall_ms_ = 0;
+  std::exception_ptr lora_error_;  // the load times' error, thrown where an estimate needs them
+};
 
 // Fills the two step times a report shows beside an estimate `est` made
 // of `workload` (prefill_step_ms, decode_step_ms). They are not part of
