@@ -16,20 +16,6 @@ namespace {
 
 const char* const kCudaLibraries[] = {"libcudart", "libcublas", "libnccl", "libroofplan_cuda"};
 
-// `roofplan ARGS` with ENV (NAME=value words) set, from the source tree.
-CliRun RunRoofplanWith(const std::string& env, const std::string& args) {
-  const std::string err_path = TestTempDir() + "/stderr.txt";
-  const ShellResult shell = RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
-                                     ROOFPLAN_SOURCE_DIR + "' " + env + " '" + ROOFPLAN_BINARY + "' " + args +
-                                     " 2>'" + err_path + "'");
-  CliRun r;
-  r.status = shell.status;
-  r.out = shell.out;
-  std::ifstream in(err_path);
-  r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return r;
-}
-
 // A clean one-line failure: "roofplan: error: ..." and status 2.
 void ExpectOneLineError(const CliRun& r, std::initializer_list<std::string> mentions) {
   EXPECT_EQ(r.status, 2) << r.err;

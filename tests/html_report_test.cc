@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "core/units.h"
+#include "report/html_escape.h"
 #include "test_support.h"
 
 namespace roofplan {
@@ -175,6 +176,12 @@ TEST(HtmlReportTest, SelfContainedWithChartsTablesAndSummary) {
   EXPECT_TRUE(Contains(html, "weights 140 GiB &gt; 24 GiB usable"));
   EXPECT_TRUE(Contains(html, "Infeasible configurations (1)"));
   EXPECT_TRUE(NonFiniteWords(html).empty()) << NonFiniteWords(html).front();
+}
+
+TEST(HtmlReportTest, HtmlEscapeTurnsTheFiveSpecialCharactersIntoEntities) {
+  EXPECT_EQ(HtmlEscape("a<b & 'c' \"d\">"), "a&lt;b &amp; &#39;c&#39; &quot;d&quot;&gt;");
+  EXPECT_EQ(HtmlEscape("h100-sxm tp4"), "h100-sxm tp4");
+  EXPECT_EQ(HtmlEscape(""), "");
 }
 
 TEST(HtmlReportTest, EscapesNames) {

@@ -51,11 +51,12 @@ struct CliRun {
 
 inline std::string TestTempDir();
 
-inline CliRun RunRoofplan(const std::string& args) {
+// The same with ENV (NAME=value words, "" for none) set for the binary.
+inline CliRun RunRoofplanWith(const std::string& env, const std::string& args) {
   const std::string err_path = TestTempDir() + "/stderr.txt";
   const ShellResult shell = RunShell(std::string("cd '") + ROOFPLAN_SOURCE_DIR + "' && ROOFPLAN_DATA_DIR='" +
-                                     ROOFPLAN_SOURCE_DIR + "' '" + ROOFPLAN_BINARY + "' " + args + " 2>'" +
-                                     err_path + "'");
+                                     ROOFPLAN_SOURCE_DIR + "' " + env + " '" + ROOFPLAN_BINARY + "' " + args +
+                                     " 2>'" + err_path + "'");
   CliRun r;
   r.status = shell.status;
   r.out = shell.out;
@@ -63,6 +64,8 @@ inline CliRun RunRoofplan(const std::string& args) {
   r.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return r;
 }
+
+inline CliRun RunRoofplan(const std::string& args) { return RunRoofplanWith("", args); }
 #endif
 
 inline bool Contains(const std::string& text, const std::string& part) {

@@ -11,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "core/units.h"
+#include "report/html_escape.h"
 #include "report/table.h"
 
 namespace roofplan {
@@ -33,21 +34,7 @@ using Point = std::pair<double, double>;
 
 // ---- text ----------------------------------------------------------------
 
-std::string Esc(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string Esc(std::string_view s) { return HtmlEscape(s); }
 
 // An SVG coordinate; never "nan" or "inf".
 std::string C(double v) { return fmt::format("{:.1f}", std::isfinite(v) ? v : 0.0); }

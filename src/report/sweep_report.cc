@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "report/html_escape.h"
 #include "report/table.h"
 
 namespace roofplan {
@@ -46,20 +47,7 @@ std::string CsvLine(std::vector<std::string> cells) {
   return RenderCsv(t);
 }
 
-std::string Esc(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string Esc(std::string_view s) { return HtmlEscape(s); }
 
 constexpr const char* kCss = R"(
 body { font-family: system-ui, sans-serif; color: #222; background: #fff; margin: 24px auto; padding: 0 12px; max-width: 1400px; }
