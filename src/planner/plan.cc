@@ -243,6 +243,14 @@ std::string Candidate::Describe() const {
 
 namespace {
 
+// A candidate that could not be evaluated, and why: not feasible.
+CandidateResult NotEvaluated(const Candidate& c, std::string why) {
+  CandidateResult r;
+  r.candidate = c;
+  r.why_not = std::move(why);
+  return r;
+}
+
 // A candidate's analytical pass on its resolved deployment: `d` holds its
 // model, GPU, engine, draft, efficiencies and price (ResolveDeployment or
 // ResolveScenario), `plan` and `precision` its own.
@@ -365,10 +373,7 @@ CandidateResult EvaluateOnDeployment(const PlanSpec& spec, const Setup& d, const
     plan = ResolvePlan(s, d.model);
     precision = ResolvePrecision(s, d.model, d.gpu);
   } catch (const Error& e) {
-    CandidateResult r;
-    r.candidate = c;
-    r.why_not = e.what();
-    return r;
+    return NotEvaluated(c, e.what());
   }
   return EvaluateOn(spec, d, plan, precision, c, how_sure);
 }
@@ -380,10 +385,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
   try {
     setup = ResolveScenario(ScenarioFor(spec, c));
   } catch (const Error& e) {
-    CandidateResult r;
-    r.candidate = c;
-    r.why_not = e.what();
-    return r;
+    return NotEvaluated(c, e.what());
   }
   return EvaluateOn(spec, setup, setup.plan, setup.precision, c, how_sure);
 }
@@ -468,6 +470,14 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
                 "tp x pp exceeds search.max_gpus_per_replica (" + std::to_string(sp.max_gpus_per_replica) + ")");
   }
   return out;
+}
+
+// --threads as given (at most kMaxPlanThreads), or 0 for every core.
+int PlanThreads(int threads) {
+  if (threads > kMaxPlanThreads) {
+    throw Error(fmt::format("--threads: expected at most {} (0: all cores), got {}", kMaxPlanThreads, threads));
+  }
+  return threads > 0 ? threads : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxPlanThreads);
 }
 
 // Runs f(i) for i in [0, n) on `threads` threads. An exception from f (or
@@ -626,10 +636,7 @@ std::vector<ParetoPoint> Frontier(const std::vector<CandidateResult>& all) {
 }  // namespace
 
 std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int threads, const PlanIntervals& how_sure) {
-  if (threads > kMaxPlanThreads) {
-    throw Error(fmt::format("--threads: expected at most {} (0: all cores), got {}", kMaxPlanThreads, threads));
-  }
-  if (threads <= 0) threads = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxPlanThreads);
+  threads = PlanThreads(threads);
   const std::vector<Candidate> candidates = Enumerate(spec);
   // Candidates differ in their plan and dtypes far more often than in
   // what else they resolve to: each GPU x engine x batch limits x
@@ -664,9 +671,7 @@ std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int thread
       evaluated[i] = d ? EvaluateOnDeployment(spec, *d, candidates[i], how_sure)
                        : EvaluateCandidate(spec, candidates[i], how_sure);
     } catch (const Error& e) {
-      evaluated[i] = CandidateResult();
-      evaluated[i].candidate = candidates[i];
-      evaluated[i].why_not = e.what();
+      evaluated[i] = NotEvaluated(candidates[i], e.what());
     }
   });
   return evaluated;
@@ -690,11 +695,7 @@ PlanResult RunPlan(const PlanSpec& spec, int threads, const PlanIntervals& how_s
   } else if (!how_sure.off_note.empty()) {
     result.interval_notes.push_back(how_sure.off_note);
   }
-  if (threads > kMaxPlanThreads) {
-    throw Error(fmt::format("--threads: expected at most {} (0: all cores), got {}", kMaxPlanThreads, threads));
-  }
-  result.threads = threads > 0 ? threads
-                               : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxPlanThreads);
+  result.threads = PlanThreads(threads);
   std::vector<CandidateResult> evaluated = EvaluateCandidates(spec, result.threads, how_sure);
   result.configurations = static_cast<int64_t>(evaluated.size());
 
