@@ -345,6 +345,33 @@ TEST(MoeLoad, AllGatherAndReduceScatterCarryTheWholeReplica) {
   EXPECT_NEAR(CollectiveTimeUs(Collective::kAllGather, gather.bytes, 8, link, e), expected_us, 1e-9);
 }
 
+// A ring over the PCIe of one host gets what the CPUs' root complexes and
+// memory carry for every GPU's flow at once (NVIDIA/nccl issue 1639: 35 GB/s
+// bus bandwidth on 4 and 28 GB/s on 8 PCIe Gen5 x16 GPUs). With the default
+// protocol fraction 0.8 the model gives those bus bandwidths back on the
+// RTX PRO 6000 (Gen5), and the same shares of the L40S's Gen4 link; two
+// GPUs get the whole 32 GB/s.
+TEST(PcieCollectives, RingBandwidthIsTheHostsShare) {
+  const GpuSpec rtx = ResolveGpu("rtx-pro-6000");
+  const GpuSpec l40s = ResolveGpu("l40s");
+  const double protocol = Efficiency().collective_bandwidth_fraction;
+  ASSERT_DOUBLE_EQ(protocol, 0.8);
+  EXPECT_STREQ(LinkFor(rtx, Network(), 8).name, "pcie");
+  EXPECT_NEAR(LinkFor(rtx, Network(), 8).gb_per_s * protocol, 28.0, 1e-9);
+  EXPECT_NEAR(LinkFor(rtx, Network(), 4).gb_per_s * protocol, 35.0, 1e-9);
+  EXPECT_NEAR(LinkFor(l40s, Network(), 8).gb_per_s, 32 * 28.0 / 64 / 0.8, 1e-9);  // 17.5
+  EXPECT_NEAR(LinkFor(l40s, Network(), 4).gb_per_s, 32 * 35.0 / 64 / 0.8, 1e-9);  // 21.875
+  EXPECT_NEAR(LinkFor(l40s, Network(), 2).gb_per_s, 32.0, 1e-9);
+  // A 64 MiB all-reduce over 8 L40S: 2 x 7/8 of it at 14 GB/s, plus 14
+  // steps of the 3 us PCIe latency and the smallest kernel.
+  const Efficiency e;
+  const double bytes = 64.0 * 1024 * 1024;
+  EXPECT_NEAR(CollectiveTimeUs(Collective::kAllReduce, bytes, 8, LinkFor(l40s, Network(), 8), e),
+              2 * 7.0 / 8 * bytes / 14e3 + 14 * 3.0 + e.min_kernel_us, 1e-6);
+  // NVLink is untouched: H100's ring runs at half its 900 GB/s.
+  EXPECT_DOUBLE_EQ(LinkFor(ResolveGpu("h100-sxm"), Network(), 8).gb_per_s, 450.0);
+}
+
 // Under attention DP the engines deal new requests to the least-loaded
 // rank, so a step's prompts spread evenly and the step waits for the rank
 // with ceil(prompts / ranks) of them. Mixtral-8x7B on DEP8 (tp 1, ep 8),

@@ -4,6 +4,21 @@
 
 namespace roofplan {
 
+double PcieRingShare(int ranks) {
+  // NVIDIA/nccl issue 1639: all_reduce_perf on PCIe Gen5 x16 GPUs (64 GB/s
+  // one way) behind two Xeon 8480+ reached 35 GB/s bus bandwidth on 4 GPUs
+  // and 28 GB/s on 8; the NCCL maintainer there: "On PCI systems, the
+  // performance you get is usually determined by the bandwidth your CPU and
+  // memory can deliver", every GPU's flow crossing the root complexes at
+  // once. As the link's share, before the protocol's own
+  // collective_bandwidth_fraction (0.8) is taken off: 35 / 64 / 0.8 and
+  // 28 / 64 / 0.8. Two GPUs share a switch or a root port with no third
+  // flow: the whole link.
+  if (ranks <= 2) return 1.0;
+  if (ranks <= 4) return 35.0 / 64 / 0.8;
+  return 28.0 / 64 / 0.8;
+}
+
 Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks) {
   Link link;
   const bool scale_up = gpu.scale_up != ScaleUpLink::kNone && gpu.scale_up != ScaleUpLink::kUnknown &&
@@ -22,7 +37,7 @@ Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks) {
   }
   if (ranks <= std::max(gpu.scale_up_max_gpus, 8)) {
     // Same host, no (usable) NVLink: PCIe through the host bridge.
-    link.gb_per_s = gpu.pcie_gb_per_s_one_way().value_or(32.0);
+    link.gb_per_s = gpu.pcie_gb_per_s_one_way().value_or(32.0) * PcieRingShare(ranks);
     link.latency_us = 3.0;
     link.name = "pcie";
     return link;

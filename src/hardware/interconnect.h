@@ -25,6 +25,11 @@ struct Link {
 };
 Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks);
 
+// The share of one PCIe link's one-way bandwidth a ring over `ranks` GPUs
+// of one host gets as its link bandwidth: 1 for two GPUs, less as more
+// GPUs' flows meet in the CPUs' root complexes and memory.
+double PcieRingShare(int ranks);
+
 // Ring algorithms: all-reduce moves 2(n-1)/n of the buffer over the slowest
 // link in 2(n-1) steps; all-gather, reduce-scatter and all-to-all (n-1)/n
 // in n-1 steps; a point-to-point send the whole buffer in one. `bytes` is
