@@ -21,6 +21,8 @@
 #include "perf/setup.h"
 #include "planner/plan.h"
 #include "planner/plan_spec.h"
+#include "planner/sweep.h"
+#include "planner/sweep_spec.h"
 #include "serving/simulator.h"
 #include "serving/steady_state.h"
 #include "serving/workload.h"
@@ -155,6 +157,26 @@ void FuzzPlan(const std::string& path) {
   for (const CandidateResult& c : result.feasible) CheckFinite(c.usd_per_1m_tokens, "a plan's $/1M tokens");
 }
 
+// A sweep's first and last cells, each planned as FuzzPlan does, through
+// the row a sweep streams (its figures must be finite, its row must round
+// trip between processes as MPI moves it).
+void FuzzSweep(const std::string& path) {
+  SweepSpec sweep = LoadSweepSpec(path);
+  if (sweep.cells() == 0) Finding("a sweep of no cells");
+  sweep.base.finalists = std::min(sweep.base.finalists, 1);
+  sweep.base.simulate_requests = std::min(sweep.base.simulate_requests, 16);
+  for (const size_t index : {size_t{0}, sweep.cells() - 1}) {
+    const SweepRow row = RunSweepCell(sweep, index, 1);
+    CheckFinite(row.usd_per_1m_tokens, "a sweep row's $/1M tokens");
+    CheckFinite(row.headroom, "a sweep row's headroom");
+    const SweepRow back = SweepRowFromJson(SweepRowJson(row));
+    if (back.configuration != row.configuration || back.usd_per_hour != row.usd_per_hour ||
+        back.binding_constraint != row.binding_constraint) {
+      Finding("a sweep row that does not round-trip through JSON");
+    }
+  }
+}
+
 // A benchmark result file, validated against a fixed small deployment
 // when it holds few enough requests to replay quickly.
 // The deployment benchmark results and scrapes are validated against: one
@@ -198,6 +220,7 @@ const std::vector<FuzzTarget>& FuzzTargets() {
       {"scenario", "scenario.json", {"scenarios"}, FuzzScenario},
       {"workload", "workload.json", {}, FuzzWorkload},
       {"plan", "plan.json", {"scenarios/plans"}, FuzzPlan},
+      {"sweep", "sweep.json", {"scenarios/sweeps"}, FuzzSweep},
       {"trace_csv", "trace.csv", {}, FuzzTrace},
       {"trace_jsonl", "trace.jsonl", {}, FuzzTrace},
       {"bench_results", "results.json", {"tests/data"}, FuzzBenchResults},
