@@ -217,6 +217,38 @@ TEST(Sweep, CommandLineAgreesWithPlanOnTheSameCell) {
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
+// --confidence sizes each cell's plan for the one-sided bound, as plan
+// --confidence does: never cheaper than at the prediction, dearer where the
+// bound needs another replica (8B chat at 10 req/s on L40S: 2 at the
+// prediction, 3 at the 90% bound of the shipped intervals).
+TEST(Sweep, AConfidenceSizesEveryCellForItsBound) {
+  nlohmann::json j = SmallSweep();
+  j.erase("workloads");
+  const std::string path = WriteTemp("sweep.json", j.dump());
+  const CliRun at_prediction = RunRoofplan("sweep '" + path + "' --format jsonl --threads 1");
+  const CliRun at_bound = RunRoofplan("sweep '" + path + "' --format jsonl --threads 1 --confidence 0.9");
+  ASSERT_EQ(at_prediction.status, 0) << at_prediction.err;
+  ASSERT_EQ(at_bound.status, 0) << at_bound.err;
+  std::istringstream a(at_prediction.out), b(at_bound.out);
+  std::string line_a, line_b;
+  int rows = 0, dearer = 0;
+  while (std::getline(a, line_a) && std::getline(b, line_b)) {
+    const nlohmann::json ra = nlohmann::json::parse(line_a), rb = nlohmann::json::parse(line_b);
+    ASSERT_EQ(ra.at("cell"), rb.at("cell"));
+    ASSERT_TRUE(ra.at("feasible").get<bool>() && rb.at("feasible").get<bool>()) << line_a << "\n" << line_b;
+    EXPECT_GE(rb.at("usd_per_hour").get<double>(), ra.at("usd_per_hour").get<double>()) << line_b;
+    if (rb.at("usd_per_hour").get<double>() > ra.at("usd_per_hour").get<double>()) ++dearer;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 4);
+  EXPECT_GE(dearer, 1);
+  // A confidence without intervals cannot be honoured: one line, exit 2.
+  const CliRun off = RunRoofplan("sweep '" + path + "' --confidence 0.9 --intervals none");
+  EXPECT_EQ(off.status, 2);
+  EXPECT_TRUE(Contains(off.err, "--confidence needs prediction intervals")) << off.err;
+  EXPECT_EQ(std::count(off.err.begin(), off.err.end(), '\n'), 1) << off.err;
+}
+
 TEST(Sweep, ACellThatCannotBePlannedStopsTheSweepNamingIt) {
   nlohmann::json j = SmallSweep();
   j["base"]["search"]["tp"] = {16};  // beyond max_gpus_per_replica: the search space is empty

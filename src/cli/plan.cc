@@ -12,6 +12,7 @@
 #include "cli/common_flags.h"
 #include "cli/deploy_flags.h"
 #include "cli/flag_values.h"
+#include "cli/plan_how_sure.h"
 #include "cli/plan_sharding.h"
 #include "core/error.h"
 #include "core/output_file.h"
@@ -87,15 +88,7 @@ int RunPlanCommand(const CliIo& io, const PlanFlags& f) {
     if (unused) throw Error(std::string(unused) + " sets what --emit DIR writes; add --emit DIR");
   }
   const LoadedIntervals loaded = LoadIntervals(f.intervals);
-  PlanIntervals how_sure;
-  how_sure.intervals = loaded.get();
-  how_sure.coverage = f.intervals.coverage;
-  how_sure.off_note = loaded.off_note;
-  if (f.confidence > 0) {
-    if (!loaded.table) throw Error("--confidence needs prediction intervals: " + loaded.off_note);
-    CheckIntervalConfidence(*loaded.table, f.confidence, "--confidence");
-    how_sure.confidence = f.confidence;
-  }
+  const PlanIntervals how_sure = PlanHowSure(loaded, f.intervals, f.confidence);
   const PlanSpec spec = LoadPlanArgument(io, f.file);
   // Under mpirun the finalists' simulations are spread over the ranks;
   // every rank ends with the same result, and only rank 0 writes it.
@@ -128,10 +121,7 @@ Command AddPlanCommand(CLI::App* app, const CliIo& io) {
       ->check(CLI::IsMember({"table", "text", "json", "csv", "markdown", "md"}));
   plan->add_option("--html", flags->html, "also write a self-contained HTML report with charts");
   AddIntervalFlags(plan, &flags->intervals);
-  plan->add_option("--confidence", flags->confidence,
-                   "size for the one-sided bound at this confidence, e.g. 0.9: latency x exp(q(0.9)), "
-                   "throughput x exp(q(0.1))")
-      ->check(NumberIn(0, 1, /*min_exclusive=*/true));
+  AddConfidenceFlag(plan, &flags->confidence);
   plan->add_option("--emit", flags->emit,
                    "also write roofplan deploy's files of the cheapest candidates into DIR/candidate-N");
   plan->add_option("--emit-top", flags->emit_top, "with --emit: how many ranked candidates (default 1)")

@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/common_flags.h"
 #include "cli/flag_values.h"
+#include "cli/plan_how_sure.h"
 #include "core/error.h"
 #include "core/output_file.h"
 #include "distributed/job.h"
@@ -25,13 +27,15 @@ namespace {
 struct SweepFlags {
   std::string file, format = "csv", out, html;
   int threads = 0;
+  IntervalFlags intervals;
+  double confidence = 0;
 };
 
 // A cell's row as text for the work queue, or {"error": ...}: the queue's
 // compute must not throw.
-std::string ComputeCell(const SweepSpec& sweep, size_t index, int threads) {
+std::string ComputeCell(const SweepSpec& sweep, size_t index, int threads, const PlanIntervals& how_sure) {
   try {
-    return SweepRowJson(RunSweepCell(sweep, index, threads)).dump();
+    return SweepRowJson(RunSweepCell(sweep, index, threads, how_sure)).dump();
   } catch (const Error& e) {
     return nlohmann::json{{"error", e.what()}}.dump();
   } catch (const std::exception& e) {
@@ -47,6 +51,8 @@ std::string DescribeCell(const SweepSpec& sweep, size_t index) {
 }
 
 int RunSweepCommand(const CliIo& io, const SweepFlags& f) {
+  const LoadedIntervals loaded = LoadIntervals(f.intervals);
+  const PlanIntervals how_sure = PlanHowSure(loaded, f.intervals, f.confidence);
   const SweepSpec sweep = LoadSweepSpec(f.file);
   const bool jsonl = f.format == "jsonl";
   // Only rank 0 writes; the others compute.
@@ -67,7 +73,7 @@ int RunSweepCommand(const CliIo& io, const SweepFlags& f) {
     if (html) html->Write(SweepHtmlBegin(sweep));
   }
   RunWorkQueue(
-      sweep.cells(), [&](size_t i) { return ComputeCell(sweep, i, f.threads); },
+      sweep.cells(), [&](size_t i) { return ComputeCell(sweep, i, f.threads, how_sure); },
       [&](size_t i, std::string&& text) {
         const nlohmann::json j = nlohmann::json::parse(text);
         if (j.contains("error")) {
@@ -101,6 +107,8 @@ Command AddSweepCommand(CLI::App* app, const CliIo& io) {
   sweep->add_option("--html", flags->html, "also write an HTML summary (streamed like the rows)");
   sweep->add_option("--threads", flags->threads, "threads per plan (default, or 0: all cores)")
       ->check(IntegerIn(0, kMaxPlanThreads));
+  AddIntervalFlags(sweep, &flags->intervals);
+  AddConfidenceFlag(sweep, &flags->confidence);
   return {sweep, [&io, flags] { return RunSweepCommand(io, *flags); }};
 }
 

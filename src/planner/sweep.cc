@@ -75,9 +75,9 @@ SweepRow SummarisePlan(const PlanResult& result) {
   return row;
 }
 
-SweepRow RunSweepCell(const SweepSpec& sweep, size_t index, int threads) {
+SweepRow RunSweepCell(const SweepSpec& sweep, size_t index, int threads, const PlanIntervals& how_sure) {
   const SweepCell cell = CellAt(sweep, index);
-  SweepRow row = SummarisePlan(RunPlan(CellPlan(sweep, cell), threads));
+  SweepRow row = SummarisePlan(RunPlan(CellPlan(sweep, cell), threads, how_sure));
   row.cell = static_cast<int64_t>(index);
   row.model = sweep.models[cell.model];
   row.workload = sweep.workloads[cell.workload].name;

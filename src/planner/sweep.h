@@ -29,9 +29,10 @@ struct SweepRow {
   std::string binding_constraint;
 };
 
-// Runs the cell's plan (RunPlan with `threads`) and summarises it. Throws
-// what RunPlan throws.
-SweepRow RunSweepCell(const SweepSpec& sweep, size_t index, int threads);
+// Runs the cell's plan (RunPlan with `threads` and `how_sure`: sized at
+// the prediction, or at its one-sided bound with a confidence) and
+// summarises it. Throws what RunPlan throws.
+SweepRow RunSweepCell(const SweepSpec& sweep, size_t index, int threads, const PlanIntervals& how_sure = {});
 
 // Also what a plan's result reduces to (the cell's labels are left empty).
 SweepRow SummarisePlan(const PlanResult& result);
