@@ -316,5 +316,20 @@ TEST(Sweep, TwoMpiRanksWriteTheSameBytesAsOneProcess) {
   EXPECT_TRUE(Contains(failed.err, "search space is empty")) << failed.err;
 }
 
+// Bad input under mpirun: every rank reads the same file and fails on it,
+// but only rank 0 says so, once (the others wait to be ended by its abort).
+TEST(Sweep, BadInputUnderMpiIsOneLineFromRankZero) {
+  if (std::string(ROOFPLAN_MPIEXEC).empty()) GTEST_SKIP() << "built without MPI (or no mpirun found)";
+  const CliRun r = RunUnderMpi("sweep '" + WriteTemp("bad.json", R"({"base": {}, "models": []})") + "'");
+  EXPECT_EQ(r.status, 2);
+  std::istringstream lines(r.err);
+  int ours = 0;
+  for (std::string line; std::getline(lines, line);) ours += line.rfind("roofplan", 0) == 0;
+  EXPECT_EQ(ours, 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, "roofplan: error: ")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "bad.json: $.base.model")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "(rank 1)")) << r.err;
+}
+
 }  // namespace
 }  // namespace roofplan

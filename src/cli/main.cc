@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <ostream>
 #include <streambuf>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/run_cli.h"
@@ -23,9 +25,17 @@
 namespace roofplan {
 namespace {
 
+constexpr int kInternalErrorStatus = 70;
+
 // Prints the failure and returns its status; in a job of several ranks,
-// ends them all (a rank other than 0 names itself).
+// ends them all (a rank other than 0 names itself). Every rank reads the
+// same flags and files, so bad input fails on rank 0 too: the other ranks
+// leave the one line to it and wait to be ended by its abort, speaking for
+// themselves only if it does not come (a file missing on one node alone).
 int Fail(const char* kind, const char* what, int status) {
+  if (JobSize() > 1 && JobRank() != 0 && status != kInternalErrorStatus) {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+  }
   const std::string who = JobRank() == 0 ? "roofplan" : "roofplan (rank " + std::to_string(JobRank()) + ")";
   std::fprintf(stderr, "%s: %s: %s\n", who.c_str(), kind, what);
   if (JobSize() > 1) {
@@ -54,7 +64,7 @@ int Main(int argc, char** argv) {
   } catch (const Error& e) {
     return Fail("error", e.what(), 2);
   } catch (const std::exception& e) {
-    return Fail("internal error", e.what(), 70);
+    return Fail("internal error", e.what(), kInternalErrorStatus);
   }
 }
 
