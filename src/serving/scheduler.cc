@@ -188,7 +188,7 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
     kv_usage_peak_ = std::max(kv_usage_peak_, kv_.usage());
     if (lane.batch.empty()) continue;  // nothing admissible until a step frees KV
     if (LoraOn()) lane.totals.lora_adapters = BatchAdapters(lane);
-    const double step_ms = steps_cache_->StepMs(lane.totals) + extra_ms;
+    const double step_ms = steps_cache_->StepMs(lane.totals, &recent_step_) + extra_ms;
     double end_s = now + step_ms / 1e3;
     lane.busy = true;
     lane.start_s = now;
@@ -205,8 +205,7 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
   return wait_until;
 }
 
-bool Replica::EnsureUnits(Sequence& s, int64_t tokens) {
-  if (tokens <= s.token_capacity) return true;
+bool Replica::GrowUnits(Sequence& s, int64_t tokens) {
   const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - s.own_units - s.shared_units);
   if (!kv_.Allocate(need)) return false;
   s.own_units += need;
@@ -488,7 +487,7 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
   BatchTotals t = lane.totals;
   for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
     t.decode_context_tokens = lane.totals.decode_context_tokens + t.decode_seqs * j;
-    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t) / 1e3);
+    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t, &recent_step_) / 1e3);
   }
   st.target = steps;
 }
@@ -537,33 +536,40 @@ double Replica::KvUsageAt(double now, double created_s) const {
   return kv_.usage();
 }
 
-void Replica::ApplyStretch(Lane& lane, StepResults* results) {
+void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   Stretch& st = lane.stretch;
   st.active = false;
   const int64_t m = st.target;
-  if (m <= 1) return;
   const double start = lane.start_s;
   auto begin_of = [&](int64_t j) { return j == 0 ? start : st.ends[static_cast<size_t>(j - 1)]; };
+  auto ms_of = [&](int64_t j) { return (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3; };
   const double capacity = static_cast<double>(kv_.capacity());
   const int64_t n = lane.totals.decode_seqs;
-  // KV usage over each step as NoteKvChange sums it, and the longest step
-  // after the first (every sequence's gap then).
+  // KV usage over each step before the last as NoteKvChange sums it (the
+  // last one's is noted below, as Complete notes a step's), and the
+  // longest step after the first (every sequence's gap then).
   double longest_ms = 0;
   for (int64_t j = 0; j + 1 < m; ++j) {
     const double usage = static_cast<double>(st.used_units + st.units[static_cast<size_t>(j)]) / capacity;
     kv_area_s_ += usage * (st.ends[static_cast<size_t>(j)] - begin_of(j));
-    if (j > 0) longest_ms = std::max(longest_ms, (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3);
+    if (j > 0) longest_ms = std::max(longest_ms, ms_of(j));
   }
+  if (m > 1) longest_ms = std::max(longest_ms, ms_of(m - 1));
   kv_since_s_ = begin_of(m - 1);
   kv_usage_peak_ = std::max(kv_usage_peak_,
                             static_cast<double>(st.used_units + st.units[static_cast<size_t>(m - 1)]) / capacity);
-  const double first_ms = (st.ends[0] - start) * 1e3;
+  // One pass does what Complete would do at each of the m steps: every
+  // sequence decodes a token a step, its gaps are the steps' times (the
+  // first from its last token), and those whose output is complete (at
+  // the last step only: a stretch stops at the first finish) leave.
+  const double first_ms = ms_of(0);
   int64_t itl_at_first = 0;
+  const size_t finished_from = results->finished.size();
   for (const Work& w : lane.batch) {
     Sequence& s = (*seqs_)[w.seq];
     EnsureUnits(s, s.computed + m);  // the blocks of steps 1..m-1 (checked to fit)
-    s.computed += m - 1;
-    s.generated += m - 1;
+    s.computed += m;
+    s.generated += m;
     if (s.last_token_s == start) {
       ++itl_at_first;
       s.max_itl_ms = std::max(s.max_itl_ms, first_ms);
@@ -572,11 +578,22 @@ void Replica::ApplyStretch(Lane& lane, StepResults* results) {
       itl_ms_->Add(itl);
       s.max_itl_ms = std::max(s.max_itl_ms, itl);
     }
-    if (m > 2) s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
-    s.last_token_s = begin_of(m - 1);
+    s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
+    s.last_token_s = now;
+    if (s.generated >= s.request.output_tokens) results->finished.push_back(w.seq);
   }
   if (itl_at_first > 0) itl_ms_->Add(first_ms, itl_at_first);
-  for (int64_t j = 1; j + 1 < m; ++j) itl_ms_->Add((st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3, n);
+  for (int64_t j = 1; j < m; ++j) itl_ms_->Add(ms_of(j), n);
+  // The last step held every block it took until it ended; the finished
+  // sequences release theirs after (in batch order, as Complete does).
+  NoteKvChange(now);
+  for (size_t i = finished_from; i < results->finished.size(); ++i) {
+    Sequence& s = (*seqs_)[results->finished[i]];
+    ReleaseFinished(s);
+    s.lane = -1;
+    ReleaseLoraSlot(s);
+    --outstanding_;
+  }
   if (observe_steps_) {
     for (int64_t j = 1; j < m; ++j) {
       StretchStep o;
@@ -590,9 +607,12 @@ void Replica::ApplyStretch(Lane& lane, StepResults* results) {
   }
   results->more_steps += m - 1;
   steps_ += m - 1;
-  // The last step goes the step-by-step way.
+  // The lane's batch as it was at the last step (batch_totals).
   lane.start_s = begin_of(m - 1);
   lane.totals.decode_context_tokens += n * (m - 1);
+  if (results->finished.size() > finished_from) {
+    std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
+  }
 }
 
 double Replica::Complete(int li, double now, StepResults* results) {
@@ -604,7 +624,10 @@ double Replica::Complete(int li, double now, StepResults* results) {
       stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
       return stage_free_s_;
     }
-    ApplyStretch(lane, results);
+    FinishStretch(lane, now, results);
+    lane.busy = false;
+    if (--lanes_busy_ == 0) busy_s_ += now - busy_since_s_;
+    return -1;
   }
   NoteKvChange(now);
   lane.busy = false;

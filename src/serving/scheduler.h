@@ -245,9 +245,10 @@ class Replica {
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
-  // Applies the stretch's steps before its last (target - 1 of them) to
-  // its sequences, leaving the last to Complete's step-by-step path.
-  void ApplyStretch(Lane& lane, StepResults* results);
+  // The stretch's last step (its target) ended at `now`: applies all its
+  // steps to its sequences in one pass, with the same tokens, blocks, gaps
+  // and finishes as Complete at each step, and leaves the lane idle.
+  void FinishStretch(Lane& lane, double now, StepResults* results);
 
   // Fill lane.batch; return the milliseconds of swap traffic the step adds.
   // Mixed (vLLM V1): running sequences oldest first, each taking the rest
@@ -269,7 +270,10 @@ class Replica {
   bool MixedSteps() const {
     return config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
   }
-  bool EnsureUnits(Sequence& s, int64_t tokens);
+  // Gives `s` the KV units to hold `tokens` tokens; false, nothing taken,
+  // when the pool cannot. Most calls fall inside the last block taken.
+  bool EnsureUnits(Sequence& s, int64_t tokens) { return tokens <= s.token_capacity || GrowUnits(s, tokens); }
+  bool GrowUnits(Sequence& s, int64_t tokens);
   // Whether `r` can reuse a cached prefix or history (prefix caching on,
   // and a shared prefix or an earlier turn it extends).
   bool MayReusePrefix(const Request& r) const {
@@ -299,6 +303,7 @@ class Replica {
   ReplicaConfig config_;
   KvBlockPool kv_;
   StepCache* steps_cache_;
+  StepCache::Recent recent_step_;  // this replica's last shape priced
   SequencePool* seqs_;
   LatencyStats* itl_ms_;
   // Draws accepted drafts; seeded by the replica's index, so runs repeat.

@@ -30,9 +30,21 @@ class StepCache {
  public:
   explicit StepCache(const StepTimeModel& perf) : perf_(perf) {}
 
+  // The last shape a caller had priced and its time: consecutive steps of
+  // one replica mostly share a shape (a decode's context moves on the grid
+  // every ~1% of tokens), so a repeat skips the table. Each replica keeps
+  // its own: the replicas of a pool share the cache, and their steps
+  // interleave.
+  struct Recent {
+    uint64_t key = 0;  // none while adapters < 0
+    int64_t adapters = -1;
+    double ms = 0;
+  };
+
   // Milliseconds of one step (one microbatch's trip through all pipeline
   // stages). An empty batch costs 0.
-  double StepMs(const BatchTotals& batch);
+  double StepMs(const BatchTotals& batch, Recent* recent);
+  double StepMs(const BatchTotals& batch) { return StepMs(batch, &recent_); }
 
   int64_t lookups() const { return lookups_; }
   int64_t misses() const { return misses_; }
@@ -64,12 +76,15 @@ class StepCache {
     int shift_ = 64;
     size_t size_ = 0;
   };
-  // One memo per count of distinct LoRA adapters in the batch (0 without
-  // LoRA); batches of more adapters than memos are priced every time.
-  std::vector<Memo> caches_ = std::vector<Memo>(1);
-  uint64_t last_key_ = 0;  // the last memoised shape found (none while last_adapters_ < 0)
-  int64_t last_adapters_ = -1;
-  double last_ms_ = 0;
+  // Two memos per count of distinct LoRA adapters in the batch (0 without
+  // LoRA; batches of more adapters than memos are priced every time):
+  // decode-only shapes at 2 * adapters, shapes with prompt chunks at
+  // 2 * adapters + 1. Apart, the decode shapes (most lookups, a few
+  // thousand of them) stay in a table small enough for the CPU's caches,
+  // where the prompt shapes (one or two a request, mostly new) would
+  // spread them over megabytes.
+  std::vector<Memo> caches_ = std::vector<Memo>(2);
+  Recent recent_;
   int64_t lookups_ = 0;
   int64_t misses_ = 0;
 };
