@@ -86,7 +86,7 @@ void Replica::RestoreOffloaded(int32_t id) {
     if (!st.active || st.synced) continue;
     for (const Work& w : lane.batch) {
       Sequence& s = (*seqs_)[w.seq];
-      EnsureUnits(s, s.computed + st.target);
+      EnsureUnits(s, StretchBase(w, s) + st.target);
     }
     st.synced = true;
   }
@@ -433,60 +433,118 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   Stretch& st = lane.stretch;
   if (config_.spec_verify_tokens > 0 || config_.role == ReplicaRole::kPrefill) return end_s;
   const BatchTotals& t = lane.totals;
-  const int64_t n = t.decode_seqs;
-  if (t.prefill_seqs != 0 || n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
+  // Prompt chunks only where decodes share their step (chunked prefill):
+  // a prefill-first engine's prompt step leaves the decodes waiting.
+  if (t.prefill_seqs != 0 && !MixedSteps()) return end_s;
+  const int64_t n = t.decode_seqs + t.prefill_seqs;
+  if (n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
   // No request can join: none waits, or the batch's token budget or
   // max_num_seqs keeps the scheduler from looking (no side effects).
   const bool blocked = config_.max_num_batched_tokens - n <= 0 ||
                        static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs;
   if (!blocked && !(waiting_.empty() && swapped_.empty())) return end_s;
+  // When a block holds at least a chunk's tokens (TokenCapacity(1)), a
+  // sequence takes at most one block in the first chunk: this pass, which
+  // reads every sequence anyway, plans the chunk's blocks as it goes
+  // (PlanStretchBlocks does what it leaves).
+  constexpr int64_t kChunk = kFirstStretchChunk;
+  const bool plan_here = kv_.TokenCapacity(1) >= kChunk;
+  st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
   int64_t limit = kMaxStretchSteps;
+  int64_t base_sum = 0;
   for (const Work& w : lane.batch) {
     const Sequence& s = (*seqs_)[w.seq];
     const Request& r = s.request;
-    if (s.generated < 1 || s.token_capacity <= s.computed) return end_s;
+    if (w.decode) {
+      if (s.generated < 1) return end_s;
+    } else if (s.generated != 0 || s.computed + w.tokens != s.prompt_tokens) {
+      // Only a new request's last prompt chunk: it samples its first
+      // token at step 0 and decodes from step 1.
+      return end_s;
+    }
+    const int64_t base = StretchBase(w, s);
+    if (s.token_capacity <= base) return end_s;
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked) return end_s;
     limit = std::min(limit, r.output_tokens - s.generated);
+    base_sum += base;
+    if (plan_here) {
+      // Its next block, at the step whose token no longer fits (j >= 1).
+      const int64_t j = s.token_capacity - base;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(s.token_capacity + 1) - s.own_units - s.shared_units);
+      st.units[static_cast<size_t>(std::min(j, kChunk))] += need;
+    }
   }
   if (limit < 2) return end_s;
-  // The blocks each later step takes (EnsureUnits as the steps would call
-  // it); the stretch stops before a step that would need an eviction.
-  st.units.assign(static_cast<size_t>(limit), 0);
+  st.limit = limit;
+  st.free_units = kv_.capacity() - kv_.used();
+  if (plan_here) {
+    st.units.resize(kChunk);
+    for (int64_t j = 1; j < std::min(limit, kChunk); ++j) {
+      st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
+      if (st.units[static_cast<size_t>(j)] > st.free_units) {
+        st.limit = j;
+        break;
+      }
+    }
+    st.planned = std::min(st.limit, kChunk);
+    // Steps past the limit within the chunk are never read; a later
+    // PlanStretchBlocks sizes units from `planned`.
+    st.units.resize(static_cast<size_t>(st.planned));
+  } else {
+    st.units.clear();
+    st.planned = 0;
+    PlanStretchBlocks(lane, std::min(limit, kChunk));
+  }
+  if (st.limit < 2) return end_s;
+  st.active = true;
+  st.synced = false;
+  st.used_units = kv_.used();
+  st.decode = BatchTotals();
+  st.decode.decode_seqs = n;
+  st.decode.decode_context_tokens = base_sum;
+  st.decode.lora_adapters = t.lora_adapters;
+  st.ends.clear();
+  st.ends.push_back(end_s);
+  PriceStretch(lane, std::min(st.limit, kFirstStretchChunk));
+  return st.ends[static_cast<size_t>(st.target - 1)];
+}
+
+void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
+  Stretch& st = lane.stretch;
+  const int64_t from = st.planned;
+  if (steps <= from) return;
+  // The blocks each step takes, as EnsureUnits would take them when the
+  // step's batch is formed, from each sequence's blocks at step 0 (the
+  // steps before `from` again, uncounted: a stretch rarely gets here).
+  st.units.resize(static_cast<size_t>(steps), 0);
   for (const Work& w : lane.batch) {
     const Sequence& s = (*seqs_)[w.seq];
+    const int64_t base = StretchBase(w, s);
     int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
-    for (int64_t j = capacity - s.computed; j < limit; j = capacity - s.computed) {
-      const int64_t tokens = s.computed + j + 1;
+    for (int64_t j = capacity - base; j < steps; j = capacity - base) {
+      const int64_t tokens = base + j + 1;
       const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
       held += need;
-      st.units[static_cast<size_t>(j)] += need;
+      if (j >= from) st.units[static_cast<size_t>(j)] += need;
       capacity = kv_.TokenCapacity(tokens);
     }
   }
-  const int64_t free = kv_.capacity() - kv_.used();
-  for (int64_t j = 1; j < limit; ++j) {
+  st.planned = steps;
+  for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
     st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
-    if (st.units[static_cast<size_t>(j)] > free) {
-      limit = j;
+    if (st.units[static_cast<size_t>(j)] > st.free_units) {
+      st.limit = j;
+      st.planned = j;
       break;
     }
   }
-  if (limit < 2) return end_s;
-  st.active = true;
-  st.synced = false;
-  st.limit = limit;
-  st.used_units = kv_.used();
-  st.ends.clear();
-  st.ends.push_back(end_s);
-  PriceStretch(lane, std::min(limit, kFirstStretchChunk));
-  return st.ends[static_cast<size_t>(st.target - 1)];
 }
 
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
-  BatchTotals t = lane.totals;
+  BatchTotals t = st.decode;
   for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
-    t.decode_context_tokens = lane.totals.decode_context_tokens + t.decode_seqs * j;
+    t.decode_context_tokens = st.decode.decode_context_tokens + t.decode_seqs * j;
     st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t, &recent_step_) / 1e3);
   }
   st.target = steps;
@@ -544,7 +602,7 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   auto begin_of = [&](int64_t j) { return j == 0 ? start : st.ends[static_cast<size_t>(j - 1)]; };
   auto ms_of = [&](int64_t j) { return (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3; };
   const double capacity = static_cast<double>(kv_.capacity());
-  const int64_t n = lane.totals.decode_seqs;
+  const int64_t n = st.decode.decode_seqs;
   // KV usage over each step before the last as NoteKvChange sums it (the
   // last one's is noted below, as Complete notes a step's), and the
   // longest step after the first (every sequence's gap then).
@@ -559,18 +617,22 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   kv_usage_peak_ = std::max(kv_usage_peak_,
                             static_cast<double>(st.used_units + st.units[static_cast<size_t>(m - 1)]) / capacity);
   // One pass does what Complete would do at each of the m steps: every
-  // sequence decodes a token a step, its gaps are the steps' times (the
-  // first from its last token), and those whose output is complete (at
-  // the last step only: a stretch stops at the first finish) leave.
+  // sequence samples a token a step (a new request its first at step 0),
+  // its gaps are the steps' times (the first from its last token), and
+  // those whose output is complete (at the last step only: a stretch
+  // stops at the first finish) leave.
   const double first_ms = ms_of(0);
   int64_t itl_at_first = 0;
   const size_t finished_from = results->finished.size();
   for (const Work& w : lane.batch) {
     Sequence& s = (*seqs_)[w.seq];
-    EnsureUnits(s, s.computed + m);  // the blocks of steps 1..m-1 (checked to fit)
-    s.computed += m;
+    const int64_t base = StretchBase(w, s);
+    EnsureUnits(s, base + m);  // the blocks of steps 1..m-1 (checked to fit)
+    s.computed = base + m;
     s.generated += m;
-    if (s.last_token_s == start) {
+    if (!w.decode) {
+      s.first_token_s = st.ends[0];
+    } else if (s.last_token_s == start) {
       ++itl_at_first;
       s.max_itl_ms = std::max(s.max_itl_ms, first_ms);
     } else {
@@ -599,7 +661,7 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
       StretchStep o;
       o.start_s = begin_of(j);
       o.end_s = st.ends[static_cast<size_t>(j)];
-      o.batch = lane.totals;
+      o.batch = st.decode;
       o.batch.decode_context_tokens += n * j;
       o.kv_used_units = st.used_units + st.units[static_cast<size_t>(j)];
       results->more.push_back(o);
@@ -609,7 +671,10 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   steps_ += m - 1;
   // The lane's batch as it was at the last step (batch_totals).
   lane.start_s = begin_of(m - 1);
-  lane.totals.decode_context_tokens += n * (m - 1);
+  if (m > 1) {
+    lane.totals = st.decode;
+    lane.totals.decode_context_tokens += n * (m - 1);
+  }
   if (results->finished.size() > finished_from) {
     std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
   }
@@ -619,6 +684,7 @@ double Replica::Complete(int li, double now, StepResults* results) {
   Lane& lane = lanes_[li];
   if (lane.stretch.active) {
     Stretch& st = lane.stretch;
+    if (st.target < st.limit) PlanStretchBlocks(lane, std::min(st.limit, st.target * 2));
     if (st.target < st.limit) {
       PriceStretch(lane, std::min(st.limit, st.target * 2));
       stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];

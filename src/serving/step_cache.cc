@@ -85,10 +85,11 @@ double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
                        static_cast<uint64_t>(b.prefill_seqs) << 36 |
                        static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 |
                        context;
+  Recent::Entry& seen = recent->For(key);
   if (keyable) {
-    if (key == recent->key && b.lora_adapters == recent->adapters) return recent->ms;
+    if (key == seen.key && b.lora_adapters == seen.adapters) return seen.ms;
     if (const double* ms = cache.Find(key)) {
-      *recent = Recent{key, b.lora_adapters, *ms};
+      seen = Recent::Entry{key, b.lora_adapters, *ms};
       return *ms;
     }
   }
@@ -105,7 +106,7 @@ double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
   const double ms = perf_.Step(shape).step_ms;
   if (keyable) {
     cache.Insert(key, ms);
-    *recent = Recent{key, b.lora_adapters, ms};
+    seen = Recent::Entry{key, b.lora_adapters, ms};
   }
   return ms;
 }
