@@ -192,6 +192,7 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
     double end_s = now + step_ms / 1e3;
     lane.busy = true;
     lane.start_s = now;
+    lane.step_end_s = end_s;
     lane.stretch.active = false;
     if (config_.decode_stretches && lanes == 1 && extra_ms == 0) end_s = MaybeBeginStretch(lane, end_s);
     // The next microbatch enters the pipeline when this one leaves the

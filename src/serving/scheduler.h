@@ -200,6 +200,9 @@ class Replica {
 
   // The last batch of `lane` (valid while it runs; tests inspect it).
   const BatchTotals& batch_totals(int lane) const { return lanes_[lane].totals; }
+  // When the step Launch last started on `lane` ends (a stretch's first
+  // step, where Launch gives the end of its first chunk).
+  double step_end_s(int lane) const { return lanes_[lane].step_end_s; }
 
  private:
   struct Work {
@@ -240,6 +243,7 @@ class Replica {
     BatchTotals totals;
     bool busy = false;
     double start_s = 0;
+    double step_end_s = 0;
     uint32_t serial = 0;
     Stretch stretch;
   };
