@@ -110,6 +110,56 @@ TEST(SimulatorStretches, ChatRunTakesFarFewerEvents) {
   EXPECT_EQ(fast.steps, slow.steps);
   EXPECT_GT(slow.events, slow.steps);  // one event a step, and the arrivals
   EXPECT_LT(fast.events * 2, slow.events) << fast.events << " vs " << slow.events;
+  // A request's arrival, the cut of the stretch it joins, and the end of
+  // the stretch its finish closes, plus the chunks of longer stretches:
+  // under 3.8 events a request because the step that finishes its prompt
+  // opens a stretch (a separate prompt step made it about 4.2).
+  EXPECT_LT(static_cast<double>(fast.events), 3.8 * static_cast<double>(fast.requests_completed))
+      << fast.events << " events for " << fast.requests_completed << " requests";
+}
+
+// The batches every step carried, summed over the run: a stretch reports
+// its steps to on_step with the batches the step-by-step run forms,
+// including those after a step that finished a new request's prompt.
+TEST(SimulatorStretches, StepsCarryTheSameBatches) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
+  const roofplan::Setup setup = ResolveScenario(s);
+  const WorkloadSpec w = CappedWorkload(s, setup, 2000);
+  struct Sums {
+    int64_t steps = 0, decode_seqs = 0, decode_context = 0, prefill_seqs = 0, prefill_tokens = 0, kv_units = 0;
+    double busy_s = 0;
+  };
+  auto run = [&](bool step_by_step) {
+    Sums sums;
+    SimOptions options;
+    options.cluster = s.cluster;
+    options.step_by_step = step_by_step;
+    options.on_step = [&](const StepObservation& o) {
+      ++sums.steps;
+      sums.decode_seqs += o.batch.decode_seqs;
+      sums.decode_context += o.batch.decode_context_tokens;
+      sums.prefill_seqs += o.batch.prefill_seqs;
+      sums.prefill_tokens += o.batch.prefill_tokens;
+      sums.kv_units += o.kv_used_units;
+      sums.busy_s += o.end_s - o.start_s;
+    };
+    WorkloadLimits limits;
+    limits.max_context_tokens = setup.model.max_position_embeddings;
+    auto source = MakeRequestSource(w, limits);
+    const SimResult r = Simulate(setup, *source, w, options);
+    EXPECT_EQ(sums.steps, r.steps);
+    return sums;
+  };
+  const Sums fast = run(false), slow = run(true);
+  EXPECT_EQ(fast.steps, slow.steps);
+  EXPECT_EQ(fast.decode_seqs, slow.decode_seqs);
+  EXPECT_EQ(fast.decode_context, slow.decode_context);
+  EXPECT_EQ(fast.prefill_seqs, slow.prefill_seqs);
+  EXPECT_EQ(fast.prefill_tokens, slow.prefill_tokens);
+  EXPECT_EQ(fast.kv_units, slow.kv_units);
+  EXPECT_TRUE(Close(fast.busy_s, slow.busy_s)) << fast.busy_s << " vs " << slow.busy_s;
+  EXPECT_GT(fast.prefill_seqs, 1000);  // every request's prompt was seen
 }
 
 Scenario Llama8b() {

@@ -1,18 +1,22 @@
 #include "serving/kv_block_pool.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace roofplan {
 
 KvBlockPool::KvBlockPool(int64_t capacity_blocks, const KvGeometry& geometry)
     : geometry_(geometry) {
   units_per_block_ = geometry.units_per_block();
+  if (geometry.block_tokens > 0 && std::has_single_bit(static_cast<uint64_t>(geometry.block_tokens))) {
+    block_shift_ = std::countr_zero(static_cast<uint64_t>(geometry.block_tokens));
+  }
   capacity_ = capacity_blocks * units_per_block_;
 }
 
 int64_t KvBlockPool::KvUnitsFor(int64_t tokens) const {
   const int64_t bt = geometry_.block_tokens;
-  const int64_t blocks = (tokens + bt - 1) / bt;
+  const int64_t blocks = BlocksFor(tokens);
   int64_t units = blocks * geometry_.full_units;
   // A window of w tokens at any position spans at most ceil(w/bt) + 1
   // blocks; engines free the blocks that fall wholly outside it.
@@ -20,10 +24,6 @@ int64_t KvBlockPool::KvUnitsFor(int64_t tokens) const {
     units += std::min(blocks, (w.tokens + bt - 1) / bt + 1) * w.units;
   }
   return units;
-}
-
-int64_t KvBlockPool::UnitsFor(int64_t tokens) const {
-  return KvUnitsFor(tokens) + (tokens > 0 ? geometry_.state_units : 0);
 }
 
 bool KvBlockPool::Allocate(int64_t units) {

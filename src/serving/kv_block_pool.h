@@ -45,10 +45,19 @@ class KvBlockPool {
 
   // Units a sequence of `tokens` cached tokens holds: whole blocks, plus its
   // recurrent state once it has any token.
-  int64_t UnitsFor(int64_t tokens) const;
+  int64_t UnitsFor(int64_t tokens) const {
+    // Models whose layers all keep every token (the common case) skip the
+    // window loop: the simulator asks this at every block boundary.
+    if (geometry_.windows.empty()) return BlocksFor(tokens) * geometry_.full_units + StateUnits(tokens);
+    return KvUnitsFor(tokens) + StateUnits(tokens);
+  }
   // Tokens the units of UnitsFor(tokens) can hold: tokens rounded up to a block.
-  int64_t TokenCapacity(int64_t tokens) const {
-    return (tokens + geometry_.block_tokens - 1) / geometry_.block_tokens * geometry_.block_tokens;
+  int64_t TokenCapacity(int64_t tokens) const { return BlocksFor(tokens) * geometry_.block_tokens; }
+  // Blocks of `tokens` tokens, rounded up (a shift when blocks are a power
+  // of two tokens, as engines' are: a 64-bit division costs tens of cycles).
+  int64_t BlocksFor(int64_t tokens) const {
+    return block_shift_ >= 0 ? (tokens + geometry_.block_tokens - 1) >> block_shift_
+                             : (tokens + geometry_.block_tokens - 1) / geometry_.block_tokens;
   }
 
   int64_t capacity() const { return capacity_; }
@@ -111,9 +120,11 @@ class KvBlockPool {
   // unreferenced entry: evictable, the most recently used.
   void AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick);
   int64_t KvUnitsFor(int64_t tokens) const;  // UnitsFor without the state
+  int64_t StateUnits(int64_t tokens) const { return tokens > 0 ? geometry_.state_units : 0; }
 
   KvGeometry geometry_;
   int64_t units_per_block_ = 1;
+  int block_shift_ = -1;  // log2(block_tokens), or -1 when not a power of two
   int64_t capacity_ = 0;
   int64_t used_ = 0;
   int64_t evictable_units_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "serving/log2_bins.h"
+
 namespace roofplan {
 
 namespace {
@@ -17,11 +19,13 @@ constexpr int kNumBuckets = (kMaxExp - kMinExp) * kBucketsPerOctave;
 }  // namespace
 
 int LatencyStats::BucketOf(double value) {
-  // Clamped as a double: a huge (or infinite) value must not overflow the
-  // conversion to int.
-  const double b = std::floor((std::log2(value) - kMinExp) * kBucketsPerOctave);
-  if (!(b > 0)) return 0;
-  return b >= kNumBuckets - 1 ? kNumBuckets - 1 : static_cast<int>(b);
+  // floor((log2(value) - kMinExp) * kBucketsPerOctave), clamped first: a
+  // huge (or infinite) value must not reach the exponent bits' reading.
+  if (!(value >= std::exp2(kMinExp))) return 0;
+  if (value >= std::exp2(kMaxExp)) return kNumBuckets - 1;
+  static const Log2Bins bins(kBucketsPerOctave, 0);
+  const int64_t b = bins.Bin(value) - int64_t{kMinExp} * kBucketsPerOctave;
+  return static_cast<int>(std::clamp<int64_t>(b, 0, kNumBuckets - 1));
 }
 
 double LatencyStats::BucketValue(int bucket) {

@@ -86,7 +86,7 @@ void Replica::RestoreOffloaded(int32_t id) {
     if (!st.active || st.synced) continue;
     for (const Work& w : lane.batch) {
       Sequence& s = (*seqs_)[w.seq];
-      EnsureUnits(s, s.computed + st.target);
+      EnsureUnits(s, StretchBase(w, s) + st.target);
     }
     st.synced = true;
   }
@@ -188,10 +188,11 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
     kv_usage_peak_ = std::max(kv_usage_peak_, kv_.usage());
     if (lane.batch.empty()) continue;  // nothing admissible until a step frees KV
     if (LoraOn()) lane.totals.lora_adapters = BatchAdapters(lane);
-    const double step_ms = steps_cache_->StepMs(lane.totals) + extra_ms;
+    const double step_ms = steps_cache_->StepMs(lane.totals, &recent_step_) + extra_ms;
     double end_s = now + step_ms / 1e3;
     lane.busy = true;
     lane.start_s = now;
+    lane.step_end_s = end_s;
     lane.stretch.active = false;
     if (config_.decode_stretches && lanes == 1 && extra_ms == 0) end_s = MaybeBeginStretch(lane, end_s);
     // The next microbatch enters the pipeline when this one leaves the
@@ -205,8 +206,7 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
   return wait_until;
 }
 
-bool Replica::EnsureUnits(Sequence& s, int64_t tokens) {
-  if (tokens <= s.token_capacity) return true;
+bool Replica::GrowUnits(Sequence& s, int64_t tokens) {
   const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - s.own_units - s.shared_units);
   if (!kv_.Allocate(need)) return false;
   s.own_units += need;
@@ -434,61 +434,119 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   Stretch& st = lane.stretch;
   if (config_.spec_verify_tokens > 0 || config_.role == ReplicaRole::kPrefill) return end_s;
   const BatchTotals& t = lane.totals;
-  const int64_t n = t.decode_seqs;
-  if (t.prefill_seqs != 0 || n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
+  // Prompt chunks only where decodes share their step (chunked prefill):
+  // a prefill-first engine's prompt step leaves the decodes waiting.
+  if (t.prefill_seqs != 0 && !MixedSteps()) return end_s;
+  const int64_t n = t.decode_seqs + t.prefill_seqs;
+  if (n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
   // No request can join: none waits, or the batch's token budget or
   // max_num_seqs keeps the scheduler from looking (no side effects).
   const bool blocked = config_.max_num_batched_tokens - n <= 0 ||
                        static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs;
   if (!blocked && !(waiting_.empty() && swapped_.empty())) return end_s;
+  // When a block holds at least a chunk's tokens (TokenCapacity(1)), a
+  // sequence takes at most one block in the first chunk: this pass, which
+  // reads every sequence anyway, plans the chunk's blocks as it goes
+  // (PlanStretchBlocks does what it leaves).
+  constexpr int64_t kChunk = kFirstStretchChunk;
+  const bool plan_here = kv_.TokenCapacity(1) >= kChunk;
+  st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
   int64_t limit = kMaxStretchSteps;
+  int64_t base_sum = 0;
   for (const Work& w : lane.batch) {
     const Sequence& s = (*seqs_)[w.seq];
     const Request& r = s.request;
-    if (s.generated < 1 || s.token_capacity <= s.computed) return end_s;
+    if (w.decode) {
+      if (s.generated < 1) return end_s;
+    } else if (s.generated != 0 || s.computed + w.tokens != s.prompt_tokens) {
+      // Only a new request's last prompt chunk: it samples its first
+      // token at step 0 and decodes from step 1.
+      return end_s;
+    }
+    const int64_t base = StretchBase(w, s);
+    if (s.token_capacity <= base) return end_s;
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked) return end_s;
     limit = std::min(limit, r.output_tokens - s.generated);
+    base_sum += base;
+    if (plan_here) {
+      // Its next block, at the step whose token no longer fits (j >= 1).
+      const int64_t j = s.token_capacity - base;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(s.token_capacity + 1) - s.own_units - s.shared_units);
+      st.units[static_cast<size_t>(std::min(j, kChunk))] += need;
+    }
   }
   if (limit < 2) return end_s;
-  // The blocks each later step takes (EnsureUnits as the steps would call
-  // it); the stretch stops before a step that would need an eviction.
-  st.units.assign(static_cast<size_t>(limit), 0);
+  st.limit = limit;
+  st.free_units = kv_.capacity() - kv_.used();
+  if (plan_here) {
+    st.units.resize(kChunk);
+    for (int64_t j = 1; j < std::min(limit, kChunk); ++j) {
+      st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
+      if (st.units[static_cast<size_t>(j)] > st.free_units) {
+        st.limit = j;
+        break;
+      }
+    }
+    st.planned = std::min(st.limit, kChunk);
+    // Steps past the limit within the chunk are never read; a later
+    // PlanStretchBlocks sizes units from `planned`.
+    st.units.resize(static_cast<size_t>(st.planned));
+  } else {
+    st.units.clear();
+    st.planned = 0;
+    PlanStretchBlocks(lane, std::min(limit, kChunk));
+  }
+  if (st.limit < 2) return end_s;
+  st.active = true;
+  st.synced = false;
+  st.used_units = kv_.used();
+  st.decode = BatchTotals();
+  st.decode.decode_seqs = n;
+  st.decode.decode_context_tokens = base_sum;
+  st.decode.lora_adapters = t.lora_adapters;
+  st.ends.clear();
+  st.ends.push_back(end_s);
+  PriceStretch(lane, std::min(st.limit, kFirstStretchChunk));
+  return st.ends[static_cast<size_t>(st.target - 1)];
+}
+
+void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
+  Stretch& st = lane.stretch;
+  const int64_t from = st.planned;
+  if (steps <= from) return;
+  // The blocks each step takes, as EnsureUnits would take them when the
+  // step's batch is formed, from each sequence's blocks at step 0 (the
+  // steps before `from` again, uncounted: a stretch rarely gets here).
+  st.units.resize(static_cast<size_t>(steps), 0);
   for (const Work& w : lane.batch) {
     const Sequence& s = (*seqs_)[w.seq];
+    const int64_t base = StretchBase(w, s);
     int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
-    for (int64_t j = capacity - s.computed; j < limit; j = capacity - s.computed) {
-      const int64_t tokens = s.computed + j + 1;
+    for (int64_t j = capacity - base; j < steps; j = capacity - base) {
+      const int64_t tokens = base + j + 1;
       const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
       held += need;
-      st.units[static_cast<size_t>(j)] += need;
+      if (j >= from) st.units[static_cast<size_t>(j)] += need;
       capacity = kv_.TokenCapacity(tokens);
     }
   }
-  const int64_t free = kv_.capacity() - kv_.used();
-  for (int64_t j = 1; j < limit; ++j) {
+  st.planned = steps;
+  for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
     st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
-    if (st.units[static_cast<size_t>(j)] > free) {
-      limit = j;
+    if (st.units[static_cast<size_t>(j)] > st.free_units) {
+      st.limit = j;
+      st.planned = j;
       break;
     }
   }
-  if (limit < 2) return end_s;
-  st.active = true;
-  st.synced = false;
-  st.limit = limit;
-  st.used_units = kv_.used();
-  st.ends.clear();
-  st.ends.push_back(end_s);
-  PriceStretch(lane, std::min(limit, kFirstStretchChunk));
-  return st.ends[static_cast<size_t>(st.target - 1)];
 }
 
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
-  BatchTotals t = lane.totals;
+  BatchTotals t = st.decode;
   for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
-    t.decode_context_tokens = lane.totals.decode_context_tokens + t.decode_seqs * j;
-    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t) / 1e3);
+    t.decode_context_tokens = st.decode.decode_context_tokens + t.decode_seqs * j;
+    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t, &recent_step_) / 1e3);
   }
   st.target = steps;
 }
@@ -537,34 +595,45 @@ double Replica::KvUsageAt(double now, double created_s) const {
   return kv_.usage();
 }
 
-void Replica::ApplyStretch(Lane& lane, StepResults* results) {
+void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   Stretch& st = lane.stretch;
   st.active = false;
   const int64_t m = st.target;
-  if (m <= 1) return;
   const double start = lane.start_s;
   auto begin_of = [&](int64_t j) { return j == 0 ? start : st.ends[static_cast<size_t>(j - 1)]; };
+  auto ms_of = [&](int64_t j) { return (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3; };
   const double capacity = static_cast<double>(kv_.capacity());
-  const int64_t n = lane.totals.decode_seqs;
-  // KV usage over each step as NoteKvChange sums it, and the longest step
-  // after the first (every sequence's gap then).
+  const int64_t n = st.decode.decode_seqs;
+  // KV usage over each step before the last as NoteKvChange sums it (the
+  // last one's is noted below, as Complete notes a step's), and the
+  // longest step after the first (every sequence's gap then).
   double longest_ms = 0;
   for (int64_t j = 0; j + 1 < m; ++j) {
     const double usage = static_cast<double>(st.used_units + st.units[static_cast<size_t>(j)]) / capacity;
     kv_area_s_ += usage * (st.ends[static_cast<size_t>(j)] - begin_of(j));
-    if (j > 0) longest_ms = std::max(longest_ms, (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3);
+    if (j > 0) longest_ms = std::max(longest_ms, ms_of(j));
   }
+  if (m > 1) longest_ms = std::max(longest_ms, ms_of(m - 1));
   kv_since_s_ = begin_of(m - 1);
   kv_usage_peak_ = std::max(kv_usage_peak_,
                             static_cast<double>(st.used_units + st.units[static_cast<size_t>(m - 1)]) / capacity);
-  const double first_ms = (st.ends[0] - start) * 1e3;
+  // One pass does what Complete would do at each of the m steps: every
+  // sequence samples a token a step (a new request its first at step 0),
+  // its gaps are the steps' times (the first from its last token), and
+  // those whose output is complete (at the last step only: a stretch
+  // stops at the first finish) leave.
+  const double first_ms = ms_of(0);
   int64_t itl_at_first = 0;
+  const size_t finished_from = results->finished.size();
   for (const Work& w : lane.batch) {
     Sequence& s = (*seqs_)[w.seq];
-    EnsureUnits(s, s.computed + m);  // the blocks of steps 1..m-1 (checked to fit)
-    s.computed += m - 1;
-    s.generated += m - 1;
-    if (s.last_token_s == start) {
+    const int64_t base = StretchBase(w, s);
+    EnsureUnits(s, base + m);  // the blocks of steps 1..m-1 (checked to fit)
+    s.computed = base + m;
+    s.generated += m;
+    if (!w.decode) {
+      s.first_token_s = st.ends[0];
+    } else if (s.last_token_s == start) {
       ++itl_at_first;
       s.max_itl_ms = std::max(s.max_itl_ms, first_ms);
     } else {
@@ -572,17 +641,28 @@ void Replica::ApplyStretch(Lane& lane, StepResults* results) {
       itl_ms_->Add(itl);
       s.max_itl_ms = std::max(s.max_itl_ms, itl);
     }
-    if (m > 2) s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
-    s.last_token_s = begin_of(m - 1);
+    s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
+    s.last_token_s = now;
+    if (s.generated >= s.request.output_tokens) results->finished.push_back(w.seq);
   }
   if (itl_at_first > 0) itl_ms_->Add(first_ms, itl_at_first);
-  for (int64_t j = 1; j + 1 < m; ++j) itl_ms_->Add((st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3, n);
+  for (int64_t j = 1; j < m; ++j) itl_ms_->Add(ms_of(j), n);
+  // The last step held every block it took until it ended; the finished
+  // sequences release theirs after (in batch order, as Complete does).
+  NoteKvChange(now);
+  for (size_t i = finished_from; i < results->finished.size(); ++i) {
+    Sequence& s = (*seqs_)[results->finished[i]];
+    ReleaseFinished(s);
+    s.lane = -1;
+    ReleaseLoraSlot(s);
+    --outstanding_;
+  }
   if (observe_steps_) {
     for (int64_t j = 1; j < m; ++j) {
       StretchStep o;
       o.start_s = begin_of(j);
       o.end_s = st.ends[static_cast<size_t>(j)];
-      o.batch = lane.totals;
+      o.batch = st.decode;
       o.batch.decode_context_tokens += n * j;
       o.kv_used_units = st.used_units + st.units[static_cast<size_t>(j)];
       results->more.push_back(o);
@@ -590,21 +670,31 @@ void Replica::ApplyStretch(Lane& lane, StepResults* results) {
   }
   results->more_steps += m - 1;
   steps_ += m - 1;
-  // The last step goes the step-by-step way.
+  // The lane's batch as it was at the last step (batch_totals).
   lane.start_s = begin_of(m - 1);
-  lane.totals.decode_context_tokens += n * (m - 1);
+  if (m > 1) {
+    lane.totals = st.decode;
+    lane.totals.decode_context_tokens += n * (m - 1);
+  }
+  if (results->finished.size() > finished_from) {
+    std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
+  }
 }
 
 double Replica::Complete(int li, double now, StepResults* results) {
   Lane& lane = lanes_[li];
   if (lane.stretch.active) {
     Stretch& st = lane.stretch;
+    if (st.target < st.limit) PlanStretchBlocks(lane, std::min(st.limit, st.target * 2));
     if (st.target < st.limit) {
       PriceStretch(lane, std::min(st.limit, st.target * 2));
       stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
       return stage_free_s_;
     }
-    ApplyStretch(lane, results);
+    FinishStretch(lane, now, results);
+    lane.busy = false;
+    if (--lanes_busy_ == 0) busy_s_ += now - busy_since_s_;
+    return -1;
   }
   NoteKvChange(now);
   lane.busy = false;

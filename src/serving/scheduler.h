@@ -200,6 +200,9 @@ class Replica {
 
   // The last batch of `lane` (valid while it runs; tests inspect it).
   const BatchTotals& batch_totals(int lane) const { return lanes_[lane].totals; }
+  // When the step Launch last started on `lane` ends (a stretch's first
+  // step, where Launch gives the end of its first chunk).
+  double step_end_s(int lane) const { return lanes_[lane].step_end_s; }
 
  private:
   struct Work {
@@ -214,11 +217,21 @@ class Replica {
   // fail), after kMaxStretchSteps, or where CutStretch stops it. Step j's
   // time is the memoised time of its own batch (contexts + j a sequence),
   // so every step is the step-by-step run's. Steps are priced in chunks
-  // as their events come.
+  // as their events come. Step 0, the batch Launch formed, may also
+  // finish new requests' prompts (their first tokens): from step 1 they
+  // decode with the others, so an arrival costs one batch, not two.
   struct Stretch {
     bool active = false;
     int64_t limit = 0;         // steps it runs
     int64_t target = 0;        // steps its pending event completes
+    // Steps 1.. as sums: every sequence decodes, the contexts summed over
+    // them being decode.decode_context_tokens + decode.decode_seqs * j.
+    BatchTotals decode;
+    // Blocks are worked out as far as the steps priced (most stretches
+    // end within their first chunk, cut by an arrival): up to `planned`,
+    // against the pool's free units when it began.
+    int64_t planned = 0;
+    int64_t free_units = 0;
     int64_t used_units = 0;    // the pool's units after step 0's blocks
     std::vector<double> ends;  // ends[j]: end of step j, priced so far
     std::vector<int64_t> units;  // units[j]: blocks' units steps 1..j take
@@ -230,6 +243,7 @@ class Replica {
     BatchTotals totals;
     bool busy = false;
     double start_s = 0;
+    double step_end_s = 0;
     uint32_t serial = 0;
     Stretch stretch;
   };
@@ -239,15 +253,26 @@ class Replica {
   // After step 0 of `lane` was formed (ending at `end_s`): starts a
   // stretch when the batch qualifies; returns the end of its first chunk,
   // or end_s.
+  // The context a sequence of the batch had before step 0 as the stretch
+  // counts it (step j's decode sees stretch_base + j): its cached tokens
+  // when decoding, its prompt less one when step 0 finishes its prompt.
+  int64_t StretchBase(const Work& w, const Sequence& s) const {
+    return w.decode ? s.computed : s.prompt_tokens - 1;
+  }
   double MaybeBeginStretch(Lane& lane, double end_s);
-  // Prices the stretch's steps up to `steps`.
+  // Works out the blocks the stretch's steps before `steps` take (units);
+  // lowers its limit to the first step whose blocks would need an
+  // eviction (or fail).
+  void PlanStretchBlocks(Lane& lane, int64_t steps);
+  // Prices the stretch's steps up to `steps` (planned already).
   void PriceStretch(Lane& lane, int64_t steps);
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
-  // Applies the stretch's steps before its last (target - 1 of them) to
-  // its sequences, leaving the last to Complete's step-by-step path.
-  void ApplyStretch(Lane& lane, StepResults* results);
+  // The stretch's last step (its target) ended at `now`: applies all its
+  // steps to its sequences in one pass, with the same tokens, blocks, gaps
+  // and finishes as Complete at each step, and leaves the lane idle.
+  void FinishStretch(Lane& lane, double now, StepResults* results);
 
   // Fill lane.batch; return the milliseconds of swap traffic the step adds.
   // Mixed (vLLM V1): running sequences oldest first, each taking the rest
@@ -269,7 +294,10 @@ class Replica {
   bool MixedSteps() const {
     return config_.chunked_prefill || config_.role == ReplicaRole::kDecode;
   }
-  bool EnsureUnits(Sequence& s, int64_t tokens);
+  // Gives `s` the KV units to hold `tokens` tokens; false, nothing taken,
+  // when the pool cannot. Most calls fall inside the last block taken.
+  bool EnsureUnits(Sequence& s, int64_t tokens) { return tokens <= s.token_capacity || GrowUnits(s, tokens); }
+  bool GrowUnits(Sequence& s, int64_t tokens);
   // Whether `r` can reuse a cached prefix or history (prefix caching on,
   // and a shared prefix or an earlier turn it extends).
   bool MayReusePrefix(const Request& r) const {
@@ -299,6 +327,7 @@ class Replica {
   ReplicaConfig config_;
   KvBlockPool kv_;
   StepCache* steps_cache_;
+  StepCache::Recent recent_step_;  // this replica's last shape priced
   SequencePool* seqs_;
   LatencyStats* itl_ms_;
   // Draws accepted drafts; seeded by the replica's index, so runs repeat.

@@ -491,7 +491,7 @@ void Simulation::Wake(int r, double now) {
       o.replica = r;
       o.lane = lane;
       o.start_s = now;
-      o.end_s = end_s;
+      o.end_s = replica.step_end_s(lane);
       o.batch = replica.batch_totals(lane);
       o.kv_used_units = replica.kv().used();
       o.kv_capacity_units = replica.kv().capacity();

@@ -4,20 +4,24 @@
 #include <bit>
 #include <cmath>
 
+#include "serving/log2_bins.h"
+
 namespace roofplan {
 
 namespace {
 constexpr int kExactBelow = 64;  // 2^6
 constexpr int kStepsPerOctave = 64;
-constexpr size_t kMaxShapes = size_t{1} << 19;  // at most 16 MB of memo (2^20 slots)
+constexpr size_t kMaxShapes = size_t{1} << 19;  // at most 16 MB a memo (2^20 slots)
 constexpr int64_t kMaxMemoAdapters = 256;       // LoRA adapters a batch, memoised
 }  // namespace
 
 uint32_t StepCache::GridIndex(double tokens) {
   if (tokens <= kExactBelow) return static_cast<uint32_t>(std::lround(tokens));
-  // Above 64: index = 64 + 64 * (log2(tokens) - 6), rounded.
-  const double steps = (std::log2(tokens) - 6.0) * kStepsPerOctave;
-  return kExactBelow + static_cast<uint32_t>(std::lround(steps));
+  // Above 64: index = 64 + 64 * (log2(tokens) - 6), rounded (half up),
+  // which is floor(64 * log2(tokens) + 1/2) - 320: every step of a run
+  // asks, so the bins are read off the exponent bits, not a log2 call.
+  static const Log2Bins bins(kStepsPerOctave, 0.5);
+  return static_cast<uint32_t>(bins.Bin(tokens) - (6 * kStepsPerOctave - kExactBelow));
 }
 
 double StepCache::GridValue(uint32_t index) {
@@ -59,7 +63,7 @@ void StepCache::Memo::clear() {
   size_ = 0;
 }
 
-double StepCache::StepMs(const BatchTotals& b) {
+double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
   if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
   ++lookups_;
   const uint32_t chunk =
@@ -74,20 +78,18 @@ double StepCache::StepMs(const BatchTotals& b) {
   // priced every time instead: slower, the same times.
   const bool keyable =
       b.decode_seqs < (1 << 16) && b.prefill_seqs < (1 << 12) && b.lora_adapters < kMaxMemoAdapters;
-  if (keyable && static_cast<size_t>(b.lora_adapters) >= caches_.size()) caches_.resize(b.lora_adapters + 1);
-  auto& cache = caches_[keyable ? static_cast<size_t>(b.lora_adapters) : 0];
+  const size_t memo = keyable ? static_cast<size_t>(2 * b.lora_adapters + (b.prefill_seqs > 0 ? 1 : 0)) : 0;
+  if (memo >= caches_.size()) caches_.resize(memo + 2 - memo % 2);
+  auto& cache = caches_[memo];
   const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 |
                        static_cast<uint64_t>(b.prefill_seqs) << 36 |
                        static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 |
                        context;
+  Recent::Entry& seen = recent->For(key);
   if (keyable) {
-    // Consecutive steps of a replica mostly share a shape (a decode's
-    // context moves on the grid every ~1% of tokens): skip the hash then.
-    if (key == last_key_ && b.lora_adapters == last_adapters_) return last_ms_;
+    if (key == seen.key && b.lora_adapters == seen.adapters) return seen.ms;
     if (const double* ms = cache.Find(key)) {
-      last_key_ = key;
-      last_adapters_ = b.lora_adapters;
-      last_ms_ = *ms;
+      seen = Recent::Entry{key, b.lora_adapters, *ms};
       return *ms;
     }
   }
@@ -102,7 +104,10 @@ double StepCache::StepMs(const BatchTotals& b) {
   shape.prefill_past = b.prefill_seqs ? GridValue(past) : 0;
   shape.lora_adapters = static_cast<double>(b.lora_adapters);
   const double ms = perf_.Step(shape).step_ms;
-  if (keyable) cache.Insert(key, ms);
+  if (keyable) {
+    cache.Insert(key, ms);
+    seen = Recent::Entry{key, b.lora_adapters, ms};
+  }
   return ms;
 }
 

@@ -9,6 +9,7 @@
 // not memoised: any batch an engine allows has a time.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -30,9 +31,29 @@ class StepCache {
  public:
   explicit StepCache(const StepTimeModel& perf) : perf_(perf) {}
 
+  // Shapes a caller priced lately and their times, direct-mapped by key.
+  // A replica's steps keep to a few dozen decode shapes for a while
+  // (batch sizes about its mean, contexts moving on the grid every ~1% of
+  // tokens), so most lookups end in these 1.5 KB rather than in a table
+  // of megabytes, out of the CPU's caches. Each replica keeps its own:
+  // the replicas of a pool share the cache, and their steps interleave.
+  class Recent {
+   private:
+    friend class StepCache;
+    struct Entry {
+      uint64_t key = 0;
+      int64_t adapters = -1;  // none while < 0
+      double ms = 0;
+    };
+    static constexpr int kBits = 6;
+    Entry& For(uint64_t key) { return entries_[(key * 0x9E3779B97F4A7C15ULL) >> (64 - kBits)]; }
+    std::array<Entry, size_t{1} << kBits> entries_;
+  };
+
   // Milliseconds of one step (one microbatch's trip through all pipeline
   // stages). An empty batch costs 0.
-  double StepMs(const BatchTotals& batch);
+  double StepMs(const BatchTotals& batch, Recent* recent);
+  double StepMs(const BatchTotals& batch) { return StepMs(batch, &recent_); }
 
   int64_t lookups() const { return lookups_; }
   int64_t misses() const { return misses_; }
@@ -64,12 +85,15 @@ class StepCache {
     int shift_ = 64;
     size_t size_ = 0;
   };
-  // One memo per count of distinct LoRA adapters in the batch (0 without
-  // LoRA); batches of more adapters than memos are priced every time.
-  std::vector<Memo> caches_ = std::vector<Memo>(1);
-  uint64_t last_key_ = 0;  // the last memoised shape found (none while last_adapters_ < 0)
-  int64_t last_adapters_ = -1;
-  double last_ms_ = 0;
+  // Two memos per count of distinct LoRA adapters in the batch (0 without
+  // LoRA; batches of more adapters than memos are priced every time):
+  // decode-only shapes at 2 * adapters, shapes with prompt chunks at
+  // 2 * adapters + 1. Apart, the decode shapes (most lookups, a few
+  // thousand of them) stay in a table small enough for the CPU's caches,
+  // where the prompt shapes (one or two a request, mostly new) would
+  // spread them over megabytes.
+  std::vector<Memo> caches_ = std::vector<Memo>(2);
+  Recent recent_;
   int64_t lookups_ = 0;
   int64_t misses_ = 0;
 };
