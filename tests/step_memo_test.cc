@@ -3,6 +3,7 @@
 // bit, and a copy with other batch limits prices the steps a model
 // resolved with those limits does.
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
