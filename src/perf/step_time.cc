@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,32 @@ double TilesFor(double rows, double tile) { return std::ceil(rows / tile - 1e-9)
     tiles += 0.5 * std::erfc((j * tile - mean) / sd_root2);
   }
   return tiles;
+}
+
+// A step a thread priced for a memoizing model (StepTimeModel::MemoizeSteps).
+struct MemoizedStep {
+  uint64_t model = 0;  // StepTimeModel::id_; 0: an empty slot
+  StepShape shape;
+  StepTime time;
+};
+
+// Slots of a thread's memo: a direct-mapped table, one step a slot. The
+// planner prices a candidate's curve in some 60 steps, and its siblings
+// (other batch limits) price theirs right after it on the same thread. At
+// 4096 slots (about 700 KB a thread, within a core's L2) 5% of the
+// repeats in the whole-catalog plan find their step evicted; 64 Ki slots
+// would save 4% of its instructions, at 11 MB a thread.
+constexpr size_t kMemoSlots = 4096;
+
+// The slot of a step: its model and the bits of its shape, mixed
+// (FNV-1a over 64-bit words, then the high bits folded down).
+size_t MemoSlot(uint64_t model, const StepShape& shape) {
+  static_assert(sizeof(StepShape) % sizeof(uint64_t) == 0, "StepShape is whole 64-bit words");
+  uint64_t words[sizeof(StepShape) / sizeof(uint64_t)];
+  std::memcpy(words, &shape, sizeof(shape));
+  uint64_t h = 0xcbf29ce484222325ULL ^ model;
+  for (uint64_t w : words) h = (h ^ w) * 0x100000001b3ULL;
+  return static_cast<size_t>((h ^ (h >> 29) ^ (h >> 47)) % kMemoSlots);
 }
 
 }  // namespace
@@ -103,6 +130,17 @@ StepTimeModel::StepTimeModel(const ModelConfig& model, const GpuSpec& gpu, const
   // Fail now, not in the middle of a sweep, if a needed peak is unknown.
   PeakFlops(precision_.activation);
   PeakFlops(DType::kBf16);
+  for (int i = 0; i < kNumDTypes; ++i) {
+    const auto& peak = gpu_.peak_dense_tflops[i];
+    if (peak && *peak > 0) peak_flops_[i] = *peak * kTera;
+  }
+}
+
+StepTimeModel StepTimeModel::WithBatchLimits(int max_num_seqs, int max_num_batched_tokens) const {
+  StepTimeModel copy = *this;
+  copy.engine_.max_num_seqs = max_num_seqs;
+  copy.engine_.max_num_batched_tokens = max_num_batched_tokens;
+  return copy;
 }
 
 double StepTimeModel::PeakFlops(DType dtype) const {
@@ -147,8 +185,18 @@ double StepTimeModel::DecodeAttentionBytesPerUs(double bytes_per_kernel) const {
 }
 
 OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
+  const OpCost cost = CostOp(op, cuda_graph);
   OpTime t;
   t.op = op;
+  t.time_us = cost.time_us;
+  t.compute_us = cost.compute_us;
+  t.memory_us = cost.memory_us;
+  t.bound = cost.bound;
+  return t;
+}
+
+StepTimeModel::OpCost StepTimeModel::CostOp(const Op& op, bool cuda_graph) const {
+  OpCost t;
   const double bytes_per_kernel = op.bytes / std::max(1, op.kernels);
   double compute_us = 0;
   const double bytes_per_us = MemoryBytesPerUs(bytes_per_kernel);
@@ -165,7 +213,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
       const double fraction = op.dequantizes_weights
                                   ? efficiency_.dequant_gemm_peak_fraction
                                   : efficiency_.GemmFraction(op.dtype, op.m, op.n, op.k);
-      const double rate = PeakFlops(op.dtype) * fraction * GemmWaveEfficiency(op) *
+      const double rate = CachedPeakFlops(op.dtype) * fraction * GemmWaveEfficiency(op) *
                           (op.grouped ? efficiency_.moe_grouped_gemm_fraction : 1.0);
       compute_us = op.flops / rate * kUsPerS;
       if (op.grouped && op.groups > 0 && op.weight_bytes > 0) {
@@ -175,7 +223,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
       break;
     }
     case OpKind::kAttentionPrefill: {
-      const double rate = PeakFlops(op.dtype) *
+      const double rate = CachedPeakFlops(op.dtype) *
                           efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
       // Fewer work items than SMs leaves SMs idle.
       double occupancy = op.parallel_units > 0 ? std::min(1.0, op.parallel_units / sms_) : 1.0;
@@ -183,7 +231,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
       break;
     }
     case OpKind::kAttentionDecode: {
-      const double rate = PeakFlops(op.dtype) *
+      const double rate = CachedPeakFlops(op.dtype) *
                           efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
       compute_us = op.flops / rate * kUsPerS;
       double reachable = DecodeAttentionBytesPerUs(bytes_per_kernel);
@@ -199,7 +247,7 @@ OpTime StepTimeModel::PriceOp(const Op& op, bool cuda_graph) const {
     case OpKind::kRecurrentScan: {
       // Chunked scans (Mamba-2 SSD, flash-linear-attention's delta rule)
       // are tensor-core matmuls over chunks, like FlashAttention's tiles.
-      const double rate = PeakFlops(DType::kBf16) *
+      const double rate = CachedPeakFlops(DType::kBf16) *
                           efficiency_.PrefillAttentionFraction(engine_.prefill_attention);
       compute_us = op.flops / rate * kUsPerS;
       break;
@@ -302,7 +350,22 @@ double StepTimeModel::DraftMs(const StepShape& shape, bool cuda_graph, StepTime*
   return ms;
 }
 
-StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) const {
+StepTime StepTimeModel::Step(const StepShape& shape, bool with_breakdown) const {
+  if (!memoize_ || with_breakdown) return PriceStep(shape, with_breakdown);
+  // Shapes compare by their bits: 0.0 and -0.0 are different keys (a
+  // miss, never a wrong answer).
+  thread_local std::vector<MemoizedStep> memo;
+  if (memo.empty()) memo.resize(kMemoSlots);
+  MemoizedStep& slot = memo[MemoSlot(id_, shape)];
+  if (slot.model == id_ && std::memcmp(&slot.shape, &shape, sizeof(shape)) == 0) return slot.time;
+  StepTime time = PriceStep(shape, false);
+  slot.model = id_;
+  slot.shape = shape;
+  slot.time = time;
+  return time;
+}
+
+StepTime StepTimeModel::PriceStep(const StepShape& requested, bool with_breakdown) const {
   thread_local std::vector<Op> ops;
   StepTime st;
   StepShape shape = requested;
@@ -340,7 +403,7 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
   // part the attention does not cover adds to the step.
   double prefill_attention_us = 0, ring_us = 0;
   for (const Op& op : ops) {
-    OpTime t = PriceOp(op, st.cuda_graph);
+    const OpCost t = CostOp(op, st.cuda_graph);
     if (op.kind == OpKind::kAttentionPrefill) prefill_attention_us += t.time_us;
     // A zero rate somewhere (a bandwidth, a peak or an efficiency of 0)
     // prices an op at infinity; an estimate of n/a or a simulation whose
@@ -353,7 +416,7 @@ StepTime StepTimeModel::Step(const StepShape& requested, bool with_breakdown) co
     }
     st.kernel_count += op.count * (op.kind == OpKind::kCollective ? 1 : op.kernels);
     (op.overlaps_attention ? ring_us : kernels_us) += t.time_us;
-    if (with_breakdown) st.ops.push_back(t);
+    if (with_breakdown) st.ops.push_back({op, t.time_us, t.compute_us, t.memory_us, t.bound});
   }
   if (ring_us > 0) {
     const double exposed_us = std::max(0.0, ring_us - prefill_attention_us);

@@ -4,6 +4,7 @@
 // CPU overhead per step.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -78,6 +79,21 @@ class StepTimeModel {
 
   StepTime Step(const StepShape& shape, bool with_breakdown = false) const;
 
+  // From now on (and in copies made after), Step keeps the steps it prices
+  // without a breakdown, per thread, by shape, and answers a repeat from
+  // there: the same StepTime, bit for bit, for a lookup instead of a
+  // pricing. For callers that price the same steps again and again (the
+  // planner: candidates that differ only in batch limits price many of the
+  // same steps). The memo holds the latest steps, a new one evicting an
+  // old one; a step whose pricing throws is not kept.
+  void MemoizeSteps() { memoize_ = true; }
+
+  // A copy whose engine has these batch limits (max_num_seqs,
+  // max_num_batched_tokens). The steady state and the scheduler shape the
+  // steps from them; Step does not read them, so the copy prices every
+  // step as this model does (and shares its memo).
+  StepTimeModel WithBatchLimits(int max_num_seqs, int max_num_batched_tokens) const;
+
   // Tokens a decoding sequence gains per step: 1 + the expected accepted
   // drafts under speculative decoding, else 1.
   double TokensPerDecodeStep() const { return engine_.speculative.ExpectedTokensPerStep(); }
@@ -104,7 +120,22 @@ class StepTimeModel {
   const Efficiency& efficiency() const { return efficiency_; }
 
  private:
-  OpTime PriceOp(const Op& op, bool cuda_graph) const;
+  // Step without the memo.
+  StepTime PriceStep(const StepShape& shape, bool with_breakdown) const;
+  // An op's times, without the op itself: a step priced without a
+  // breakdown (the planner's millions) needs only these.
+  struct OpCost {
+    double time_us = 0, compute_us = 0, memory_us = 0;
+    const char* bound = "";
+  };
+  OpCost CostOp(const Op& op, bool cuda_graph) const;
+  OpTime PriceOp(const Op& op, bool cuda_graph) const;  // CostOp with the op, for breakdowns
+  // PeakFlops from the table filled at construction; a dtype without a
+  // peak goes to PeakFlops for its error.
+  double CachedPeakFlops(DType dtype) const {
+    const double peak = peak_flops_[DTypeIndex(dtype)];
+    return peak > 0 ? peak : PeakFlops(dtype);
+  }
   double GemmWaveEfficiency(const Op& op) const;
   // The drafting of a step whose decoding sequences verify drafts.
   double DraftMs(const StepShape& shape, bool cuda_graph, StepTime* st) const;
@@ -131,12 +162,16 @@ class StepTimeModel {
   double MemoryBytesPerUs(double bytes_per_kernel) const;
   double DecodeAttentionBytesPerUs(double bytes_per_kernel) const;
 
-  // Distinct for every model constructed (copies share it), so that a memo
-  // keyed by it cannot mistake a new model at a freed one's address.
+  // Distinct for every model constructed (copies share it, and so do
+  // copies with other batch limits, which price the same steps), so that a
+  // memo keyed by it cannot mistake a new model at a freed one's address.
   uint64_t id_ = 0;
+  bool memoize_ = false;  // MemoizeSteps
   double bytes_per_us_ = 0;           // achievable bandwidth, uncalibrated
   double datasheet_bytes_per_us_ = 0;  // what calibrated fractions are of
   int sms_ = 0;
+  // PeakFlops of every dtype the profile has a positive peak for, else 0.
+  std::array<double, kNumDTypes> peak_flops_{};
 };
 
 }  // namespace roofplan

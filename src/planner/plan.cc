@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <tuple>
@@ -251,11 +253,23 @@ CandidateResult NotEvaluated(const Candidate& c, std::string why) {
   return r;
 }
 
+// The perf model of a candidate whose deployment `d` is resolved: built
+// from `d`, `plan` and `precision` (EvaluateCandidate), or a copy of a
+// model the search shares among candidates that differ only in batch
+// limits (EvaluateCandidates).
+using PerfFor = std::function<StepTimeModel(const Setup& d, const ParallelPlan& plan, const Precision& precision)>;
+
+StepTimeModel OwnPerf(const Setup& d, const ParallelPlan& plan, const Precision& precision) {
+  return StepTimeModel(d.model, d.gpu, plan, precision, d.engine, d.efficiency, d.network, d.speculator);
+}
+
 // A candidate's analytical pass on its resolved deployment: `d` holds its
 // model, GPU, engine, draft, efficiencies and price (ResolveDeployment or
-// ResolveScenario), `plan` and `precision` its own.
+// ResolveScenario), `plan` and `precision` its own; `perf_for` makes its
+// perf model of them.
 CandidateResult EvaluateOn(const PlanSpec& spec, const Setup& d, const ParallelPlan& plan,
-                           const Precision& precision, const Candidate& c, const PlanIntervals& how_sure) {
+                           const Precision& precision, const Candidate& c, const PlanIntervals& how_sure,
+                           const PerfFor& perf_for) {
   CandidateResult r;
   r.candidate = c;
   r.candidate.ep = plan.ep;
@@ -263,7 +277,7 @@ CandidateResult EvaluateOn(const PlanSpec& spec, const Setup& d, const ParallelP
     r.why_not = c.gpu + " has no $/GPU-hour in its profile: cannot be ranked by cost";
     return r;
   }
-  const StepTimeModel perf(d.model, d.gpu, plan, precision, d.engine, d.efficiency, d.network, d.speculator);
+  const StepTimeModel perf = perf_for(d, plan, precision);
   const int64_t isl = spec.workload.isl->RoundedMean();
   const int64_t osl = spec.workload.osl->RoundedMean();
   if (isl + osl - 1 > d.model.max_position_embeddings) {
@@ -365,7 +379,7 @@ CandidateResult EvaluateOn(const PlanSpec& spec, const Setup& d, const ParallelP
 
 // The analytical pass of a candidate whose deployment `d` is resolved.
 CandidateResult EvaluateOnDeployment(const PlanSpec& spec, const Setup& d, const Candidate& c,
-                                     const PlanIntervals& how_sure) {
+                                     const PlanIntervals& how_sure, const PerfFor& perf_for) {
   ParallelPlan plan;
   Precision precision;
   try {
@@ -375,7 +389,7 @@ CandidateResult EvaluateOnDeployment(const PlanSpec& spec, const Setup& d, const
   } catch (const Error& e) {
     return NotEvaluated(c, e.what());
   }
-  return EvaluateOn(spec, d, plan, precision, c, how_sure);
+  return EvaluateOn(spec, d, plan, precision, c, how_sure, perf_for);
 }
 
 }  // namespace
@@ -387,7 +401,7 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& c, cons
   } catch (const Error& e) {
     return NotEvaluated(c, e.what());
   }
-  return EvaluateOn(spec, setup, setup.plan, setup.precision, c, how_sure);
+  return EvaluateOn(spec, setup, setup.plan, setup.precision, c, how_sure, OwnPerf);
 }
 
 namespace {
@@ -660,18 +674,42 @@ std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int thread
       deployments[k] = nullptr;
     }
   });
+  // Candidates that differ only in batch limits price the same kind of
+  // steps, and often the very same steps (the limits bind at some
+  // concurrencies, not at others): each such sibling group runs on one
+  // thread, one after another, on copies of one perf model that memoizes
+  // its steps (StepTimeModel::WithBatchLimits).
+  std::map<std::tuple<std::string, std::string, int, int, int, int, int, DType, DType>, size_t> sibling_index;
+  std::vector<std::vector<size_t>> siblings;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Candidate& c = candidates[i];
+    const auto key = std::make_tuple(c.gpu, c.engine, c.speculative, c.tp, c.pp, c.cp, c.ep, c.weight_dtype, c.kv_dtype);
+    const auto [it, added] = sibling_index.emplace(key, siblings.size());
+    if (added) siblings.emplace_back();
+    siblings[it->second].push_back(i);
+  }
   std::vector<CandidateResult> evaluated(candidates.size());
   // A candidate that cannot be evaluated (a dtype its GPU has no peak for,
   // ...) is not feasible, for that reason; the search goes on, the same
-  // with one thread or many. The loop is over candidate indices: any
-  // share of [0, n) can be evaluated anywhere.
-  ParallelFor(candidates.size(), threads, [&](size_t i) {
-    try {
-      const Setup* d = deployments[deployment_of[i]].get();
-      evaluated[i] = d ? EvaluateOnDeployment(spec, *d, candidates[i], how_sure)
-                       : EvaluateCandidate(spec, candidates[i], how_sure);
-    } catch (const Error& e) {
-      evaluated[i] = NotEvaluated(candidates[i], e.what());
+  // with one thread or many. The loop is over groups of candidate
+  // indices: any share of the groups can be evaluated anywhere.
+  ParallelFor(siblings.size(), threads, [&](size_t g) {
+    std::optional<StepTimeModel> shared;  // the first sibling's model, memoizing
+    const PerfFor perf_for = [&](const Setup& d, const ParallelPlan& plan, const Precision& precision) {
+      if (!shared) {
+        shared.emplace(OwnPerf(d, plan, precision));
+        shared->MemoizeSteps();
+      }
+      return shared->WithBatchLimits(d.engine.max_num_seqs, d.engine.max_num_batched_tokens);
+    };
+    for (size_t i : siblings[g]) {
+      try {
+        const Setup* d = deployments[deployment_of[i]].get();
+        evaluated[i] = d ? EvaluateOnDeployment(spec, *d, candidates[i], how_sure, perf_for)
+                         : EvaluateCandidate(spec, candidates[i], how_sure);
+      } catch (const Error& e) {
+        evaluated[i] = NotEvaluated(candidates[i], e.what());
+      }
     }
   });
   return evaluated;

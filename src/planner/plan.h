@@ -172,9 +172,12 @@ CandidateResult EvaluateCandidate(const PlanSpec& spec, const Candidate& candida
 // whose evaluation throws Error: not feasible, with the error as its
 // reason), on `threads` threads as RunPlan's. What takes the time of a
 // search shared, not per candidate: each GPU x engine x batch limits x
-// speculative setting is resolved once, and a candidate's concurrencies
-// are priced on one memory plan (SteadyStateCurve). The configurations it
-// prices (deployment x concurrency) are the sum of the curves' sizes.
+// speculative setting is resolved once, a candidate's concurrencies
+// are priced on one memory plan (SteadyStateCurve), and candidates that
+// differ only in batch limits price their steps on copies of one perf
+// model that memoizes them (a step one prices, the others look up). The
+// configurations it prices (deployment x concurrency) are the sum of the
+// curves' sizes.
 std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int threads,
                                                 const PlanIntervals& how_sure = {});
 
