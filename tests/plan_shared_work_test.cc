@@ -16,6 +16,7 @@
 #include "perf/setup.h"
 #include "planner/plan.h"
 #include "serving/steady_state.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -48,16 +49,7 @@ std::vector<Scenario> VariedScenarios() {
   std::vector<Scenario> out;
   auto add = [&](const std::string& model, const std::string& gpu, int tp, int pp, int ep, DType w, DType kv,
                  const std::string& engine) {
-    Scenario s;
-    s.model = model;
-    s.gpu = gpu;
-    s.tp = tp;
-    s.pp = pp;
-    s.ep = ep;
-    s.weight_dtype = w;
-    s.kv_dtype = kv;
-    s.engine = engine;
-    out.push_back(s);
+    out.push_back(DeploymentScenario(model, gpu, tp, pp, ep, w, kv, engine));
     return &out.back();
   };
   add("llama-3.1-8b", "h100-sxm", 1, 1, 1, DType::kBf16, DType::kBf16, "vllm");

@@ -14,6 +14,7 @@
 
 #include "perf/setup.h"
 #include "perf/step_time.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
@@ -34,46 +35,32 @@ void ExpectSameStep(const StepTime& a, const StepTime& b, const std::string& whe
   EXPECT_EQ(a.ops.size(), b.ops.size()) << where;
 }
 
-Scenario Deployment(const std::string& model, const std::string& gpu, int tp, int pp, int ep, DType w, DType kv,
-                    const std::string& engine) {
-  Scenario s;
-  s.model = model;
-  s.gpu = gpu;
-  s.tp = tp;
-  s.pp = pp;
-  s.ep = ep;
-  s.weight_dtype = w;
-  s.kv_dtype = kv;
-  s.engine = engine;
-  return s;
-}
-
 // Dense and MoE (narrow and wide EP), MLA, hybrid recurrent models, pp,
 // context parallelism, weight-only and FP8/FP4 math, speculative decoding
 // (a draft model and prompt lookup), LoRA, all four engines.
 std::vector<Scenario> VariedDeployments() {
   std::vector<Scenario> out;
-  out.push_back(Deployment("llama-3.1-8b", "h100-sxm", 1, 1, 1, DType::kBf16, DType::kBf16, "vllm"));
-  out.push_back(Deployment("llama-3.1-70b", "a100-80gb-sxm", 4, 2, 1, DType::kFp8, DType::kBf16, "sglang"));
-  out.push_back(Deployment("mixtral-8x7b", "h200", 2, 1, 2, DType::kFp8, DType::kFp8, "trtllm"));
-  out.push_back(Deployment("qwen3-30b-a3b", "l40s", 2, 1, 1, DType::kInt4, DType::kFp8, "pytorch"));
-  out.push_back(Deployment("qwen3-30b-a3b", "b200", 4, 2, 4, DType::kFp4, DType::kFp8, "trtllm"));
-  out.push_back(Deployment("deepseek-v3", "b200", 8, 1, 8, DType::kFp8, DType::kFp8, "sglang"));
-  out.push_back(Deployment("qwen3-next-80b-a3b", "h100-sxm", 2, 1, 1, DType::kBf16, DType::kBf16, "vllm"));
-  out.push_back(Deployment("nemotron-h-56b", "h200", 2, 1, 1, DType::kFp8, DType::kFp8, "vllm"));
-  Scenario cp = Deployment("llama-3.1-8b", "h100-sxm", 2, 1, 1, DType::kBf16, DType::kBf16, "vllm");
+  out.push_back(DeploymentScenario("llama-3.1-8b", "h100-sxm", 1, 1, 1, DType::kBf16, DType::kBf16, "vllm"));
+  out.push_back(DeploymentScenario("llama-3.1-70b", "a100-80gb-sxm", 4, 2, 1, DType::kFp8, DType::kBf16, "sglang"));
+  out.push_back(DeploymentScenario("mixtral-8x7b", "h200", 2, 1, 2, DType::kFp8, DType::kFp8, "trtllm"));
+  out.push_back(DeploymentScenario("qwen3-30b-a3b", "l40s", 2, 1, 1, DType::kInt4, DType::kFp8, "pytorch"));
+  out.push_back(DeploymentScenario("qwen3-30b-a3b", "b200", 4, 2, 4, DType::kFp4, DType::kFp8, "trtllm"));
+  out.push_back(DeploymentScenario("deepseek-v3", "b200", 8, 1, 8, DType::kFp8, DType::kFp8, "sglang"));
+  out.push_back(DeploymentScenario("qwen3-next-80b-a3b", "h100-sxm", 2, 1, 1, DType::kBf16, DType::kBf16, "vllm"));
+  out.push_back(DeploymentScenario("nemotron-h-56b", "h200", 2, 1, 1, DType::kFp8, DType::kFp8, "vllm"));
+  Scenario cp = DeploymentScenario("llama-3.1-8b", "h100-sxm", 2, 1, 1, DType::kBf16, DType::kBf16, "vllm");
   cp.cp = 2;
   out.push_back(cp);
-  Scenario eagle = Deployment("llama-3.1-8b", "h100-sxm", 1, 1, 1, DType::kBf16, DType::kBf16, "vllm");
+  Scenario eagle = DeploymentScenario("llama-3.1-8b", "h100-sxm", 1, 1, 1, DType::kBf16, DType::kBf16, "vllm");
   eagle.speculative = nlohmann::json::parse(R"({"method": "eagle3", "tokens": 3})");
   out.push_back(eagle);
-  Scenario tree = Deployment("llama-3.1-8b", "h200", 1, 1, 1, DType::kFp8, DType::kFp8, "sglang");
+  Scenario tree = DeploymentScenario("llama-3.1-8b", "h200", 1, 1, 1, DType::kFp8, DType::kFp8, "sglang");
   tree.speculative = nlohmann::json::parse(R"({"method": "eagle3", "tokens": 5, "topk": 4, "verify_tokens": 8, "acceptance": 0.8})");
   out.push_back(tree);
-  Scenario ngram = Deployment("qwen3-32b", "h100-sxm", 2, 1, 1, DType::kFp8, DType::kFp8, "vllm");
+  Scenario ngram = DeploymentScenario("qwen3-32b", "h100-sxm", 2, 1, 1, DType::kFp8, DType::kFp8, "vllm");
   ngram.speculative = nlohmann::json::parse(R"({"method": "ngram", "tokens": 4, "acceptance": 0.5})");
   out.push_back(ngram);
-  Scenario lora = Deployment("llama-3.1-8b", "h100-sxm", 2, 1, 1, DType::kBf16, DType::kBf16, "vllm");
+  Scenario lora = DeploymentScenario("llama-3.1-8b", "h100-sxm", 2, 1, 1, DType::kBf16, DType::kBf16, "vllm");
   lora.lora = nlohmann::json::parse(R"({"adapters": 50, "rank": 16, "max_loras": 4})");
   out.push_back(lora);
   return out;

@@ -141,6 +141,21 @@ inline StepShape Prefill(double tokens, double past = 0) {
   return s;
 }
 
+// A scenario of one deployment: model, GPU, parallelism, dtypes, engine.
+inline Scenario DeploymentScenario(const std::string& model, const std::string& gpu, int tp, int pp, int ep,
+                                   DType weight, DType kv, const std::string& engine) {
+  Scenario s;
+  s.model = model;
+  s.gpu = gpu;
+  s.tp = tp;
+  s.pp = pp;
+  s.ep = ep;
+  s.weight_dtype = weight;
+  s.kv_dtype = kv;
+  s.engine = engine;
+  return s;
+}
+
 // Simulates `w` on `setup` with the model's context as the length limit.
 inline SimResult RunWorkload(const Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
   WorkloadLimits limits;
