@@ -158,10 +158,14 @@ Scenario BuildScenario(const CommonFlags& f, const CliIo& io) {
   return s;
 }
 
-void AddIntervalFlags(CLI::App* app, IntervalFlags* f) {
+void AddIntervalsFileFlag(CLI::App* app, IntervalFlags* f) {
   app->add_option("--intervals", f->file,
                   "prediction intervals file (default: calibration/public/intervals.json in the data "
                   "folder; none: no intervals)");
+}
+
+void AddIntervalFlags(CLI::App* app, IntervalFlags* f) {
+  AddIntervalsFileFlag(app, f);
   app->add_option("--coverage", f->coverage, "two-sided coverage of the reported intervals (default 0.8)")
       ->check(NumberIn(0, 1, /*min_exclusive=*/true));
 }

@@ -57,6 +57,9 @@ struct IntervalFlags {
 };
 
 void AddIntervalFlags(CLI::App* app, IntervalFlags* f);
+// --intervals alone, for commands that size by the intervals but report
+// none (sweep rows): a --coverage there would change nothing.
+void AddIntervalsFileFlag(CLI::App* app, IntervalFlags* f);
 
 // The intervals asked for: a table, or none and why (off_note).
 struct LoadedIntervals {

@@ -107,7 +107,7 @@ Command AddSweepCommand(CLI::App* app, const CliIo& io) {
   sweep->add_option("--html", flags->html, "also write an HTML summary (streamed like the rows)");
   sweep->add_option("--threads", flags->threads, "threads per plan (default, or 0: all cores)")
       ->check(IntegerIn(0, kMaxPlanThreads));
-  AddIntervalFlags(sweep, &flags->intervals);
+  AddIntervalsFileFlag(sweep, &flags->intervals);
   AddConfidenceFlag(sweep, &flags->confidence);
   return {sweep, [&io, flags] { return RunSweepCommand(io, *flags); }};
 }
