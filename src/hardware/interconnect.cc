@@ -10,13 +10,14 @@ double PcieRingShare(int ranks) {
   // and 28 GB/s on 8; the NCCL maintainer there: "On PCI systems, the
   // performance you get is usually determined by the bandwidth your CPU and
   // memory can deliver", every GPU's flow crossing the root complexes at
-  // once. As the link's share, before the protocol's own
-  // collective_bandwidth_fraction (0.8) is taken off: 35 / 64 / 0.8 and
-  // 28 / 64 / 0.8. Two GPUs share a switch or a root port with no third
-  // flow: the whole link.
+  // once. As the link's share, before the protocol's own default
+  // collective_bandwidth_fraction is taken off, so that the default gives
+  // the measured bus bandwidth back. Two GPUs share a switch or a root
+  // port with no third flow: the whole link.
+  constexpr double kLinkGbps = 64, kBusGbps4 = 35, kBusGbps8 = 28;
+  const double protocol = Efficiency().collective_bandwidth_fraction;
   if (ranks <= 2) return 1.0;
-  if (ranks <= 4) return 35.0 / 64 / 0.8;
-  return 28.0 / 64 / 0.8;
+  return (ranks <= 4 ? kBusGbps4 : kBusGbps8) / kLinkGbps / protocol;
 }
 
 Link LinkFor(const GpuSpec& gpu, const Network& network, int ranks) {

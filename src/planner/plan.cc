@@ -486,6 +486,20 @@ std::vector<Candidate> Enumerate(const PlanSpec& spec) {
   return out;
 }
 
+// The candidates' indices grouped by `key(candidate)`: groups in the order
+// of their first candidate, indices ascending within a group.
+template <typename KeyOf>
+std::vector<std::vector<size_t>> GroupCandidates(const std::vector<Candidate>& candidates, KeyOf key) {
+  std::map<decltype(key(candidates.front())), size_t> group_of_key;
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const auto [it, added] = group_of_key.emplace(key(candidates[i]), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  return groups;
+}
+
 // --threads as given (at most kMaxPlanThreads), or 0 for every core.
 int PlanThreads(int threads) {
   if (threads > kMaxPlanThreads) {
@@ -657,14 +671,13 @@ std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int thread
   // speculative setting is resolved once. One that fails leaves its
   // candidates to resolve on their own (null), for ResolveScenario's own
   // message (it checks the plan first).
-  std::map<std::tuple<std::string, std::string, int, int, int>, size_t> deployment_index;
+  const std::vector<std::vector<size_t>> same_deployment = GroupCandidates(candidates, [](const Candidate& c) {
+    return std::make_tuple(c.gpu, c.engine, c.max_num_seqs, c.max_num_batched_tokens, c.speculative);
+  });
   std::vector<size_t> deployment_of(candidates.size()), first_with;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const Candidate& c = candidates[i];
-    const auto key = std::make_tuple(c.gpu, c.engine, c.max_num_seqs, c.max_num_batched_tokens, c.speculative);
-    const auto [it, added] = deployment_index.emplace(key, first_with.size());
-    if (added) first_with.push_back(i);
-    deployment_of[i] = it->second;
+  for (size_t k = 0; k < same_deployment.size(); ++k) {
+    first_with.push_back(same_deployment[k].front());
+    for (size_t i : same_deployment[k]) deployment_of[i] = k;
   }
   std::vector<std::unique_ptr<const Setup>> deployments(first_with.size());
   ParallelFor(first_with.size(), threads, [&](size_t k) {
@@ -679,15 +692,9 @@ std::vector<CandidateResult> EvaluateCandidates(const PlanSpec& spec, int thread
   // concurrencies, not at others): each such sibling group runs on one
   // thread, one after another, on copies of one perf model that memoizes
   // its steps (StepTimeModel::WithBatchLimits).
-  std::map<std::tuple<std::string, std::string, int, int, int, int, int, DType, DType>, size_t> sibling_index;
-  std::vector<std::vector<size_t>> siblings;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const Candidate& c = candidates[i];
-    const auto key = std::make_tuple(c.gpu, c.engine, c.speculative, c.tp, c.pp, c.cp, c.ep, c.weight_dtype, c.kv_dtype);
-    const auto [it, added] = sibling_index.emplace(key, siblings.size());
-    if (added) siblings.emplace_back();
-    siblings[it->second].push_back(i);
-  }
+  const std::vector<std::vector<size_t>> siblings = GroupCandidates(candidates, [](const Candidate& c) {
+    return std::make_tuple(c.gpu, c.engine, c.speculative, c.tp, c.pp, c.cp, c.ep, c.weight_dtype, c.kv_dtype);
+  });
   std::vector<CandidateResult> evaluated(candidates.size());
   // A candidate that cannot be evaluated (a dtype its GPU has no peak for,
   // ...) is not feasible, for that reason; the search goes on, the same
