@@ -28,7 +28,7 @@ TEST(Catalog, EveryFileLoads) {
   const auto models = ListModels();
   const auto gpus = ListGpus();
   const auto engines = ListEngines();
-  EXPECT_EQ(models.size(), 35u);
+  EXPECT_EQ(models.size(), 40u);
   EXPECT_EQ(gpus.size(), 21u);
   EXPECT_EQ(engines.size(), 11u);  // 5 engines, 6 version presets
   for (const auto& slug : models) {

@@ -105,6 +105,11 @@ const Published kModels[] = {
     // "32B activated" is a name: 32.86B with embeddings, 31.69B without the input one.
     {"kimi-k2", 1.04e12, 32e9, ActiveCount::kAll, 0.03, "card: 1T (1.04T) / 32B", false, 0.02},
     {"glm-4.5", 355e9, 32e9, ActiveCount::kWithoutEmbeddings, 0.02, "card: 355B / 32B active (incl. the MTP layer in the total)"},
+    {"glm-4.6", 355e9, 32e9, ActiveCount::kWithoutEmbeddings, 0.02, "card: GLM-4.5's architecture, 355B / 32B"},
+    {"glm-4.5-air", 106e9, 12e9, ActiveCount::kWithoutEmbeddings, 0.02, "card: 106B / 12B active (incl. the MTP layer in the total)"},
+    {"qwen3-14b", 14.8e9, 0, ActiveCount::kAll, 0.01, "Qwen3-14B card 14.8B"},
+    {"codellama-34b", 33.7e9, 0, ActiveCount::kAll, 0.01, "Code Llama HF card 33.7B"},
+    {"deepseek-v2.5", 236e9, 21e9, ActiveCount::kAll, 0.02, "DeepSeek-V2 report: 236B / 21B"},
     // Phi-4's report calls it a 14-billion-parameter model: the name's
     // rounding down of the 14.66B its config gives.
     {"phi-4", 14e9, 0, ActiveCount::kAll, 0.01, "Phi-4 report: 14B (a name)", false, 0.05},

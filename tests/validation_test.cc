@@ -136,9 +136,8 @@ TEST(Validation, ServingRunsReplayTheirSavedLengths) {
     EXPECT_NEAR(in_sum / 200, *c.run.mean_input_tokens, 1.0) << c.id;
     EXPECT_GT(static_cast<double>(in_max), 3 * *c.run.mean_input_tokens) << c.id;
   }
-  // The 12 Llama-3.3-70B runs of surajssd/llm-k8s (DeepSeek-V2.5 is not
-  // in the catalog).
-  EXPECT_EQ(replayed, 12);
+  // The 12 Llama-3.3-70B and 4 DeepSeek-V2.5 runs of surajssd/llm-k8s.
+  EXPECT_EQ(replayed, 16);
 }
 
 }  // namespace

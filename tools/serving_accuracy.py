@@ -35,6 +35,11 @@ MODELS = [  # prefix of the HF name -> catalog slug (same architecture only)
     ("openai/gpt-oss-20b", "gpt-oss-20b"),
     ("Qwen/Qwen3-32B", "qwen3-32b"),
     ("Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"),
+    ("Qwen/Qwen3-14B", "qwen3-14b"),
+    ("codellama/CodeLlama-34b", "codellama-34b"),
+    ("zai-org/GLM-4.5-Air", "glm-4.5-air"),
+    ("zai-org/GLM-4.6", "glm-4.6"),
+    ("deepseek-ai/DeepSeek-V2.5", "deepseek-v2.5"),
 ]
 ENGINES = {"vLLM": "vllm", "SGLang": "sglang", "TensorRT-LLM": "trtllm"}
 ENGINE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engines")
@@ -86,8 +91,14 @@ def engine_overrides(row):
         m = re.search(key + r"[:= \"]+(\d+)", args.replace("-", "_"))
         if m:
             out[key] = int(m.group(1))
+    # TensorRT-LLM's --max_num_tokens; where a variant label restates it,
+    # the last mention is the run's (as validation/measured_cases.cc reads it).
+    for m in re.finditer(r"max_num_tokens[:= \"]+(\d+)", args.replace("-", "_")):
+        out["max_num_batched_tokens"] = int(m.group(1))
     if "--async-scheduling" in args:  # vLLM's opt-in overlap before 0.14
         out["overlap_scheduling"] = True
+    if "enable_chunked_prefill" in args.replace("-", "_"):  # TensorRT-LLM splits long prompts
+        out["splits_long_prompts"] = True
     return out
 
 

@@ -57,7 +57,12 @@ std::string ModelSlug(const std::string& name) {
       {"openai/gpt-oss-120b", "gpt-oss-120b"},
       {"openai/gpt-oss-20b", "gpt-oss-20b"},
       {"Qwen/Qwen3-32B", "qwen3-32b"},
-      {"Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"}};
+      {"Qwen/Qwen3-235B-A22B", "qwen3-235b-a22b"},
+      {"Qwen/Qwen3-14B", "qwen3-14b"},
+      {"codellama/CodeLlama-34b", "codellama-34b"},
+      {"zai-org/GLM-4.5-Air", "glm-4.5-air"},
+      {"zai-org/GLM-4.6", "glm-4.6"},
+      {"deepseek-ai/DeepSeek-V2.5", "deepseek-v2.5"}};
   return ByPrefix(kModels, name);
 }
 
