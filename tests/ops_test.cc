@@ -132,6 +132,44 @@ TEST(StepOps, MixtralDecodeTouchesTwoExperts) {
   EXPECT_NEAR(expert_bytes / 32, 2 * 352321536.0, 0.01 * 2 * 352321536.0);
 }
 
+TEST(MoeKernelRowBlock, SizedForTheRowsALocalExpertIsExpectedToSee) {
+  // vLLM fused_marlin_moe: the first of 8, 16, 32, 48, 64 with
+  // tokens x top_k / local experts / block < 0.9, else 64.
+  // 256 tokens, top 8, 128 experts: 16 rows; 16/16 = 1 keeps going, 16/32 stops.
+  EXPECT_EQ(MoeKernelRowBlock(256, 8, 128), 32);
+  // 40 tokens: 2.5 rows, below 0.9 of 8 already.
+  EXPECT_EQ(MoeKernelRowBlock(40, 8, 128), 8);
+  // The same batch under ep 4 (32 local experts): the kernel expects 64 rows
+  // an expert and takes the largest block, though each gets 16.
+  EXPECT_EQ(MoeKernelRowBlock(256, 8, 32), 64);
+  // 43 expected rows: 43/48 = 0.896 stops at 48.
+  EXPECT_EQ(MoeKernelRowBlock(688, 8, 128), 48);
+}
+
+TEST(StepOps, FusedMoeRowBlockFollowsTheLocalExperts) {
+  // Qwen3-235B-A22B (128 experts, top 8) at batch 256 on 4 GPUs: tp 4 pads
+  // each expert's ~16 rows to 32, tp 4 ep 4 to 64 (the kernel sees all 256
+  // tokens but owns 32 experts). TensorRT-LLM's CUTLASS kernels keep the
+  // GPU's tiles (tile_rows 0).
+  ParallelPlan tp4;
+  tp4.tp = 4;
+  ParallelPlan ep4 = tp4;
+  ep4.ep = 4;
+  const Op* tp_gemm = Find(Ops("qwen3-235b-a22b", tp4, Decode(256, 300)), "expert_gate_up");
+  ASSERT_NE(tp_gemm, nullptr);
+  EXPECT_EQ(tp_gemm->tile_rows, 32);
+  const auto ep_ops = Ops("qwen3-235b-a22b", ep4, Decode(256, 300));
+  const Op* ep_gemm = Find(ep_ops, "expert_down");
+  ASSERT_NE(ep_gemm, nullptr);
+  EXPECT_EQ(ep_gemm->tile_rows, 64);
+  std::vector<Op> trt;
+  BuildStepOps(ResolveModel("qwen3-235b-a22b"), ep4, Precision(), ResolveEngine("trtllm"), Decode(256, 300),
+               &trt);
+  const Op* trt_gemm = Find(trt, "expert_down");
+  ASSERT_NE(trt_gemm, nullptr);
+  EXPECT_EQ(trt_gemm->tile_rows, 0);
+}
+
 TEST(StepOps, MlaDecodeReadsTheLatent) {
   // Absorbed MLA decode reads one latent of 512 + 64 values per cached
   // token per layer: 576 * 2 = 1152 bytes in bf16, 576 in fp8. The

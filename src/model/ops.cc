@@ -41,6 +41,16 @@ double BusiestRankAssignments(double assignments, int ep, double experts, double
   return std::min(assignments, mean + sd * std::sqrt(2 * std::log(static_cast<double>(ep))));
 }
 
+double MoeKernelRowBlock(double tokens, double top_k, double local_experts) {
+  const double expected_rows = local_experts > 0 ? tokens * top_k / local_experts : 0;
+  double block = 8;
+  for (double candidate : {8.0, 16.0, 32.0, 48.0, 64.0}) {
+    block = candidate;
+    if (expected_rows / candidate < 0.9) break;
+  }
+  return block;
+}
+
 namespace {
 
 // Chunk lengths of the recurrent scans' chunked (matmul) prefill form:
@@ -143,12 +153,14 @@ class StepOpBuilder {
 
   // groups GEMMs of (m x k) * (k x n); weights stored in `wbytes` per element.
   void Gemm(const char* name, double count, double m, double n, double k, double groups,
-            double wbytes, DType dtype, bool grouped = false, double rows_sd = 0) {
+            double wbytes, DType dtype, bool grouped = false, double rows_sd = 0,
+            double tile_rows = 0) {
     if (m <= 0 || n <= 0 || k <= 0 || groups <= 0) return;
     const double in_bytes = dtype == DType::kBf16 || dtype == DType::kFp16 ? 2 : act_bytes_;
     Op op = GemmOp(name, count, m, n, k, groups, wbytes, dtype, in_bytes);
     op.grouped = grouped;
     op.rows_sd = rows_sd;
+    op.tile_rows = tile_rows;
     op.kernels = e_.gemm_kernels_per_matmul;
     Push(op);
   }
@@ -539,13 +551,19 @@ class StepOpBuilder {
     const double skewed = e_.expert_load_cv * rows;
     const double rows_sd = std::sqrt(rows + skewed * skewed);
 
+    // The fused-MoE kernels of vLLM and SGLang choose their row block from
+    // the tokens they are handed (CUTLASS's tiles are the GPU's: step_time).
+    const double tile_rows = e_.moe_kernel == MoeKernel::kTriton
+                                 ? MoeKernelRowBlock(moe_tokens, top_k, local_experts)
+                                 : 0;
+
     Elementwise("moe_permute", layers, assignments * h * 2 * 4, 2);
     Gemm("expert_gate_up", layers, rows, (gated ? 2 : 1) * width, h, hit, expert_weight_bytes_,
-         gemm_dtype_, /*grouped=*/true, rows_sd);
+         gemm_dtype_, /*grouped=*/true, rows_sd, tile_rows);
     Elementwise("expert_activation", layers, assignments * width * e_.activation.bytes_per_element,
                 std::max(1, e_.activation.kernels));
     Gemm("expert_down", layers, rows, h, width, hit, expert_weight_bytes_, gemm_dtype_,
-         /*grouped=*/true, rows_sd);
+         /*grouped=*/true, rows_sd, tile_rows);
     if (m_.shared_expert_intermediate_size > 0) {
       const double sw = static_cast<double>(m_.shared_expert_intermediate_size) / p_.tp;
       Gemm("shared_expert_gate_up", layers, tokens_, (gated ? 2 : 1) * sw, h, 1, weight_bytes_,

@@ -34,6 +34,11 @@ struct Op {
   // How much the groups' rows spread around m (their sd): experts draw
   // unequal counts, and each pads its own rows to whole tiles.
   double rows_sd = 0;
+  // The row block a grouped kernel pads each group's rows to, when the
+  // kernel chooses it (0: the GPU's smallest tensor-core tile). vLLM's and
+  // SGLang's fused-MoE kernels size it for the rows they expect a local
+  // expert to see (MoeKernelRowBlock).
+  double tile_rows = 0;
   // The routed experts of a MoE layer, run as one grouped GEMM (CUTLASS
   // grouped / fused-MoE kernels), which reach less of the tensor peak than
   // one dense GEMM of the same FLOPs.
@@ -54,6 +59,16 @@ struct Op {
   int kernels = 1;          // kernel launches per occurrence
   int ranks = 1;            // collective: GPUs taking part
 };
+
+// The row block vLLM's and SGLang's fused-MoE kernels pad each expert's
+// rows to: the first of 8, 16, 32, 48, 64 that holds 0.9 of the rows they
+// expect an expert to see, tokens x top_k / local experts (vLLM
+// fused_marlin_moe's block_size_m loop; the Triton kernels' tuned configs
+// are benchmarked the same way, tokens routed over the local experts). Under
+// expert parallelism without attention data parallelism every rank gets the
+// whole batch but only 1/ep of its assignments, so the block is sized for
+// ep times the rows an expert really gets.
+double MoeKernelRowBlock(double tokens, double top_k, double local_experts);
 
 // The batch of one step. Sequences in a phase are alike (averages are fine:
 // the steady-state estimate passes fractional counts).

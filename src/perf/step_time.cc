@@ -165,7 +165,7 @@ double StepTimeModel::GemmWaveEfficiency(const Op& op) const {
   // grouped-GEMM candidates of get_candidate_configs_sm90/sm100 start at
   // CtaShape64x... and, FP4, at CtaShape128x64 / 256x64 over two SMs;
   // sm_120's tile configs start at 128x128).
-  double min_tile_rows = 0;
+  double min_tile_rows = op.tile_rows;
   if (op.grouped && engine_.moe_kernel == MoeKernel::kCutlass) {
     min_tile_rows = op.dtype == DType::kFp4 ? 128 : kGemmMinTileM;
   }
