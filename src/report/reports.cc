@@ -50,8 +50,14 @@ void EfficiencyRow(Table& t, const Setup& s) {
 void NotesSection(Table& t, const Setup& s) {
   if (s.notes.empty()) return;
   Section(t, "notes");
-  // In the last column: a long note left-aligned, not widening the figures.
-  for (const auto& n : s.notes) Row(t, "note", "", n);
+  // In the last column: a long note left-aligned, not widening the figures
+  // (nor the units, where an interval column follows them).
+  for (const auto& n : s.notes) {
+    std::vector<std::string> row(std::max<size_t>(3, t.header.size()));
+    row.front() = "note";
+    row.back() = n;
+    t.rows.push_back(std::move(row));
+  }
 }
 
 // The headline figures of an estimate with the interval each takes: the
