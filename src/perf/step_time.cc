@@ -202,10 +202,11 @@ StepTimeModel::OpCost StepTimeModel::CostOp(const Op& op, bool cuda_graph) const
   const double bytes_per_us = MemoryBytesPerUs(bytes_per_kernel);
   double memory_us = op.bytes > 0 ? op.bytes / bytes_per_us : 0;
   // Launched from the CPU, a kernel cannot start before the CPU has issued
-  // it: short kernels run at the launch rate.
+  // it: short kernels run at the launch rate. A Python runtime issues each
+  // from PyTorch's dispatcher, as slow as the host CPU is at it.
   const double floor_per_kernel =
       cuda_graph ? efficiency_.min_kernel_us
-                 : std::max(efficiency_.min_kernel_us, engine_.eager_kernel_gap_us);
+                 : std::max(efficiency_.min_kernel_us, engine_.eager_kernel_gap_us * HostTimeFactor());
   double latency_floor_us = op.kernels * floor_per_kernel;
   t.bound = "memory";
   switch (op.kind) {
@@ -438,10 +439,8 @@ StepTime StepTimeModel::PriceStep(const StepShape& requested, bool with_breakdow
   const double gap_us = st.cuda_graph ? engine_.graph_kernel_gap_us : 0;
   st.kernels_ms = kernels_us / 1e3;
   st.gaps_ms = st.kernel_count * gap_us / 1e3;
-  const double host_factor =
-      engine_.host_runtime == HostRuntime::kPython ? gpu_.host_python_time_factor : 1.0;
   const double host_ms =
-      host_factor * (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
+      HostTimeFactor() * (engine_.step_overhead_us + engine_.per_sequence_overhead_us * seqs_per_group) / 1e3;
   // Drafting's host gaps sit between GPU work the step waits for.
   const double gpu_ms = st.kernels_ms + st.gaps_ms + st.draft_host_ms;
   // The step is one microbatch's trip through the pipeline stages, and

@@ -121,6 +121,11 @@ class StepTimeModel {
 
  private:
   // Step without the memo.
+  // How long the host takes for Python-side work against a DGX H100's Xeon
+  // (GpuSpec::host_python_time_factor); 1 for a C++ runtime.
+  double HostTimeFactor() const {
+    return engine_.host_runtime == HostRuntime::kPython ? gpu_.host_python_time_factor : 1.0;
+  }
   StepTime PriceStep(const StepShape& shape, bool with_breakdown) const;
   // An op's times, without the op itself: a step priced without a
   // breakdown (the planner's millions) needs only these.
