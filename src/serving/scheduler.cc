@@ -1,6 +1,7 @@
 #include "serving/scheduler.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace roofplan {
 
@@ -82,13 +83,7 @@ void Replica::RestoreOffloaded(int32_t id) {
   // A stretch under way (cut to the step in progress) holds its blocks
   // first, as the step-by-step run's pool does by now.
   for (Lane& lane : lanes_) {
-    Stretch& st = lane.stretch;
-    if (!st.active || st.synced) continue;
-    for (const Work& w : lane.batch) {
-      Sequence& s = (*seqs_)[w.seq];
-      EnsureUnits(s, StretchBase(w, s) + st.target);
-    }
-    st.synced = true;
+    if (lane.stretch.active) SyncStretchUnits(lane.stretch, lane.stretch.target);
   }
   const Request& r = (*seqs_)[id].request;
   const auto f = kv_.FindOffloaded(r.cache_key());
@@ -432,6 +427,7 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
 
 double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   Stretch& st = lane.stretch;
+ 
   if (config_.spec_verify_tokens > 0 || config_.role == ReplicaRole::kPrefill) return end_s;
   const BatchTotals& t = lane.totals;
   // Prompt chunks only where decodes share their step (chunked prefill):
@@ -441,19 +437,26 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   if (n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
   // No request can join: none waits, or the batch's token budget or
   // max_num_seqs keeps the scheduler from looking (no side effects).
+  const bool none_waits = waiting_.empty() && swapped_.empty();
   const bool blocked = config_.max_num_batched_tokens - n <= 0 ||
                        static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs;
-  if (!blocked && !(waiting_.empty() && swapped_.empty())) return end_s;
+  if (!blocked && !none_waits) return end_s;
+  // Past a finish the scheduler would look at the waiting requests (one
+  // could fit now), and with LoRA the batch's adapters may change.
+  const bool through_finishes = none_waits && !LoraOn();
   // When a block holds at least a chunk's tokens (TokenCapacity(1)), a
   // sequence takes at most one block in the first chunk: this pass, which
-  // reads every sequence anyway, plans the chunk's blocks as it goes
-  // (PlanStretchBlocks does what it leaves).
-  constexpr int64_t kChunk = kFirstStretchChunk;
-  const bool plan_here = kv_.TokenCapacity(1) >= kChunk;
+  // reads every sequence anyway, plans the blocks as it goes, as far as
+  // one block's tokens (PlanStretchBlocks does what it leaves).
+  const bool plan_here = kv_.TokenCapacity(1) >= kFirstStretchChunk;
+  const int64_t kChunk = plan_here ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
+                                   : kFirstStretchChunk;
   st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
-  int64_t limit = kMaxStretchSteps;
+  st.leaves.clear();
+  int64_t first_last = INT64_MAX, last_last = 0;  // the first and last sequences' last steps
   int64_t base_sum = 0;
-  for (const Work& w : lane.batch) {
+  for (size_t i = 0; i < lane.batch.size(); ++i) {
+    const Work& w = lane.batch[i];
     const Sequence& s = (*seqs_)[w.seq];
     const Request& r = s.request;
     if (w.decode) {
@@ -466,16 +469,23 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     const int64_t base = StretchBase(w, s);
     if (s.token_capacity <= base) return end_s;
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked) return end_s;
-    limit = std::min(limit, r.output_tokens - s.generated);
+    // It samples a token every step, its last at step `last`.
+    const int64_t last = r.output_tokens - s.generated - 1;
+    first_last = std::min(first_last, last);
+    last_last = std::max(last_last, last);
+    if (through_finishes && last < kMaxStretchSteps - 1) st.leaves.push_back({last, i, base});
     base_sum += base;
     if (plan_here) {
       // Its next block, at the step whose token no longer fits (j >= 1).
       const int64_t j = s.token_capacity - base;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(s.token_capacity + 1) - s.own_units - s.shared_units);
-      st.units[static_cast<size_t>(std::min(j, kChunk))] += need;
+      if (j <= last) {
+        const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(s.token_capacity + 1) - s.own_units - s.shared_units);
+        st.units[static_cast<size_t>(std::min(j, kChunk))] += need;
+      }
     }
   }
-  if (limit < 2) return end_s;
+  if (first_last < 1) return end_s;
+  int64_t limit = std::min(kMaxStretchSteps, (through_finishes ? last_last : first_last) + 1);
   st.limit = limit;
   st.free_units = kv_.capacity() - kv_.used();
   if (plan_here) {
@@ -497,16 +507,22 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     PlanStretchBlocks(lane, std::min(limit, kChunk));
   }
   if (st.limit < 2) return end_s;
-  st.active = true;
-  st.synced = false;
-  st.used_units = kv_.used();
+  std::make_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
+  st.active = true; st.price_seqs = n;
+  st.price_bases = base_sum;
+  st.synced_units = 0;
+  st.accounted = 0;
   st.decode = BatchTotals();
   st.decode.decode_seqs = n;
   st.decode.decode_context_tokens = base_sum;
   st.decode.lora_adapters = t.lora_adapters;
-  st.ends.clear();
-  st.ends.push_back(end_s);
-  PriceStretch(lane, std::min(st.limit, kFirstStretchChunk));
+  st.ends.assign(1, end_s);
+  st.longest.assign(1, 0.0);
+  st.seqs.assign(1, t.decode_seqs);
+  st.contexts.assign(1, t.decode_context_tokens);
+  int64_t first = std::min(st.limit, kFirstStretchChunk);
+  if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
+  PriceStretch(lane, first);
   return st.ends[static_cast<size_t>(st.target - 1)];
 }
 
@@ -514,15 +530,19 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
   const int64_t from = st.planned;
   if (steps <= from) return;
+ 
   // The blocks each step takes, as EnsureUnits would take them when the
   // step's batch is formed, from each sequence's blocks at step 0 (the
-  // steps before `from` again, uncounted: a stretch rarely gets here).
+  // steps before `from` again, uncounted: a stretch rarely gets here),
+  // up to its last step.
   st.units.resize(static_cast<size_t>(steps), 0);
   for (const Work& w : lane.batch) {
+    if (w.left) continue;  // left before `from`; its sequence may be another's now
     const Sequence& s = (*seqs_)[w.seq];
     const int64_t base = StretchBase(w, s);
+    const int64_t end = std::min(steps, s.request.output_tokens - s.generated);
     int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
-    for (int64_t j = capacity - base; j < steps; j = capacity - base) {
+    for (int64_t j = capacity - base; j < end; j = capacity - base) {
       const int64_t tokens = base + j + 1;
       const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
       held += need;
@@ -545,8 +565,13 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
   BatchTotals t = st.decode;
   for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
-    t.decode_context_tokens = st.decode.decode_context_tokens + t.decode_seqs * j;
-    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t, &recent_step_) / 1e3);
+    t.decode_seqs = st.price_seqs;
+    t.decode_context_tokens = st.price_bases + st.price_seqs * j;
+    const double begin = st.ends.back();
+    st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
+    st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
+    st.seqs.push_back(t.decode_seqs);
+    st.contexts.push_back(t.decode_context_tokens);
   }
   st.target = steps;
 }
@@ -587,69 +612,133 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
 double Replica::KvUsageAt(double now, double created_s) const {
   for (const Lane& lane : lanes_) {
     const Stretch& st = lane.stretch;
-    if (!st.active || st.synced) continue;
+    if (!st.active) continue;
     const int64_t begun = StretchStepsBegun(lane, now, created_s);
-    return static_cast<double>(st.used_units + st.units[static_cast<size_t>(begun - 1)]) /
+    return static_cast<double>(kv_.used() - st.synced_units + st.units[static_cast<size_t>(begun - 1)]) /
            static_cast<double>(kv_.capacity());
   }
   return kv_.usage();
+}
+
+void Replica::SyncStretchUnits(Stretch& st, int64_t steps) {
+  const int64_t units = st.units[static_cast<size_t>(steps - 1)];
+  kv_.Allocate(units - st.synced_units);  // planned to fit without an eviction
+  st.synced_units = units;
+}
+
+void Replica::AssignUnits(Sequence& s, int64_t tokens) {
+  if (tokens <= s.token_capacity) return;
+  s.own_units += std::max<int64_t>(0, kv_.UnitsFor(tokens) - s.own_units - s.shared_units);
+  s.token_capacity = kv_.TokenCapacity(tokens);
+}
+
+void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
+  Stretch& st = lane.stretch;
+  if (steps <= st.accounted) return;
+  const double capacity = static_cast<double>(kv_.capacity());
+  // The pool's units but for the steps' blocks not yet in it: constant
+  // since the last event (sequences leave only at events, after this).
+  const int64_t held = kv_.used() - st.synced_units;
+  for (int64_t j = st.accounted; j < steps; ++j) {
+    const double begin = j == 0 ? lane.start_s : st.ends[static_cast<size_t>(j - 1)];
+    const double end = st.ends[static_cast<size_t>(j)];
+    const int64_t used = held + st.units[static_cast<size_t>(j)];
+    // KV usage over the step as NoteKvChange sums it.
+    kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
+    if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
+    itl_ms_->Add((end - begin) * 1e3, st.seqs[static_cast<size_t>(j)]);
+    if (observe_steps_) {
+      StretchStep o;
+      o.start_s = begin;
+      o.end_s = end;
+      o.batch = st.decode;
+      o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
+      o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
+      o.kv_used_units = used;
+      results->more.push_back(o);
+    }
+  }
+  // Usage only grows between events: the last step's is the peak.
+  kv_usage_peak_ = std::max(kv_usage_peak_,
+                            static_cast<double>(held + st.units[static_cast<size_t>(steps - 1)]) / capacity);
+  kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
+  const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
+  results->more_steps += counted;
+  steps_ += counted;
+  st.accounted = steps;
+}
+
+bool Replica::ApplyStretchTo(const Work& w, Lane& lane, int64_t m, double now, int64_t* itl_at_first) {
+  const Stretch& st = lane.stretch;
+  Sequence& s = (*seqs_)[w.seq];
+  const int64_t base = StretchBase(w, s);
+  AssignUnits(s, base + m);  // the blocks of steps 1..m-1
+  s.computed = base + m;
+  s.generated += m;
+  // Its gaps are the steps' times (the first from its last token).
+  const double first_end = st.ends[0];
+  if (!w.decode) {
+    s.first_token_s = first_end;
+  } else if (s.last_token_s == lane.start_s) {
+    ++*itl_at_first;
+    s.max_itl_ms = std::max(s.max_itl_ms, (first_end - lane.start_s) * 1e3);
+  } else {
+    const double itl = (first_end - s.last_token_s) * 1e3;
+    itl_ms_->Add(itl);
+    s.max_itl_ms = std::max(s.max_itl_ms, itl);
+  }
+  s.max_itl_ms = std::max(s.max_itl_ms, st.longest[static_cast<size_t>(m - 1)]);
+  s.last_token_s = now;
+  return s.generated >= s.request.output_tokens;
+}
+
+void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
+  Stretch& st = lane.stretch;
+  const int64_t m = st.target;
+  AccountStretch(lane, m, results);SyncStretchUnits(st, m);
+  int64_t itl_at_first = 0;
+  const size_t finished_from = results->finished.size();
+  while (!st.leaves.empty() && st.leaves.front().step == m - 1) {
+    std::pop_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
+    const Leave leave = st.leaves.back();
+    st.leaves.pop_back();
+    // Not in the steps priced from here on.
+    --st.price_seqs;
+    st.price_bases -= leave.base;
+    Work& w = lane.batch[leave.index];
+    w.left = true;
+    ApplyStretchTo(w, lane, m, now, &itl_at_first);
+    results->finished.push_back(w.seq);
+  }
+  if (itl_at_first > 0) itl_ms_->Add((st.ends[0] - lane.start_s) * 1e3, itl_at_first);
+  // The finished release their KV after the step, in batch order (as
+  // Complete does).
+  for (size_t i = finished_from; i < results->finished.size(); ++i) {
+    const int32_t id = results->finished[i];
+    Sequence& s = (*seqs_)[id];
+    ReleaseFinished(s);
+    s.lane = -1;
+    ReleaseLoraSlot(s);
+    --outstanding_;
+    lane.running.erase(std::find(lane.running.begin(), lane.running.end(), id));
+  }
 }
 
 void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   Stretch& st = lane.stretch;
   st.active = false;
   const int64_t m = st.target;
-  const double start = lane.start_s;
-  auto begin_of = [&](int64_t j) { return j == 0 ? start : st.ends[static_cast<size_t>(j - 1)]; };
-  auto ms_of = [&](int64_t j) { return (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3; };
-  const double capacity = static_cast<double>(kv_.capacity());
-  const int64_t n = st.decode.decode_seqs;
-  // KV usage over each step before the last as NoteKvChange sums it (the
-  // last one's is noted below, as Complete notes a step's), and the
-  // longest step after the first (every sequence's gap then).
-  double longest_ms = 0;
-  for (int64_t j = 0; j + 1 < m; ++j) {
-    const double usage = static_cast<double>(st.used_units + st.units[static_cast<size_t>(j)]) / capacity;
-    kv_area_s_ += usage * (st.ends[static_cast<size_t>(j)] - begin_of(j));
-    if (j > 0) longest_ms = std::max(longest_ms, ms_of(j));
-  }
-  if (m > 1) longest_ms = std::max(longest_ms, ms_of(m - 1));
-  kv_since_s_ = begin_of(m - 1);
-  kv_usage_peak_ = std::max(kv_usage_peak_,
-                            static_cast<double>(st.used_units + st.units[static_cast<size_t>(m - 1)]) / capacity);
-  // One pass does what Complete would do at each of the m steps: every
-  // sequence samples a token a step (a new request its first at step 0),
-  // its gaps are the steps' times (the first from its last token), and
-  // those whose output is complete (at the last step only: a stretch
-  // stops at the first finish) leave.
-  const double first_ms = ms_of(0);
+  // The last step held every block it took until it ended; the finished
+  // sequences release theirs after (in batch order, as Complete does).
+  AccountStretch(lane, m, results);
+  SyncStretchUnits(st, m);
   int64_t itl_at_first = 0;
   const size_t finished_from = results->finished.size();
   for (const Work& w : lane.batch) {
-    Sequence& s = (*seqs_)[w.seq];
-    const int64_t base = StretchBase(w, s);
-    EnsureUnits(s, base + m);  // the blocks of steps 1..m-1 (checked to fit)
-    s.computed = base + m;
-    s.generated += m;
-    if (!w.decode) {
-      s.first_token_s = st.ends[0];
-    } else if (s.last_token_s == start) {
-      ++itl_at_first;
-      s.max_itl_ms = std::max(s.max_itl_ms, first_ms);
-    } else {
-      const double itl = (st.ends[0] - s.last_token_s) * 1e3;
-      itl_ms_->Add(itl);
-      s.max_itl_ms = std::max(s.max_itl_ms, itl);
-    }
-    s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
-    s.last_token_s = now;
-    if (s.generated >= s.request.output_tokens) results->finished.push_back(w.seq);
+    if (w.left) continue;
+    if (ApplyStretchTo(w, lane, m, now, &itl_at_first)) results->finished.push_back(w.seq);
   }
-  if (itl_at_first > 0) itl_ms_->Add(first_ms, itl_at_first);
-  for (int64_t j = 1; j < m; ++j) itl_ms_->Add(ms_of(j), n);
-  // The last step held every block it took until it ended; the finished
-  // sequences release theirs after (in batch order, as Complete does).
-  NoteKvChange(now);
+  if (itl_at_first > 0) itl_ms_->Add((st.ends[0] - lane.start_s) * 1e3, itl_at_first);
   for (size_t i = finished_from; i < results->finished.size(); ++i) {
     Sequence& s = (*seqs_)[results->finished[i]];
     ReleaseFinished(s);
@@ -657,24 +746,12 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
     ReleaseLoraSlot(s);
     --outstanding_;
   }
-  if (observe_steps_) {
-    for (int64_t j = 1; j < m; ++j) {
-      StretchStep o;
-      o.start_s = begin_of(j);
-      o.end_s = st.ends[static_cast<size_t>(j)];
-      o.batch = st.decode;
-      o.batch.decode_context_tokens += n * j;
-      o.kv_used_units = st.used_units + st.units[static_cast<size_t>(j)];
-      results->more.push_back(o);
-    }
-  }
-  results->more_steps += m - 1;
-  steps_ += m - 1;
   // The lane's batch as it was at the last step (batch_totals).
-  lane.start_s = begin_of(m - 1);
   if (m > 1) {
+    lane.start_s = st.ends[static_cast<size_t>(m - 2)];
     lane.totals = st.decode;
-    lane.totals.decode_context_tokens += n * (m - 1);
+    lane.totals.decode_seqs = st.seqs[static_cast<size_t>(m - 1)];
+    lane.totals.decode_context_tokens = st.contexts[static_cast<size_t>(m - 1)];
   }
   if (results->finished.size() > finished_from) {
     std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
@@ -682,14 +759,22 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
 }
 
 double Replica::Complete(int li, double now, StepResults* results) {
-  Lane& lane = lanes_[li];
-  if (lane.stretch.active) {
+  Lane& lane = lanes_[li];if (lane.stretch.active) {
     Stretch& st = lane.stretch;
-    if (st.target < st.limit) PlanStretchBlocks(lane, std::min(st.limit, st.target * 2));
     if (st.target < st.limit) {
-      PriceStretch(lane, std::min(st.limit, st.target * 2));
-      stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
-      return stage_free_s_;
+      if (!st.leaves.empty() && st.leaves.front().step == st.target - 1) LeaveStretch(lane, now, results);
+      // The next event: the end of a chunk twice as long, or of the next
+      // step where a sequence finishes.
+      int64_t next = std::min(st.limit, st.target * 2);
+      if (!st.leaves.empty()) next = std::min(next, st.leaves.front().step + 1);
+      // Blocks are planned in chunks that double too (each plan reads
+      // every sequence; events come at every finish).
+      if (next > st.planned) PlanStretchBlocks(lane, std::min(st.limit, std::max(next, st.planned * 2)));  // may lower the limit
+      if (st.target < st.limit) {
+        PriceStretch(lane, std::min(st.limit, next));
+        stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
+        return stage_free_s_;
+      }
     }
     FinishStretch(lane, now, results);
     lane.busy = false;

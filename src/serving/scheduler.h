@@ -209,33 +209,59 @@ class Replica {
     int32_t seq;
     int64_t tokens;
     bool decode = false;  // a decode (or draft verification), not a prompt chunk
+    bool left = false;    // finished in a stretch that goes on without it
   };
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
-  // request that could join; it ends at the step where the first sequence
-  // finishes, before a step whose KV blocks would need an eviction (or
-  // fail), after kMaxStretchSteps, or where CutStretch stops it. Step j's
-  // time is the memoised time of its own batch (contexts + j a sequence),
-  // so every step is the step-by-step run's. Steps are priced in chunks
-  // as their events come. Step 0, the batch Launch formed, may also
-  // finish new requests' prompts (their first tokens): from step 1 they
-  // decode with the others, so an arrival costs one batch, not two.
+  // request that could join; it ends before a step whose KV blocks would
+  // need an eviction (or fail), after kMaxStretchSteps, where CutStretch
+  // stops it, and where the last sequence finishes. A sequence that
+  // finishes earlier leaves at its last step (an event, so the simulator
+  // sees the finish then) and the others go on: nothing could have joined
+  // (no request waits; with one waiting, or LoRA, whose adapter count
+  // would change, the stretch ends at the first finish instead). Step j's
+  // time is the memoised time of its own batch (contexts + j a sequence,
+  // less those gone), so every step is the step-by-step run's. Steps are
+  // priced in chunks as their events come. Step 0, the batch Launch
+  // formed, may also finish new requests' prompts (their first tokens):
+  // from step 1 they decode with the others, so an arrival costs one
+  // batch, not two. The sequences' own fields stay as they were at step 0
+  // until they leave or the stretch ends.
+  struct Leave {
+    int64_t step;   // its last step (the one sampling its last token)
+    size_t index;   // in lane.batch
+    int64_t base;   // StretchBase
+    // Later: for a min-heap by step, then batch order.
+    bool operator>(const Leave& o) const { return step > o.step || (step == o.step && index > o.index); }
+  };
   struct Stretch {
     bool active = false;
     int64_t limit = 0;         // steps it runs
     int64_t target = 0;        // steps its pending event completes
-    // Steps 1.. as sums: every sequence decodes, the contexts summed over
-    // them being decode.decode_context_tokens + decode.decode_seqs * j.
+    // Steps 1.. as sums before anyone leaves: every sequence decodes, the
+    // contexts summed over them being decode.decode_context_tokens +
+    // decode.decode_seqs * j.
     BatchTotals decode;
+    // Sequences yet to leave before the last step, a min-heap by step
+    // (std::greater). Events come at every such step's end, so steps are
+    // priced only as far as the first of them: the batch PriceStretch
+    // prices (price_seqs and the sum of their bases) changes at events.
+    std::vector<Leave> leaves;
+    int64_t price_seqs = 0, price_bases = 0;
     // Blocks are worked out as far as the steps priced (most stretches
     // end within their first chunk, cut by an arrival): up to `planned`,
     // against the pool's free units when it began.
     int64_t planned = 0;
     int64_t free_units = 0;
-    int64_t used_units = 0;    // the pool's units after step 0's blocks
-    std::vector<double> ends;  // ends[j]: end of step j, priced so far
-    std::vector<int64_t> units;  // units[j]: blocks' units steps 1..j take
-    bool synced = false;       // its blocks are all in the pool (RestoreOffloaded)
+    std::vector<double> ends;     // ends[j]: end of step j, priced so far
+    std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
+    std::vector<int64_t> seqs, contexts;  // steps' decode_seqs, decode_context_tokens
+    std::vector<int64_t> units;   // units[j]: blocks' units steps 1..j take
+    // The pool holds the blocks of the steps up to the one whose units[]
+    // this is (taken in one Allocate; the sequences' counts catch up when
+    // they leave or the stretch ends).
+    int64_t synced_units = 0;
+    int64_t accounted = 0;     // steps whose KV area, ITLs and counts are noted
   };
   struct Lane {
     std::vector<int32_t> running;  // admission order
@@ -266,6 +292,20 @@ class Replica {
   void PlanStretchBlocks(Lane& lane, int64_t steps);
   // Prices the stretch's steps up to `steps` (planned already).
   void PriceStretch(Lane& lane, int64_t steps);
+  // Notes the KV area and peak, the ITLs, the step counts and the
+  // observations of the stretch's steps up to `steps` (ended by now).
+  void AccountStretch(Lane& lane, int64_t steps, StepResults* results);
+  // The pool takes the blocks of the stretch's steps before `steps`.
+  void SyncStretchUnits(Stretch& st, int64_t steps);
+  // `s` holds the units for `tokens` tokens, already taken from the pool.
+  void AssignUnits(Sequence& s, int64_t tokens);
+  // Brings sequence w of the stretch to the end of its `m` steps (at
+  // `now`), as Complete would have at each; returns whether it finished.
+  // Gaps equal to step 0's time are counted in *itl_at_first, not added.
+  bool ApplyStretchTo(const Work& w, Lane& lane, int64_t m, double now, int64_t* itl_at_first);
+  // A mid-stretch event at the end of step target - 1, where sequences
+  // finish: they leave; the others go on.
+  void LeaveStretch(Lane& lane, double now, StepResults* results);
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
