@@ -288,3 +288,61 @@ TEST(SimulatorStretches, FeaturesMatchStepByStep) {
 
 }  // namespace
 }  // namespace roofplan
+namespace roofplan {
+namespace {
+
+// Every engine step of a busy chat run (stretches that go on through
+// finishes and take arrivals in) against step by step: each replica's
+// steps start at the same times with the same batches.
+TEST(SimulatorStretches, EveryStepMatchesStepByStep) {
+  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
+  const roofplan::Setup setup = ResolveScenario(s);
+  const WorkloadSpec w = CappedWorkload(s, setup, 5000);
+  struct Step {
+    int replica;
+    double start_s, end_s;
+    BatchTotals batch;
+    int64_t kv_used_units;
+  };
+  std::vector<Step> steps[2];
+  SimResult results[2];
+  for (int slow = 0; slow < 2; ++slow) {
+    SimOptions options;
+    options.cluster = s.cluster;
+    options.slo = s.slo;
+    options.step_by_step = slow == 1;
+    options.on_step = [&](const StepObservation& o) {
+      steps[slow].push_back({o.replica, o.start_s, o.end_s, o.batch, o.kv_used_units});
+    };
+    WorkloadLimits limits;
+    limits.max_context_tokens = setup.model.max_position_embeddings;
+    auto source = MakeRequestSource(w, limits);
+    results[slow] = Simulate(setup, *source, w, options);
+    // Stretches report their steps later than they start: by replica, then time.
+    std::stable_sort(steps[slow].begin(), steps[slow].end(), [](const Step& a, const Step& b) {
+      return a.replica < b.replica || (a.replica == b.replica && a.start_s < b.start_s);
+    });
+  }
+  ASSERT_EQ(steps[0].size(), steps[1].size());
+  ASSERT_LT(results[0].events * 2, results[1].events);  // stretches were used
+  int64_t prompt_steps = 0;
+  for (size_t i = 0; i < steps[0].size(); ++i) {
+    const Step& a = steps[0][i];
+    const Step& b = steps[1][i];
+    ASSERT_EQ(a.replica, b.replica) << i;
+    ASSERT_EQ(a.start_s, b.start_s) << i;
+    ASSERT_EQ(a.end_s, b.end_s) << i;
+    ASSERT_EQ(a.batch.decode_seqs, b.batch.decode_seqs) << i;
+    ASSERT_EQ(a.batch.decode_context_tokens, b.batch.decode_context_tokens) << i;
+    ASSERT_EQ(a.batch.prefill_seqs, b.batch.prefill_seqs) << i;
+    ASSERT_EQ(a.batch.prefill_tokens, b.batch.prefill_tokens) << i;
+    ASSERT_EQ(a.batch.prefill_past_tokens, b.batch.prefill_past_tokens) << i;
+    ASSERT_EQ(a.kv_used_units, b.kv_used_units) << i;
+    prompt_steps += a.batch.prefill_seqs > 0 ? 1 : 0;
+  }
+  EXPECT_GE(prompt_steps, 4000);
+  ExpectSameRun(results[0], results[1], "chat, 5000 requests");
+}
+
+}  // namespace
+}  // namespace roofplan

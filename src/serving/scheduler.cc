@@ -487,13 +487,15 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   if (first_last < 1) return end_s;
   int64_t limit = std::min(kMaxStretchSteps, (through_finishes ? last_last : first_last) + 1);
   st.limit = limit;
+  st.kv_limit = kMaxStretchSteps;
+  st.last_step = last_last;
   st.free_units = kv_.capacity() - kv_.used();
   if (plan_here) {
     st.units.resize(kChunk);
     for (int64_t j = 1; j < std::min(limit, kChunk); ++j) {
       st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
       if (st.units[static_cast<size_t>(j)] > st.free_units) {
-        st.limit = j;
+        st.limit = st.kv_limit = j;
         break;
       }
     }
@@ -508,7 +510,10 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   }
   if (st.limit < 2) return end_s;
   std::make_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
-  st.active = true; st.price_seqs = n;
+  st.active = true;
+  st.through_finishes = through_finishes;
+  st.cut = false;
+  st.price_seqs = n;
   st.price_bases = base_sum;
   st.synced_units = 0;
   st.accounted = 0;
@@ -520,6 +525,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.longest.assign(1, 0.0);
   st.seqs.assign(1, t.decode_seqs);
   st.contexts.assign(1, t.decode_context_tokens);
+  st.prompts.assign(1, t.prefill_tokens);
   int64_t first = std::min(st.limit, kFirstStretchChunk);
   if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
   PriceStretch(lane, first);
@@ -539,8 +545,8 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   for (const Work& w : lane.batch) {
     if (w.left) continue;  // left before `from`; its sequence may be another's now
     const Sequence& s = (*seqs_)[w.seq];
-    const int64_t base = StretchBase(w, s);
-    const int64_t end = std::min(steps, s.request.output_tokens - s.generated);
+    const int64_t base = MemberBase(w, s);
+    const int64_t end = std::min(steps, w.join + s.request.output_tokens - s.generated);
     int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
     for (int64_t j = capacity - base; j < end; j = capacity - base) {
       const int64_t tokens = base + j + 1;
@@ -554,7 +560,7 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
     st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
     if (st.units[static_cast<size_t>(j)] > st.free_units) {
-      st.limit = j;
+      st.limit = st.kv_limit = j;
       st.planned = j;
       break;
     }
@@ -572,6 +578,7 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
     st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
     st.seqs.push_back(t.decode_seqs);
     st.contexts.push_back(t.decode_context_tokens);
+    st.prompts.push_back(0);
   }
   st.target = steps;
 }
@@ -599,7 +606,7 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
     Stretch& st = lane.stretch;
     if (!st.active) continue;
     const int64_t begun = StretchStepsBegun(lane, now, created_s);
-    st.limit = begun;
+    st.cut = true;  // Complete takes the request in at step `begun`, or ends the stretch there
     if (begun == st.target) continue;  // its event already falls there
     st.target = begun;
     ++lane.serial;
@@ -654,6 +661,10 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
       o.batch = st.decode;
       o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
       o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
+      if (st.prompts[static_cast<size_t>(j)] > 0) {
+        o.batch.prefill_seqs = 1;
+        o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
+      }
       o.kv_used_units = used;
       results->more.push_back(o);
     }
@@ -671,12 +682,12 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
 bool Replica::ApplyStretchTo(const Work& w, Lane& lane, int64_t m, double now, int64_t* itl_at_first) {
   const Stretch& st = lane.stretch;
   Sequence& s = (*seqs_)[w.seq];
-  const int64_t base = StretchBase(w, s);
-  AssignUnits(s, base + m);  // the blocks of steps 1..m-1
+  const int64_t base = MemberBase(w, s);
+  AssignUnits(s, base + m);  // the blocks of its steps after the first
   s.computed = base + m;
-  s.generated += m;
+  s.generated += m - w.join;
   // Its gaps are the steps' times (the first from its last token).
-  const double first_end = st.ends[0];
+  const double first_end = st.ends[static_cast<size_t>(w.join)];
   if (!w.decode) {
     s.first_token_s = first_end;
   } else if (s.last_token_s == lane.start_s) {
@@ -687,7 +698,8 @@ bool Replica::ApplyStretchTo(const Work& w, Lane& lane, int64_t m, double now, i
     itl_ms_->Add(itl);
     s.max_itl_ms = std::max(s.max_itl_ms, itl);
   }
-  s.max_itl_ms = std::max(s.max_itl_ms, st.longest[static_cast<size_t>(m - 1)]);
+  s.max_itl_ms = std::max(s.max_itl_ms, w.join == 0 ? st.longest[static_cast<size_t>(m - 1)]
+                                                    : LongestStep(st, w.join + 1, m));
   s.last_token_s = now;
   return s.generated >= s.request.output_tokens;
 }
@@ -722,6 +734,110 @@ void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
     --outstanding_;
     lane.running.erase(std::find(lane.running.begin(), lane.running.end(), id));
   }
+  // Later steps' blocks may use what they freed.
+  st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
+}
+
+double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
+  double longest = 0;
+  for (int64_t j = from; j < to; ++j) {
+    longest = std::max(longest, (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3);
+  }
+  return longest;
+}
+
+bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) {
+  Stretch& st = lane.stretch;
+  const int64_t b = st.target;  // the step FormMixedBatch would form now
+  if (!st.through_finishes || waiting_.size() != 1 || !swapped_.empty() ||
+      config_.role != ReplicaRole::kAggregated || !MixedSteps()) {
+    return false;
+  }
+  const int32_t id = waiting_.front();
+  Sequence& s = (*seqs_)[id];
+  const Request& r = s.request;
+  // A fresh request with nothing cached, no prefix to look up or publish.
+  if (s.computed != 0 || s.generated != 0 || s.holds_prefix || s.own_units != 0 || s.shared_units != 0 ||
+      s.prompt_tokens != r.input_tokens || MayReusePrefix(r) ||
+      (config_.prefix_caching && r.prefix_id >= 0 && !s.prefix_checked)) {
+    return false;
+  }
+  // FormMixedBatch: the running sequences' decodes first (every one, a
+  // token each), then the request with the budget left, whole.
+  const int64_t decodes = st.price_seqs;
+  if (static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs ||
+      s.prompt_tokens > config_.max_num_batched_tokens - decodes) {
+    return false;
+  }
+  if (st.planned < b + 1) PlanStretchBlocks(lane, std::min(st.limit, std::max(b + 1, st.planned * 2)));
+  if (st.limit <= b) return false;
+  const int64_t reserve_tokens =
+      config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : s.prompt_tokens;
+  const int64_t need = kv_.UnitsFor(reserve_tokens);
+  // Its blocks after the decodes' blocks of step b, without an eviction.
+  const int64_t held = kv_.used() - st.synced_units + st.units[static_cast<size_t>(b)];
+  if (need > kv_.capacity() - held) return false;
+
+  // It joins: steps before b are noted with the pool as it was.
+  AccountStretch(lane, b, results);
+  SyncStretchUnits(st, b + 1);
+  kv_.Allocate(need);
+  s.own_units = need;
+  s.token_capacity = kv_.TokenCapacity(reserve_tokens);
+  if (s.first_scheduled_s < 0) s.first_scheduled_s = now;
+  s.lane = static_cast<int16_t>(li);
+  waiting_.pop_front();
+  lane.running.push_back(id);
+  Work w{id, s.prompt_tokens, false};
+  w.join = b;
+  lane.batch.push_back(w);
+  const int64_t base = MemberBase(w, s);
+  const int64_t last = b + r.output_tokens - 1;  // its last step
+  // Its blocks in the steps planned.
+  int64_t capacity = s.token_capacity, units_held = s.own_units;
+  for (int64_t j = capacity - base; j < std::min(st.planned, last + 1); j = capacity - base) {
+    const int64_t tokens = base + j + 1;
+    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - units_held);
+    units_held += more;
+    for (int64_t k = j; k < st.planned; ++k) st.units[static_cast<size_t>(k)] += more;
+    capacity = kv_.TokenCapacity(tokens);
+  }
+  st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
+  for (int64_t j = b + 1; j < st.planned; ++j) {
+    if (st.units[static_cast<size_t>(j)] > st.free_units) {
+      st.kv_limit = st.planned = j;
+      st.units.resize(static_cast<size_t>(j));
+      break;
+    }
+  }
+  st.last_step = std::max(st.last_step, last);
+  st.limit = std::min({st.kv_limit, kMaxStretchSteps, st.last_step + 1});
+  if (last < kMaxStretchSteps - 1) {
+    st.leaves.push_back({last, lane.batch.size() - 1, base});
+    std::push_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
+  }
+  // Step b again, with its prompt; from b + 1 it decodes.
+  const size_t keep = static_cast<size_t>(b);
+  st.ends.resize(keep);
+  st.longest.resize(keep);
+  st.seqs.resize(keep);
+  st.contexts.resize(keep);
+  st.prompts.resize(keep);
+  BatchTotals t = st.decode;
+  t.decode_seqs = decodes;
+  t.decode_context_tokens = st.price_bases + decodes * b;
+  t.prefill_seqs = 1;
+  t.prefill_tokens = s.prompt_tokens;
+  const double begin = st.ends.back();
+  st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
+  st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
+  st.seqs.push_back(decodes);
+  st.contexts.push_back(t.decode_context_tokens);
+  st.prompts.push_back(s.prompt_tokens);
+  st.target = b + 1;
+  ++st.price_seqs;
+  st.price_bases += base;
+  return true;
 }
 
 void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
@@ -752,6 +868,10 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
     lane.totals = st.decode;
     lane.totals.decode_seqs = st.seqs[static_cast<size_t>(m - 1)];
     lane.totals.decode_context_tokens = st.contexts[static_cast<size_t>(m - 1)];
+    if (st.prompts[static_cast<size_t>(m - 1)] > 0) {
+      lane.totals.prefill_seqs = 1;
+      lane.totals.prefill_tokens = st.prompts[static_cast<size_t>(m - 1)];
+    }
   }
   if (results->finished.size() > finished_from) {
     std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
@@ -759,10 +879,19 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
 }
 
 double Replica::Complete(int li, double now, StepResults* results) {
-  Lane& lane = lanes_[li];if (lane.stretch.active) {
+  Lane& lane = lanes_[li];
+  if (lane.stretch.active) {
     Stretch& st = lane.stretch;
+    bool joined = false;
     if (st.target < st.limit) {
       if (!st.leaves.empty() && st.leaves.front().step == st.target - 1) LeaveStretch(lane, now, results);
+      if (st.cut) {
+        st.cut = false;
+        joined = JoinStretch(lane, li, now, results);
+        if (!joined) st.limit = st.target;
+      }
+    }
+    if (st.target < st.limit) {
       // The next event: the end of a chunk twice as long, or of the next
       // step where a sequence finishes.
       int64_t next = std::min(st.limit, st.target * 2);
@@ -775,6 +904,10 @@ double Replica::Complete(int li, double now, StepResults* results) {
         stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
         return stage_free_s_;
       }
+    }
+    if (joined) {  // its step, the stretch's last, ends later
+      stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
+      return stage_free_s_;
     }
     FinishStretch(lane, now, results);
     lane.busy = false;

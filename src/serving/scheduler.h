@@ -138,8 +138,8 @@ class Replica {
   // stretch under way stops at the first step boundary the step-by-step
   // run would form a batch at after it (a boundary at exactly `now`
   // counts as before it when that step's event was made no later than
-  // the arriving one). Returns the lane whose event moves and its new
-  // time, or lane -1.
+  // the arriving one); the request may join it there (JoinStretch).
+  // Returns the lane whose event moves and its new time, or lane -1.
   std::pair<int, double> CutStretch(double now, double created_s);
   // The serial of `lane`'s pending step event: a cut stretch's old event
   // carries an older one and is dropped.
@@ -210,6 +210,7 @@ class Replica {
     int64_t tokens;
     bool decode = false;  // a decode (or draft verification), not a prompt chunk
     bool left = false;    // finished in a stretch that goes on without it
+    int64_t join = 0;     // the stretch step whose batch took it in (its step 0)
   };
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
@@ -225,8 +226,11 @@ class Replica {
   // priced in chunks as their events come. Step 0, the batch Launch
   // formed, may also finish new requests' prompts (their first tokens):
   // from step 1 they decode with the others, so an arrival costs one
-  // batch, not two. The sequences' own fields stay as they were at step 0
-  // until they leave or the stretch ends.
+  // batch, not two. A request that arrives mid-stretch joins it the same
+  // way where the step-by-step run would admit it (JoinStretch): that
+  // step also computes its whole prompt, and from the next it decodes.
+  // The sequences' own fields stay as they were when they joined until
+  // they leave or the stretch ends.
   struct Leave {
     int64_t step;   // its last step (the one sampling its last token)
     size_t index;   // in lane.batch
@@ -236,7 +240,11 @@ class Replica {
   };
   struct Stretch {
     bool active = false;
+    bool through_finishes = false;  // goes on past finishes, takes arrivals in
+    bool cut = false;          // a request arrived: step `target` may take it in
     int64_t limit = 0;         // steps it runs
+    int64_t kv_limit = 0;      // the first step whose blocks would not fit
+    int64_t last_step = 0;     // its sequences' last steps, the latest
     int64_t target = 0;        // steps its pending event completes
     // Steps 1.. as sums before anyone leaves: every sequence decodes, the
     // contexts summed over them being decode.decode_context_tokens +
@@ -256,6 +264,7 @@ class Replica {
     std::vector<double> ends;     // ends[j]: end of step j, priced so far
     std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
     std::vector<int64_t> seqs, contexts;  // steps' decode_seqs, decode_context_tokens
+    std::vector<int64_t> prompts;  // steps' prefill_tokens: a joining request's prompt, or 0
     std::vector<int64_t> units;   // units[j]: blocks' units steps 1..j take
     // The pool holds the blocks of the steps up to the one whose units[]
     // this is (taken in one Allocate; the sequences' counts catch up when
@@ -306,6 +315,18 @@ class Replica {
   // A mid-stretch event at the end of step target - 1, where sequences
   // finish: they leave; the others go on.
   void LeaveStretch(Lane& lane, double now, StepResults* results);
+  // A request waits at the end of step target - 1 (CutStretch stopped the
+  // stretch there): when the step-by-step run would admit it into step
+  // `target` with its whole prompt, no prefix to look up or publish and
+  // no eviction, and nothing else waits, it joins the stretch (that step
+  // is priced again with its prompt) and returns true; else false, with
+  // nothing changed, and the stretch ends.
+  bool JoinStretch(Lane& lane, int lane_index, double now, StepResults* results);
+  // The context a stretch member counts at step 0 (see StretchBase), so
+  // that step j's decode sees it + j.
+  int64_t MemberBase(const Work& w, const Sequence& s) const { return StretchBase(w, s) - w.join; }
+  // The stretch's longest step in [from, to), ms.
+  static double LongestStep(const Stretch& st, int64_t from, int64_t to);
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
