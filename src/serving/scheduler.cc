@@ -456,7 +456,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   int64_t first_last = INT64_MAX, last_last = 0;  // the first and last sequences' last steps
   int64_t base_sum = 0;
   for (size_t i = 0; i < lane.batch.size(); ++i) {
-    const Work& w = lane.batch[i];
+    Work& w = lane.batch[i];
     const Sequence& s = (*seqs_)[w.seq];
     const Request& r = s.request;
     if (w.decode) {
@@ -471,6 +471,10 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked) return end_s;
     // It samples a token every step, its last at step `last`.
     const int64_t last = r.output_tokens - s.generated - 1;
+    w.base = base;
+    w.last = last;
+    w.plan_capacity = s.token_capacity;
+    w.plan_held = s.own_units + s.shared_units;
     first_last = std::min(first_last, last);
     last_last = std::max(last_last, last);
     if (through_finishes && last < kMaxStretchSteps - 1) st.leaves.push_back({last, i, base});
@@ -536,24 +540,20 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
   const int64_t from = st.planned;
   if (steps <= from) return;
- 
   // The blocks each step takes, as EnsureUnits would take them when the
-  // step's batch is formed, from each sequence's blocks at step 0 (the
-  // steps before `from` again, uncounted: a stretch rarely gets here),
-  // up to its last step.
+  // step's batch is formed, up to each sequence's last step, going on
+  // from its blocks planned so far (MaybeBeginStretch's first blocks are
+  // walked again, uncounted).
   st.units.resize(static_cast<size_t>(steps), 0);
-  for (const Work& w : lane.batch) {
-    if (w.left) continue;  // left before `from`; its sequence may be another's now
-    const Sequence& s = (*seqs_)[w.seq];
-    const int64_t base = MemberBase(w, s);
-    const int64_t end = std::min(steps, w.join + s.request.output_tokens - s.generated);
-    int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
-    for (int64_t j = capacity - base; j < end; j = capacity - base) {
-      const int64_t tokens = base + j + 1;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
-      held += need;
+  for (Work& w : lane.batch) {
+    if (w.left) continue;
+    const int64_t end = std::min(steps, w.last + 1);
+    for (int64_t j = w.plan_capacity - w.base; j < end; j = w.plan_capacity - w.base) {
+      const int64_t tokens = w.base + j + 1;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
+      w.plan_held += need;
       if (j >= from) st.units[static_cast<size_t>(j)] += need;
-      capacity = kv_.TokenCapacity(tokens);
+      w.plan_capacity = kv_.TokenCapacity(tokens);
     }
   }
   st.planned = steps;
@@ -585,7 +585,10 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
 
 int64_t Replica::StretchStepsBegun(const Lane& lane, double now, double created_s) {
   const Stretch& st = lane.stretch;
-  int64_t begun = 1;
+  // Steps whose start is before now have begun (ends rise step by step);
+  // one starting at exactly now, by the order its event was made in.
+  const auto first_end = st.ends.begin();
+  int64_t begun = 1 + (std::lower_bound(first_end, first_end + (st.target - 1), now) - first_end);
   while (begun < st.target) {
     // Step `begun` starts where step begun - 1 ends, whose event the
     // step-by-step run made when step begun - 1 started.
@@ -769,7 +772,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
       s.prompt_tokens > config_.max_num_batched_tokens - decodes) {
     return false;
   }
-  if (st.planned < b + 1) PlanStretchBlocks(lane, std::min(st.limit, std::max(b + 1, st.planned * 2)));
+  if (st.planned < b + 1) PlanStretchBlocks(lane, std::min(st.limit, std::max(b + 1, st.planned + kMaxStretchChunk)));
   if (st.limit <= b) return false;
   const int64_t reserve_tokens =
       config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : s.prompt_tokens;
@@ -790,18 +793,21 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   lane.running.push_back(id);
   Work w{id, s.prompt_tokens, false};
   w.join = b;
-  lane.batch.push_back(w);
   const int64_t base = MemberBase(w, s);
   const int64_t last = b + r.output_tokens - 1;  // its last step
+  w.base = base;
+  w.last = last;
+  w.plan_capacity = s.token_capacity;
+  w.plan_held = s.own_units;
   // Its blocks in the steps planned.
-  int64_t capacity = s.token_capacity, units_held = s.own_units;
-  for (int64_t j = capacity - base; j < std::min(st.planned, last + 1); j = capacity - base) {
+  for (int64_t j = w.plan_capacity - base; j < std::min(st.planned, last + 1); j = w.plan_capacity - base) {
     const int64_t tokens = base + j + 1;
-    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - units_held);
-    units_held += more;
+    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
+    w.plan_held += more;
     for (int64_t k = j; k < st.planned; ++k) st.units[static_cast<size_t>(k)] += more;
-    capacity = kv_.TokenCapacity(tokens);
+    w.plan_capacity = kv_.TokenCapacity(tokens);
   }
+  lane.batch.push_back(w);
   st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
   for (int64_t j = b + 1; j < st.planned; ++j) {
     if (st.units[static_cast<size_t>(j)] > st.free_units) {
@@ -892,13 +898,14 @@ double Replica::Complete(int li, double now, StepResults* results) {
       }
     }
     if (st.target < st.limit) {
-      // The next event: the end of a chunk twice as long, or of the next
-      // step where a sequence finishes.
-      int64_t next = std::min(st.limit, st.target * 2);
+      // The next event: the end of a chunk twice as long (at most
+      // kMaxStretchChunk: an arrival cuts it about every ten steps), or of
+      // the next step where a sequence finishes.
+      int64_t next = std::min(st.limit, st.target + std::min(st.target, kMaxStretchChunk));
       if (!st.leaves.empty()) next = std::min(next, st.leaves.front().step + 1);
-      // Blocks are planned in chunks that double too (each plan reads
-      // every sequence; events come at every finish).
-      if (next > st.planned) PlanStretchBlocks(lane, std::min(st.limit, std::max(next, st.planned * 2)));  // may lower the limit
+      // Blocks are planned a chunk ahead (a joining request adds its
+      // blocks to every step planned after its own).
+      if (next > st.planned) PlanStretchBlocks(lane, std::min(st.limit, std::max(next, st.planned + kMaxStretchChunk)));  // may lower the limit
       if (st.target < st.limit) {
         PriceStretch(lane, std::min(st.limit, next));
         stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];

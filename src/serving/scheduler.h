@@ -211,6 +211,14 @@ class Replica {
     bool decode = false;  // a decode (or draft verification), not a prompt chunk
     bool left = false;    // finished in a stretch that goes on without it
     int64_t join = 0;     // the stretch step whose batch took it in (its step 0)
+    // A stretch member's blocks as planned so far: its context at step 0
+    // (step j sees base + j), its last step, and the token capacity and
+    // units it holds after the blocks planned (PlanStretchBlocks goes on
+    // from there).
+    int64_t base = 0;
+    int64_t last = 0;
+    int64_t plan_capacity = 0;
+    int64_t plan_held = 0;
   };
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
@@ -284,6 +292,7 @@ class Replica {
   };
   static constexpr int64_t kMaxStretchSteps = 256;
   static constexpr int64_t kFirstStretchChunk = 8;
+  static constexpr int64_t kMaxStretchChunk = 32;
 
   // After step 0 of `lane` was formed (ending at `end_s`): starts a
   // stretch when the batch qualifies; returns the end of its first chunk,
