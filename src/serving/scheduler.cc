@@ -517,6 +517,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.active = true;
   st.through_finishes = through_finishes;
   st.cut = false;
+  st.priced_seqs = -1;
   st.price_seqs = n;
   st.price_bases = base_sum;
   st.synced_units = 0;
@@ -573,8 +574,16 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
   for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
     t.decode_seqs = st.price_seqs;
     t.decode_context_tokens = st.price_bases + st.price_seqs * j;
+    // (A stretch ends with its last sequence: a step has one.)
+    const uint32_t cell = StepCache::GridIndex(static_cast<double>(t.decode_context_tokens) /
+                                               static_cast<double>(std::max<int64_t>(1, t.decode_seqs)));
+    if (t.decode_seqs != st.priced_seqs || cell != st.priced_cell) {
+      st.priced_seqs = t.decode_seqs;
+      st.priced_cell = cell;
+      st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+    }
     const double begin = st.ends.back();
-    st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
+    st.ends.push_back(begin + st.priced_ms / 1e3);
     st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
     st.seqs.push_back(t.decode_seqs);
     st.contexts.push_back(t.decode_context_tokens);

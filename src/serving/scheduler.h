@@ -264,6 +264,13 @@ class Replica {
     // prices (price_seqs and the sum of their bases) changes at events.
     std::vector<Leave> leaves;
     int64_t price_seqs = 0, price_bases = 0;
+    // The last decode shape priced: its batch size, the grid cell of its
+    // mean context (StepCache::GridIndex) and its time. Steps of the same
+    // size whose context stays in the cell (about ten in a row) cost the
+    // same, memoised or not.
+    int64_t priced_seqs = -1;
+    uint32_t priced_cell = 0;
+    double priced_ms = 0;
     // Blocks are worked out as far as the steps priced (most stretches
     // end within their first chunk, cut by an arrival): up to `planned`,
     // against the pool's free units when it began.
