@@ -619,6 +619,21 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
     if (!st.active) continue;
     const int64_t begun = StretchStepsBegun(lane, now, created_s);
     st.cut = true;  // Complete takes the request in at step `begun`, or ends the stretch there
+    if (st.through_finishes && waiting_.size() == 1) {
+      // The shape of the step it would join, mostly in no cache: its memo
+      // slot loads while other events run (a hint; JoinStretch decides).
+      int64_t decodes = st.price_seqs, bases = st.price_bases;
+      if (!st.leaves.empty() && st.leaves.front().step == begun - 1) {
+        --decodes;
+        bases -= st.leaves.front().base;
+      }
+      BatchTotals t = st.decode;
+      t.decode_seqs = decodes;
+      t.decode_context_tokens = bases + decodes * begun;
+      t.prefill_seqs = 1;
+      t.prefill_tokens = (*seqs_)[waiting_.front()].prompt_tokens;
+      steps_cache_->Prefetch(t);
+    }
     if (begun == st.target) continue;  // its event already falls there
     st.target = begun;
     ++lane.serial;
