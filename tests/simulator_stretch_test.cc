@@ -305,6 +305,7 @@ TEST(SimulatorStretches, EveryStepMatchesStepByStep) {
     int64_t kv_used_units;
   };
   std::vector<Step> steps[2];
+  std::vector<FinishedRequest> finished[2];
   SimResult results[2];
   for (int slow = 0; slow < 2; ++slow) {
     SimOptions options;
@@ -314,6 +315,7 @@ TEST(SimulatorStretches, EveryStepMatchesStepByStep) {
     options.on_step = [&](const StepObservation& o) {
       steps[slow].push_back({o.replica, o.start_s, o.end_s, o.batch, o.kv_used_units});
     };
+    options.on_finished = [&](const FinishedRequest& f) { finished[slow].push_back(f); };
     WorkloadLimits limits;
     limits.max_context_tokens = setup.model.max_position_embeddings;
     auto source = MakeRequestSource(w, limits);
@@ -341,6 +343,22 @@ TEST(SimulatorStretches, EveryStepMatchesStepByStep) {
     prompt_steps += a.batch.prefill_seqs > 0 ? 1 : 0;
   }
   EXPECT_GE(prompt_steps, 4000);
+  // Each request's first token, finish and longest gap, to the bit.
+  for (auto& f : finished) {
+    std::sort(f.begin(), f.end(), [](const FinishedRequest& a, const FinishedRequest& b) { return a.id < b.id; });
+  }
+  ASSERT_EQ(finished[0].size(), finished[1].size());
+  for (size_t i = 0; i < finished[0].size(); ++i) {
+    const FinishedRequest& a = finished[0][i];
+    const FinishedRequest& b = finished[1][i];
+    ASSERT_EQ(a.id, b.id);
+    EXPECT_EQ(a.first_scheduled_s, b.first_scheduled_s) << a.id;
+    EXPECT_EQ(a.first_token_s, b.first_token_s) << a.id;
+    EXPECT_EQ(a.finish_s, b.finish_s) << a.id;
+    EXPECT_EQ(a.max_itl_ms, b.max_itl_ms) << a.id;
+    EXPECT_EQ(a.output_tokens, b.output_tokens) << a.id;
+    EXPECT_EQ(a.replica, b.replica) << a.id;
+  }
   ExpectSameRun(results[0], results[1], "chat, 5000 requests");
 }
 

@@ -528,6 +528,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.decode.lora_adapters = t.lora_adapters;
   st.ends.assign(1, end_s);
   st.longest.assign(1, 0.0);
+  st.block_longest.assign(1, 0.0);
   st.seqs.assign(1, t.decode_seqs);
   st.contexts.assign(1, t.decode_context_tokens);
   st.prompts.assign(1, t.prefill_tokens);
@@ -585,6 +586,7 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
     const double begin = st.ends.back();
     st.ends.push_back(begin + st.priced_ms / 1e3);
     st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
+    NoteStepPriced(st, j);
     st.seqs.push_back(t.decode_seqs);
     st.contexts.push_back(t.decode_context_tokens);
     st.prompts.push_back(0);
@@ -765,11 +767,25 @@ void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
   st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
 }
 
+void Replica::NoteStepPriced(Stretch& st, int64_t j) {
+  const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
+  if (block >= st.block_longest.size()) st.block_longest.resize(block + 1, 0.0);
+  const double ms = (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3;
+  st.block_longest[block] = std::max(st.block_longest[block], ms);
+}
+
 double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
+  constexpr int64_t kBlock = int64_t{1} << kLongestBlockBits;
   double longest = 0;
-  for (int64_t j = from; j < to; ++j) {
-    longest = std::max(longest, (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3);
+  auto step_ms = [&](int64_t j) {
+    return (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3;
+  };
+  int64_t j = from;
+  for (; j < to && j % kBlock != 0; ++j) longest = std::max(longest, step_ms(j));
+  for (; j + kBlock <= to; j += kBlock) {
+    longest = std::max(longest, st.block_longest[static_cast<size_t>(j >> kLongestBlockBits)]);
   }
+  for (; j < to; ++j) longest = std::max(longest, step_ms(j));
   return longest;
 }
 
@@ -850,6 +866,13 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   const size_t keep = static_cast<size_t>(b);
   st.ends.resize(keep);
   st.longest.resize(keep);
+  // The block of step b again, without its old price.
+  const size_t block = static_cast<size_t>(b >> kLongestBlockBits);
+  st.block_longest.resize(block + 1);
+  st.block_longest[block] = 0;
+  for (int64_t j = std::max<int64_t>(1, static_cast<int64_t>(block) << kLongestBlockBits); j < b; ++j) {
+    NoteStepPriced(st, j);
+  }
   st.seqs.resize(keep);
   st.contexts.resize(keep);
   st.prompts.resize(keep);
@@ -861,6 +884,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   const double begin = st.ends.back();
   st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
   st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
+  NoteStepPriced(st, b);
   st.seqs.push_back(decodes);
   st.contexts.push_back(t.decode_context_tokens);
   st.prompts.push_back(s.prompt_tokens);

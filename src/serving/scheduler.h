@@ -278,6 +278,9 @@ class Replica {
     int64_t free_units = 0;
     std::vector<double> ends;     // ends[j]: end of step j, priced so far
     std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
+    // The longest step (after step 0) of each block of kLongestBlock
+    // steps priced, ms: a request that joined asks for the longest since.
+    std::vector<double> block_longest;
     std::vector<int64_t> seqs, contexts;  // steps' decode_seqs, decode_context_tokens
     std::vector<int64_t> prompts;  // steps' prefill_tokens: a joining request's prompt, or 0
     std::vector<int64_t> units;   // units[j]: blocks' units steps 1..j take
@@ -341,8 +344,11 @@ class Replica {
   // The context a stretch member counts at step 0 (see StretchBase), so
   // that step j's decode sees it + j.
   int64_t MemberBase(const Work& w, const Sequence& s) const { return StretchBase(w, s) - w.join; }
-  // The stretch's longest step in [from, to), ms.
+  // The stretch's longest step in [from, to) (from >= 1), ms.
   static double LongestStep(const Stretch& st, int64_t from, int64_t to);
+  static constexpr int kLongestBlockBits = 4;
+  // Step j >= 1 of the stretch was priced (at its ends[]).
+  static void NoteStepPriced(Stretch& st, int64_t j);
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
