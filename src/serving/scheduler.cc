@@ -584,9 +584,16 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
       st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
     }
     const double begin = st.ends.back();
-    st.ends.push_back(begin + st.priced_ms / 1e3);
-    st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
-    NoteStepPriced(st, j);
+    const double end = begin + st.priced_ms / 1e3;
+    const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
+    st.ends.push_back(end);
+    st.longest.push_back(std::max(st.longest.back(), ms));
+    const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
+    if (block == st.block_longest.size()) {
+      st.block_longest.push_back(ms);
+    } else {
+      st.block_longest[block] = std::max(st.block_longest[block], ms);
+    }
     st.seqs.push_back(t.decode_seqs);
     st.contexts.push_back(t.decode_context_tokens);
     st.prompts.push_back(0);
