@@ -129,8 +129,10 @@ class Replica {
 
   // The step of `lane` ended at `now`: advance its sequences. A stretch
   // (fast mode) instead returns the end of its next chunk of steps while
-  // it has more to run (the lane's event comes again then), else applies
-  // all its steps and returns a negative number.
+  // it has more to run (the lane's event comes again then), having let
+  // the sequences that finished at this step go (in results, with the
+  // steps run since its last event) and taken a waiting request in; else
+  // applies all its steps and returns a negative number.
   double Complete(int lane, double now, StepResults* results);
 
   // Fast mode: something reaches the replica at `now` from an event made
