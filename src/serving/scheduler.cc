@@ -682,6 +682,10 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   // The pool's units but for the steps' blocks not yet in it: constant
   // since the last event (sequences leave only at events, after this).
   const int64_t held = kv_.used() - st.synced_units;
+  // Steps of one shape take the same time, to the bit, while their ends
+  // stay in one binade: their gaps go to the histogram together.
+  double gap_ms = -1;
+  int64_t gaps = 0;
   for (int64_t j = st.accounted; j < steps; ++j) {
     const double begin = j == 0 ? lane.start_s : st.ends[static_cast<size_t>(j - 1)];
     const double end = st.ends[static_cast<size_t>(j)];
@@ -689,7 +693,13 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     // KV usage over the step as NoteKvChange sums it.
     kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
     if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
-    itl_ms_->Add((end - begin) * 1e3, st.seqs[static_cast<size_t>(j)]);
+    const double ms = (end - begin) * 1e3;
+    if (ms != gap_ms) {
+      itl_ms_->Add(gap_ms, gaps);  // (none at first)
+      gap_ms = ms;
+      gaps = 0;
+    }
+    gaps += st.seqs[static_cast<size_t>(j)];
     if (observe_steps_) {
       StretchStep o;
       o.start_s = begin;
@@ -705,6 +715,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
       results->more.push_back(o);
     }
   }
+  itl_ms_->Add(gap_ms, gaps);
   // Usage only grows between events: the last step's is the peak.
   kv_usage_peak_ = std::max(kv_usage_peak_,
                             static_cast<double>(held + st.units[static_cast<size_t>(steps - 1)]) / capacity);
