@@ -225,8 +225,9 @@ class Replica {
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
   // request that could join; it ends before a step whose KV blocks would
-  // need an eviction (or fail), after kMaxStretchSteps, where CutStretch
-  // stops it, and where the last sequence finishes. A sequence that
+  // need an eviction (or fail), after kMaxStretchSteps, where a request
+  // arrives that cannot join it (CutStretch, JoinStretch), and where the
+  // last sequence finishes. A sequence that
   // finishes earlier leaves at its last step (an event, so the simulator
   // sees the finish then) and the others go on: nothing could have joined
   // (no request waits; with one waiting, or LoRA, whose adapter count
@@ -273,15 +274,16 @@ class Replica {
     int64_t priced_seqs = -1;
     uint32_t priced_cell = 0;
     double priced_ms = 0;
-    // Blocks are worked out as far as the steps priced (most stretches
-    // end within their first chunk, cut by an arrival): up to `planned`,
-    // against the pool's free units when it began.
+    // Blocks are worked out a chunk ahead of the steps priced: up to
+    // `planned`, against the pool's free units (as it began, then as
+    // sequences leave or join).
     int64_t planned = 0;
     int64_t free_units = 0;
     std::vector<double> ends;     // ends[j]: end of step j, priced so far
     std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
-    // The longest step (after step 0) of each block of kLongestBlock
-    // steps priced, ms: a request that joined asks for the longest since.
+    // The longest step (after step 0) of each block of
+    // 2^kLongestBlockBits steps priced, ms: a request that joined asks
+    // for the longest since.
     std::vector<double> block_longest;
     std::vector<int64_t> seqs, contexts;  // steps' decode_seqs, decode_context_tokens
     std::vector<int64_t> prompts;  // steps' prefill_tokens: a joining request's prompt, or 0
@@ -340,8 +342,9 @@ class Replica {
   // stretch there): when the step-by-step run would admit it into step
   // `target` with its whole prompt, no prefix to look up or publish and
   // no eviction, and nothing else waits, it joins the stretch (that step
-  // is priced again with its prompt) and returns true; else false, with
-  // nothing changed, and the stretch ends.
+  // is priced again with its prompt) and returns true; else false (its
+  // blocks may be planned further, nothing else changed), and the stretch
+  // ends there.
   bool JoinStretch(Lane& lane, int lane_index, double now, StepResults* results);
   // The context a stretch member counts at step 0 (see StretchBase), so
   // that step j's decode sees it + j.
