@@ -82,8 +82,17 @@ double Replica::OffloadLoadMs(const Request& r) const {
 void Replica::RestoreOffloaded(int32_t id) {
   // A stretch under way (cut to the step in progress) holds its blocks
   // first, as the step-by-step run's pool does by now.
+  // The steps it ran before have ended with the pool as it was (the
+  // simulator gets them with the lane's next event).
   for (Lane& lane : lanes_) {
-    if (lane.stretch.active) SyncStretchUnits(lane.stretch, lane.stretch.target);
+    if (!lane.stretch.active) continue;
+    Stretch& st = lane.stretch;
+    AccountStretch(lane, st.target - 1, &stretch_results_);
+    SyncStretchUnits(st, st.target);
+    if (st.restore_step != st.target - 1) {
+      st.restore_step = st.target - 1;
+      st.restore_held = kv_.used() - st.synced_units;
+    }
   }
   const Request& r = (*seqs_)[id].request;
   const auto f = kv_.FindOffloaded(r.cache_key());
@@ -522,6 +531,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.price_bases = base_sum;
   st.synced_units = 0;
   st.accounted = 0;
+  st.restore_step = -1;
   st.decode = BatchTotals();
   st.decode.decode_seqs = n;
   st.decode.decode_context_tokens = base_sum;
@@ -692,6 +702,9 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     const int64_t used = held + st.units[static_cast<size_t>(j)];
     // KV usage over the step as NoteKvChange sums it.
     kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
+    // As the step was formed (Launch notes the peak then, on_step sees it).
+    const int64_t formed = (j == st.restore_step ? st.restore_held : held) + st.units[static_cast<size_t>(j)];
+    kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(formed) / capacity);
     if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
     const double ms = (end - begin) * 1e3;
     if (ms != gap_ms) {
@@ -711,14 +724,11 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
         o.batch.prefill_seqs = 1;
         o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
       }
-      o.kv_used_units = used;
+      o.kv_used_units = formed;
       results->more.push_back(o);
     }
   }
   itl_ms_->Add(gap_ms, gaps);
-  // Usage only grows between events: the last step's is the peak.
-  kv_usage_peak_ = std::max(kv_usage_peak_,
-                            static_cast<double>(held + st.units[static_cast<size_t>(steps - 1)]) / capacity);
   kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
   const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
   results->more_steps += counted;
@@ -952,6 +962,12 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
 
 double Replica::Complete(int li, double now, StepResults* results) {
   Lane& lane = lanes_[li];
+  if (stretch_results_.more_steps > 0) {
+    results->more_steps += stretch_results_.more_steps;
+    results->more.insert(results->more.end(), stretch_results_.more.begin(), stretch_results_.more.end());
+    stretch_results_.more_steps = 0;
+    stretch_results_.more.clear();
+  }
   if (lane.stretch.active) {
     Stretch& st = lane.stretch;
     bool joined = false;

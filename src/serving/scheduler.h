@@ -293,6 +293,12 @@ class Replica {
     // they leave or the stretch ends).
     int64_t synced_units = 0;
     int64_t accounted = 0;     // steps whose KV area, ITLs and counts are noted
+    // A prefix loaded back (RestoreOffloaded) during step restore_step:
+    // that step formed with the pool's units but for the steps' blocks at
+    // restore_held (its observation, the peak), and held the loaded
+    // prefix too by its end (its KV area, as NoteKvChange sums it).
+    int64_t restore_step = -1;
+    int64_t restore_held = 0;
   };
   struct Lane {
     std::vector<int32_t> running;  // admission order
@@ -451,6 +457,9 @@ class Replica {
   int64_t offload_loads_ = 0, offload_loaded_tokens_ = 0;
   double offload_load_ms_ = 0;
   bool observe_steps_ = false;
+  // Steps a stretch noted between its events (RestoreOffloaded), for the
+  // lane's next Complete to report.
+  StepResults stretch_results_;
   int lanes_busy_ = 0;
   double busy_since_s_ = 0, busy_s_ = 0;
   double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;
