@@ -81,9 +81,9 @@ double Replica::OffloadLoadMs(const Request& r) const {
 
 void Replica::RestoreOffloaded(int32_t id) {
   // A stretch under way (cut to the step in progress) holds its blocks
-  // first, as the step-by-step run's pool does by now.
-  // The steps it ran before have ended with the pool as it was (the
-  // simulator gets them with the lane's next event).
+  // first, as the step-by-step run's pool does by now; the steps it ran
+  // before have ended with the pool as it was (the simulator gets them
+  // with the lane's next event).
   for (Lane& lane : lanes_) {
     if (!lane.stretch.active) continue;
     Stretch& st = lane.stretch;
@@ -436,7 +436,6 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
 
 double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   Stretch& st = lane.stretch;
- 
   if (config_.spec_verify_tokens > 0 || config_.role == ReplicaRole::kPrefill) return end_s;
   const BatchTotals& t = lane.totals;
   // Prompt chunks only where decodes share their step (chunked prefill):
