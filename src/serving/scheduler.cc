@@ -1,6 +1,7 @@
 #include "serving/scheduler.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace roofplan {
 
@@ -80,15 +81,18 @@ double Replica::OffloadLoadMs(const Request& r) const {
 
 void Replica::RestoreOffloaded(int32_t id) {
   // A stretch under way (cut to the step in progress) holds its blocks
-  // first, as the step-by-step run's pool does by now.
+  // first, as the step-by-step run's pool does by now; the steps it ran
+  // before have ended with the pool as it was (the simulator gets them
+  // with the lane's next event).
   for (Lane& lane : lanes_) {
+    if (!lane.stretch.active) continue;
     Stretch& st = lane.stretch;
-    if (!st.active || st.synced) continue;
-    for (const Work& w : lane.batch) {
-      Sequence& s = (*seqs_)[w.seq];
-      EnsureUnits(s, StretchBase(w, s) + st.target);
+    AccountStretch(lane, st.target - 1, &stretch_results_);
+    SyncStretchUnits(st, st.target);
+    if (st.restore_step != st.target - 1) {
+      st.restore_step = st.target - 1;
+      st.restore_held = kv_.used() - st.synced_units;
     }
-    st.synced = true;
   }
   const Request& r = (*seqs_)[id].request;
   const auto f = kv_.FindOffloaded(r.cache_key());
@@ -441,19 +445,26 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   if (n < 1 || n != static_cast<int64_t>(lane.running.size())) return end_s;
   // No request can join: none waits, or the batch's token budget or
   // max_num_seqs keeps the scheduler from looking (no side effects).
+  const bool none_waits = waiting_.empty() && swapped_.empty();
   const bool blocked = config_.max_num_batched_tokens - n <= 0 ||
                        static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs;
-  if (!blocked && !(waiting_.empty() && swapped_.empty())) return end_s;
+  if (!blocked && !none_waits) return end_s;
+  // Past a finish the scheduler would look at the waiting requests (one
+  // could fit now), and with LoRA the batch's adapters may change.
+  const bool through_finishes = none_waits && !LoraOn();
   // When a block holds at least a chunk's tokens (TokenCapacity(1)), a
   // sequence takes at most one block in the first chunk: this pass, which
-  // reads every sequence anyway, plans the chunk's blocks as it goes
-  // (PlanStretchBlocks does what it leaves).
-  constexpr int64_t kChunk = kFirstStretchChunk;
-  const bool plan_here = kv_.TokenCapacity(1) >= kChunk;
+  // reads every sequence anyway, plans the blocks as it goes, as far as
+  // one block's tokens (PlanStretchBlocks does what it leaves).
+  const bool plan_here = kv_.TokenCapacity(1) >= kFirstStretchChunk;
+  const int64_t kChunk = plan_here ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
+                                   : kFirstStretchChunk;
   st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
-  int64_t limit = kMaxStretchSteps;
+  st.leaves.clear();
+  int64_t first_last = INT64_MAX, last_last = 0;  // the first and last sequences' last steps
   int64_t base_sum = 0;
-  for (const Work& w : lane.batch) {
+  for (size_t i = 0; i < lane.batch.size(); ++i) {
+    Work& w = lane.batch[i];
     const Sequence& s = (*seqs_)[w.seq];
     const Request& r = s.request;
     if (w.decode) {
@@ -466,24 +477,37 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     const int64_t base = StretchBase(w, s);
     if (s.token_capacity <= base) return end_s;
     if (config_.prefix_caching && r.prefix_id >= 0 && !s.holds_prefix && !s.prefix_checked) return end_s;
-    limit = std::min(limit, r.output_tokens - s.generated);
+    // It samples a token every step, its last at step `last`.
+    const int64_t last = r.output_tokens - s.generated - 1;
+    w.base = base;
+    w.last = last;
+    w.plan_capacity = s.token_capacity;
+    w.plan_held = s.own_units + s.shared_units;
+    first_last = std::min(first_last, last);
+    last_last = std::max(last_last, last);
+    if (through_finishes && last < kMaxStretchSteps - 1) st.leaves.push_back({last, i, base});
     base_sum += base;
     if (plan_here) {
       // Its next block, at the step whose token no longer fits (j >= 1).
       const int64_t j = s.token_capacity - base;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(s.token_capacity + 1) - s.own_units - s.shared_units);
-      st.units[static_cast<size_t>(std::min(j, kChunk))] += need;
+      if (j <= last) {
+        const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(s.token_capacity + 1) - s.own_units - s.shared_units);
+        st.units[static_cast<size_t>(std::min(j, kChunk))] += need;
+      }
     }
   }
-  if (limit < 2) return end_s;
+  if (first_last < 1) return end_s;
+  int64_t limit = std::min(kMaxStretchSteps, (through_finishes ? last_last : first_last) + 1);
   st.limit = limit;
+  st.kv_limit = kMaxStretchSteps;
+  st.last_step = last_last;
   st.free_units = kv_.capacity() - kv_.used();
   if (plan_here) {
     st.units.resize(kChunk);
     for (int64_t j = 1; j < std::min(limit, kChunk); ++j) {
       st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
       if (st.units[static_cast<size_t>(j)] > st.free_units) {
-        st.limit = j;
+        st.limit = st.kv_limit = j;
         break;
       }
     }
@@ -497,16 +521,29 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     PlanStretchBlocks(lane, std::min(limit, kChunk));
   }
   if (st.limit < 2) return end_s;
+  std::make_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
   st.active = true;
-  st.synced = false;
-  st.used_units = kv_.used();
+  st.through_finishes = through_finishes;
+  st.cut = false;
+  st.priced_seqs = -1;
+  st.price_seqs = n;
+  st.price_bases = base_sum;
+  st.synced_units = 0;
+  st.accounted = 0;
+  st.restore_step = -1;
   st.decode = BatchTotals();
   st.decode.decode_seqs = n;
   st.decode.decode_context_tokens = base_sum;
   st.decode.lora_adapters = t.lora_adapters;
-  st.ends.clear();
-  st.ends.push_back(end_s);
-  PriceStretch(lane, std::min(st.limit, kFirstStretchChunk));
+  st.ends.assign(1, end_s);
+  st.longest.assign(1, 0.0);
+  st.block_longest.assign(1, 0.0);
+  st.seqs.assign(1, t.decode_seqs);
+  st.contexts.assign(1, t.decode_context_tokens);
+  st.prompts.assign(1, t.prefill_tokens);
+  int64_t first = std::min(st.limit, kFirstStretchChunk);
+  if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
+  PriceStretch(lane, first);
   return st.ends[static_cast<size_t>(st.target - 1)];
 }
 
@@ -515,26 +552,26 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   const int64_t from = st.planned;
   if (steps <= from) return;
   // The blocks each step takes, as EnsureUnits would take them when the
-  // step's batch is formed, from each sequence's blocks at step 0 (the
-  // steps before `from` again, uncounted: a stretch rarely gets here).
+  // step's batch is formed, up to each sequence's last step, going on
+  // from its blocks planned so far (MaybeBeginStretch's first blocks are
+  // walked again, uncounted).
   st.units.resize(static_cast<size_t>(steps), 0);
-  for (const Work& w : lane.batch) {
-    const Sequence& s = (*seqs_)[w.seq];
-    const int64_t base = StretchBase(w, s);
-    int64_t capacity = s.token_capacity, held = s.own_units + s.shared_units;
-    for (int64_t j = capacity - base; j < steps; j = capacity - base) {
-      const int64_t tokens = base + j + 1;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
-      held += need;
+  for (Work& w : lane.batch) {
+    if (w.left) continue;
+    const int64_t end = std::min(steps, w.last + 1);
+    for (int64_t j = w.plan_capacity - w.base; j < end; j = w.plan_capacity - w.base) {
+      const int64_t tokens = w.base + j + 1;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
+      w.plan_held += need;
       if (j >= from) st.units[static_cast<size_t>(j)] += need;
-      capacity = kv_.TokenCapacity(tokens);
+      w.plan_capacity = kv_.TokenCapacity(tokens);
     }
   }
   st.planned = steps;
   for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
     st.units[static_cast<size_t>(j)] += st.units[static_cast<size_t>(j - 1)];
     if (st.units[static_cast<size_t>(j)] > st.free_units) {
-      st.limit = j;
+      st.limit = st.kv_limit = j;
       st.planned = j;
       break;
     }
@@ -545,15 +582,40 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
   BatchTotals t = st.decode;
   for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
-    t.decode_context_tokens = st.decode.decode_context_tokens + t.decode_seqs * j;
-    st.ends.push_back(st.ends.back() + steps_cache_->StepMs(t, &recent_step_) / 1e3);
+    t.decode_seqs = st.price_seqs;
+    t.decode_context_tokens = st.price_bases + st.price_seqs * j;
+    // (A stretch ends with its last sequence: a step has one.)
+    const uint32_t cell = StepCache::GridIndex(static_cast<double>(t.decode_context_tokens) /
+                                               static_cast<double>(std::max<int64_t>(1, t.decode_seqs)));
+    if (t.decode_seqs != st.priced_seqs || cell != st.priced_cell) {
+      st.priced_seqs = t.decode_seqs;
+      st.priced_cell = cell;
+      st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+    }
+    const double begin = st.ends.back();
+    const double end = begin + st.priced_ms / 1e3;
+    const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
+    st.ends.push_back(end);
+    st.longest.push_back(std::max(st.longest.back(), ms));
+    const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
+    if (block == st.block_longest.size()) {
+      st.block_longest.push_back(ms);
+    } else {
+      st.block_longest[block] = std::max(st.block_longest[block], ms);
+    }
+    st.seqs.push_back(t.decode_seqs);
+    st.contexts.push_back(t.decode_context_tokens);
+    st.prompts.push_back(0);
   }
   st.target = steps;
 }
 
 int64_t Replica::StretchStepsBegun(const Lane& lane, double now, double created_s) {
   const Stretch& st = lane.stretch;
-  int64_t begun = 1;
+  // Steps whose start is before now have begun (ends rise step by step);
+  // one starting at exactly now, by the order its event was made in.
+  const auto first_end = st.ends.begin();
+  int64_t begun = 1 + (std::lower_bound(first_end, first_end + (st.target - 1), now) - first_end);
   while (begun < st.target) {
     // Step `begun` starts where step begun - 1 ends, whose event the
     // step-by-step run made when step begun - 1 started.
@@ -574,7 +636,22 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
     Stretch& st = lane.stretch;
     if (!st.active) continue;
     const int64_t begun = StretchStepsBegun(lane, now, created_s);
-    st.limit = begun;
+    st.cut = true;  // Complete takes the request in at step `begun`, or ends the stretch there
+    if (st.through_finishes && waiting_.size() == 1) {
+      // The shape of the step it would join, mostly in no cache: its memo
+      // slot loads while other events run (a hint; JoinStretch decides).
+      int64_t decodes = st.price_seqs, bases = st.price_bases;
+      if (!st.leaves.empty() && st.leaves.front().step == begun - 1) {
+        --decodes;
+        bases -= st.leaves.front().base;
+      }
+      BatchTotals t = st.decode;
+      t.decode_seqs = decodes;
+      t.decode_context_tokens = bases + decodes * begun;
+      t.prefill_seqs = 1;
+      t.prefill_tokens = (*seqs_)[waiting_.front()].prompt_tokens;
+      steps_cache_->Prefetch(t);
+    }
     if (begun == st.target) continue;  // its event already falls there
     st.target = begun;
     ++lane.serial;
@@ -587,69 +664,278 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
 double Replica::KvUsageAt(double now, double created_s) const {
   for (const Lane& lane : lanes_) {
     const Stretch& st = lane.stretch;
-    if (!st.active || st.synced) continue;
+    if (!st.active) continue;
     const int64_t begun = StretchStepsBegun(lane, now, created_s);
-    return static_cast<double>(st.used_units + st.units[static_cast<size_t>(begun - 1)]) /
+    return static_cast<double>(kv_.used() - st.synced_units + st.units[static_cast<size_t>(begun - 1)]) /
            static_cast<double>(kv_.capacity());
   }
   return kv_.usage();
+}
+
+void Replica::SyncStretchUnits(Stretch& st, int64_t steps) {
+  const int64_t units = st.units[static_cast<size_t>(steps - 1)];
+  kv_.Allocate(units - st.synced_units);  // planned to fit without an eviction
+  st.synced_units = units;
+}
+
+void Replica::AssignUnits(Sequence& s, int64_t tokens) {
+  if (tokens <= s.token_capacity) return;
+  s.own_units += std::max<int64_t>(0, kv_.UnitsFor(tokens) - s.own_units - s.shared_units);
+  s.token_capacity = kv_.TokenCapacity(tokens);
+}
+
+void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
+  Stretch& st = lane.stretch;
+  if (steps <= st.accounted) return;
+  const double capacity = static_cast<double>(kv_.capacity());
+  // The pool's units but for the steps' blocks not yet in it: constant
+  // since the last event (sequences leave only at events, after this).
+  const int64_t held = kv_.used() - st.synced_units;
+  // Steps of one shape take the same time, to the bit, while their ends
+  // stay in one binade: their gaps go to the histogram together.
+  double gap_ms = -1;
+  int64_t gaps = 0;
+  for (int64_t j = st.accounted; j < steps; ++j) {
+    const double begin = j == 0 ? lane.start_s : st.ends[static_cast<size_t>(j - 1)];
+    const double end = st.ends[static_cast<size_t>(j)];
+    const int64_t used = held + st.units[static_cast<size_t>(j)];
+    // KV usage over the step as NoteKvChange sums it.
+    kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
+    // As the step was formed (Launch notes the peak then, on_step sees it).
+    const int64_t formed = (j == st.restore_step ? st.restore_held : held) + st.units[static_cast<size_t>(j)];
+    kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(formed) / capacity);
+    if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
+    const double ms = (end - begin) * 1e3;
+    if (ms != gap_ms) {
+      itl_ms_->Add(gap_ms, gaps);  // (none at first)
+      gap_ms = ms;
+      gaps = 0;
+    }
+    gaps += st.seqs[static_cast<size_t>(j)];
+    if (observe_steps_) {
+      StretchStep o;
+      o.start_s = begin;
+      o.end_s = end;
+      o.batch = st.decode;
+      o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
+      o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
+      if (st.prompts[static_cast<size_t>(j)] > 0) {
+        o.batch.prefill_seqs = 1;
+        o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
+      }
+      o.kv_used_units = formed;
+      results->more.push_back(o);
+    }
+  }
+  itl_ms_->Add(gap_ms, gaps);
+  kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
+  const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
+  results->more_steps += counted;
+  steps_ += counted;
+  st.accounted = steps;
+}
+
+bool Replica::ApplyStretchTo(const Work& w, Lane& lane, int64_t m, double now, int64_t* itl_at_first) {
+  const Stretch& st = lane.stretch;
+  Sequence& s = (*seqs_)[w.seq];
+  const int64_t base = MemberBase(w, s);
+  AssignUnits(s, base + m);  // the blocks of its steps after the first
+  s.computed = base + m;
+  s.generated += m - w.join;
+  // Its gaps are the steps' times (the first from its last token).
+  const double first_end = st.ends[static_cast<size_t>(w.join)];
+  if (!w.decode) {
+    s.first_token_s = first_end;
+  } else if (s.last_token_s == lane.start_s) {
+    ++*itl_at_first;
+    s.max_itl_ms = std::max(s.max_itl_ms, (first_end - lane.start_s) * 1e3);
+  } else {
+    const double itl = (first_end - s.last_token_s) * 1e3;
+    itl_ms_->Add(itl);
+    s.max_itl_ms = std::max(s.max_itl_ms, itl);
+  }
+  s.max_itl_ms = std::max(s.max_itl_ms, w.join == 0 ? st.longest[static_cast<size_t>(m - 1)]
+                                                    : LongestStep(st, w.join + 1, m));
+  s.last_token_s = now;
+  return s.generated >= s.request.output_tokens;
+}
+
+void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
+  Stretch& st = lane.stretch;
+  const int64_t m = st.target;
+  AccountStretch(lane, m, results);SyncStretchUnits(st, m);
+  int64_t itl_at_first = 0;
+  const size_t finished_from = results->finished.size();
+  while (!st.leaves.empty() && st.leaves.front().step == m - 1) {
+    std::pop_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
+    const Leave leave = st.leaves.back();
+    st.leaves.pop_back();
+    // Not in the steps priced from here on.
+    --st.price_seqs;
+    st.price_bases -= leave.base;
+    Work& w = lane.batch[leave.index];
+    w.left = true;
+    ApplyStretchTo(w, lane, m, now, &itl_at_first);
+    results->finished.push_back(w.seq);
+  }
+  if (itl_at_first > 0) itl_ms_->Add((st.ends[0] - lane.start_s) * 1e3, itl_at_first);
+  // The finished release their KV after the step, in batch order (as
+  // Complete does).
+  for (size_t i = finished_from; i < results->finished.size(); ++i) {
+    const int32_t id = results->finished[i];
+    Sequence& s = (*seqs_)[id];
+    ReleaseFinished(s);
+    s.lane = -1;
+    ReleaseLoraSlot(s);
+    --outstanding_;
+    lane.running.erase(std::find(lane.running.begin(), lane.running.end(), id));
+  }
+  // Later steps' blocks may use what they freed.
+  st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
+}
+
+void Replica::NoteStepPriced(Stretch& st, int64_t j) {
+  const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
+  if (block >= st.block_longest.size()) st.block_longest.resize(block + 1, 0.0);
+  const double ms = (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3;
+  st.block_longest[block] = std::max(st.block_longest[block], ms);
+}
+
+double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
+  constexpr int64_t kBlock = int64_t{1} << kLongestBlockBits;
+  double longest = 0;
+  auto step_ms = [&](int64_t j) {
+    return (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3;
+  };
+  int64_t j = from;
+  for (; j < to && j % kBlock != 0; ++j) longest = std::max(longest, step_ms(j));
+  for (; j + kBlock <= to; j += kBlock) {
+    longest = std::max(longest, st.block_longest[static_cast<size_t>(j >> kLongestBlockBits)]);
+  }
+  for (; j < to; ++j) longest = std::max(longest, step_ms(j));
+  return longest;
+}
+
+bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) {
+  Stretch& st = lane.stretch;
+  const int64_t b = st.target;  // the step FormMixedBatch would form now
+  if (!st.through_finishes || waiting_.size() != 1 || !swapped_.empty() ||
+      config_.role != ReplicaRole::kAggregated || !MixedSteps()) {
+    return false;
+  }
+  const int32_t id = waiting_.front();
+  Sequence& s = (*seqs_)[id];
+  const Request& r = s.request;
+  // A fresh request with nothing cached, no prefix to look up or publish.
+  if (s.computed != 0 || s.generated != 0 || s.holds_prefix || s.own_units != 0 || s.shared_units != 0 ||
+      s.prompt_tokens != r.input_tokens || MayReusePrefix(r) ||
+      (config_.prefix_caching && r.prefix_id >= 0 && !s.prefix_checked)) {
+    return false;
+  }
+  // FormMixedBatch: the running sequences' decodes first (every one, a
+  // token each), then the request with the budget left, whole.
+  const int64_t decodes = st.price_seqs;
+  if (static_cast<int64_t>(lane.running.size()) >= config_.max_num_seqs ||
+      s.prompt_tokens > config_.max_num_batched_tokens - decodes) {
+    return false;
+  }
+  if (st.planned < b + 1) PlanStretchBlocks(lane, std::min(st.limit, std::max(b + 1, st.planned + kMaxStretchChunk)));
+  if (st.limit <= b) return false;
+  const int64_t reserve_tokens =
+      config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : s.prompt_tokens;
+  const int64_t need = kv_.UnitsFor(reserve_tokens);
+  // Its blocks after the decodes' blocks of step b, without an eviction.
+  const int64_t held = kv_.used() - st.synced_units + st.units[static_cast<size_t>(b)];
+  if (need > kv_.capacity() - held) return false;
+
+  // It joins: steps before b are noted with the pool as it was.
+  AccountStretch(lane, b, results);
+  SyncStretchUnits(st, b + 1);
+  kv_.Allocate(need);
+  s.own_units = need;
+  s.token_capacity = kv_.TokenCapacity(reserve_tokens);
+  if (s.first_scheduled_s < 0) s.first_scheduled_s = now;
+  s.lane = static_cast<int16_t>(li);
+  waiting_.pop_front();
+  lane.running.push_back(id);
+  Work w{id, s.prompt_tokens, false};
+  w.join = b;
+  const int64_t base = MemberBase(w, s);
+  const int64_t last = b + r.output_tokens - 1;  // its last step
+  w.base = base;
+  w.last = last;
+  w.plan_capacity = s.token_capacity;
+  w.plan_held = s.own_units;
+  // Its blocks in the steps planned.
+  for (int64_t j = w.plan_capacity - base; j < std::min(st.planned, last + 1); j = w.plan_capacity - base) {
+    const int64_t tokens = base + j + 1;
+    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
+    w.plan_held += more;
+    for (int64_t k = j; k < st.planned; ++k) st.units[static_cast<size_t>(k)] += more;
+    w.plan_capacity = kv_.TokenCapacity(tokens);
+  }
+  lane.batch.push_back(w);
+  st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
+  for (int64_t j = b + 1; j < st.planned; ++j) {
+    if (st.units[static_cast<size_t>(j)] > st.free_units) {
+      st.kv_limit = st.planned = j;
+      st.units.resize(static_cast<size_t>(j));
+      break;
+    }
+  }
+  st.last_step = std::max(st.last_step, last);
+  st.limit = std::min({st.kv_limit, kMaxStretchSteps, st.last_step + 1});
+  if (last < kMaxStretchSteps - 1) {
+    st.leaves.push_back({last, lane.batch.size() - 1, base});
+    std::push_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
+  }
+  // Step b again, with its prompt; from b + 1 it decodes.
+  const size_t keep = static_cast<size_t>(b);
+  st.ends.resize(keep);
+  st.longest.resize(keep);
+  // The block of step b again, without its old price.
+  const size_t block = static_cast<size_t>(b >> kLongestBlockBits);
+  st.block_longest.resize(block + 1);
+  st.block_longest[block] = 0;
+  for (int64_t j = std::max<int64_t>(1, static_cast<int64_t>(block) << kLongestBlockBits); j < b; ++j) {
+    NoteStepPriced(st, j);
+  }
+  st.seqs.resize(keep);
+  st.contexts.resize(keep);
+  st.prompts.resize(keep);
+  BatchTotals t = st.decode;
+  t.decode_seqs = decodes;
+  t.decode_context_tokens = st.price_bases + decodes * b;
+  t.prefill_seqs = 1;
+  t.prefill_tokens = s.prompt_tokens;
+  const double begin = st.ends.back();
+  st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
+  st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
+  NoteStepPriced(st, b);
+  st.seqs.push_back(decodes);
+  st.contexts.push_back(t.decode_context_tokens);
+  st.prompts.push_back(s.prompt_tokens);
+  st.target = b + 1;
+  ++st.price_seqs;
+  st.price_bases += base;
+  return true;
 }
 
 void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
   Stretch& st = lane.stretch;
   st.active = false;
   const int64_t m = st.target;
-  const double start = lane.start_s;
-  auto begin_of = [&](int64_t j) { return j == 0 ? start : st.ends[static_cast<size_t>(j - 1)]; };
-  auto ms_of = [&](int64_t j) { return (st.ends[static_cast<size_t>(j)] - begin_of(j)) * 1e3; };
-  const double capacity = static_cast<double>(kv_.capacity());
-  const int64_t n = st.decode.decode_seqs;
-  // KV usage over each step before the last as NoteKvChange sums it (the
-  // last one's is noted below, as Complete notes a step's), and the
-  // longest step after the first (every sequence's gap then).
-  double longest_ms = 0;
-  for (int64_t j = 0; j + 1 < m; ++j) {
-    const double usage = static_cast<double>(st.used_units + st.units[static_cast<size_t>(j)]) / capacity;
-    kv_area_s_ += usage * (st.ends[static_cast<size_t>(j)] - begin_of(j));
-    if (j > 0) longest_ms = std::max(longest_ms, ms_of(j));
-  }
-  if (m > 1) longest_ms = std::max(longest_ms, ms_of(m - 1));
-  kv_since_s_ = begin_of(m - 1);
-  kv_usage_peak_ = std::max(kv_usage_peak_,
-                            static_cast<double>(st.used_units + st.units[static_cast<size_t>(m - 1)]) / capacity);
-  // One pass does what Complete would do at each of the m steps: every
-  // sequence samples a token a step (a new request its first at step 0),
-  // its gaps are the steps' times (the first from its last token), and
-  // those whose output is complete (at the last step only: a stretch
-  // stops at the first finish) leave.
-  const double first_ms = ms_of(0);
+  // The last step held every block it took until it ended; the finished
+  // sequences release theirs after (in batch order, as Complete does).
+  AccountStretch(lane, m, results);
+  SyncStretchUnits(st, m);
   int64_t itl_at_first = 0;
   const size_t finished_from = results->finished.size();
   for (const Work& w : lane.batch) {
-    Sequence& s = (*seqs_)[w.seq];
-    const int64_t base = StretchBase(w, s);
-    EnsureUnits(s, base + m);  // the blocks of steps 1..m-1 (checked to fit)
-    s.computed = base + m;
-    s.generated += m;
-    if (!w.decode) {
-      s.first_token_s = st.ends[0];
-    } else if (s.last_token_s == start) {
-      ++itl_at_first;
-      s.max_itl_ms = std::max(s.max_itl_ms, first_ms);
-    } else {
-      const double itl = (st.ends[0] - s.last_token_s) * 1e3;
-      itl_ms_->Add(itl);
-      s.max_itl_ms = std::max(s.max_itl_ms, itl);
-    }
-    s.max_itl_ms = std::max(s.max_itl_ms, longest_ms);
-    s.last_token_s = now;
-    if (s.generated >= s.request.output_tokens) results->finished.push_back(w.seq);
+    if (w.left) continue;
+    if (ApplyStretchTo(w, lane, m, now, &itl_at_first)) results->finished.push_back(w.seq);
   }
-  if (itl_at_first > 0) itl_ms_->Add(first_ms, itl_at_first);
-  for (int64_t j = 1; j < m; ++j) itl_ms_->Add(ms_of(j), n);
-  // The last step held every block it took until it ended; the finished
-  // sequences release theirs after (in batch order, as Complete does).
-  NoteKvChange(now);
+  if (itl_at_first > 0) itl_ms_->Add((st.ends[0] - lane.start_s) * 1e3, itl_at_first);
   for (size_t i = finished_from; i < results->finished.size(); ++i) {
     Sequence& s = (*seqs_)[results->finished[i]];
     ReleaseFinished(s);
@@ -657,24 +943,16 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
     ReleaseLoraSlot(s);
     --outstanding_;
   }
-  if (observe_steps_) {
-    for (int64_t j = 1; j < m; ++j) {
-      StretchStep o;
-      o.start_s = begin_of(j);
-      o.end_s = st.ends[static_cast<size_t>(j)];
-      o.batch = st.decode;
-      o.batch.decode_context_tokens += n * j;
-      o.kv_used_units = st.used_units + st.units[static_cast<size_t>(j)];
-      results->more.push_back(o);
-    }
-  }
-  results->more_steps += m - 1;
-  steps_ += m - 1;
   // The lane's batch as it was at the last step (batch_totals).
-  lane.start_s = begin_of(m - 1);
   if (m > 1) {
+    lane.start_s = st.ends[static_cast<size_t>(m - 2)];
     lane.totals = st.decode;
-    lane.totals.decode_context_tokens += n * (m - 1);
+    lane.totals.decode_seqs = st.seqs[static_cast<size_t>(m - 1)];
+    lane.totals.decode_context_tokens = st.contexts[static_cast<size_t>(m - 1)];
+    if (st.prompts[static_cast<size_t>(m - 1)] > 0) {
+      lane.totals.prefill_seqs = 1;
+      lane.totals.prefill_tokens = st.prompts[static_cast<size_t>(m - 1)];
+    }
   }
   if (results->finished.size() > finished_from) {
     std::erase_if(lane.running, [this](int32_t id) { return (*seqs_)[id].lane < 0; });
@@ -683,11 +961,39 @@ void Replica::FinishStretch(Lane& lane, double now, StepResults* results) {
 
 double Replica::Complete(int li, double now, StepResults* results) {
   Lane& lane = lanes_[li];
+  if (stretch_results_.more_steps > 0) {
+    results->more_steps += stretch_results_.more_steps;
+    results->more.insert(results->more.end(), stretch_results_.more.begin(), stretch_results_.more.end());
+    stretch_results_.more_steps = 0;
+    stretch_results_.more.clear();
+  }
   if (lane.stretch.active) {
     Stretch& st = lane.stretch;
-    if (st.target < st.limit) PlanStretchBlocks(lane, std::min(st.limit, st.target * 2));
+    bool joined = false;
     if (st.target < st.limit) {
-      PriceStretch(lane, std::min(st.limit, st.target * 2));
+      if (!st.leaves.empty() && st.leaves.front().step == st.target - 1) LeaveStretch(lane, now, results);
+      if (st.cut) {
+        st.cut = false;
+        joined = JoinStretch(lane, li, now, results);
+        if (!joined) st.limit = st.target;
+      }
+    }
+    if (st.target < st.limit) {
+      // The next event: the end of a chunk twice as long (at most
+      // kMaxStretchChunk: an arrival cuts it about every ten steps), or of
+      // the next step where a sequence finishes.
+      int64_t next = std::min(st.limit, st.target + std::min(st.target, kMaxStretchChunk));
+      if (!st.leaves.empty()) next = std::min(next, st.leaves.front().step + 1);
+      // Blocks are planned a chunk ahead (a joining request adds its
+      // blocks to every step planned after its own).
+      if (next > st.planned) PlanStretchBlocks(lane, std::min(st.limit, std::max(next, st.planned + kMaxStretchChunk)));  // may lower the limit
+      if (st.target < st.limit) {
+        PriceStretch(lane, std::min(st.limit, next));
+        stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
+        return stage_free_s_;
+      }
+    }
+    if (joined) {  // its step, the stretch's last, ends later
       stage_free_s_ = st.ends[static_cast<size_t>(st.target - 1)];
       return stage_free_s_;
     }

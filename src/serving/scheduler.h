@@ -129,8 +129,10 @@ class Replica {
 
   // The step of `lane` ended at `now`: advance its sequences. A stretch
   // (fast mode) instead returns the end of its next chunk of steps while
-  // it has more to run (the lane's event comes again then), else applies
-  // all its steps and returns a negative number.
+  // it has more to run (the lane's event comes again then), having let
+  // the sequences that finished at this step go (in results, with the
+  // steps run since its last event) and taken a waiting request in; else
+  // applies all its steps and returns a negative number.
   double Complete(int lane, double now, StepResults* results);
 
   // Fast mode: something reaches the replica at `now` from an event made
@@ -138,8 +140,8 @@ class Replica {
   // stretch under way stops at the first step boundary the step-by-step
   // run would form a batch at after it (a boundary at exactly `now`
   // counts as before it when that step's event was made no later than
-  // the arriving one). Returns the lane whose event moves and its new
-  // time, or lane -1.
+  // the arriving one); the request may join it there (JoinStretch).
+  // Returns the lane whose event moves and its new time, or lane -1.
   std::pair<int, double> CutStretch(double now, double created_s);
   // The serial of `lane`'s pending step event: a cut stretch's old event
   // carries an older one and is dropped.
@@ -209,33 +211,94 @@ class Replica {
     int32_t seq;
     int64_t tokens;
     bool decode = false;  // a decode (or draft verification), not a prompt chunk
+    bool left = false;    // finished in a stretch that goes on without it
+    int64_t join = 0;     // the stretch step whose batch took it in (its step 0)
+    // A stretch member's blocks as planned so far: its context at step 0
+    // (step j sees base + j), its last step, and the token capacity and
+    // units it holds after the blocks planned (PlanStretchBlocks goes on
+    // from there).
+    int64_t base = 0;
+    int64_t last = 0;
+    int64_t plan_capacity = 0;
+    int64_t plan_held = 0;
   };
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
-  // request that could join; it ends at the step where the first sequence
-  // finishes, before a step whose KV blocks would need an eviction (or
-  // fail), after kMaxStretchSteps, or where CutStretch stops it. Step j's
-  // time is the memoised time of its own batch (contexts + j a sequence),
-  // so every step is the step-by-step run's. Steps are priced in chunks
-  // as their events come. Step 0, the batch Launch formed, may also
-  // finish new requests' prompts (their first tokens): from step 1 they
-  // decode with the others, so an arrival costs one batch, not two.
+  // request that could join; it ends before a step whose KV blocks would
+  // need an eviction (or fail), after kMaxStretchSteps, where a request
+  // arrives that cannot join it (CutStretch, JoinStretch), and where the
+  // last sequence finishes. A sequence that
+  // finishes earlier leaves at its last step (an event, so the simulator
+  // sees the finish then) and the others go on: nothing could have joined
+  // (no request waits; with one waiting, or LoRA, whose adapter count
+  // would change, the stretch ends at the first finish instead). Step j's
+  // time is the memoised time of its own batch (contexts + j a sequence,
+  // less those gone), so every step is the step-by-step run's. Steps are
+  // priced in chunks as their events come. Step 0, the batch Launch
+  // formed, may also finish new requests' prompts (their first tokens):
+  // from step 1 they decode with the others, so an arrival costs one
+  // batch, not two. A request that arrives mid-stretch joins it the same
+  // way where the step-by-step run would admit it (JoinStretch): that
+  // step also computes its whole prompt, and from the next it decodes.
+  // The sequences' own fields stay as they were when they joined until
+  // they leave or the stretch ends.
+  struct Leave {
+    int64_t step;   // its last step (the one sampling its last token)
+    size_t index;   // in lane.batch
+    int64_t base;   // StretchBase
+    // Later: for a min-heap by step, then batch order.
+    bool operator>(const Leave& o) const { return step > o.step || (step == o.step && index > o.index); }
+  };
   struct Stretch {
     bool active = false;
+    bool through_finishes = false;  // goes on past finishes, takes arrivals in
+    bool cut = false;          // a request arrived: step `target` may take it in
     int64_t limit = 0;         // steps it runs
+    int64_t kv_limit = 0;      // the first step whose blocks would not fit
+    int64_t last_step = 0;     // its sequences' last steps, the latest
     int64_t target = 0;        // steps its pending event completes
-    // Steps 1.. as sums: every sequence decodes, the contexts summed over
-    // them being decode.decode_context_tokens + decode.decode_seqs * j.
+    // Steps 1.. as sums before anyone leaves: every sequence decodes, the
+    // contexts summed over them being decode.decode_context_tokens +
+    // decode.decode_seqs * j.
     BatchTotals decode;
-    // Blocks are worked out as far as the steps priced (most stretches
-    // end within their first chunk, cut by an arrival): up to `planned`,
-    // against the pool's free units when it began.
+    // Sequences yet to leave before the last step, a min-heap by step
+    // (std::greater). Events come at every such step's end, so steps are
+    // priced only as far as the first of them: the batch PriceStretch
+    // prices (price_seqs and the sum of their bases) changes at events.
+    std::vector<Leave> leaves;
+    int64_t price_seqs = 0, price_bases = 0;
+    // The last decode shape priced: its batch size, the grid cell of its
+    // mean context (StepCache::GridIndex) and its time. Steps of the same
+    // size whose context stays in the cell (about ten in a row) cost the
+    // same, memoised or not.
+    int64_t priced_seqs = -1;
+    uint32_t priced_cell = 0;
+    double priced_ms = 0;
+    // Blocks are worked out a chunk ahead of the steps priced: up to
+    // `planned`, against the pool's free units (as it began, then as
+    // sequences leave or join).
     int64_t planned = 0;
     int64_t free_units = 0;
-    int64_t used_units = 0;    // the pool's units after step 0's blocks
-    std::vector<double> ends;  // ends[j]: end of step j, priced so far
-    std::vector<int64_t> units;  // units[j]: blocks' units steps 1..j take
-    bool synced = false;       // its blocks are all in the pool (RestoreOffloaded)
+    std::vector<double> ends;     // ends[j]: end of step j, priced so far
+    std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
+    // The longest step (after step 0) of each block of
+    // 2^kLongestBlockBits steps priced, ms: a request that joined asks
+    // for the longest since.
+    std::vector<double> block_longest;
+    std::vector<int64_t> seqs, contexts;  // steps' decode_seqs, decode_context_tokens
+    std::vector<int64_t> prompts;  // steps' prefill_tokens: a joining request's prompt, or 0
+    std::vector<int64_t> units;   // units[j]: blocks' units steps 1..j take
+    // The pool holds the blocks of the steps up to the one whose units[]
+    // this is (taken in one Allocate; the sequences' counts catch up when
+    // they leave or the stretch ends).
+    int64_t synced_units = 0;
+    int64_t accounted = 0;     // steps whose KV area, ITLs and counts are noted
+    // A prefix loaded back (RestoreOffloaded) during step restore_step:
+    // that step formed with the pool's units but for the steps' blocks at
+    // restore_held (its observation, the peak), and held the loaded
+    // prefix too by its end (its KV area, as NoteKvChange sums it).
+    int64_t restore_step = -1;
+    int64_t restore_held = 0;
   };
   struct Lane {
     std::vector<int32_t> running;  // admission order
@@ -249,6 +312,7 @@ class Replica {
   };
   static constexpr int64_t kMaxStretchSteps = 256;
   static constexpr int64_t kFirstStretchChunk = 8;
+  static constexpr int64_t kMaxStretchChunk = 32;
 
   // After step 0 of `lane` was formed (ending at `end_s`): starts a
   // stretch when the batch qualifies; returns the end of its first chunk,
@@ -266,6 +330,36 @@ class Replica {
   void PlanStretchBlocks(Lane& lane, int64_t steps);
   // Prices the stretch's steps up to `steps` (planned already).
   void PriceStretch(Lane& lane, int64_t steps);
+  // Notes the KV area and peak, the ITLs, the step counts and the
+  // observations of the stretch's steps up to `steps` (ended by now).
+  void AccountStretch(Lane& lane, int64_t steps, StepResults* results);
+  // The pool takes the blocks of the stretch's steps before `steps`.
+  void SyncStretchUnits(Stretch& st, int64_t steps);
+  // `s` holds the units for `tokens` tokens, already taken from the pool.
+  void AssignUnits(Sequence& s, int64_t tokens);
+  // Brings sequence w of the stretch to the end of its `m` steps (at
+  // `now`), as Complete would have at each; returns whether it finished.
+  // Gaps equal to step 0's time are counted in *itl_at_first, not added.
+  bool ApplyStretchTo(const Work& w, Lane& lane, int64_t m, double now, int64_t* itl_at_first);
+  // A mid-stretch event at the end of step target - 1, where sequences
+  // finish: they leave; the others go on.
+  void LeaveStretch(Lane& lane, double now, StepResults* results);
+  // A request waits at the end of step target - 1 (CutStretch stopped the
+  // stretch there): when the step-by-step run would admit it into step
+  // `target` with its whole prompt, no prefix to look up or publish and
+  // no eviction, and nothing else waits, it joins the stretch (that step
+  // is priced again with its prompt) and returns true; else false (its
+  // blocks may be planned further, nothing else changed), and the stretch
+  // ends there.
+  bool JoinStretch(Lane& lane, int lane_index, double now, StepResults* results);
+  // The context a stretch member counts at step 0 (see StretchBase), so
+  // that step j's decode sees it + j.
+  int64_t MemberBase(const Work& w, const Sequence& s) const { return StretchBase(w, s) - w.join; }
+  // The stretch's longest step in [from, to) (from >= 1), ms.
+  static double LongestStep(const Stretch& st, int64_t from, int64_t to);
+  static constexpr int kLongestBlockBits = 4;
+  // Step j >= 1 of the stretch was priced (at its ends[]).
+  static void NoteStepPriced(Stretch& st, int64_t j);
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);
@@ -363,6 +457,9 @@ class Replica {
   int64_t offload_loads_ = 0, offload_loaded_tokens_ = 0;
   double offload_load_ms_ = 0;
   bool observe_steps_ = false;
+  // Steps a stretch noted between its events (RestoreOffloaded), for the
+  // lane's next Complete to report.
+  StepResults stretch_results_;
   int lanes_busy_ = 0;
   double busy_since_s_ = 0, busy_s_ = 0;
   double kv_since_s_ = 0, kv_area_s_ = 0, kv_usage_peak_ = 0;

@@ -510,11 +510,9 @@ void Simulation::StepDone(int r, int lane, double now) {
   step_results_.more_steps = 0;
   step_results_.more.clear();
   Replica& replica = *replicas_[r];
+  // A stretch that goes on (next_s >= 0) may have run steps and finished
+  // requests since its last event too.
   const double next_s = replica.Complete(lane, now, &step_results_);
-  if (next_s >= 0) {  // a stretch goes on
-    Push(next_s, EventKind::kStepDone, r, lane, replica.lane_serial(lane));
-    return;
-  }
   result_.steps += step_results_.more_steps;
   if (options_.on_step) {
     for (const StretchStep& step : step_results_.more) {
@@ -534,6 +532,10 @@ void Simulation::StepDone(int r, int lane, double now) {
     const double ms = kv_transfer_latency_ms_ +
                       kv_transfer_ms_per_token_ * static_cast<double>(seqs_[id].request.input_tokens);
     Push(now + ms / 1e3, EventKind::kKvArrived, r, id);
+  }
+  if (next_s >= 0) {
+    Push(next_s, EventKind::kStepDone, r, lane, replica.lane_serial(lane));
+    return;
   }
   Wake(r, now);
 }

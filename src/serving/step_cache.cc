@@ -63,28 +63,45 @@ void StepCache::Memo::clear() {
   size_ = 0;
 }
 
-double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
-  if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
-  ++lookups_;
+bool StepCache::KeyOf(const BatchTotals& b, uint64_t* key, size_t* memo, uint32_t cells[3]) {
   const uint32_t chunk =
       b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_tokens) / b.prefill_seqs) : 0;
   const uint32_t past =
       b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_past_tokens) / b.prefill_seqs) : 0;
   const uint32_t context =
       b.decode_seqs ? GridIndex(static_cast<double>(b.decode_context_tokens) / b.decode_seqs) : 0;
+  cells[0] = chunk;
+  cells[1] = past;
+  cells[2] = context;
   // 16 bits of decode sequences, 12 of prefill sequences, 12 per grid
   // index (2^12 grid steps reach 2^69 tokens). A batch beyond the key (an
   // engine allowing 65,536 sequences or 4,096 prompt chunks a step) is
   // priced every time instead: slower, the same times.
   const bool keyable =
       b.decode_seqs < (1 << 16) && b.prefill_seqs < (1 << 12) && b.lora_adapters < kMaxMemoAdapters;
-  const size_t memo = keyable ? static_cast<size_t>(2 * b.lora_adapters + (b.prefill_seqs > 0 ? 1 : 0)) : 0;
+  *memo = keyable ? static_cast<size_t>(2 * b.lora_adapters + (b.prefill_seqs > 0 ? 1 : 0)) : 0;
+  *key = static_cast<uint64_t>(b.decode_seqs) << 48 | static_cast<uint64_t>(b.prefill_seqs) << 36 |
+         static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 | context;
+  return keyable;
+}
+
+void StepCache::Prefetch(const BatchTotals& b) const {
+  uint64_t key;
+  size_t memo;
+  uint32_t cells[3];
+  if (KeyOf(b, &key, &memo, cells) && memo < caches_.size()) caches_[memo].Prefetch(key);
+}
+
+double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
+  if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
+  ++lookups_;
+  uint64_t key;
+  size_t memo;
+  uint32_t cells[3];
+  const bool keyable = KeyOf(b, &key, &memo, cells);
+  const uint32_t chunk = cells[0], past = cells[1], context = cells[2];
   if (memo >= caches_.size()) caches_.resize(memo + 2 - memo % 2);
   auto& cache = caches_[memo];
-  const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 |
-                       static_cast<uint64_t>(b.prefill_seqs) << 36 |
-                       static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 |
-                       context;
   Recent::Entry& seen = recent->For(key);
   if (keyable) {
     if (key == seen.key && b.lora_adapters == seen.adapters) return seen.ms;
