@@ -155,7 +155,8 @@ TEST(StepOps, FusedMoeRowBlockFollowsTheLocalExperts) {
   tp4.tp = 4;
   ParallelPlan ep4 = tp4;
   ep4.ep = 4;
-  const Op* tp_gemm = Find(Ops("qwen3-235b-a22b", tp4, Decode(256, 300)), "expert_gate_up");
+  const auto tp_ops = Ops("qwen3-235b-a22b", tp4, Decode(256, 300));
+  const Op* tp_gemm = Find(tp_ops, "expert_gate_up");
   ASSERT_NE(tp_gemm, nullptr);
   EXPECT_EQ(tp_gemm->tile_rows, 32);
   const auto ep_ops = Ops("qwen3-235b-a22b", ep4, Decode(256, 300));
