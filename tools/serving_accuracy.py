@@ -86,18 +86,19 @@ def engine_overrides(row):
     args = row.get("engine_args") or ""
     if not isinstance(args, str):
         args = json.dumps(args)
+    flags = args.replace("-", "_")
     out = {}
     for key in ("max_num_seqs", "max_num_batched_tokens"):
-        m = re.search(key + r"[:= \"]+(\d+)", args.replace("-", "_"))
+        m = re.search(key + r"[:= \"]+(\d+)", flags)
         if m:
             out[key] = int(m.group(1))
     # TensorRT-LLM's --max_num_tokens; where a variant label restates it,
     # the last mention is the run's (as validation/measured_cases.cc reads it).
-    for m in re.finditer(r"max_num_tokens[:= \"]+(\d+)", args.replace("-", "_")):
+    for m in re.finditer(r"max_num_tokens[:= \"]+(\d+)", flags):
         out["max_num_batched_tokens"] = int(m.group(1))
     if "--async-scheduling" in args:  # vLLM's opt-in overlap before 0.14
         out["overlap_scheduling"] = True
-    if "enable_chunked_prefill" in args.replace("-", "_"):  # TensorRT-LLM splits long prompts
+    if "enable_chunked_prefill" in flags:  # TensorRT-LLM splits long prompts
         out["splits_long_prompts"] = True
     return out
 

@@ -120,12 +120,12 @@ class StepTimeModel {
   const Efficiency& efficiency() const { return efficiency_; }
 
  private:
-  // Step without the memo.
   // How long the host takes for Python-side work against a DGX H100's Xeon
   // (GpuSpec::host_python_time_factor); 1 for a C++ runtime.
   double HostTimeFactor() const {
     return engine_.host_runtime == HostRuntime::kPython ? gpu_.host_python_time_factor : 1.0;
   }
+  // Step without the memo.
   StepTime PriceStep(const StepShape& shape, bool with_breakdown) const;
   // An op's times, without the op itself: a step priced without a
   // breakdown (the planner's millions) needs only these.
