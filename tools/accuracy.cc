@@ -1,6 +1,10 @@
 // Prints predicted vs measured for every validation row and the error
 // summary quoted in the README:
 //   build/roofplan_accuracy [VALIDATION_DIR]   (default ../shared/validation)
+//   build/roofplan_accuracy VALIDATION_DIR --explain TEXT
+// The second prints, for each published offline row whose id contains TEXT,
+// what the prediction rests on: the batch and what bounds it, the KV budget,
+// and the decode and prefill step times.
 #include <cstdio>
 #include <map>
 #include <string>
@@ -8,12 +12,40 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "perf/setup.h"
+#include "serving/steady_state.h"
 #include "validation/accuracy.h"
+#include "validation/measured_cases.h"
+
+namespace {
+
+using namespace roofplan;
+
+void ExplainPublished(const std::string& path, const std::string& text) {
+  fmt::print("| row | measured tok/s | predicted | batch (limit) | KV GiB/GPU | decode step ms | prefill step ms | steps/cycle |\n"
+             "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const MeasuredCase& c : LoadPublishedCases(path).cases) {
+    if (c.kind != MeasuredCase::Kind::kOffline || c.id.find(text) == std::string::npos) continue;
+    const StepTimeModel perf = ResolveScenario(c.scenario).MakeStepTimeModel();
+    Estimate e = EstimateSteadyState(perf, c.workload, std::nullopt);
+    AddReportedStepTimes(perf, c.workload, &e);
+    fmt::print("| {} | {:.4g} | {:.4g} | {} ({}) | {:.1f} | {:.2f} | {:.2f} | {:.0f} |\n", c.id,
+               c.measured[0].second, e.output_tokens_per_s, e.concurrency, e.concurrency_limit,
+               e.memory.kv_budget_bytes / (1024.0 * 1024 * 1024), e.decode_step_ms, e.prefill_step_ms,
+               e.steps_per_cycle);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using namespace roofplan;
   std::string dir = argc > 1 ? argv[1] : std::string(ROOFPLAN_SOURCE_DIR) + "/../shared/validation";
   try {
+    if (argc == 4 && std::string(argv[2]) == "--explain") {
+      ExplainPublished(dir + "/dev_published.json", argv[3]);
+      return 0;
+    }
+    if (argc > 2) throw Error("usage: roofplan_accuracy [VALIDATION_DIR] [--explain TEXT]");
     auto print = [&](const char* title, const std::vector<AccuracyRow>& rows) {
       fmt::print("## {}\n\n| row | metric | predicted | measured | error |\n|---|---|---:|---:|---:|\n", title);
       for (const auto& r : rows) {
