@@ -294,6 +294,20 @@ TEST(SglangLaunch, DeepSeekV3OnH200) {
   EXPECT_EQ(FindSetting(l, "prefix caching (radix cache)")->carried_by, "engine default");
 }
 
+TEST(SglangLaunch, PrefillBatchesRunAloneUnlessMixedChunksAreAsked) {
+  // The preset's prefill-first steps are SGLang's default: no
+  // --enable-mixed-chunk, and long prompts still split in 8192-token chunks.
+  Scenario s = LoadScenario(ScenarioPath("deepseek-v3-8xh200.json"));
+  const LaunchCommand alone = Launch(s, "0.5");
+  EXPECT_EQ(std::find(alone.argv.begin(), alone.argv.end(), "--enable-mixed-chunk"), alone.argv.end());
+  const auto size = std::find(alone.argv.begin(), alone.argv.end(), "--chunked-prefill-size");
+  ASSERT_NE(size, alone.argv.end());
+  EXPECT_EQ(*(size + 1), "8192");
+  s.engine_overrides = {{"chunked_prefill", true}};
+  const LaunchCommand mixed = Launch(s, "0.5");
+  EXPECT_NE(std::find(mixed.argv.begin(), mixed.argv.end(), "--enable-mixed-chunk"), mixed.argv.end());
+}
+
 TEST(SglangLaunch, AttentionDataParallel) {
   // tp 1, ep 8: eight attention groups of one GPU; SGLang's tp-size counts
   // all eight.

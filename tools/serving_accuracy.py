@@ -192,6 +192,7 @@ def main():
     rows = json.load(open(os.path.join(args.data, "dev_serving.json")))
     errors = {}  # metric -> [signed relative errors]
     by_model = {}  # (catalog model, metric) -> [signed relative errors]
+    by_engine = {}  # (engine preset, metric) -> [signed relative errors]
     skipped, failed = 0, []
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows:
@@ -222,9 +223,10 @@ def main():
                 e = (pred[k] - v) / v
                 errors.setdefault(k, []).append(e)
                 by_model.setdefault((s["model"], k), []).append(e)
+                by_engine.setdefault((s["engine"]["preset"], k), []).append(e)
                 line.append(f"{k} {pred[k]:.4g}/{v:.4g} {100 * e:+.0f}%")
             if args.rows:
-                print(row["id"], "|", "; ".join(line))
+                print(row["id"], s["engine"]["preset"], "|", "; ".join(line))
     compared = len(rows) - skipped - len(failed)
     print(f"{len(rows)} load points: {compared} simulated, {skipped} not in the catalog (model, GPU, engine) "
           f"or speculative, {len(failed)} refused by roofplan")
@@ -237,6 +239,9 @@ def main():
 
     for k, e in errors.items():
         summary(k, e)
+    print("by engine preset:")
+    for (engine, k), e in sorted(by_engine.items()):
+        summary(f"  {engine} {k}", e)
     print("by model:")
     for (model, k), e in sorted(by_model.items()):
         summary(f"  {model} {k}", e)

@@ -341,8 +341,12 @@ void Sglang(const Setup& setup, const LaunchOptions& options, Builder* b) {
   if (e.chunked_prefill && !e.splits_long_prompts) {
     b->Option("refuse_long_prompts", "whole prompts only (splits_long_prompts false)");
   }
-  b->Set("chunked_prefill_size", e.chunked_prefill ? "prompt chunk tokens" : "chunked prefill off",
-         e.chunked_prefill ? e.max_num_batched_tokens : -1);
+  // SGLang splits long prompts by --chunked-prefill-size (-1: whole
+  // prompts) and runs prompt chunks beside decodes only with
+  // --enable-mixed-chunk (off by default: a prefill batch runs alone).
+  b->Set("chunked_prefill_size", e.splits_long_prompts ? "prompt chunk tokens" : "whole prompts",
+         e.splits_long_prompts ? e.max_num_batched_tokens : -1);
+  if (e.chunked_prefill) b->Switch("enable_mixed_chunk", "prompt chunks beside decodes", "on");
   b->Set("max_prefill_tokens", "max batched prompt tokens per step", e.max_num_batched_tokens);
   CheckMemoryFraction(e, b);
   b->Set("block_size", "KV page tokens", e.kv_block_tokens);
