@@ -15,6 +15,7 @@
 #include "perf/setup.h"
 #include "serving/steady_state.h"
 #include "validation/accuracy.h"
+#include "validation/kernel_cases.h"
 #include "validation/measured_cases.h"
 
 namespace {
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
     for (const auto& [release, rows] : tput_by_release) summary_line("  TensorRT-LLM " + release, rows);
     fmt::print("\nmax throughput by model and GPU:\n");
     for (const auto& [key, rows] : tput_by_model_gpu) summary_line("  " + key, rows);
+    fmt::print("\n");
+    print("vLLM Triton fused MoE, one call (vLLM pull requests; tests/data/fused_moe_kernels.json)",
+          CompareFusedMoeKernels(std::string(ROOFPLAN_SOURCE_DIR) + "/tests/data/fused_moe_kernels.json"));
   } catch (const Error& e) {
     std::fprintf(stderr, "roofplan_accuracy: error: %s\n", e.what());
     return 2;
