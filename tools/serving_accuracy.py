@@ -9,10 +9,11 @@ checkpoint where the row says "checkpoint default"), its max_num_seqs /
 max_num_batched_tokens / max_model_len where the row states them, and its
 load: Poisson at the row's rate, every request at t=0 for rate "inf" (a
 closed loop of num_requests users), or a closed loop of max_concurrency.
-Lengths are the row's mean prompt and reply (the length tail is unknown, so
-saturated runs are priced at the mean), except for the runs whose detailed
-vLLM result is in raw/ (surajssd llm-k8s): `roofplan validate` replays those
-files' per-request lengths at their load. `roofplan simulate` runs it; the
+Lengths: the runs whose detailed vLLM result is in raw/ (surajssd llm-k8s)
+replay those files' per-request lengths through `roofplan validate`; other
+ShareGPT runs (gpustack) go through `roofplan validate --lengths sharegpt` as
+a vLLM result of their totals, which draws ShareGPT's spread of lengths at
+their means; the rest run at their mean lengths. `roofplan simulate` runs it; the
 error of TTFT, TPOT and output throughput is summarised as median and p90 of
 |predicted - measured| / measured and the signed median (> 0: predicted too
 high). Nothing is fitted.
@@ -138,6 +139,23 @@ def scenario(row):
     return s
 
 
+def vllm_result(row):
+    """The row as `vllm bench serve` saves a run without --save-detailed: its load and totals."""
+    n = row["num_requests"]
+    rate = row["request_rate"]
+    return {
+        "completed": n,
+        "request_rate": "inf" if rate in ("inf", None) else float(rate),
+        "max_concurrency": row.get("max_concurrency"),
+        "total_input_tokens": round(row["isl"]["mean"] * n),
+        "total_output_tokens": round(row["osl"]["mean"] * n),
+        # The measured figures, so that validate reports the same three.
+        **{k: v for k, v in (("mean_ttft_ms", measured(row).get("ttft_mean_ms")),
+                             ("mean_tpot_ms", measured(row).get("tpot_mean_ms")),
+                             ("output_throughput", measured(row).get("output_tokens_per_s"))) if v},
+    }
+
+
 def measured(row):
     m = row["metrics"]
     out = {}
@@ -209,6 +227,15 @@ def main():
                 # per-request lengths at the row's load.
                 run = subprocess.run([args.roofplan, "validate", raw, "--scenario", path, "--format", "json"],
                                      capture_output=True, text=True)
+            elif "ShareGPT" in (row.get("dataset") or ""):
+                # Mean lengths only: the run as a vLLM result file that kept its totals, replayed
+                # with ShareGPT's spread of lengths at those means (validate --lengths sharegpt,
+                # as roofplan_fit_public replays it).
+                result = os.path.join(tmp, "result.json")
+                with open(result, "w") as f:
+                    json.dump(vllm_result(row), f)
+                run = subprocess.run([args.roofplan, "validate", result, "--scenario", path, "--lengths",
+                                      "sharegpt", "--format", "json"], capture_output=True, text=True)
             else:
                 run = subprocess.run([args.roofplan, "simulate", path, "--format", "json"], capture_output=True,
                                      text=True)

@@ -24,6 +24,7 @@
 #include "report/table.h"
 #include "validation/engine_metrics.h"
 #include "validation/result_directory.h"
+#include "validation/dataset_lengths.h"
 #include "validation/validate.h"
 
 namespace roofplan {
@@ -37,6 +38,7 @@ struct ValidateFlags {
   double metrics_interval_s = 0;
   std::string concurrency, out;
   double rate = 0;
+  std::string lengths;
   int64_t seed = 1;
   bool fit = false;
 };
@@ -115,6 +117,7 @@ int RunValidate(const CliIo& io, const ValidateFlags& vf) {
     }
     for (MeasuredServingRun& run : read) {
       if (vf.rate > 0) run.request_rate = vf.rate;
+      if (!vf.lengths.empty() && run.input_lens.empty()) run.length_dataset = vf.lengths;
       if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency, kMaxConcurrency);
       runs.push_back(std::move(run));
     }
@@ -198,6 +201,11 @@ Command AddValidateCommand(CLI::App* app, const CliIo& io) {
                        "in place of the interval's)")
       ->check(PositiveNumberUpTo(kMaxRatePerS));
   validate->add_option("--concurrency", val.concurrency, "the benchmark's max concurrency, when its file does not say");
+  validate->add_option("--lengths", val.lengths,
+                       "for result files with mean lengths only: the dataset whose spread of prompt and reply "
+                       "lengths the replay draws at those means (sharegpt); files with per-request lengths "
+                       "replay those")
+      ->check(CLI::IsMember(DatasetLengthNames()));
   validate->add_option("--seed", val.seed, "random seed of the simulated arrivals (default 1)")
       ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   validate->add_flag("--fit", val.fit, "fit the engine preset's step_overhead_us (and graph_kernel_gap_us) by least squares");

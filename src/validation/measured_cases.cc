@@ -410,6 +410,12 @@ MeasuredCaseSet LoadServingCases(const std::string& path) {
         }
       }
     }
+    // ShareGPT runs that kept only the means replay ShareGPT's spread of
+    // lengths (validation/dataset_lengths.h), as `validate --lengths
+    // sharegpt` does: a burst lasts as long as its longest replies.
+    if (run.input_lens.empty() && r.value("dataset", "").find("ShareGPT") != std::string::npos) {
+      run.length_dataset = "sharegpt";
+    }
     // inference-perf re-tokenizes the streamed text, so its output lengths,
     // TPOT, ITL and token throughput undercount what the server generated
     // (the data's README); its TTFT, E2E and request rate are sound. With

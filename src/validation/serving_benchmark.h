@@ -59,6 +59,10 @@ struct MeasuredServingRun {
   std::optional<int64_t> max_concurrency;
   std::optional<double> mean_input_tokens, mean_output_tokens;
   std::vector<int64_t> input_lens, output_lens;  // per request, when saved
+  // Without them: a dataset whose length spread the replay draws from at
+  // the means (validation/dataset_lengths.h, "sharegpt"); "" replays every
+  // request at the means.
+  std::string length_dataset;
   // Where input_lens[i] is in the file, for messages: lens_path with "{}"
   // standing for lens_index[i] (failed requests dropped leave gaps), e.g.
   // "$.input_lens[{}]".

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "serving/simulator.h"
 #include "serving/workload.h"
+#include "validation/dataset_lengths.h"
 #include "validation/prometheus_histogram.h"
 
 namespace roofplan {
@@ -149,12 +150,20 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
       load.notes.push_back("the run does not say how many requests it measured; simulated " +
                            std::to_string(kDefaultRequests));
     }
-    load.input.assign(static_cast<size_t>(n), isl);
-    load.output.assign(static_cast<size_t>(n), osl);
     load.spec.isl = LengthSpec::Fixed(isl);
     load.spec.osl = LengthSpec::Fixed(osl);
-    lengths = "fixed lengths at the means (" + std::to_string(isl) + " in, " + std::to_string(osl) +
-              " out" + Spread(run) + ")";
+    if (run.length_dataset.empty()) {
+      load.input.assign(static_cast<size_t>(n), isl);
+      load.output.assign(static_cast<size_t>(n), osl);
+      lengths = "fixed lengths at the means (" + std::to_string(isl) + " in, " + std::to_string(osl) +
+                " out" + Spread(run) + ")";
+    } else {
+      const DatasetLengths* d = FindDatasetLengths(run.length_dataset);
+      if (!d) throw Error("--lengths: unknown dataset \"" + run.length_dataset + "\" (known: sharegpt)");
+      DrawDatasetLengths(*d, n, *run.mean_input_tokens, *run.mean_output_tokens, seed, &load.input, &load.output);
+      lengths = fmt::format("lengths drawn with {}'s spread (cv {:g} in, {:g} out) at the means ({} in, {} out)",
+                            d->name, d->input_cv, d->output_cv, isl, osl);
+    }
   }
 
   const bool finite_rate = run.request_rate && std::isfinite(*run.request_rate);
