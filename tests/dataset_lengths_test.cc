@@ -59,8 +59,8 @@ TEST(DatasetLengths, ShareGptDrawKeepsTheMeansAndTheSpread) {
 }
 
 // A vLLM result saved without --save-detailed: its totals only.
-std::string MeansOnlyResult() {
-  const std::string path = (std::filesystem::temp_directory_path() / "roofplan_means_only.json").string();
+std::string MeansOnlyResult(const std::string& name = "roofplan_means_only.json") {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
   std::ofstream(path) << nlohmann::json{{"completed", 200},        {"request_rate", "inf"},
                                         {"total_input_tokens", 42000}, {"total_output_tokens", 40000},
                                         {"mean_ttft_ms", 900.0},   {"output_throughput", 5000.0}}
@@ -89,6 +89,22 @@ TEST(DatasetLengths, ValidateDrawsThemWhenAsked) {
   const CliRun unknown = RunRoofplan(base + " --lengths alpaca");
   EXPECT_NE(unknown.status, 0);
   EXPECT_TRUE(Contains(unknown.err, "--lengths")) << unknown.err;
+  std::filesystem::remove(file);
+}
+
+// vLLM's result files do not name their dataset; a file named for it
+// draws its spread unless told otherwise.
+TEST(DatasetLengths, AFileNamedForShareGptDrawsItsSpread) {
+  const std::string file = MeansOnlyResult("roofplan_vllm_sharegpt_qps_inf.json");
+  const std::string base = "validate " + file + " --model llama-3.1-8b --gpu h100-sxm --format json";
+  const CliRun named = RunRoofplan(base);
+  ASSERT_EQ(named.status, 0) << named.err;
+  const auto n = nlohmann::json::parse(named.out);
+  EXPECT_TRUE(Contains(n.at("load").get<std::string>(), "sharegpt's spread"));
+  EXPECT_TRUE(Contains(n.at("notes").dump(), "name says ShareGPT"));
+  const CliRun means = RunRoofplan(base + " --lengths means");
+  ASSERT_EQ(means.status, 0) << means.err;
+  EXPECT_TRUE(Contains(nlohmann::json::parse(means.out).at("load").get<std::string>(), "fixed lengths at the means"));
   std::filesystem::remove(file);
 }
 

@@ -1,6 +1,8 @@
 // roofplan validate: compare serving-benchmark results, or scrapes of a
 // serving engine's /metrics, with the simulation of the load they show,
 // or fit the engine preset's overheads to them.
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -30,6 +32,12 @@
 namespace roofplan {
 
 namespace {
+
+std::vector<std::string> LengthChoices() {
+  std::vector<std::string> choices = DatasetLengthNames();
+  choices.push_back("means");
+  return choices;
+}
 
 struct ValidateFlags {
   CommonFlags common;
@@ -117,7 +125,21 @@ int RunValidate(const CliIo& io, const ValidateFlags& vf) {
     }
     for (MeasuredServingRun& run : read) {
       if (vf.rate > 0) run.request_rate = vf.rate;
-      if (!vf.lengths.empty() && run.input_lens.empty()) run.length_dataset = vf.lengths;
+      if (run.input_lens.empty()) {
+        if (vf.lengths.empty()) {
+          // vLLM's result files do not name their dataset, but their names
+          // often do ("..._sharegpt_qps_4.json").
+          std::string name = std::filesystem::path(run.file).filename().string();
+          std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+          if (name.find("sharegpt") != std::string::npos) {
+            run.length_dataset = "sharegpt";
+            run.notes.push_back("the file's name says ShareGPT: its lengths are drawn with ShareGPT's spread at "
+                                "the means (--lengths means replays every request at the means)");
+          }
+        } else if (vf.lengths != "means") {
+          run.length_dataset = vf.lengths;
+        }
+      }
       if (!vf.concurrency.empty()) run.max_concurrency = ParseCount("--concurrency", vf.concurrency, kMaxConcurrency);
       runs.push_back(std::move(run));
     }
@@ -203,9 +225,10 @@ Command AddValidateCommand(CLI::App* app, const CliIo& io) {
   validate->add_option("--concurrency", val.concurrency, "the benchmark's max concurrency, when its file does not say");
   validate->add_option("--lengths", val.lengths,
                        "for result files with mean lengths only: the dataset whose spread of prompt and reply "
-                       "lengths the replay draws at those means (sharegpt); files with per-request lengths "
-                       "replay those")
-      ->check(CLI::IsMember(DatasetLengthNames()));
+                       "lengths the replay draws at those means (sharegpt; the default for a file whose name "
+                       "says sharegpt), or means (every request at the means); files with per-request "
+                       "lengths replay those")
+      ->check(CLI::IsMember(LengthChoices()));
   validate->add_option("--seed", val.seed, "random seed of the simulated arrivals (default 1)")
       ->check(IntegerIn(0, std::numeric_limits<int64_t>::max()));
   validate->add_flag("--fit", val.fit, "fit the engine preset's step_overhead_us (and graph_kernel_gap_us) by least squares");
