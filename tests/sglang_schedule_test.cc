@@ -14,23 +14,10 @@
 #include "perf/setup.h"
 #include "serving/simulator.h"
 #include "serving/workload.h"
+#include "test_support.h"
 
 namespace roofplan {
 namespace {
-
-class ListSource : public RequestSource {
- public:
-  explicit ListSource(std::vector<Request> requests) : requests_(std::move(requests)) {}
-  std::optional<Request> Next() override {
-    if (next_ >= requests_.size()) return std::nullopt;
-    return requests_[next_++];
-  }
-  std::optional<int64_t> total() const override { return static_cast<int64_t>(requests_.size()); }
-
- private:
-  std::vector<Request> requests_;
-  size_t next_ = 0;
-};
 
 Scenario Llama8bOnH100(const std::string& engine) {
   Scenario s;

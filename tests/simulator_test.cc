@@ -25,21 +25,6 @@ namespace {
 
 double Relative(double a, double b) { return std::fabs(a - b) / std::fabs(b); }
 
-// Replays a fixed list of requests (open loop: their arrival times).
-class ListSource : public RequestSource {
- public:
-  explicit ListSource(std::vector<Request> requests) : requests_(std::move(requests)) {}
-  std::optional<Request> Next() override {
-    if (next_ >= requests_.size()) return std::nullopt;
-    return requests_[next_++];
-  }
-  std::optional<int64_t> total() const override { return static_cast<int64_t>(requests_.size()); }
-
- private:
-  std::vector<Request> requests_;
-  size_t next_ = 0;
-};
-
 Scenario Llama8bOnH100(const std::string& engine = "vllm") {
   Scenario s;
   s.model = "llama-3.1-8b";

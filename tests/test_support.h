@@ -11,7 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -155,6 +158,21 @@ inline Scenario DeploymentScenario(const std::string& model, const std::string& 
   s.engine = engine;
   return s;
 }
+
+// Replays a fixed list of requests (open loop: their arrival times).
+class ListSource : public RequestSource {
+ public:
+  explicit ListSource(std::vector<Request> requests) : requests_(std::move(requests)) {}
+  std::optional<Request> Next() override {
+    if (next_ >= requests_.size()) return std::nullopt;
+    return requests_[next_++];
+  }
+  std::optional<int64_t> total() const override { return static_cast<int64_t>(requests_.size()); }
+
+ private:
+  std::vector<Request> requests_;
+  size_t next_ = 0;
+};
 
 // Simulates `w` on `setup` with the model's context as the length limit.
 inline SimResult RunWorkload(const Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
