@@ -48,16 +48,18 @@ TEST(FusedMoeKernels, BadTablesAreOneLineErrors) {
   const std::string path = (std::filesystem::temp_directory_path() / "roofplan_bad_kernels.json").string();
   {
     std::ofstream f(path);
-    f << R"({"tables": [{"gpu": "h200", "dtype": "bf16", "experts": 8, "intermediate": 0, "hidden": 4096,
+    f << R"({"tables": [{"source": "x", "gpu": "h200", "dtype": "bf16", "experts": 8, "intermediate": 0, "hidden": 4096,
             "top_k": 2, "us_by_tokens": {"1": 10}}]})";
   }
   EXPECT_TRUE(Contains(MessageOf<Error>([&] { LoadFusedMoeKernelCases(path); }), "$.tables[0].intermediate"));
   {
     std::ofstream f(path);
-    f << R"({"tables": [{"gpu": "h200", "dtype": "bf16", "experts": 8, "intermediate": 64, "hidden": 4096,
+    f << R"({"tables": [{"source": "x", "gpu": "h200", "dtype": "bf16", "experts": 8, "intermediate": 64, "hidden": 4096,
             "top_k": 2, "us_by_tokens": {"x": 10}}]})";
   }
   EXPECT_TRUE(Contains(MessageOf<Error>([&] { LoadFusedMoeKernelCases(path); }), "expected a positive token count"));
+  std::ofstream(path) << R"({"tables": 3})";
+  EXPECT_TRUE(Contains(MessageOf<Error>([&] { LoadFusedMoeKernelCases(path); }), "$.tables: expected an array"));
   std::filesystem::remove(path);
 }
 

@@ -54,21 +54,30 @@ bool IsRoutedExpertOp(const char* name) {
 
 std::vector<FusedMoeKernelCase> LoadFusedMoeKernelCases(const std::string& path) {
   const nlohmann::json doc = ReadJsonFile(path);
+  if (!doc.is_object() || !doc.contains("tables") || !doc.at("tables").is_array()) {
+    throw Error(path + ": $.tables: expected an array of kernel tables");
+  }
   std::vector<FusedMoeKernelCase> cases;
   const auto& tables = doc.at("tables");
   for (size_t i = 0; i < tables.size(); ++i) {
     const auto& t = tables[i];
     const std::string at = fmt::format("$.tables[{}]", i);
+    if (!t.is_object()) throw Error(path + ": " + at + ": expected an object");
     auto integer = [&](const char* key) {
-      if (!t.contains(key) || !t.at(key).is_number_integer() || t.at(key).get<int64_t>() <= 0) {
-        throw Error(path + ": " + at + "." + key + ": expected a positive integer");
+      if (!t.contains(key) || !t.at(key).is_number_integer() || t.at(key).get<int64_t>() <= 0 ||
+          t.at(key).get<int64_t>() > (1 << 20)) {
+        throw Error(path + ": " + at + "." + key + ": expected a positive integer up to 1048576");
       }
-      return t.at(key).get<int>();
+      return static_cast<int>(t.at(key).get<int64_t>());
+    };
+    auto text = [&](const char* key) {
+      if (!t.contains(key) || !t.at(key).is_string()) throw Error(path + ": " + at + "." + key + ": expected a string");
+      return t.at(key).get<std::string>();
     };
     FusedMoeKernelCase c;
-    c.source = t.value("source", "");
-    c.gpu = t.value("gpu", "");
-    const auto dtype = ParseDType(t.value("dtype", ""));
+    c.source = text("source");
+    c.gpu = text("gpu");
+    const auto dtype = ParseDType(text("dtype"));
     if (!dtype) throw Error(path + ": " + at + ".dtype: expected bf16, fp8, ...");
     c.dtype = *dtype;
     c.experts = integer("experts");
