@@ -655,6 +655,27 @@ TEST(WorkloadSpecParse, FullSpec) {
   EXPECT_EQ(s.trace, "traces/azure_conv.csv");
 }
 
+// ShareGPT by name: its prompts' spread for isl, its replies' for osl, at
+// the workload's own means (catalog/dataset_lengths.h: cv 1.10 and 0.99,
+// prompts of 4..1024 tokens, replies up to 2044).
+TEST(WorkloadSpecParse, ShareGptByNameAtTheWorkloadsMeans) {
+  const WorkloadSpec s = ParseWorkload(R"({"isl": {"distribution": "sharegpt", "mean": 215},
+                                           "osl": {"distribution": "sharegpt", "mean": 200}, "concurrency": 8})");
+  ASSERT_TRUE(s.isl && s.osl);
+  EXPECT_EQ(s.isl->kind, LengthKind::kLogNormal);
+  EXPECT_DOUBLE_EQ(s.isl->stddev, 1.10 * 215);
+  EXPECT_EQ(s.isl->min, 4);
+  EXPECT_EQ(s.isl->max, 1024);
+  EXPECT_DOUBLE_EQ(s.osl->stddev, 0.99 * 200);
+  EXPECT_EQ(s.osl->max, 2044);
+  // The clamps barely move a mean this far below them.
+  EXPECT_NEAR(s.isl->Mean(), 215, 0.05 * 215);
+  EXPECT_NEAR(s.osl->Mean(), 200, 0.05 * 200);
+  EXPECT_TRUE(Contains(WorkloadError(R"({"isl": {"distribution": "sharegpt", "mean": 215, "stddev": 9}})"),
+                       "$.workload.isl.stddev: not a parameter of the sharegpt distribution"));
+  EXPECT_TRUE(Contains(WorkloadError(R"({"osl": {"distribution": "sharegpt"}})"), "$.workload.osl.mean"));
+}
+
 TEST(WorkloadSpecParse, BadParametersNameTheJsonPath) {
   struct Case {
     const char* json;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "catalog/dataset_lengths.h"
 #include "catalog/json_reader.h"
 #include "catalog/scenario.h"
 #include "core/error.h"
@@ -171,7 +172,7 @@ std::string LengthSpec::Describe() const {
 LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
   if (!o.Has(key)) {
     o.Fail(key, "missing required field (expected a positive integer or "
-                "{\"distribution\": \"fixed|uniform|normal|lognormal\", ...})");
+                "{\"distribution\": \"fixed|uniform|normal|lognormal|sharegpt\", ...})");
   }
   const nlohmann::json& raw = o.raw().at(key);
   if (raw.is_number()) return LengthSpec::Fixed(o.PositiveInteger(key, kMaxRequestTokens));
@@ -183,6 +184,17 @@ LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
   d.RejectUnknownKeys({"distribution", "value", "min", "max", "mean", "stddev"});
   LengthSpec spec;
   const std::string name = d.String("distribution");
+  // A benchmark dataset's spread at the workload's own mean: its prompts
+  // for isl, its replies for osl (catalog/dataset_lengths.h).
+  if (const DatasetLengths* dataset = FindDatasetLengths(name)) {
+    for (const char* other : {"value", "min", "max", "stddev"}) {
+      if (d.Has(other)) {
+        d.Fail(other, std::string("not a parameter of the ") + name +
+                          " distribution (it takes mean only: the dataset sets the spread and bounds)");
+      }
+    }
+    return DatasetLengthSpec(*dataset, key == "isl", d.PositiveNumber("mean", static_cast<double>(kMaxRequestTokens)));
+  }
   if (name == "fixed") {
     spec.kind = LengthKind::kFixed;
   } else if (name == "uniform") {
@@ -193,7 +205,7 @@ LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key) {
     spec.kind = LengthKind::kLogNormal;
   } else {
     d.Fail("distribution", "unknown distribution \"" + name +
-                               "\" (expected one of fixed, uniform, normal, lognormal)");
+                               "\" (expected one of fixed, uniform, normal, lognormal, sharegpt)");
   }
 
   switch (spec.kind) {

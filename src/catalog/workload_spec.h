@@ -54,7 +54,9 @@ struct LengthSpec {
   std::string Describe() const;  // "1000", "lognormal(mean 1000, sd 500)", ...
 };
 
-// A number, or {"distribution": "fixed|uniform|normal|lognormal", ...}.
+// A number, or {"distribution": "fixed|uniform|normal|lognormal", ...}, or
+// {"distribution": "sharegpt", "mean": M}: a benchmark dataset's spread of
+// prompt (isl) or reply (osl) lengths at mean M (catalog/dataset_lengths.h).
 // Throws InputError naming `o.PathOf(key)` for bad parameters (stddev < 0,
 // min > max, mean <= 0, unknown distribution, unknown keys).
 LengthSpec ParseLengthSpec(const JsonObject& o, const std::string& key);

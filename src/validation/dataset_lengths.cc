@@ -11,27 +11,6 @@
 
 namespace roofplan {
 
-namespace {
-
-// vLLM's benchmark (benchmark_serving.py / vllm bench serve --dataset-name
-// sharegpt) takes each conversation's first prompt and reply, drops those
-// under 4 tokens, prompts over 1024 and pairs over 2048 tokens. The 200
-// requests llm-k8s saved per request (shared/validation/serving/raw,
-// vLLM 0.8.3 on Llama-3.3-70B's tokenizer) have prompts of mean 213 and sd
-// 235 (cv 1.10) and replies of mean 213 and sd 211 (cv 0.99); DeepSeek's
-// tokenizer gives 236 / 265 and 213 / 236 on the same prompts.
-const DatasetLengths kShareGpt = {"sharegpt", 1.10, 0.99, 4, 1024, 2048,
-                                  "ShareGPT_V3 as vLLM's benchmark samples it: the per-request lengths of the llm-k8s "
-                                  "runs (shared/validation/serving/raw)"};
-
-}  // namespace
-
-const DatasetLengths* FindDatasetLengths(const std::string& name) {
-  return name == kShareGpt.name ? &kShareGpt : nullptr;
-}
-
-std::vector<std::string> DatasetLengthNames() { return {kShareGpt.name}; }
-
 void DrawDatasetLengths(const DatasetLengths& d, int64_t n, double mean_input, double mean_output, uint64_t seed,
                         std::vector<int64_t>* input, std::vector<int64_t>* output) {
   // The workload generator's lognormal (the same draw on every compiler).
@@ -39,16 +18,8 @@ void DrawDatasetLengths(const DatasetLengths& d, int64_t n, double mean_input, d
   spec.concurrency = 1;
   spec.num_requests = n;
   spec.seed = seed;
-  LengthSpec in;
-  in.kind = LengthKind::kLogNormal;
-  in.mean = std::max(1.0, mean_input);
-  in.stddev = d.input_cv * in.mean;
-  in.min = d.min_tokens;
-  in.max = d.max_input;
-  LengthSpec out = in;
-  out.mean = std::max(1.0, mean_output);
-  out.stddev = d.output_cv * out.mean;
-  out.max = d.max_total - d.min_tokens;
+  const LengthSpec in = DatasetLengthSpec(d, true, mean_input);
+  const LengthSpec out = DatasetLengthSpec(d, false, mean_output);
   spec.isl = in;
   spec.osl = out;
   const std::unique_ptr<RequestSource> source = MakeRequestSource(spec, WorkloadLimits());
