@@ -535,12 +535,22 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.decode.decode_seqs = n;
   st.decode.decode_context_tokens = base_sum;
   st.decode.lora_adapters = t.lora_adapters;
-  st.ends.assign(1, end_s);
-  st.longest.assign(1, 0.0);
-  st.block_longest.assign(1, 0.0);
-  st.seqs.assign(1, t.decode_seqs);
-  st.contexts.assign(1, t.decode_context_tokens);
-  st.prompts.assign(1, t.prefill_tokens);
+  if (st.ends.empty()) {
+    const size_t steps = static_cast<size_t>(kMaxStretchSteps);
+    st.ends.resize(steps);
+    st.longest.resize(steps);
+    st.block_longest.resize(steps);
+    st.seqs.resize(steps);
+    st.contexts.resize(steps);
+    st.prompts.resize(steps);
+  }
+  st.priced = 1;
+  st.ends[0] = end_s;
+  st.longest[0] = 0;
+  st.block_longest[0] = 0;
+  st.seqs[0] = t.decode_seqs;
+  st.contexts[0] = t.decode_context_tokens;
+  st.prompts[0] = t.prefill_tokens;
   int64_t first = std::min(st.limit, kFirstStretchChunk);
   if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
   PriceStretch(lane, first);
@@ -581,32 +591,34 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
   BatchTotals t = st.decode;
-  for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
+  for (int64_t j = st.priced; j < steps; ++j) {
     t.decode_seqs = st.price_seqs;
     t.decode_context_tokens = st.price_bases + st.price_seqs * j;
     // (A stretch ends with its last sequence: a step has one.)
-    const uint32_t cell = StepCache::GridIndex(static_cast<double>(t.decode_context_tokens) /
-                                               static_cast<double>(std::max<int64_t>(1, t.decode_seqs)));
-    if (t.decode_seqs != st.priced_seqs || cell != st.priced_cell) {
-      st.priced_seqs = t.decode_seqs;
-      st.priced_cell = cell;
-      st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+    const double mean = static_cast<double>(t.decode_context_tokens) /
+                        static_cast<double>(std::max<int64_t>(1, t.decode_seqs));
+    if (t.decode_seqs != st.priced_seqs || !(mean >= st.priced_cell_begin && mean < st.priced_cell_end)) {
+      const uint32_t cell = StepCache::GridIndex(mean);
+      if (t.decode_seqs != st.priced_seqs || cell != st.priced_cell) {
+        st.priced_seqs = t.decode_seqs;
+        st.priced_cell = cell;
+        st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+      }
+      st.priced_cell_begin = cell == 0 ? 0 : StepCache::GridEnd(cell - 1);
+      st.priced_cell_end = StepCache::GridEnd(cell);
     }
-    const double begin = st.ends.back();
+    const size_t i = static_cast<size_t>(j);
+    const double begin = st.ends[i - 1];
     const double end = begin + st.priced_ms / 1e3;
     const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
-    st.ends.push_back(end);
-    st.longest.push_back(std::max(st.longest.back(), ms));
-    const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
-    if (block == st.block_longest.size()) {
-      st.block_longest.push_back(ms);
-    } else {
-      st.block_longest[block] = std::max(st.block_longest[block], ms);
-    }
-    st.seqs.push_back(t.decode_seqs);
-    st.contexts.push_back(t.decode_context_tokens);
-    st.prompts.push_back(0);
+    st.ends[i] = end;
+    st.longest[i] = std::max(st.longest[i - 1], ms);
+    st.block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(st.block_longest[i - 1], ms);
+    st.seqs[i] = t.decode_seqs;
+    st.contexts[i] = t.decode_context_tokens;
+    st.prompts[i] = 0;
   }
+  st.priced = std::max(st.priced, steps);
   st.target = steps;
 }
 
@@ -794,13 +806,6 @@ void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
   st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
 }
 
-void Replica::NoteStepPriced(Stretch& st, int64_t j) {
-  const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
-  if (block >= st.block_longest.size()) st.block_longest.resize(block + 1, 0.0);
-  const double ms = (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3;
-  st.block_longest[block] = std::max(st.block_longest[block], ms);
-}
-
 double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
   constexpr int64_t kBlock = int64_t{1} << kLongestBlockBits;
   double longest = 0;
@@ -810,9 +815,9 @@ double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
   int64_t j = from;
   for (; j < to && j % kBlock != 0; ++j) longest = std::max(longest, step_ms(j));
   for (; j + kBlock <= to; j += kBlock) {
-    longest = std::max(longest, st.block_longest[static_cast<size_t>(j >> kLongestBlockBits)]);
+    longest = std::max(longest, st.block_longest[static_cast<size_t>(j + kBlock - 1)]);
   }
-  for (; j < to; ++j) longest = std::max(longest, step_ms(j));
+  if (j < to) longest = std::max(longest, st.block_longest[static_cast<size_t>(to - 1)]);
   return longest;
 }
 
@@ -890,31 +895,21 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
     std::push_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
   }
   // Step b again, with its prompt; from b + 1 it decodes.
-  const size_t keep = static_cast<size_t>(b);
-  st.ends.resize(keep);
-  st.longest.resize(keep);
-  // The block of step b again, without its old price.
-  const size_t block = static_cast<size_t>(b >> kLongestBlockBits);
-  st.block_longest.resize(block + 1);
-  st.block_longest[block] = 0;
-  for (int64_t j = std::max<int64_t>(1, static_cast<int64_t>(block) << kLongestBlockBits); j < b; ++j) {
-    NoteStepPriced(st, j);
-  }
-  st.seqs.resize(keep);
-  st.contexts.resize(keep);
-  st.prompts.resize(keep);
+  const size_t i = static_cast<size_t>(b);
+  st.priced = b + 1;
   BatchTotals t = st.decode;
   t.decode_seqs = decodes;
   t.decode_context_tokens = st.price_bases + decodes * b;
   t.prefill_seqs = 1;
   t.prefill_tokens = s.prompt_tokens;
-  const double begin = st.ends.back();
-  st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
-  st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
-  NoteStepPriced(st, b);
-  st.seqs.push_back(decodes);
-  st.contexts.push_back(t.decode_context_tokens);
-  st.prompts.push_back(s.prompt_tokens);
+  const double begin = st.ends[i - 1];
+  st.ends[i] = begin + steps_cache_->StepMs(t, &recent_step_) / 1e3;
+  const double ms = (st.ends[i] - begin) * 1e3;
+  st.longest[i] = std::max(st.longest[i - 1], ms);
+  st.block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(st.block_longest[i - 1], ms);
+  st.seqs[i] = decodes;
+  st.contexts[i] = t.decode_context_tokens;
+  st.prompts[i] = s.prompt_tokens;
   st.target = b + 1;
   ++st.price_seqs;
   st.price_bases += base;

@@ -13,15 +13,24 @@ constexpr int kExactBelow = 64;  // 2^6
 constexpr int kStepsPerOctave = 64;
 constexpr size_t kMaxShapes = size_t{1} << 19;  // at most 16 MB a memo (2^20 slots)
 constexpr int64_t kMaxMemoAdapters = 256;       // LoRA adapters a batch, memoised
+
+// Above 64 tokens: index = 64 + 64 * (log2(tokens) - 6), rounded (half
+// up), which is floor(64 * log2(tokens) + 1/2) - 320: every step of a run
+// asks, so the bins are read off the exponent bits, not a log2 call.
+const Log2Bins kGridBins(kStepsPerOctave, 0.5);
+constexpr int64_t kGridBinOffset = 6 * kStepsPerOctave - kExactBelow;
 }  // namespace
 
 uint32_t StepCache::GridIndex(double tokens) {
   if (tokens <= kExactBelow) return static_cast<uint32_t>(std::lround(tokens));
-  // Above 64: index = 64 + 64 * (log2(tokens) - 6), rounded (half up),
-  // which is floor(64 * log2(tokens) + 1/2) - 320: every step of a run
-  // asks, so the bins are read off the exponent bits, not a log2 call.
-  static const Log2Bins bins(kStepsPerOctave, 0.5);
-  return static_cast<uint32_t>(bins.Bin(tokens) - (6 * kStepsPerOctave - kExactBelow));
+  return static_cast<uint32_t>(kGridBins.Bin(tokens) - kGridBinOffset);
+}
+
+double StepCache::GridEnd(uint32_t index) {
+  // Rounded to the nearest (half away from zero) up to 64; index 64 also
+  // holds the tokens above 64 before the first bin edge.
+  if (index < kExactBelow) return index + 0.5;
+  return kGridBins.Start(int64_t{index} + 1 + kGridBinOffset);
 }
 
 double StepCache::GridValue(uint32_t index) {

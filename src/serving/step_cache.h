@@ -65,6 +65,9 @@ class StepCache {
   // The grid: index and the value it stands for.
   static uint32_t GridIndex(double tokens);
   static double GridValue(uint32_t index);
+  // The least tokens whose index is above `index`: tokens in
+  // [GridEnd(index - 1), GridEnd(index)) have that index (GridEnd(-1) 0).
+  static double GridEnd(uint32_t index);
 
  private:
   const StepTimeModel& perf_;
