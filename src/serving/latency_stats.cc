@@ -16,6 +16,7 @@ constexpr int kBucketsPerOctave = 256;
 constexpr int kMinExp = -20;
 constexpr int kMaxExp = 64;
 constexpr int kNumBuckets = (kMaxExp - kMinExp) * kBucketsPerOctave;
+const Log2Bins kBins(kBucketsPerOctave, 0);
 }  // namespace
 
 int LatencyStats::BucketOf(double value) {
@@ -23,8 +24,7 @@ int LatencyStats::BucketOf(double value) {
   // huge (or infinite) value must not reach the exponent bits' reading.
   if (!(value >= std::exp2(kMinExp))) return 0;
   if (value >= std::exp2(kMaxExp)) return kNumBuckets - 1;
-  static const Log2Bins bins(kBucketsPerOctave, 0);
-  const int64_t b = bins.Bin(value) - int64_t{kMinExp} * kBucketsPerOctave;
+  const int64_t b = kBins.Bin(value) - int64_t{kMinExp} * kBucketsPerOctave;
   return static_cast<int>(std::clamp<int64_t>(b, 0, kNumBuckets - 1));
 }
 

@@ -707,6 +707,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   // stay in one binade: their gaps go to the histogram together.
   double gap_ms = -1;
   int64_t gaps = 0;
+  int64_t peak_units = 0;  // (usage is units / capacity: one division for the peak)
   for (int64_t j = st.accounted; j < steps; ++j) {
     const double begin = j == 0 ? lane.start_s : st.ends[static_cast<size_t>(j - 1)];
     const double end = st.ends[static_cast<size_t>(j)];
@@ -715,7 +716,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
     // As the step was formed (Launch notes the peak then, on_step sees it).
     const int64_t formed = (j == st.restore_step ? st.restore_held : held) + st.units[static_cast<size_t>(j)];
-    kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(formed) / capacity);
+    peak_units = std::max(peak_units, formed);
     if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
     const double ms = (end - begin) * 1e3;
     if (ms != gap_ms) {
@@ -740,6 +741,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     }
   }
   itl_ms_->Add(gap_ms, gaps);
+  kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(peak_units) / capacity);
   kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
   const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
   results->more_steps += counted;
