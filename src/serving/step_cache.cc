@@ -57,7 +57,7 @@ const double* StepCache::Memo::Find(uint64_t key) const {
 void StepCache::Memo::Insert(uint64_t key, double ms) {
   if ((size_ + 1) * 2 > slots_.size()) {
     // Grow to keep the table at most half full.
-    std::vector<Slot> old = std::move(slots_);
+    std::vector<Slot, HugePageAllocator<Slot>> old = std::move(slots_);
     const size_t capacity = old.empty() ? 1024 : old.size() * 2;
     slots_.assign(capacity, Slot());
     shift_ = 64 - std::countr_zero(capacity);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "perf/step_time.h"
+#include "serving/huge_page_allocator.h"
 
 namespace roofplan {
 
@@ -94,7 +95,7 @@ class StepCache {
       double ms = 0;
     };
     size_t SlotOf(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> shift_); }
-    std::vector<Slot> slots_;
+    std::vector<Slot, HugePageAllocator<Slot>> slots_;  // megabytes, read at random
     int shift_ = 64;
     size_t size_ = 0;
   };
