@@ -566,16 +566,22 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   // from its blocks planned so far (MaybeBeginStretch's first blocks are
   // walked again, uncounted).
   st.units.resize(static_cast<size_t>(steps), 0);
+  int64_t* units = st.units.data();
   for (Work& w : lane.batch) {
     if (w.left) continue;
     const int64_t end = std::min(steps, w.last + 1);
-    for (int64_t j = w.plan_capacity - w.base; j < end; j = w.plan_capacity - w.base) {
-      const int64_t tokens = w.base + j + 1;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
-      w.plan_held += need;
-      if (j >= from) st.units[static_cast<size_t>(j)] += need;
-      w.plan_capacity = kv_.TokenCapacity(tokens);
+    // In locals: the stores to units[] could alias the member's fields.
+    const int64_t base = w.base;
+    int64_t capacity = w.plan_capacity, held = w.plan_held;
+    for (int64_t j = capacity - base; j < end; j = capacity - base) {
+      const int64_t tokens = base + j + 1;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+      held += need;
+      if (j >= from) units[j] += need;
+      capacity = kv_.TokenCapacity(tokens);
     }
+    w.plan_capacity = capacity;
+    w.plan_held = held;
   }
   st.planned = steps;
   for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
