@@ -596,33 +596,55 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
 
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
-  BatchTotals t = st.decode;
-  for (int64_t j = st.priced; j < steps; ++j) {
-    t.decode_seqs = st.price_seqs;
-    t.decode_context_tokens = st.price_bases + st.price_seqs * j;
+  if (st.priced < steps) {
+    // The batch is the same for every step here (it changes at events):
+    // its size, and contexts one token longer a sequence each step. In
+    // locals, as the steps' stores could alias the stretch's fields.
+    const int64_t seqs = st.price_seqs, bases = st.price_bases;
     // (A stretch ends with its last sequence: a step has one.)
-    const double mean = static_cast<double>(t.decode_context_tokens) /
-                        static_cast<double>(std::max<int64_t>(1, t.decode_seqs));
-    if (t.decode_seqs != st.priced_seqs || !(mean >= st.priced_cell_begin && mean < st.priced_cell_end)) {
-      const uint32_t cell = StepCache::GridIndex(mean);
-      if (t.decode_seqs != st.priced_seqs || cell != st.priced_cell) {
-        st.priced_seqs = t.decode_seqs;
-        st.priced_cell = cell;
-        st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+    const double divisor = static_cast<double>(std::max<int64_t>(1, seqs));
+    bool priced_seqs = seqs == st.priced_seqs;
+    uint32_t cell = st.priced_cell;
+    double cell_begin = st.priced_cell_begin, cell_end = st.priced_cell_end;
+    double step_s = st.priced_ms / 1e3;
+    double* ends = st.ends.data();
+    double* longest = st.longest.data();
+    double* block_longest = st.block_longest.data();
+    int64_t* step_seqs = st.seqs.data();
+    int64_t* step_contexts = st.contexts.data();
+    int64_t* step_prompts = st.prompts.data();
+    for (int64_t j = st.priced; j < steps; ++j) {
+      const int64_t contexts = bases + seqs * j;
+      const double mean = static_cast<double>(contexts) / divisor;
+      if (!priced_seqs || !(mean >= cell_begin && mean < cell_end)) {
+        const uint32_t c = StepCache::GridIndex(mean);
+        if (!priced_seqs || c != cell) {
+          priced_seqs = true;
+          cell = c;
+          BatchTotals t = st.decode;
+          t.decode_seqs = seqs;
+          t.decode_context_tokens = contexts;
+          st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+          step_s = st.priced_ms / 1e3;
+        }
+        cell_begin = cell == 0 ? 0 : StepCache::GridEnd(cell - 1);
+        cell_end = StepCache::GridEnd(cell);
       }
-      st.priced_cell_begin = cell == 0 ? 0 : StepCache::GridEnd(cell - 1);
-      st.priced_cell_end = StepCache::GridEnd(cell);
+      const size_t i = static_cast<size_t>(j);
+      const double begin = ends[i - 1];
+      const double end = begin + step_s;
+      const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
+      ends[i] = end;
+      longest[i] = std::max(longest[i - 1], ms);
+      block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_longest[i - 1], ms);
+      step_seqs[i] = seqs;
+      step_contexts[i] = contexts;
+      step_prompts[i] = 0;
     }
-    const size_t i = static_cast<size_t>(j);
-    const double begin = st.ends[i - 1];
-    const double end = begin + st.priced_ms / 1e3;
-    const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
-    st.ends[i] = end;
-    st.longest[i] = std::max(st.longest[i - 1], ms);
-    st.block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(st.block_longest[i - 1], ms);
-    st.seqs[i] = t.decode_seqs;
-    st.contexts[i] = t.decode_context_tokens;
-    st.prompts[i] = 0;
+    st.priced_seqs = seqs;
+    st.priced_cell = cell;
+    st.priced_cell_begin = cell_begin;
+    st.priced_cell_end = cell_end;
   }
   st.priced = std::max(st.priced, steps);
   st.target = steps;
