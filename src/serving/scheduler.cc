@@ -736,14 +736,22 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   double gap_ms = -1;
   int64_t gaps = 0;
   int64_t peak_units = 0;  // (usage is units / capacity: one division for the peak)
+  // In locals: the histogram's adds could change the fields, as far as
+  // the compiler knows (the area is summed in the same order).
+  const double* ends = st.ends.data();
+  const int64_t* units = st.units.data();
+  const int64_t* seqs = st.seqs.data();
+  const int64_t restore_step = st.restore_step;
+  double area_s = kv_area_s_;
   for (int64_t j = st.accounted; j < steps; ++j) {
-    const double begin = j == 0 ? lane.start_s : st.ends[static_cast<size_t>(j - 1)];
-    const double end = st.ends[static_cast<size_t>(j)];
-    const int64_t used = held + st.units[static_cast<size_t>(j)];
+    const size_t i = static_cast<size_t>(j);
+    const double begin = j == 0 ? lane.start_s : ends[i - 1];
+    const double end = ends[i];
+    const int64_t used = held + units[i];
     // KV usage over the step as NoteKvChange sums it.
-    kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
+    area_s += static_cast<double>(used) / capacity * (end - begin);
     // As the step was formed (Launch notes the peak then, on_step sees it).
-    const int64_t formed = (j == st.restore_step ? st.restore_held : held) + st.units[static_cast<size_t>(j)];
+    const int64_t formed = (j == restore_step ? st.restore_held : held) + units[i];
     peak_units = std::max(peak_units, formed);
     if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
     const double ms = (end - begin) * 1e3;
@@ -752,7 +760,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
       gap_ms = ms;
       gaps = 0;
     }
-    gaps += st.seqs[static_cast<size_t>(j)];
+    gaps += seqs[i];
     if (observe_steps_) {
       StretchStep o;
       o.start_s = begin;
@@ -769,6 +777,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     }
   }
   itl_ms_->Add(gap_ms, gaps);
+  kv_area_s_ = area_s;
   kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(peak_units) / capacity);
   kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
   const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
