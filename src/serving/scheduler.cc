@@ -624,7 +624,7 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
           BatchTotals t = st.decode;
           t.decode_seqs = seqs;
           t.decode_context_tokens = contexts;
-          st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+          st.priced_ms = steps_cache_->DecodeStepMs(t, cell, &recent_step_);
           step_s = st.priced_ms / 1e3;
         }
         cell_begin = cell == 0 ? 0 : StepCache::GridEnd(cell - 1);

@@ -109,11 +109,26 @@ void StepCache::Prefetch(const BatchTotals& b) const {
 
 double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
   if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
-  ++lookups_;
   uint64_t key;
   size_t memo;
   uint32_t cells[3];
   const bool keyable = KeyOf(b, &key, &memo, cells);
+  return Lookup(b, key, memo, keyable, cells, recent);
+}
+
+double StepCache::DecodeStepMs(const BatchTotals& b, uint32_t context_cell, Recent* recent) {
+  if (b.decode_seqs == 0) return 0;
+  // KeyOf's key, its grid index given.
+  const bool keyable = b.decode_seqs < (1 << 16) && b.lora_adapters < kMaxMemoAdapters;
+  const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 | context_cell;
+  const size_t memo = keyable ? static_cast<size_t>(2 * b.lora_adapters) : 0;
+  const uint32_t cells[3] = {0, 0, context_cell};
+  return Lookup(b, key, memo, keyable, cells, recent);
+}
+
+double StepCache::Lookup(const BatchTotals& b, uint64_t key, size_t memo, bool keyable, const uint32_t cells[3],
+                         Recent* recent) {
+  ++lookups_;
   const uint32_t chunk = cells[0], past = cells[1], context = cells[2];
   if (memo >= caches_.size()) caches_.resize(memo + 2 - memo % 2);
   auto& cache = caches_[memo];
