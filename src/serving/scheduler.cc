@@ -526,6 +526,9 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.through_finishes = through_finishes;
   st.cut = false;
   st.priced_seqs = -1;
+  st.priced_cell = 0;  // (its bounds always go with it)
+  st.priced_cell_begin = 0;
+  st.priced_cell_end = StepCache::GridEnd(0);
   st.price_seqs = n;
   st.price_bases = base_sum;
   st.synced_units = 0;
@@ -618,6 +621,7 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
       const double mean = static_cast<double>(contexts) / divisor;
       if (!priced_seqs || !(mean >= cell_begin && mean < cell_end)) {
         const uint32_t c = StepCache::GridIndex(mean);
+        const uint32_t bounded = cell;  // the cell [cell_begin, cell_end) is
         if (!priced_seqs || c != cell) {
           priced_seqs = true;
           cell = c;
@@ -627,7 +631,8 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
           st.priced_ms = steps_cache_->DecodeStepMs(t, cell, &recent_step_);
           step_s = st.priced_ms / 1e3;
         }
-        cell_begin = cell == 0 ? 0 : StepCache::GridEnd(cell - 1);
+        // (Contexts grow: mostly the cell after the last one.)
+        cell_begin = cell == 0 ? 0 : cell == bounded + 1 ? cell_end : StepCache::GridEnd(cell - 1);
         cell_end = StepCache::GridEnd(cell);
       }
       const size_t i = static_cast<size_t>(j);
