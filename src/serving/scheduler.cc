@@ -915,18 +915,25 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   w.last = last;
   w.plan_capacity = s.token_capacity;
   w.plan_held = s.own_units;
-  // Its blocks in the steps planned.
-  for (int64_t j = w.plan_capacity - base; j < std::min(st.planned, last + 1); j = w.plan_capacity - base) {
+  // Its blocks in the steps planned (in locals: the stores to units[]
+  // could alias the fields).
+  int64_t* units = st.units.data();
+  const int64_t planned = st.planned, stop = std::min(planned, last + 1);
+  int64_t capacity = w.plan_capacity, plan_held = w.plan_held;
+  for (int64_t j = capacity - base; j < stop; j = capacity - base) {
     const int64_t tokens = base + j + 1;
-    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
-    w.plan_held += more;
-    for (int64_t k = j; k < st.planned; ++k) st.units[static_cast<size_t>(k)] += more;
-    w.plan_capacity = kv_.TokenCapacity(tokens);
+    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - plan_held);
+    plan_held += more;
+    for (int64_t k = j; k < planned; ++k) units[k] += more;
+    capacity = kv_.TokenCapacity(tokens);
   }
+  w.plan_capacity = capacity;
+  w.plan_held = plan_held;
   lane.batch.push_back(w);
-  st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
-  for (int64_t j = b + 1; j < st.planned; ++j) {
-    if (st.units[static_cast<size_t>(j)] > st.free_units) {
+  const int64_t free_units = kv_.capacity() - (kv_.used() - st.synced_units);
+  st.free_units = free_units;
+  for (int64_t j = b + 1; j < planned; ++j) {
+    if (units[j] > free_units) {
       st.kv_limit = st.planned = j;
       st.units.resize(static_cast<size_t>(j));
       break;
