@@ -7,18 +7,6 @@
 
 namespace roofplan {
 
-namespace {
-// Buckets cover [2^kMinExp, 2^kMaxExp) ms: a nanosecond to far beyond any
-// simulated time (the simulator stops at kMaxSimulatedSeconds, about 2^45
-// ms). The histogram grows to the highest bucket seen, so a run of
-// milliseconds holds a few kilobytes of it.
-constexpr int kBucketsPerOctave = 256;
-constexpr int kMinExp = -20;
-constexpr int kMaxExp = 64;
-constexpr int kNumBuckets = (kMaxExp - kMinExp) * kBucketsPerOctave;
-const Log2Bins kBins(kBucketsPerOctave, 0);
-}  // namespace
-
 int LatencyStats::BucketOf(double value) {
   // floor((log2(value) - kMinExp) * kBucketsPerOctave), clamped first: a
   // huge (or infinite) value must not reach the exponent bits' reading.
@@ -43,7 +31,7 @@ void LatencyStats::CountInHistogram(double value, int64_t count) {
   histogram_[b] += count;
 }
 
-void LatencyStats::Add(double value, int64_t count) {
+void LatencyStats::AddAny(double value, int64_t count) {
   if (count <= 0) return;
   if (count_ == 0) {
     min_ = max_ = value;
