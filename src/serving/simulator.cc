@@ -84,6 +84,9 @@ struct Event {
 // The pending events, a binary min-heap by (time, order). A lane has at
 // most one step event pending, and the queue knows where it is: a cut
 // stretch moves its lane's event rather than leaving a stale copy to pop.
+// One arrival waits beside the heap (an open loop has one pending, and
+// replaces it by the next as it pops: a million requests, a million
+// pushes and pops saved); the order popped is the same.
 class EventQueue {
  public:
   // Lanes of replica r are slots lane_base[r], lane_base[r] + 1, ...
@@ -91,16 +94,27 @@ class EventQueue {
     lane_base_ = std::move(lane_base);
     where_.assign(lanes, -1);
   }
-  bool empty() const { return heap_.empty(); }
-  const Event& top() const { return heap_.front(); }
-  void Pop() {
-    Forget(heap_.front());
+  bool empty() const { return heap_.empty() && !has_arrival_; }
+  // Removes and returns the first event.
+  Event PopFirst() {
+    if (has_arrival_ && (heap_.empty() || Before(arrival_, heap_.front()))) {
+      has_arrival_ = false;
+      return arrival_;
+    }
+    const Event first = heap_.front();
+    Forget(first);
     const Event last = heap_.back();
     heap_.pop_back();
     if (!heap_.empty()) SiftDown(0, last);
+    return first;
   }
   // Adds `e`; a step event replaces its lane's pending one.
   void Push(const Event& e) {
+    if (e.kind == EventKind::kArrival && !has_arrival_) {
+      arrival_ = e;
+      has_arrival_ = true;
+      return;
+    }
     if (e.kind == EventKind::kStepDone) {
       const int32_t at = where_[Slot(e)];
       if (at >= 0) {
@@ -152,6 +166,8 @@ class EventQueue {
   }
 
   std::vector<Event> heap_;
+  Event arrival_{};
+  bool has_arrival_ = false;
   std::vector<int32_t> lane_base_;
   std::vector<int32_t> where_;  // per lane: its step event's index in heap_, or -1
 };
@@ -704,8 +720,7 @@ SimResult Simulation::Run() {
     if (pending_) Push(pending_->arrival_s, EventKind::kArrival, -1, 0);
   }
   while (!events_.empty()) {
-    const Event e = events_.top();
-    events_.Pop();
+    const Event e = events_.PopFirst();
     if (e.kind == EventKind::kStepDone && e.serial != replicas_[e.replica]->lane_serial(e.arg)) continue;
     if (++result_.events > kMaxEvents) {
       throw Error(fmt::format("the run passed the simulator's limit of {} events at t = {:g} s "
