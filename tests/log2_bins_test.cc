@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -53,6 +54,35 @@ TEST(Log2Bins, StepGridRoundsAsBefore) {
     const double steps = (std::log2(x) - 6.0) * 64;
     const uint32_t expected = t <= 64 ? static_cast<uint32_t>(t) : 64 + static_cast<uint32_t>(std::lround(steps));
     ASSERT_EQ(StepCache::GridIndex(x), expected) << t;
+  }
+}
+
+TEST(Log2Bins, StartIsTheLeastValueOfABin) {
+  for (const auto& [per_octave, phase] : {std::pair{64, 0.5}, std::pair{256, 0.0}, std::pair{3, 0.25}}) {
+    const Log2Bins bins(per_octave, phase);
+    for (int64_t bin = -10 * per_octave; bin <= 70 * per_octave; ++bin) {
+      const double start = bins.Start(bin);
+      ASSERT_EQ(bins.Bin(start), bin) << per_octave << " " << bin;
+      ASSERT_EQ(bins.Bin(std::nextafter(start, 0.0)), bin - 1) << per_octave << " " << bin;
+    }
+  }
+}
+
+TEST(Log2Bins, GridEndBoundsEachIndex) {
+  // Tokens in [GridEnd(i - 1), GridEnd(i)) have index i, and no others.
+  EXPECT_EQ(StepCache::GridEnd(0), 0.5);
+  for (uint32_t i = 0; i < 3000; ++i) {
+    const double end = StepCache::GridEnd(i);
+    ASSERT_EQ(StepCache::GridIndex(end), i + 1) << i;
+    ASSERT_EQ(StepCache::GridIndex(std::nextafter(end, 0.0)), i) << i;
+  }
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> exponent(-3, 40);
+  for (int n = 0; n < 100000; ++n) {
+    const double x = std::exp2(exponent(rng));
+    const uint32_t i = StepCache::GridIndex(x);
+    ASSERT_LT(x, StepCache::GridEnd(i)) << x;
+    if (i > 0) ASSERT_GE(x, StepCache::GridEnd(i - 1)) << x;
   }
 }
 

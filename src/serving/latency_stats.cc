@@ -7,24 +7,12 @@
 
 namespace roofplan {
 
-namespace {
-// Buckets cover [2^kMinExp, 2^kMaxExp) ms: a nanosecond to far beyond any
-// simulated time (the simulator stops at kMaxSimulatedSeconds, about 2^45
-// ms). The histogram grows to the highest bucket seen, so a run of
-// milliseconds holds a few kilobytes of it.
-constexpr int kBucketsPerOctave = 256;
-constexpr int kMinExp = -20;
-constexpr int kMaxExp = 64;
-constexpr int kNumBuckets = (kMaxExp - kMinExp) * kBucketsPerOctave;
-}  // namespace
-
 int LatencyStats::BucketOf(double value) {
   // floor((log2(value) - kMinExp) * kBucketsPerOctave), clamped first: a
   // huge (or infinite) value must not reach the exponent bits' reading.
   if (!(value >= std::exp2(kMinExp))) return 0;
   if (value >= std::exp2(kMaxExp)) return kNumBuckets - 1;
-  static const Log2Bins bins(kBucketsPerOctave, 0);
-  const int64_t b = bins.Bin(value) - int64_t{kMinExp} * kBucketsPerOctave;
+  const int64_t b = kBins.Bin(value) - int64_t{kMinExp} * kBucketsPerOctave;
   return static_cast<int>(std::clamp<int64_t>(b, 0, kNumBuckets - 1));
 }
 
@@ -43,7 +31,7 @@ void LatencyStats::CountInHistogram(double value, int64_t count) {
   histogram_[b] += count;
 }
 
-void LatencyStats::Add(double value, int64_t count) {
+void LatencyStats::AddAny(double value, int64_t count) {
   if (count <= 0) return;
   if (count_ == 0) {
     min_ = max_ = value;

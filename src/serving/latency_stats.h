@@ -9,8 +9,11 @@
 // (the histogram grows with the largest value, not the count).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
+
+#include "serving/log2_bins.h"
 
 namespace roofplan {
 
@@ -19,7 +22,21 @@ class LatencyStats {
   static constexpr int64_t kExactSamples = 1 << 16;
 
   // Adds `count` observations of `value` (>= 0).
-  void Add(double value, int64_t count = 1);
+  void Add(double value, int64_t count = 1) {
+    // Most of a long run's adds, here (the simulator adds millions): past
+    // the exact samples, a value inside the histogram's range.
+    if (histogram_mode_ && count > 0 && value >= kHistogramLow && value < kHistogramHigh) {
+      min_ = std::min(min_, value);  // (count_ > 0 in histogram mode)
+      max_ = std::max(max_, value);
+      count_ += count;
+      sum_ += value * static_cast<double>(count);
+      const size_t b = static_cast<size_t>(kBins.Bin(value) - int64_t{kMinExp} * kBucketsPerOctave);
+      if (b >= histogram_.size()) histogram_.resize(b + 1, 0);
+      histogram_[b] += count;
+      return;
+    }
+    AddAny(value, count);
+  }
 
   int64_t count() const { return count_; }
   double mean() const { return count_ > 0 ? sum_ / static_cast<double>(count_) : 0; }
@@ -34,6 +51,19 @@ class LatencyStats {
   int64_t CountAtMost(double value) const;
 
  private:
+  // Buckets cover [2^kMinExp, 2^kMaxExp) ms: a nanosecond to far beyond
+  // any simulated time (the simulator stops at kMaxSimulatedSeconds, about
+  // 2^45 ms). The histogram grows to the highest bucket seen, so a run of
+  // milliseconds holds a few kilobytes of it.
+  static constexpr int kBucketsPerOctave = 256;
+  static constexpr int kMinExp = -20;
+  static constexpr int kMaxExp = 64;
+  static constexpr int kNumBuckets = (kMaxExp - kMinExp) * kBucketsPerOctave;
+  static constexpr double kHistogramLow = 0x1p-20;   // 2^kMinExp
+  static constexpr double kHistogramHigh = 0x1p64;   // 2^kMaxExp
+  static inline const Log2Bins kBins{kBucketsPerOctave, 0};
+
+  void AddAny(double value, int64_t count);
   void FoldIntoHistogram();
   void CountInHistogram(double value, int64_t count);
   static int BucketOf(double value);

@@ -43,6 +43,24 @@ class Log2Bins {
     return exponent * per_octave_ + k;
   }
 
+  // The least x with Bin(x) >= bin, exactly, for a bin of normal doubles
+  // (x in [2^-1022, 2^1024)): a caller whose x only grows can compare it
+  // with the next bin's start instead of binning it again.
+  double Start(int64_t bin) const {
+    int64_t exponent = bin >= 0 ? bin / per_octave_ : -((-bin + per_octave_ - 1) / per_octave_);
+    int64_t k = bin - exponent * per_octave_;
+    uint64_t mantissa = 0;
+    if (k > 0) {
+      mantissa = edges_[k - 1];
+    } else if (edges_[per_octave_ - 1] != kMantissaEnd) {
+      // The octave's bin 0 starts below its power of two, at the last bin
+      // edge of the octave below (a phase above 0).
+      --exponent;
+      mantissa = edges_[per_octave_ - 1];
+    }
+    return std::bit_cast<double>(static_cast<uint64_t>(exponent + 1023) << 52 | mantissa);
+  }
+
  private:
   static constexpr uint64_t kMantissaEnd = uint64_t{1} << 52;
   int per_octave_;

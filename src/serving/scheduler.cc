@@ -526,6 +526,9 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.through_finishes = through_finishes;
   st.cut = false;
   st.priced_seqs = -1;
+  st.priced_cell = 0;  // (its bounds always go with it)
+  st.priced_cell_begin = 0;
+  st.priced_cell_end = StepCache::GridEnd(0);
   st.price_seqs = n;
   st.price_bases = base_sum;
   st.synced_units = 0;
@@ -535,12 +538,22 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.decode.decode_seqs = n;
   st.decode.decode_context_tokens = base_sum;
   st.decode.lora_adapters = t.lora_adapters;
-  st.ends.assign(1, end_s);
-  st.longest.assign(1, 0.0);
-  st.block_longest.assign(1, 0.0);
-  st.seqs.assign(1, t.decode_seqs);
-  st.contexts.assign(1, t.decode_context_tokens);
-  st.prompts.assign(1, t.prefill_tokens);
+  if (st.ends.empty()) {
+    const size_t steps = static_cast<size_t>(kMaxStretchSteps);
+    st.ends.resize(steps);
+    st.longest.resize(steps);
+    st.block_longest.resize(steps);
+    st.seqs.resize(steps);
+    st.contexts.resize(steps);
+    st.prompts.resize(steps);
+  }
+  st.priced = 1;
+  st.ends[0] = end_s;
+  st.longest[0] = 0;
+  st.block_longest[0] = 0;
+  st.seqs[0] = t.decode_seqs;
+  st.contexts[0] = t.decode_context_tokens;
+  st.prompts[0] = t.prefill_tokens;
   int64_t first = std::min(st.limit, kFirstStretchChunk);
   if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
   PriceStretch(lane, first);
@@ -556,16 +569,22 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   // from its blocks planned so far (MaybeBeginStretch's first blocks are
   // walked again, uncounted).
   st.units.resize(static_cast<size_t>(steps), 0);
+  int64_t* units = st.units.data();
   for (Work& w : lane.batch) {
     if (w.left) continue;
     const int64_t end = std::min(steps, w.last + 1);
-    for (int64_t j = w.plan_capacity - w.base; j < end; j = w.plan_capacity - w.base) {
-      const int64_t tokens = w.base + j + 1;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
-      w.plan_held += need;
-      if (j >= from) st.units[static_cast<size_t>(j)] += need;
-      w.plan_capacity = kv_.TokenCapacity(tokens);
+    // In locals: the stores to units[] could alias the member's fields.
+    const int64_t base = w.base;
+    int64_t capacity = w.plan_capacity, held = w.plan_held;
+    for (int64_t j = capacity - base; j < end; j = capacity - base) {
+      const int64_t tokens = base + j + 1;
+      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+      held += need;
+      if (j >= from) units[j] += need;
+      capacity = kv_.TokenCapacity(tokens);
     }
+    w.plan_capacity = capacity;
+    w.plan_held = held;
   }
   st.planned = steps;
   for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
@@ -580,33 +599,59 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
 
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
   Stretch& st = lane.stretch;
-  BatchTotals t = st.decode;
-  for (int64_t j = static_cast<int64_t>(st.ends.size()); j < steps; ++j) {
-    t.decode_seqs = st.price_seqs;
-    t.decode_context_tokens = st.price_bases + st.price_seqs * j;
+  if (st.priced < steps) {
+    // The batch is the same for every step here (it changes at events):
+    // its size, and contexts one token longer a sequence each step. In
+    // locals, as the steps' stores could alias the stretch's fields.
+    const int64_t seqs = st.price_seqs, bases = st.price_bases;
     // (A stretch ends with its last sequence: a step has one.)
-    const uint32_t cell = StepCache::GridIndex(static_cast<double>(t.decode_context_tokens) /
-                                               static_cast<double>(std::max<int64_t>(1, t.decode_seqs)));
-    if (t.decode_seqs != st.priced_seqs || cell != st.priced_cell) {
-      st.priced_seqs = t.decode_seqs;
-      st.priced_cell = cell;
-      st.priced_ms = steps_cache_->StepMs(t, &recent_step_);
+    const double divisor = static_cast<double>(std::max<int64_t>(1, seqs));
+    bool priced_seqs = seqs == st.priced_seqs;
+    uint32_t cell = st.priced_cell;
+    double cell_begin = st.priced_cell_begin, cell_end = st.priced_cell_end;
+    double step_s = st.priced_ms / 1e3;
+    double* ends = st.ends.data();
+    double* longest = st.longest.data();
+    double* block_longest = st.block_longest.data();
+    int64_t* step_seqs = st.seqs.data();
+    int64_t* step_contexts = st.contexts.data();
+    int64_t* step_prompts = st.prompts.data();
+    for (int64_t j = st.priced; j < steps; ++j) {
+      const int64_t contexts = bases + seqs * j;
+      const double mean = static_cast<double>(contexts) / divisor;
+      if (!priced_seqs || !(mean >= cell_begin && mean < cell_end)) {
+        const uint32_t c = StepCache::GridIndex(mean);
+        const uint32_t bounded = cell;  // the cell [cell_begin, cell_end) is
+        if (!priced_seqs || c != cell) {
+          priced_seqs = true;
+          cell = c;
+          BatchTotals t = st.decode;
+          t.decode_seqs = seqs;
+          t.decode_context_tokens = contexts;
+          st.priced_ms = steps_cache_->DecodeStepMs(t, cell, &recent_step_);
+          step_s = st.priced_ms / 1e3;
+        }
+        // (Contexts grow: mostly the cell after the last one.)
+        cell_begin = cell == 0 ? 0 : cell == bounded + 1 ? cell_end : StepCache::GridEnd(cell - 1);
+        cell_end = StepCache::GridEnd(cell);
+      }
+      const size_t i = static_cast<size_t>(j);
+      const double begin = ends[i - 1];
+      const double end = begin + step_s;
+      const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
+      ends[i] = end;
+      longest[i] = std::max(longest[i - 1], ms);
+      block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_longest[i - 1], ms);
+      step_seqs[i] = seqs;
+      step_contexts[i] = contexts;
+      step_prompts[i] = 0;
     }
-    const double begin = st.ends.back();
-    const double end = begin + st.priced_ms / 1e3;
-    const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
-    st.ends.push_back(end);
-    st.longest.push_back(std::max(st.longest.back(), ms));
-    const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
-    if (block == st.block_longest.size()) {
-      st.block_longest.push_back(ms);
-    } else {
-      st.block_longest[block] = std::max(st.block_longest[block], ms);
-    }
-    st.seqs.push_back(t.decode_seqs);
-    st.contexts.push_back(t.decode_context_tokens);
-    st.prompts.push_back(0);
+    st.priced_seqs = seqs;
+    st.priced_cell = cell;
+    st.priced_cell_begin = cell_begin;
+    st.priced_cell_end = cell_end;
   }
+  st.priced = std::max(st.priced, steps);
   st.target = steps;
 }
 
@@ -695,15 +740,24 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   // stay in one binade: their gaps go to the histogram together.
   double gap_ms = -1;
   int64_t gaps = 0;
+  int64_t peak_units = 0;  // (usage is units / capacity: one division for the peak)
+  // In locals: the histogram's adds could change the fields, as far as
+  // the compiler knows (the area is summed in the same order).
+  const double* ends = st.ends.data();
+  const int64_t* units = st.units.data();
+  const int64_t* seqs = st.seqs.data();
+  const int64_t restore_step = st.restore_step;
+  double area_s = kv_area_s_;
   for (int64_t j = st.accounted; j < steps; ++j) {
-    const double begin = j == 0 ? lane.start_s : st.ends[static_cast<size_t>(j - 1)];
-    const double end = st.ends[static_cast<size_t>(j)];
-    const int64_t used = held + st.units[static_cast<size_t>(j)];
+    const size_t i = static_cast<size_t>(j);
+    const double begin = j == 0 ? lane.start_s : ends[i - 1];
+    const double end = ends[i];
+    const int64_t used = held + units[i];
     // KV usage over the step as NoteKvChange sums it.
-    kv_area_s_ += static_cast<double>(used) / capacity * (end - begin);
+    area_s += static_cast<double>(used) / capacity * (end - begin);
     // As the step was formed (Launch notes the peak then, on_step sees it).
-    const int64_t formed = (j == st.restore_step ? st.restore_held : held) + st.units[static_cast<size_t>(j)];
-    kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(formed) / capacity);
+    const int64_t formed = (j == restore_step ? st.restore_held : held) + units[i];
+    peak_units = std::max(peak_units, formed);
     if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
     const double ms = (end - begin) * 1e3;
     if (ms != gap_ms) {
@@ -711,7 +765,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
       gap_ms = ms;
       gaps = 0;
     }
-    gaps += st.seqs[static_cast<size_t>(j)];
+    gaps += seqs[i];
     if (observe_steps_) {
       StretchStep o;
       o.start_s = begin;
@@ -728,6 +782,8 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     }
   }
   itl_ms_->Add(gap_ms, gaps);
+  kv_area_s_ = area_s;
+  kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(peak_units) / capacity);
   kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
   const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
   results->more_steps += counted;
@@ -794,13 +850,6 @@ void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
   st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
 }
 
-void Replica::NoteStepPriced(Stretch& st, int64_t j) {
-  const size_t block = static_cast<size_t>(j >> kLongestBlockBits);
-  if (block >= st.block_longest.size()) st.block_longest.resize(block + 1, 0.0);
-  const double ms = (st.ends[static_cast<size_t>(j)] - st.ends[static_cast<size_t>(j - 1)]) * 1e3;
-  st.block_longest[block] = std::max(st.block_longest[block], ms);
-}
-
 double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
   constexpr int64_t kBlock = int64_t{1} << kLongestBlockBits;
   double longest = 0;
@@ -810,9 +859,9 @@ double Replica::LongestStep(const Stretch& st, int64_t from, int64_t to) {
   int64_t j = from;
   for (; j < to && j % kBlock != 0; ++j) longest = std::max(longest, step_ms(j));
   for (; j + kBlock <= to; j += kBlock) {
-    longest = std::max(longest, st.block_longest[static_cast<size_t>(j >> kLongestBlockBits)]);
+    longest = std::max(longest, st.block_longest[static_cast<size_t>(j + kBlock - 1)]);
   }
-  for (; j < to; ++j) longest = std::max(longest, step_ms(j));
+  if (j < to) longest = std::max(longest, st.block_longest[static_cast<size_t>(to - 1)]);
   return longest;
 }
 
@@ -866,18 +915,25 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   w.last = last;
   w.plan_capacity = s.token_capacity;
   w.plan_held = s.own_units;
-  // Its blocks in the steps planned.
-  for (int64_t j = w.plan_capacity - base; j < std::min(st.planned, last + 1); j = w.plan_capacity - base) {
+  // Its blocks in the steps planned (in locals: the stores to units[]
+  // could alias the fields).
+  int64_t* units = st.units.data();
+  const int64_t planned = st.planned, stop = std::min(planned, last + 1);
+  int64_t capacity = w.plan_capacity, plan_held = w.plan_held;
+  for (int64_t j = capacity - base; j < stop; j = capacity - base) {
     const int64_t tokens = base + j + 1;
-    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - w.plan_held);
-    w.plan_held += more;
-    for (int64_t k = j; k < st.planned; ++k) st.units[static_cast<size_t>(k)] += more;
-    w.plan_capacity = kv_.TokenCapacity(tokens);
+    const int64_t more = std::max<int64_t>(0, kv_.UnitsFor(tokens) - plan_held);
+    plan_held += more;
+    for (int64_t k = j; k < planned; ++k) units[k] += more;
+    capacity = kv_.TokenCapacity(tokens);
   }
+  w.plan_capacity = capacity;
+  w.plan_held = plan_held;
   lane.batch.push_back(w);
-  st.free_units = kv_.capacity() - (kv_.used() - st.synced_units);
-  for (int64_t j = b + 1; j < st.planned; ++j) {
-    if (st.units[static_cast<size_t>(j)] > st.free_units) {
+  const int64_t free_units = kv_.capacity() - (kv_.used() - st.synced_units);
+  st.free_units = free_units;
+  for (int64_t j = b + 1; j < planned; ++j) {
+    if (units[j] > free_units) {
       st.kv_limit = st.planned = j;
       st.units.resize(static_cast<size_t>(j));
       break;
@@ -890,31 +946,21 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
     std::push_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
   }
   // Step b again, with its prompt; from b + 1 it decodes.
-  const size_t keep = static_cast<size_t>(b);
-  st.ends.resize(keep);
-  st.longest.resize(keep);
-  // The block of step b again, without its old price.
-  const size_t block = static_cast<size_t>(b >> kLongestBlockBits);
-  st.block_longest.resize(block + 1);
-  st.block_longest[block] = 0;
-  for (int64_t j = std::max<int64_t>(1, static_cast<int64_t>(block) << kLongestBlockBits); j < b; ++j) {
-    NoteStepPriced(st, j);
-  }
-  st.seqs.resize(keep);
-  st.contexts.resize(keep);
-  st.prompts.resize(keep);
+  const size_t i = static_cast<size_t>(b);
+  st.priced = b + 1;
   BatchTotals t = st.decode;
   t.decode_seqs = decodes;
   t.decode_context_tokens = st.price_bases + decodes * b;
   t.prefill_seqs = 1;
   t.prefill_tokens = s.prompt_tokens;
-  const double begin = st.ends.back();
-  st.ends.push_back(begin + steps_cache_->StepMs(t, &recent_step_) / 1e3);
-  st.longest.push_back(std::max(st.longest.back(), (st.ends.back() - begin) * 1e3));
-  NoteStepPriced(st, b);
-  st.seqs.push_back(decodes);
-  st.contexts.push_back(t.decode_context_tokens);
-  st.prompts.push_back(s.prompt_tokens);
+  const double begin = st.ends[i - 1];
+  st.ends[i] = begin + steps_cache_->StepMs(t, &recent_step_) / 1e3;
+  const double ms = (st.ends[i] - begin) * 1e3;
+  st.longest[i] = std::max(st.longest[i - 1], ms);
+  st.block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(st.block_longest[i - 1], ms);
+  st.seqs[i] = decodes;
+  st.contexts[i] = t.decode_context_tokens;
+  st.prompts[i] = s.prompt_tokens;
   st.target = b + 1;
   ++st.price_seqs;
   st.price_bases += base;

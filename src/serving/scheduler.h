@@ -271,19 +271,26 @@ class Replica {
     // mean context (StepCache::GridIndex) and its time. Steps of the same
     // size whose context stays in the cell (about ten in a row) cost the
     // same, memoised or not.
+    // The cell's tokens are [priced_cell_begin, priced_cell_end): a mean
+    // inside needs no GridIndex.
     int64_t priced_seqs = -1;
     uint32_t priced_cell = 0;
+    double priced_cell_begin = 0, priced_cell_end = 0;
     double priced_ms = 0;
     // Blocks are worked out a chunk ahead of the steps priced: up to
     // `planned`, against the pool's free units (as it began, then as
     // sequences leave or join).
     int64_t planned = 0;
     int64_t free_units = 0;
-    std::vector<double> ends;     // ends[j]: end of step j, priced so far
+    // Per step j < priced (the steps priced so far), in arrays of
+    // kMaxStretchSteps kept from stretch to stretch (pricing a step
+    // stores, it does not append):
+    int64_t priced = 0;
+    std::vector<double> ends;     // ends[j]: end of step j
     std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
-    // The longest step (after step 0) of each block of
-    // 2^kLongestBlockBits steps priced, ms: a request that joined asks
-    // for the longest since.
+    // block_longest[j]: the longest of the steps (after step 0) from the
+    // start of j's block of 2^kLongestBlockBits steps to j, ms: a request
+    // that joined asks for the longest since.
     std::vector<double> block_longest;
     std::vector<int64_t> seqs, contexts;  // steps' decode_seqs, decode_context_tokens
     std::vector<int64_t> prompts;  // steps' prefill_tokens: a joining request's prompt, or 0
@@ -358,8 +365,6 @@ class Replica {
   // The stretch's longest step in [from, to) (from >= 1), ms.
   static double LongestStep(const Stretch& st, int64_t from, int64_t to);
   static constexpr int kLongestBlockBits = 4;
-  // Step j >= 1 of the stretch was priced (at its ends[]).
-  static void NoteStepPriced(Stretch& st, int64_t j);
   // Steps of the stretch begun when an event made at `created_s` is
   // handled at `now` (at least 1, at most its target).
   static int64_t StretchStepsBegun(const Lane& lane, double now, double created_s);

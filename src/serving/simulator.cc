@@ -5,7 +5,6 @@
 #include <limits>
 #include <memory>
 #include <numeric>
-#include <queue>
 #include <random>
 
 #include <fmt/format.h>
@@ -79,13 +78,98 @@ struct Event {
   EventKind kind;
   int32_t replica;
   int32_t arg;  // kStepDone: lane; kKvArrived, kOffloadLoaded: sequence
-  uint32_t serial;  // kStepDone: the lane's serial (a cut stretch's old event is stale)
+  uint32_t serial;  // kStepDone: the lane's serial (EventQueue keeps a lane's latest event only)
 };
 
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.time_s > b.time_s || (a.time_s == b.time_s && a.order > b.order);
+// The pending events, a binary min-heap by (time, order). A lane has at
+// most one step event pending, and the queue knows where it is: a cut
+// stretch moves its lane's event rather than leaving a stale copy to pop.
+// One arrival waits beside the heap (an open loop has one pending, and
+// replaces it by the next as it pops: a million requests, a million
+// pushes and pops saved); the order popped is the same.
+class EventQueue {
+ public:
+  // Lanes of replica r are slots lane_base[r], lane_base[r] + 1, ...
+  void Reset(std::vector<int32_t> lane_base, size_t lanes) {
+    lane_base_ = std::move(lane_base);
+    where_.assign(lanes, -1);
   }
+  bool empty() const { return heap_.empty() && !has_arrival_; }
+  // Removes and returns the first event.
+  Event PopFirst() {
+    if (has_arrival_ && (heap_.empty() || Before(arrival_, heap_.front()))) {
+      has_arrival_ = false;
+      return arrival_;
+    }
+    const Event first = heap_.front();
+    Forget(first);
+    const Event last = heap_.back();
+    heap_.pop_back();
+    if (!heap_.empty()) SiftDown(0, last);
+    return first;
+  }
+  // Adds `e`; a step event replaces its lane's pending one.
+  void Push(const Event& e) {
+    if (e.kind == EventKind::kArrival && !has_arrival_) {
+      arrival_ = e;
+      has_arrival_ = true;
+      return;
+    }
+    if (e.kind == EventKind::kStepDone) {
+      const int32_t at = where_[Slot(e)];
+      if (at >= 0) {
+        const size_t i = static_cast<size_t>(at);
+        if (i > 0 && Before(e, heap_[(i - 1) / 2])) {
+          SiftUp(i, e);
+        } else {
+          SiftDown(i, e);
+        }
+        return;
+      }
+    }
+    heap_.push_back(e);
+    SiftUp(heap_.size() - 1, e);
+  }
+
+ private:
+  static bool Before(const Event& a, const Event& b) {
+    return a.time_s < b.time_s || (a.time_s == b.time_s && a.order < b.order);
+  }
+  size_t Slot(const Event& e) const { return static_cast<size_t>(lane_base_[e.replica] + e.arg); }
+  void Place(size_t i, const Event& e) {
+    heap_[i] = e;
+    if (e.kind == EventKind::kStepDone) where_[Slot(e)] = static_cast<int32_t>(i);
+  }
+  void Forget(const Event& e) {
+    if (e.kind == EventKind::kStepDone) where_[Slot(e)] = -1;
+  }
+  void SiftUp(size_t i, const Event& e) {
+    while (i > 0) {
+      const size_t parent = (i - 1) / 2;
+      if (!Before(e, heap_[parent])) break;
+      Place(i, heap_[parent]);
+      i = parent;
+    }
+    Place(i, e);
+  }
+  void SiftDown(size_t i, const Event& e) {
+    const size_t n = heap_.size();
+    while (true) {
+      size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && Before(heap_[child + 1], heap_[child])) ++child;
+      if (!Before(heap_[child], e)) break;
+      Place(i, heap_[child]);
+      i = child;
+    }
+    Place(i, e);
+  }
+
+  std::vector<Event> heap_;
+  Event arrival_{};
+  bool has_arrival_ = false;
+  std::vector<int32_t> lane_base_;
+  std::vector<int32_t> where_;  // per lane: its step event's index in heap_, or -1
 };
 
 constexpr size_t kMaxKvSamples = 512;
@@ -100,7 +184,7 @@ class Simulation {
   void Push(double time_s, EventKind kind, int32_t replica, int32_t arg, uint32_t serial = 0) {
     // Also false for NaN: every event time is checked here, once.
     if (!(time_s <= kMaxSimulatedSeconds)) FailTooLate(time_s, kind, replica);
-    events_.push(Event{time_s, next_order_++, now_, kind, replica, arg, serial});
+    events_.Push(Event{time_s, next_order_++, now_, kind, replica, arg, serial});
   }
   // A request reaches replica r now: a stretch under way stops where the
   // step-by-step run would take the request in.
@@ -155,7 +239,7 @@ class Simulation {
   SequencePool seqs_;
   std::vector<std::unique_ptr<Replica>> replicas_;
   int prefill_replicas_ = 0;  // replicas [0, prefill_replicas_) take new requests' prompts
-  std::priority_queue<Event, std::vector<Event>, Later> events_;
+  EventQueue events_;
   uint64_t next_order_ = 0;
   std::vector<bool> stage_wake_pending_;
   std::vector<int> round_robin_;  // per pool
@@ -276,16 +360,21 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
 
   const int total = prefill_replicas_ + decode_replicas;
   replicas_.reserve(total);
+  std::vector<int32_t> lane_base;
+  int32_t lanes = 0;
   for (int i = 0; i < total; ++i) {
     const bool decode = cluster.disaggregated() && i >= prefill_replicas_;
     Pool& pool = decode ? *pools_.back() : *pools_.front();
     ReplicaConfig c = pool.config;
+    lane_base.push_back(lanes);
+    lanes += c.lanes;
     if (cluster.disaggregated()) c.role = decode ? ReplicaRole::kDecode : ReplicaRole::kPrefill;
     c.decode_stretches = !options.step_by_step;
     replicas_.push_back(std::make_unique<Replica>(i, c, pool.kv_blocks, pool.geometry, &pool.steps, &seqs_,
                                                   &result_.itl_ms));
     replicas_.back()->set_observe_steps(static_cast<bool>(options.on_step));
   }
+  events_.Reset(std::move(lane_base), static_cast<size_t>(lanes));
   stage_wake_pending_.assign(total, false);
   round_robin_.assign(2, 0);
   closed_loop_ = !workload.arrival && workload.trace.empty() && workload.concurrency.has_value();
@@ -631,8 +720,7 @@ SimResult Simulation::Run() {
     if (pending_) Push(pending_->arrival_s, EventKind::kArrival, -1, 0);
   }
   while (!events_.empty()) {
-    const Event e = events_.top();
-    events_.pop();
+    const Event e = events_.PopFirst();
     if (e.kind == EventKind::kStepDone && e.serial != replicas_[e.replica]->lane_serial(e.arg)) continue;
     if (++result_.events > kMaxEvents) {
       throw Error(fmt::format("the run passed the simulator's limit of {} events at t = {:g} s "

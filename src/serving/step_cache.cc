@@ -13,15 +13,30 @@ constexpr int kExactBelow = 64;  // 2^6
 constexpr int kStepsPerOctave = 64;
 constexpr size_t kMaxShapes = size_t{1} << 19;  // at most 16 MB a memo (2^20 slots)
 constexpr int64_t kMaxMemoAdapters = 256;       // LoRA adapters a batch, memoised
+
+// Above 64 tokens: index = 64 + 64 * (log2(tokens) - 6), rounded (half
+// up), which is floor(64 * log2(tokens) + 1/2) - 320: every step of a run
+// asks, so the bins are read off the exponent bits, not a log2 call.
+const Log2Bins kGridBins(kStepsPerOctave, 0.5);
+constexpr int64_t kGridBinOffset = 6 * kStepsPerOctave - kExactBelow;
 }  // namespace
 
 uint32_t StepCache::GridIndex(double tokens) {
-  if (tokens <= kExactBelow) return static_cast<uint32_t>(std::lround(tokens));
-  // Above 64: index = 64 + 64 * (log2(tokens) - 6), rounded (half up),
-  // which is floor(64 * log2(tokens) + 1/2) - 320: every step of a run
-  // asks, so the bins are read off the exponent bits, not a log2 call.
-  static const Log2Bins bins(kStepsPerOctave, 0.5);
-  return static_cast<uint32_t>(bins.Bin(tokens) - (6 * kStepsPerOctave - kExactBelow));
+  if (tokens <= kExactBelow) {
+    // std::lround (half away from zero) without its call: a prompt with
+    // nothing cached before it asks with 0 at every lookup.
+    if (!(tokens >= 0)) return static_cast<uint32_t>(std::lround(tokens));
+    const double whole = static_cast<double>(static_cast<int64_t>(tokens));
+    return static_cast<uint32_t>(whole) + (tokens - whole >= 0.5 ? 1 : 0);
+  }
+  return static_cast<uint32_t>(kGridBins.Bin(tokens) - kGridBinOffset);
+}
+
+double StepCache::GridEnd(uint32_t index) {
+  // Rounded to the nearest (half away from zero) up to 64; index 64 also
+  // holds the tokens above 64 before the first bin edge.
+  if (index < kExactBelow) return index + 0.5;
+  return kGridBins.Start(int64_t{index} + 1 + kGridBinOffset);
 }
 
 double StepCache::GridValue(uint32_t index) {
@@ -42,7 +57,7 @@ const double* StepCache::Memo::Find(uint64_t key) const {
 void StepCache::Memo::Insert(uint64_t key, double ms) {
   if ((size_ + 1) * 2 > slots_.size()) {
     // Grow to keep the table at most half full.
-    std::vector<Slot> old = std::move(slots_);
+    std::vector<Slot, HugePageAllocator<Slot>> old = std::move(slots_);
     const size_t capacity = old.empty() ? 1024 : old.size() * 2;
     slots_.assign(capacity, Slot());
     shift_ = 64 - std::countr_zero(capacity);
@@ -94,11 +109,26 @@ void StepCache::Prefetch(const BatchTotals& b) const {
 
 double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
   if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
-  ++lookups_;
   uint64_t key;
   size_t memo;
   uint32_t cells[3];
   const bool keyable = KeyOf(b, &key, &memo, cells);
+  return Lookup(b, key, memo, keyable, cells, recent);
+}
+
+double StepCache::DecodeStepMs(const BatchTotals& b, uint32_t context_cell, Recent* recent) {
+  if (b.decode_seqs == 0) return 0;
+  // KeyOf's key, its grid index given.
+  const bool keyable = b.decode_seqs < (1 << 16) && b.lora_adapters < kMaxMemoAdapters;
+  const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 | context_cell;
+  const size_t memo = keyable ? static_cast<size_t>(2 * b.lora_adapters) : 0;
+  const uint32_t cells[3] = {0, 0, context_cell};
+  return Lookup(b, key, memo, keyable, cells, recent);
+}
+
+double StepCache::Lookup(const BatchTotals& b, uint64_t key, size_t memo, bool keyable, const uint32_t cells[3],
+                         Recent* recent) {
+  ++lookups_;
   const uint32_t chunk = cells[0], past = cells[1], context = cells[2];
   if (memo >= caches_.size()) caches_.resize(memo + 2 - memo % 2);
   auto& cache = caches_[memo];

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "perf/step_time.h"
+#include "serving/huge_page_allocator.h"
 
 namespace roofplan {
 
@@ -54,6 +55,9 @@ class StepCache {
   // stages). An empty batch costs 0.
   double StepMs(const BatchTotals& batch, Recent* recent);
   double StepMs(const BatchTotals& batch) { return StepMs(batch, &recent_); }
+  // StepMs of a decode-only batch (no prompt chunk, a sequence or more)
+  // whose mean context's grid index (GridIndex) the caller has already.
+  double DecodeStepMs(const BatchTotals& batch, uint32_t context_cell, Recent* recent);
   // Starts loading the memo's slot for `batch` into the CPU's caches: a
   // step about to be priced (a request's first, whose shape is mostly in
   // no cache) then finds it there. Changes nothing.
@@ -65,12 +69,18 @@ class StepCache {
   // The grid: index and the value it stands for.
   static uint32_t GridIndex(double tokens);
   static double GridValue(uint32_t index);
+  // The least tokens whose index is above `index`: tokens in
+  // [GridEnd(index - 1), GridEnd(index)) have that index (GridEnd(-1) 0).
+  static double GridEnd(uint32_t index);
 
  private:
   const StepTimeModel& perf_;
   // The memo key of a batch and its memo (caches_ index); false when the
   // batch is beyond the key (priced every time).
   static bool KeyOf(const BatchTotals& b, uint64_t* key, size_t* memo, uint32_t cells[3]);
+  // The time of batch b, of that key, memo and grid indices (KeyOf).
+  double Lookup(const BatchTotals& b, uint64_t key, size_t memo, bool keyable, const uint32_t cells[3],
+                Recent* recent);
   // Open addressing (linear probing) over a power-of-two table at most
   // half full: a lookup is about one cache line, where a node-based map of
   // 10^5 shapes chased two or three. Key 0 marks an empty slot (a step has
@@ -91,7 +101,7 @@ class StepCache {
       double ms = 0;
     };
     size_t SlotOf(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> shift_); }
-    std::vector<Slot> slots_;
+    std::vector<Slot, HugePageAllocator<Slot>> slots_;  // megabytes, read at random
     int shift_ = 64;
     size_t size_ = 0;
   };

@@ -63,6 +63,14 @@ int64_t UniformInt(std::mt19937_64& rng, int64_t lo, int64_t hi) {
   return static_cast<int64_t>(static_cast<uint64_t>(lo) + x % range);
 }
 
+// std::llround (half away from zero) of a length, without the libm call
+// for the lengths a draw gives (two a request).
+int64_t RoundLength(double x) {
+  if (!(x >= 0 && x < 0x1p52)) return std::llround(x);
+  const int64_t whole = static_cast<int64_t>(x);
+  return whole + (x - static_cast<double>(whole) >= 0.5 ? 1 : 0);
+}
+
 // Standard normal, Marsaglia's polar method (the second value is dropped so
 // that every draw consumes the engine the same way).
 double StandardNormal(std::mt19937_64& rng) {
@@ -175,9 +183,9 @@ class LengthSampler {
     // Bounds are integers, so clamping before rounding keeps the result
     // inside them (and keeps llround away from huge values).
     x = std::clamp(x, static_cast<double>(lo_), static_cast<double>(hi_));
-    if (cut && std::llround(x) > ceiling) *cut = true;
+    if (cut && RoundLength(x) > ceiling) *cut = true;
     x = std::max(1.0, std::min(x, static_cast<double>(ceiling)));
-    return std::llround(x);
+    return RoundLength(x);
   }
 
  private:
