@@ -34,7 +34,7 @@ TEST(DatasetLengths, ShareGptDrawKeepsTheMeansAndTheSpread) {
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(FindDatasetLengths("alpaca"), nullptr);
   std::vector<int64_t> in, out;
-  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 1, &in, &out);
+  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 1, 0, &in, &out);
   ASSERT_EQ(in.size(), 1000u);
   ASSERT_EQ(out.size(), 1000u);
   // Scaled to the run's totals: the means within rounding.
@@ -52,10 +52,13 @@ TEST(DatasetLengths, ShareGptDrawKeepsTheMeansAndTheSpread) {
   EXPECT_LT(static_cast<double>(sorted[500]), Mean(out));
   // Same seed, same lengths; another seed, others.
   std::vector<int64_t> in2, out2;
-  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 1, &in2, &out2);
+  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 1, 0, &in2, &out2);
   EXPECT_EQ(out, out2);
-  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 2, &in2, &out2);
+  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 2, 0, &in2, &out2);
   EXPECT_NE(out, out2);
+  // Within a model's context: input + output - 1 <= 600.
+  DrawDatasetLengths(*d, 1000, 214.5, 199.9, 1, 600, &in2, &out2);
+  for (size_t i = 0; i < in2.size(); ++i) EXPECT_LE(in2[i] + out2[i] - 1, 600) << i;
 }
 
 // A vLLM result saved without --save-detailed: its totals only.

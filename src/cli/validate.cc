@@ -24,9 +24,9 @@
 #include "perf/setup.h"
 #include "report/reports.h"
 #include "report/table.h"
+#include "validation/dataset_lengths.h"
 #include "validation/engine_metrics.h"
 #include "validation/result_directory.h"
-#include "validation/dataset_lengths.h"
 #include "validation/validate.h"
 
 namespace roofplan {

@@ -12,7 +12,7 @@
 namespace roofplan {
 
 void DrawDatasetLengths(const DatasetLengths& d, int64_t n, double mean_input, double mean_output, uint64_t seed,
-                        std::vector<int64_t>* input, std::vector<int64_t>* output) {
+                        int64_t max_context, std::vector<int64_t>* input, std::vector<int64_t>* output) {
   // The workload generator's lognormal (the same draw on every compiler).
   WorkloadSpec spec;
   spec.concurrency = 1;
@@ -22,7 +22,9 @@ void DrawDatasetLengths(const DatasetLengths& d, int64_t n, double mean_input, d
   const LengthSpec out = DatasetLengthSpec(d, false, mean_output);
   spec.isl = in;
   spec.osl = out;
-  const std::unique_ptr<RequestSource> source = MakeRequestSource(spec, WorkloadLimits());
+  WorkloadLimits limits;
+  limits.max_context_tokens = max_context;
+  const std::unique_ptr<RequestSource> source = MakeRequestSource(spec, limits);
   std::vector<double> drawn_in, drawn_out;
   while (const std::optional<Request> r = source->Next()) {
     drawn_in.push_back(static_cast<double>(r->input_tokens));
@@ -39,6 +41,12 @@ void DrawDatasetLengths(const DatasetLengths& d, int64_t n, double mean_input, d
   };
   scaled(drawn_in, mean_input, input);
   scaled(drawn_out, mean_output, output);
+  if (max_context <= 0) return;
+  // Scaling may push a request a token or two past the context again.
+  for (size_t i = 0; i < input->size(); ++i) {
+    (*input)[i] = std::min((*input)[i], max_context);
+    (*output)[i] = std::clamp<int64_t>((*output)[i], 1, max_context + 1 - (*input)[i]);
+  }
 }
 
 }  // namespace roofplan

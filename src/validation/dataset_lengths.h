@@ -10,9 +10,10 @@
 namespace roofplan {
 
 // `n` prompt and reply lengths with the dataset's spread, scaled so that
-// their means are `mean_input` and `mean_output` as the run measured them;
-// the same for the same seed.
+// their means are `mean_input` and `mean_output` as the run measured them,
+// each request within `max_context` (input + output - 1 <= it; 0: no
+// limit); the same for the same seed.
 void DrawDatasetLengths(const DatasetLengths& d, int64_t n, double mean_input, double mean_output, uint64_t seed,
-                        std::vector<int64_t>* input, std::vector<int64_t>* output);
+                        int64_t max_context, std::vector<int64_t>* input, std::vector<int64_t>* output);
 
 }  // namespace roofplan

@@ -117,7 +117,7 @@ void CheckLengthsFitContext(const MeasuredServingRun& run, int64_t max_context) 
   }
 }
 
-Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_t> cap) {
+Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_t> cap, int64_t max_context) {
   Load load;
   load.spec.seed = seed;
   std::string lengths;
@@ -160,7 +160,8 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
     } else {
       const DatasetLengths* d = FindDatasetLengths(run.length_dataset);
       if (!d) throw Error("--lengths: unknown dataset \"" + run.length_dataset + "\" (known: sharegpt)");
-      DrawDatasetLengths(*d, n, *run.mean_input_tokens, *run.mean_output_tokens, seed, &load.input, &load.output);
+      DrawDatasetLengths(*d, n, *run.mean_input_tokens, *run.mean_output_tokens, seed, max_context, &load.input,
+                         &load.output);
       lengths = fmt::format("lengths drawn with {}'s spread (cv {:g} in, {:g} out) at the means ({} in, {} out)",
                             d->name, d->input_cv, d->output_cv, isl, osl);
     }
@@ -333,7 +334,7 @@ ValidationResult ValidateAll(const Setup& setup, const std::vector<MeasuredServi
     const MeasuredServingRun& run = runs[i];
     const std::string prefix = labels[i] + ": ";
     CheckLengthsFitContext(run, setup.model.max_position_embeddings);
-    const Load load = PlanLoad(run, seed, std::nullopt);
+    const Load load = PlanLoad(run, seed, std::nullopt, setup.model.max_position_embeddings);
     ValidationResult v = Compare(SimulateLoad(setup, load), run, load, prefix);
     all.metrics.insert(all.metrics.end(), v.metrics.begin(), v.metrics.end());
     all.unscored.insert(all.unscored.end(), v.unscored.begin(), v.unscored.end());
@@ -401,7 +402,7 @@ class FitObjective {
       : setup_(setup) {
     for (const auto& run : runs) {
       CheckLengthsFitContext(run, setup.model.max_position_embeddings);
-      loads_.push_back(PlanLoad(run, seed, kFitRequestCap));
+      loads_.push_back(PlanLoad(run, seed, kFitRequestCap, setup.model.max_position_embeddings));
       runs_.push_back(&run);
       targets_.push_back(FitTargets(run));
       size_ += targets_.back().size();
@@ -537,7 +538,7 @@ std::vector<std::string> PromptReuseWarnings(const Setup& setup,
 
 ValidationResult ValidateAgainst(const Setup& setup, const MeasuredServingRun& run, uint64_t seed) {
   CheckLengthsFitContext(run, setup.model.max_position_embeddings);
-  const Load load = PlanLoad(run, seed, std::nullopt);
+  const Load load = PlanLoad(run, seed, std::nullopt, setup.model.max_position_embeddings);
   ValidationResult v = Compare(SimulateLoad(setup, load), run, load, "");
   Summarise(v);
   return v;
