@@ -79,15 +79,13 @@ void StepCache::Memo::clear() {
 }
 
 bool StepCache::KeyOf(const BatchTotals& b, uint64_t* key, size_t* memo, uint32_t cells[3]) {
-  const uint32_t chunk =
-      b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_tokens) / b.prefill_seqs) : 0;
-  const uint32_t past =
-      b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_past_tokens) / b.prefill_seqs) : 0;
-  const uint32_t context =
-      b.decode_seqs ? GridIndex(static_cast<double>(b.decode_context_tokens) / b.decode_seqs) : 0;
-  cells[0] = chunk;
-  cells[1] = past;
-  cells[2] = context;
+  cells[0] = b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_tokens) / b.prefill_seqs) : 0;
+  cells[1] = b.prefill_seqs ? GridIndex(static_cast<double>(b.prefill_past_tokens) / b.prefill_seqs) : 0;
+  cells[2] = b.decode_seqs ? GridIndex(static_cast<double>(b.decode_context_tokens) / b.decode_seqs) : 0;
+  return KeyOfCells(b, cells, key, memo);
+}
+
+bool StepCache::KeyOfCells(const BatchTotals& b, const uint32_t cells[3], uint64_t* key, size_t* memo) {
   // 16 bits of decode sequences, 12 of prefill sequences, 12 per grid
   // index (2^12 grid steps reach 2^69 tokens). A batch beyond the key (an
   // engine allowing 65,536 sequences or 4,096 prompt chunks a step) is
@@ -96,7 +94,7 @@ bool StepCache::KeyOf(const BatchTotals& b, uint64_t* key, size_t* memo, uint32_
       b.decode_seqs < (1 << 16) && b.prefill_seqs < (1 << 12) && b.lora_adapters < kMaxMemoAdapters;
   *memo = keyable ? static_cast<size_t>(2 * b.lora_adapters + (b.prefill_seqs > 0 ? 1 : 0)) : 0;
   *key = static_cast<uint64_t>(b.decode_seqs) << 48 | static_cast<uint64_t>(b.prefill_seqs) << 36 |
-         static_cast<uint64_t>(chunk) << 24 | static_cast<uint64_t>(past) << 12 | context;
+         static_cast<uint64_t>(cells[0]) << 24 | static_cast<uint64_t>(cells[1]) << 12 | cells[2];
   return keyable;
 }
 
@@ -118,11 +116,10 @@ double StepCache::StepMs(const BatchTotals& b, Recent* recent) {
 
 double StepCache::DecodeStepMs(const BatchTotals& b, uint32_t context_cell, Recent* recent) {
   if (b.decode_seqs == 0) return 0;
-  // KeyOf's key, its grid index given.
-  const bool keyable = b.decode_seqs < (1 << 16) && b.lora_adapters < kMaxMemoAdapters;
-  const uint64_t key = static_cast<uint64_t>(b.decode_seqs) << 48 | context_cell;
-  const size_t memo = keyable ? static_cast<size_t>(2 * b.lora_adapters) : 0;
-  const uint32_t cells[3] = {0, 0, context_cell};
+  const uint32_t cells[3] = {0, 0, context_cell};  // no prompt chunk
+  uint64_t key;
+  size_t memo;
+  const bool keyable = KeyOfCells(b, cells, &key, &memo);
   return Lookup(b, key, memo, keyable, cells, recent);
 }
 

@@ -78,6 +78,9 @@ class StepCache {
   // The memo key of a batch and its memo (caches_ index); false when the
   // batch is beyond the key (priced every time).
   static bool KeyOf(const BatchTotals& b, uint64_t* key, size_t* memo, uint32_t cells[3]);
+  // KeyOf with the grid indices (prompt chunk, its past, decode context)
+  // already known.
+  static bool KeyOfCells(const BatchTotals& b, const uint32_t cells[3], uint64_t* key, size_t* memo);
   // The time of batch b, of that key, memo and grid indices (KeyOf).
   double Lookup(const BatchTotals& b, uint64_t key, size_t memo, bool keyable, const uint32_t cells[3],
                 Recent* recent);
