@@ -699,7 +699,6 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
     }
     if (begun == st.target) continue;  // its event already falls there
     st.target = begun;
-    ++lane.serial;
     stage_free_s_ = st.ends[static_cast<size_t>(begun - 1)];
     return {static_cast<int>(li), stage_free_s_};
   }

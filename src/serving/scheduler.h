@@ -143,9 +143,6 @@ class Replica {
   // the arriving one); the request may join it there (JoinStretch).
   // Returns the lane whose event moves and its new time, or lane -1.
   std::pair<int, double> CutStretch(double now, double created_s);
-  // The serial of `lane`'s pending step event: a cut stretch's old event
-  // carries an older one and is dropped.
-  uint32_t lane_serial(int lane) const { return lanes_[lane].serial; }
   // KV usage (used / budget) as the step-by-step run has it at `now`,
   // counting the blocks of a stretch's steps begun by then.
   double KvUsageAt(double now, double created_s) const;
@@ -314,7 +311,6 @@ class Replica {
     bool busy = false;
     double start_s = 0;
     double step_end_s = 0;
-    uint32_t serial = 0;
     Stretch stretch;
   };
   static constexpr int64_t kMaxStretchSteps = 256;

@@ -77,8 +77,7 @@ struct Event {
   double created_s;  // when it was made (a stretch's cut follows the step-by-step order)
   EventKind kind;
   int32_t replica;
-  int32_t arg;  // kStepDone: lane; kKvArrived, kOffloadLoaded: sequence
-  uint32_t serial;  // kStepDone: the lane's serial (EventQueue keeps a lane's latest event only)
+  int32_t arg;  // kStepDone: lane (EventQueue keeps its latest event only); kKvArrived, kOffloadLoaded: sequence
 };
 
 // The pending events, a binary min-heap by (time, order). A lane has at
@@ -181,16 +180,16 @@ class Simulation {
   SimResult Run();
 
  private:
-  void Push(double time_s, EventKind kind, int32_t replica, int32_t arg, uint32_t serial = 0) {
+  void Push(double time_s, EventKind kind, int32_t replica, int32_t arg) {
     // Also false for NaN: every event time is checked here, once.
     if (!(time_s <= kMaxSimulatedSeconds)) FailTooLate(time_s, kind, replica);
-    events_.Push(Event{time_s, next_order_++, now_, kind, replica, arg, serial});
+    events_.Push(Event{time_s, next_order_++, now_, kind, replica, arg});
   }
   // A request reaches replica r now: a stretch under way stops where the
   // step-by-step run would take the request in.
   void CutStretch(int r) {
     const auto [lane, end_s] = replicas_[r]->CutStretch(now_, event_created_s_);
-    if (lane >= 0) Push(end_s, EventKind::kStepDone, r, lane, replicas_[r]->lane_serial(lane));
+    if (lane >= 0) Push(end_s, EventKind::kStepDone, r, lane);
   }
   [[noreturn]] void FailTooLate(double time_s, EventKind kind, int32_t replica) const;
   void CheckBounds() const;
@@ -573,7 +572,7 @@ void Simulation::Wake(int r, double now) {
   Replica& replica = *replicas_[r];
   const double wait_until = replica.Launch(now, &started_);
   for (const auto& [lane, end_s] : started_) {
-    Push(end_s, EventKind::kStepDone, r, lane, replica.lane_serial(lane));
+    Push(end_s, EventKind::kStepDone, r, lane);
     ++result_.steps;
     if (options_.on_step) {
       StepObservation o;
@@ -623,7 +622,7 @@ void Simulation::StepDone(int r, int lane, double now) {
     Push(now + ms / 1e3, EventKind::kKvArrived, r, id);
   }
   if (next_s >= 0) {
-    Push(next_s, EventKind::kStepDone, r, lane, replica.lane_serial(lane));
+    Push(next_s, EventKind::kStepDone, r, lane);
     return;
   }
   Wake(r, now);
@@ -721,7 +720,6 @@ SimResult Simulation::Run() {
   }
   while (!events_.empty()) {
     const Event e = events_.PopFirst();
-    if (e.kind == EventKind::kStepDone && e.serial != replicas_[e.replica]->lane_serial(e.arg)) continue;
     if (++result_.events > kMaxEvents) {
       throw Error(fmt::format("the run passed the simulator's limit of {} events at t = {:g} s "
                               "simulated, with {} requests finished; simulate fewer requests",
