@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 
+#include "core/round.h"
 #include "serving/log2_bins.h"
 
 namespace roofplan {
@@ -22,13 +23,9 @@ constexpr int64_t kGridBinOffset = 6 * kStepsPerOctave - kExactBelow;
 }  // namespace
 
 uint32_t StepCache::GridIndex(double tokens) {
-  if (tokens <= kExactBelow) {
-    // std::lround (half away from zero) without its call: a prompt with
-    // nothing cached before it asks with 0 at every lookup.
-    if (!(tokens >= 0)) return static_cast<uint32_t>(std::lround(tokens));
-    const double whole = static_cast<double>(static_cast<int64_t>(tokens));
-    return static_cast<uint32_t>(whole) + (tokens - whole >= 0.5 ? 1 : 0);
-  }
+  // Rounded without a libm call: a prompt with nothing cached before it
+  // asks with 0 at every lookup.
+  if (tokens <= kExactBelow) return static_cast<uint32_t>(RoundHalfAway(tokens));
   return static_cast<uint32_t>(kGridBins.Bin(tokens) - kGridBinOffset);
 }
 

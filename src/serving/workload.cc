@@ -18,6 +18,7 @@
 #include "catalog/json_reader.h"
 #include "core/error.h"
 #include "core/file_read.h"
+#include "core/round.h"
 
 namespace roofplan {
 
@@ -61,14 +62,6 @@ int64_t UniformInt(std::mt19937_64& rng, int64_t lo, int64_t hi) {
     x = rng();
   } while (x < reject_below);
   return static_cast<int64_t>(static_cast<uint64_t>(lo) + x % range);
-}
-
-// std::llround (half away from zero) of a length, without the libm call
-// for the lengths a draw gives (two a request).
-int64_t RoundLength(double x) {
-  if (!(x >= 0 && x < 0x1p52)) return std::llround(x);
-  const int64_t whole = static_cast<int64_t>(x);
-  return whole + (x - static_cast<double>(whole) >= 0.5 ? 1 : 0);
 }
 
 // Standard normal, Marsaglia's polar method (the second value is dropped so
@@ -183,9 +176,9 @@ class LengthSampler {
     // Bounds are integers, so clamping before rounding keeps the result
     // inside them (and keeps llround away from huge values).
     x = std::clamp(x, static_cast<double>(lo_), static_cast<double>(hi_));
-    if (cut && RoundLength(x) > ceiling) *cut = true;
+    if (cut && RoundHalfAway(x) > ceiling) *cut = true;
     x = std::max(1.0, std::min(x, static_cast<double>(ceiling)));
-    return RoundLength(x);
+    return RoundHalfAway(x);
   }
 
  private:
