@@ -143,6 +143,7 @@ def vllm_result(row):
     """The row as `vllm bench serve` saves a run without --save-detailed: its load and totals."""
     n = row["num_requests"]
     rate = row["request_rate"]
+    meas = measured(row)
     return {
         "completed": n,
         "request_rate": "inf" if rate in ("inf", None) else float(rate),
@@ -150,9 +151,9 @@ def vllm_result(row):
         "total_input_tokens": round(row["isl"]["mean"] * n),
         "total_output_tokens": round(row["osl"]["mean"] * n),
         # The measured figures, so that validate reports the same three.
-        **{k: v for k, v in (("mean_ttft_ms", measured(row).get("ttft_mean_ms")),
-                             ("mean_tpot_ms", measured(row).get("tpot_mean_ms")),
-                             ("output_throughput", measured(row).get("output_tokens_per_s"))) if v},
+        **{k: v for k, v in (("mean_ttft_ms", meas.get("ttft_mean_ms")),
+                             ("mean_tpot_ms", meas.get("tpot_mean_ms")),
+                             ("output_throughput", meas.get("output_tokens_per_s"))) if v},
     }
 
 

@@ -159,7 +159,10 @@ Load PlanLoad(const MeasuredServingRun& run, uint64_t seed, std::optional<int64_
                 " out" + Spread(run) + ")";
     } else {
       const DatasetLengths* d = FindDatasetLengths(run.length_dataset);
-      if (!d) throw Error("--lengths: unknown dataset \"" + run.length_dataset + "\" (known: sharegpt)");
+      if (!d) {
+        throw Error(fmt::format("--lengths: unknown dataset \"{}\" (known: {})", run.length_dataset,
+                                fmt::join(DatasetLengthNames(), ", ")));
+      }
       DrawDatasetLengths(*d, n, *run.mean_input_tokens, *run.mean_output_tokens, seed, max_context, &load.input,
                          &load.output);
       lengths = fmt::format("lengths drawn with {}'s spread (cv {:g} in, {:g} out) at the means ({} in, {} out)",
