@@ -103,12 +103,16 @@ TEST(MemoryPlan, TrtllmKvBudgetIsAFractionOfTheFreeMemory) {
 
 // Under attention DP the MoE buffers hold every rank's tokens. Qwen3-235B
 // (hidden 4096, 64 x 128 query and 4 x 128 KV widths, experts of 1536, top
-// 8) under TensorRT-LLM 1.0 (8192 tokens a step, 2048 sequences) on 8 H100s
-// as 8 attention-DP ranks: 2 bytes x (4 x 4096 + 8192 + 2 x 512 + 2 x 1536
-// x 8 x 8) = 444,416 bytes a token, x 8192 = 3,640,655,872, plus fp32 logits
-// for 2048 sequences of 151,936 = 1,244,659,712. With tp 8 (the experts'
-// rows are the GPU's own tokens): 2 x (16384 + (8192 + 1024) / 8 + 2 x
-// 12288 / 8) x 8192 + 1,244,659,712 / 8.
+// 8) under TensorRT-LLM 1.0 (8192 tokens a step, 2048 sequences, CUTLASS
+// MoE) on 8 H100s as 8 attention-DP ranks. Each routed row takes the
+// CUTLASS workspace's two regions: max(4096 fp8 input, 4096 x 2 fc2 result,
+// 1536 fp8 fc1 result) = 8192 bytes and max(2 x 1536 x 2 gated result,
+// 8192) = 8192, 16,384 a row; 8 rows a token on each of 8 ranks: 1,048,576
+// bytes a token, beside 2 x (4 x 4096 + 8192 + 2 x 512) = 51,200 of the
+// residual stream and attention: 1,099,776 x 8192 = 9,009,364,992, plus
+// fp32 logits for 2048 sequences of 151,936 = 1,244,659,712. With tp 8 = ep
+// 8 a GPU's buffers hold its own tokens' 8 rows: (2 x (16384 + 9216 / 8) +
+// 8 x 16384) x 8192 + 1,244,659,712 / 8.
 TEST(MemoryPlan, AttentionDpMoeBuffersHoldEveryRanksTokens) {
   const ModelConfig model = ResolveModel("qwen3-235b-a22b");
   const GpuSpec gpu = ResolveGpu("h100-sxm");
@@ -118,9 +122,28 @@ TEST(MemoryPlan, AttentionDpMoeBuffersHoldEveryRanksTokens) {
   Precision fp8;
   fp8.weight = fp8.activation = fp8.expert_weight = fp8.kv = DType::kFp8;
   const MemoryPlan dp = PlanMemory(model, gpu, ParallelPlan{1, 1, 8, 1}, fp8, engine);
-  EXPECT_DOUBLE_EQ(dp.activation_bytes, 3640655872.0 + 1244659712.0);
+  EXPECT_DOUBLE_EQ(dp.activation_bytes, 9009364992.0 + 1244659712.0);
   const MemoryPlan tp = PlanMemory(model, gpu, ParallelPlan{8, 1, 8, 1}, fp8, engine);
-  EXPECT_DOUBLE_EQ(tp.activation_bytes, 2.0 * (16384 + 9216.0 / 8 + 2 * 12288.0 / 8) * 8192 + 1244659712.0 / 8);
+  EXPECT_DOUBLE_EQ(tp.activation_bytes, (2.0 * (16384 + 9216.0 / 8) + 8 * 16384.0) * 8192 + 1244659712.0 / 8);
+}
+
+// vLLM's Triton fused_experts hold, for each routed row, the gated
+// intermediate (2 x inter) and the output (hidden) in one buffer and the
+// activation's output (inter) beside it, all 16-bit. Mixtral-8x7B (hidden
+// 4096, experts of 14336, top 2) at tp 2: each GPU's slice is 7168 wide, a
+// row takes max(2 x 7168 x 2, 4096 x 2) + 7168 x 2 = 43,008 bytes, a token
+// 86,016 (wider than the dense 4 x 14336 / 2): with the residual stream
+// and attention (4096 query and 1024 key/value columns, halved),
+// 2 x (4 x 4096 + 6144 / 2) + 86,016 = 124,928 bytes a token x 2048 tokens,
+// plus fp32 logits for 256 sequences of 32,000 / 2.
+TEST(MemoryPlan, TritonMoeBuffersHoldEachRoutedRow) {
+  const ModelConfig model = ResolveModel("mixtral-8x7b");
+  const EnginePreset engine = ResolveEngine("vllm-0.8");
+  ASSERT_EQ(engine.max_num_batched_tokens, 2048);
+  ASSERT_EQ(engine.max_num_seqs, 256);
+  Precision bf16;
+  const MemoryPlan plan = PlanMemory(model, ResolveGpu("h100-sxm"), ParallelPlan{2, 1, 1, 1}, bf16, engine);
+  EXPECT_DOUBLE_EQ(plan.activation_bytes, 124928.0 * 2048 + 256 * 32000 / 2 * 4.0);
 }
 
 }  // namespace

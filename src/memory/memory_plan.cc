@@ -60,6 +60,38 @@ double StackBytesPerGpu(const ModelConfig& m, const ParallelPlan& p, const Preci
   return bytes + static_cast<double>(m.num_layers) * NormParamsPerLayer(m) * wide_bytes;
 }
 
+// Bytes the MoE kernel's buffers take for each token of a step, sized, as
+// the kernels size them, for every routed row landing on this GPU's
+// experts (tokens x top_k, whatever ep spreads on average). Under attention
+// DP the MoE layers run on all ranks' tokens, gathered, and the engine sizes
+// their buffers for all of them: TensorRT-LLM profiles its KV budget on a
+// forward whose dummy requests attention DP replicates to every rank
+// (KvCacheCreator._create_dummy_context_requests), and its MoE takes
+// max_num_tokens x ranks rows (fused_moe_cutlass.py).
+//  - CUTLASS (TensorRT-LLM, CutlassMoeFCRunner::getWorkspaceDeviceBufferSizes):
+//    two overlapped regions a row, the GEMM inputs max(permuted input,
+//    16-bit fc2 result, fc1 result) and the outputs max(16-bit gated fc1
+//    result of 2 x inter, fc2 result).
+//  - Triton (vLLM's fused_experts): intermediate_cache1 (2 x inter) and
+//    cache3 (hidden) share one buffer, cache2 (inter) beside it, 16-bit.
+double MoeBufferBytesPerToken(const ModelConfig& m, const ParallelPlan& p, const Precision& prec,
+                              const EnginePreset& e) {
+  const double h = static_cast<double>(m.hidden_size);
+  const bool wide_ep = p.ep > p.tp;
+  const double inter = static_cast<double>(m.moe_intermediate_size) /
+                       (wide_ep ? 1.0 : static_cast<double>(std::max(1, p.tp / std::max(1, p.ep))));
+  const double gated = m.mlp == MlpKind::kGated ? 2.0 : 1.0;
+  const double act = BytesPerElement(prec.activation);
+  double per_row = 0;
+  if (e.moe_kernel == MoeKernel::kCutlass) {
+    per_row = std::max({h * act, h * 2, inter * act}) + std::max(gated * inter * 2, h * 2);
+  } else {
+    per_row = std::max(gated * inter * 2, h * 2) + inter * 2;
+  }
+  const double rows_per_token = static_cast<double>(m.experts_per_token) * p.attention_dp();
+  return rows_per_token * per_row;
+}
+
 }  // namespace
 
 MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPlan& p,
@@ -103,21 +135,15 @@ MemoryPlan PlanMemory(const ModelConfig& m, const GpuSpec& gpu, const ParallelPl
     plan.weights_bytes += plan.draft_weights_bytes;
   }
 
-  // Activations of the largest step the engine schedules. Under attention
-  // DP the MoE layers of every rank run on all ranks' tokens, gathered, and
-  // the engine sizes their buffers for all of them: TensorRT-LLM profiles
-  // its KV budget on a forward whose dummy requests attention DP replicates
-  // to every rank (KvCacheCreator._create_dummy_context_requests), and its
-  // MoE takes max_num_tokens x ranks rows (fused_moe_cutlass.py).
+  // Activations of the largest step the engine schedules: the residual
+  // stream, the attention projections and the widest dense MLP a token, or
+  // the MoE kernel's buffers when they are wider.
   // Context-parallel groups each compute 1/cp of the step's tokens.
   const double tokens = static_cast<double>(e.max_num_batched_tokens) / p.cp;
-  const double moe_rows_per_token = p.attention_dp();
-  const double widest_mlp = std::max<double>(
-      static_cast<double>(m.intermediate_size),
-      m.is_moe() ? static_cast<double>(m.moe_intermediate_size * m.experts_per_token) * moe_rows_per_token
-                 : 0.0);
-  const double per_token = 2.0 * (4.0 * m.hidden_size +
-                                  (m.q_width() + 2.0 * m.kv_width()) / p.tp + 2.0 * widest_mlp / p.tp);
+  const double h = static_cast<double>(m.hidden_size);
+  const double dense_mlp = 2.0 * 2.0 * static_cast<double>(m.intermediate_size) / p.tp;
+  const double mlp = std::max(dense_mlp, m.is_moe() ? MoeBufferBytesPerToken(m, p, prec, e) : 0.0);
+  const double per_token = 2.0 * (4.0 * h + (m.q_width() + 2.0 * m.kv_width()) / p.tp) + mlp;
   const double logits = static_cast<double>(e.max_num_seqs) * m.vocab_size / p.tp * 4.0;
   plan.activation_bytes = tokens * per_token + logits;
 
