@@ -16,6 +16,7 @@
 #include "hardware/interconnect.h"
 #include "hardware/public_calibration.h"
 #include "model/ops.h"
+#include "memory/memory_plan.h"
 #include "model/params.h"
 #include "validation/measured_cases.h"
 #include "perf/setup.h"
@@ -586,6 +587,47 @@ TEST(ChunkedAttention, PromptTokensOnlyUnderTensorRtLlm) {
   engine.chunked_attention_prefill = false;
   auto decode_full = attention_ops(engine, decode);
   EXPECT_DOUBLE_EQ(decode_chunked[36].bytes, decode_full[36].bytes);
+}
+
+// TensorRT-LLM's PyTorch backend passes gpt-oss's 128-token window to the
+// attention op of every other layer while its KV cache keeps every token.
+// A 2048-token prompt: each query of a sliding layer sees min(i, 128) keys,
+// 128 x 129 / 2 + 1920 x 128 = 254,016 per head, against 2048 x 2049 / 2 =
+// 2,098,176 on a full layer; a decode step at 4000 tokens reads 128 of them
+// on a sliding layer. The cache, and so the KV budget, stays full-length.
+TEST(SlidingWindow, KernelsHonourItWhereTheCacheKeepsEveryToken) {
+  const ModelConfig m = ResolveModel("gpt-oss-120b");
+  EnginePreset engine = ResolveEngine("trtllm-1.0");
+  ASSERT_TRUE(engine.sliding_window_kernels);
+  ASSERT_FALSE(engine.sliding_window_attention);
+  auto attention_ops = [&](const EnginePreset& e, const StepShape& shape) {
+    std::vector<Op> ops;
+    BuildStepOps(m, ParallelPlan{1, 1, 1, 1}, Precision(), e, shape, &ops);
+    std::vector<Op> out;  // the 18 sliding layers' op, then the 18 full ones'
+    for (const Op& op : ops) {
+      if (op.kind == OpKind::kAttentionPrefill || op.kind == OpKind::kAttentionDecode) out.push_back(op);
+    }
+    return out;
+  };
+  StepShape prefill;
+  prefill.prefill_seqs = 1;
+  prefill.prefill_tokens = 2048;
+  const auto windowed = attention_ops(engine, prefill);
+  ASSERT_EQ(windowed.size(), 2u);
+  EXPECT_EQ(windowed[0].count, 18);
+  EXPECT_NEAR(windowed[0].flops / windowed[1].flops, 254016.0 / 2098176.0, 1e-12);
+  StepShape decode;
+  decode.decode_seqs = 8;
+  decode.decode_context = 4000;
+  const auto decode_windowed = attention_ops(engine, decode);
+  ASSERT_EQ(decode_windowed.size(), 2u);
+  EXPECT_LT(decode_windowed[0].bytes, 0.1 * decode_windowed[1].bytes);
+  engine.sliding_window_kernels = false;
+  const auto full = attention_ops(engine, prefill);
+  EXPECT_DOUBLE_EQ(full[0].flops, full[1].flops);
+  Precision bf16;
+  EXPECT_FALSE(PlanMemory(m, ResolveGpu("h200"), ParallelPlan{1, 1, 1, 1}, bf16, ResolveEngine("trtllm-1.0"))
+                   .sliding_window_attention);
 }
 
 // Weight-only quantized GEMMs (Marlin-class W4A16): a compute-bound

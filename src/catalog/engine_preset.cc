@@ -71,7 +71,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "max_num_batched_tokens", "chunked_prefill", "splits_long_prompts",
                        "batch_limits_per_attention_rank", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
-                       "runtime_overhead_gib", "sliding_window_attention", "chunked_attention_prefill", "preemption",
+                       "runtime_overhead_gib", "sliding_window_attention", "sliding_window_kernels",
+                       "chunked_attention_prefill", "preemption",
                        "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
                        "draft_pass_overhead_us", "lora", "kv_offload", "sources"});
   EnginePreset e = base;
@@ -175,6 +176,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       o.OptionalBool("reserve_full_sequence").value_or(base.reserve_full_sequence);
   e.sliding_window_attention =
       o.OptionalBool("sliding_window_attention").value_or(base.sliding_window_attention);
+  e.sliding_window_kernels =
+      o.OptionalBool("sliding_window_kernels").value_or(base.sliding_window_kernels);
   e.chunked_attention_prefill =
       o.OptionalBool("chunked_attention_prefill").value_or(base.chunked_attention_prefill);
   e.runtime_overhead_bytes =
@@ -232,6 +235,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB},
           {"chunked_attention_prefill", e.chunked_attention_prefill},
           {"sliding_window_attention", e.sliding_window_attention},
+          {"sliding_window_kernels", e.sliding_window_kernels},
           {"preemption", e.preemption == EnginePreset::Preemption::kSwap ? "swap" : "recompute"},
           {"swap_space_gib", e.swap_space_bytes / kGiB},
           {"prefix_caching", e.prefix_caching},

@@ -166,6 +166,13 @@ struct EnginePreset {
   // hybrid allocator, SGLang's SWA pool). TensorRT-LLM 0.17 builds default
   // to a full attention window: its Mistral-7B numbers equal Llama's.
   bool sliding_window_attention = true;
+  // Without that, the kernels may still attend only within a sliding
+  // window while the cache keeps every token: TensorRT-LLM's PyTorch
+  // backend passes each sliding layer's window to its attention op
+  // (attention_window_size in modeling_gpt_oss.py, modeling_gemma3.py,
+  // modeling_mixtral.py) and sizes the cache for max_seq_len on every layer
+  // unless kv_cache_config.max_attention_window says otherwise.
+  bool sliding_window_kernels = false;
   // Without that, chunked local attention (Llama-4) may still limit the keys
   // of prompt tokens to their chunk while the cache and the decode steps
   // keep the full window (TensorRT-LLM's PyTorch backend: "chunked

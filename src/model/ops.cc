@@ -253,6 +253,8 @@ class StepOpBuilder {
     if (a.span != AttentionSpan::kFull && e_.sliding_window_attention) {
       window = static_cast<double>(a.window);
       chunked = a.span == AttentionSpan::kChunkedLocal;
+    } else if (a.span == AttentionSpan::kSlidingWindow && e_.sliding_window_kernels) {
+      window = static_cast<double>(a.window);
     }
     // Some engines chunk only the prompt tokens' attention.
     const bool chunk_prefill = a.span == AttentionSpan::kChunkedLocal && e_.chunked_attention_prefill;
