@@ -550,6 +550,16 @@ TEST(MoeLoad, ExpertParallelRanksPadForTheWholeBatch) {
   EXPECT_LT(ep, 1.5 * tp);
 }
 
+// The attention ops of one step of `m` on one GPU, in build order.
+std::vector<Op> AttentionOps(const ModelConfig& m, const EnginePreset& e, const StepShape& shape) {
+  std::vector<Op> ops, out;
+  BuildStepOps(m, ParallelPlan{1, 1, 1, 1}, Precision(), e, shape, &ops);
+  for (const Op& op : ops) {
+    if (op.kind == OpKind::kAttentionPrefill || op.kind == OpKind::kAttentionDecode) out.push_back(op);
+  }
+  return out;
+}
+
 // TensorRT-LLM's PyTorch backend limits Llama-4's chunked layers to their
 // 8192-token chunk for prompt tokens only. A 20000-token prompt: the 36
 // chunked layers of Scout see 2 x 8192 x 8193 / 2 + 3616 x 3617 / 2 =
@@ -561,12 +571,8 @@ TEST(ChunkedAttention, PromptTokensOnlyUnderTensorRtLlm) {
   ASSERT_TRUE(engine.chunked_attention_prefill);
   ASSERT_FALSE(engine.sliding_window_attention);
   auto attention_ops = [&](const EnginePreset& e, const StepShape& shape) {
-    std::vector<Op> ops;
-    BuildStepOps(m, ParallelPlan{1, 1, 1, 1}, Precision(), e, shape, &ops);
     std::map<double, Op> by_layers;  // 36 chunked layers, 12 global ones
-    for (const Op& op : ops) {
-      if (op.kind == OpKind::kAttentionPrefill || op.kind == OpKind::kAttentionDecode) by_layers[op.count] = op;
-    }
+    for (const Op& op : AttentionOps(m, e, shape)) by_layers[op.count] = op;
     return by_layers;
   };
   StepShape prefill;
@@ -600,15 +606,8 @@ TEST(SlidingWindow, KernelsHonourItWhereTheCacheKeepsEveryToken) {
   EnginePreset engine = ResolveEngine("trtllm-1.0");
   ASSERT_TRUE(engine.sliding_window_kernels);
   ASSERT_FALSE(engine.sliding_window_attention);
-  auto attention_ops = [&](const EnginePreset& e, const StepShape& shape) {
-    std::vector<Op> ops;
-    BuildStepOps(m, ParallelPlan{1, 1, 1, 1}, Precision(), e, shape, &ops);
-    std::vector<Op> out;  // the 18 sliding layers' op, then the 18 full ones'
-    for (const Op& op : ops) {
-      if (op.kind == OpKind::kAttentionPrefill || op.kind == OpKind::kAttentionDecode) out.push_back(op);
-    }
-    return out;
-  };
+  // The 18 sliding layers' op, then the 18 full ones'.
+  auto attention_ops = [&](const EnginePreset& e, const StepShape& shape) { return AttentionOps(m, e, shape); };
   StepShape prefill;
   prefill.prefill_seqs = 1;
   prefill.prefill_tokens = 2048;
