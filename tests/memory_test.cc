@@ -123,6 +123,10 @@ TEST(MemoryPlan, AttentionDpMoeBuffersHoldEveryRanksTokens) {
   fp8.weight = fp8.activation = fp8.expert_weight = fp8.kv = DType::kFp8;
   const MemoryPlan dp = PlanMemory(model, gpu, ParallelPlan{1, 1, 8, 1}, fp8, engine);
   EXPECT_DOUBLE_EQ(dp.activation_bytes, 9009364992.0 + 1244659712.0);
+  EnginePreset all_to_all = engine;
+  all_to_all.moe_all_to_all = true;  // each rank gets its own tokens' 8 rows
+  EXPECT_DOUBLE_EQ(PlanMemory(model, gpu, ParallelPlan{1, 1, 8, 1}, fp8, all_to_all).activation_bytes,
+                   (51200.0 + 8 * 16384.0) * 8192 + 1244659712.0);
   const MemoryPlan tp = PlanMemory(model, gpu, ParallelPlan{8, 1, 8, 1}, fp8, engine);
   EXPECT_DOUBLE_EQ(tp.activation_bytes, (2.0 * (16384 + 9216.0 / 8) + 8 * 16384.0) * 8192 + 1244659712.0 / 8);
 }

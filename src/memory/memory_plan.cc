@@ -88,7 +88,10 @@ double MoeBufferBytesPerToken(const ModelConfig& m, const ParallelPlan& p, const
   } else {
     per_row = std::max(gated * inter * 2, h * 2) + inter * 2;
   }
-  const double rows_per_token = static_cast<double>(m.experts_per_token) * p.attention_dp();
+  // An all-to-all exchange (DeepEP, pplx, TensorRT-LLM's WideEP) brings a
+  // rank only the rows routed to its experts, its own tokens' worth.
+  const double ranks = e.moe_all_to_all ? 1.0 : static_cast<double>(p.attention_dp());
+  const double rows_per_token = static_cast<double>(m.experts_per_token) * ranks;
   return rows_per_token * per_row;
 }
 
