@@ -1,6 +1,7 @@
 #include "serving/scheduler.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 
 namespace roofplan {
@@ -456,9 +457,13 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   // sequence takes at most one block in the first chunk: this pass, which
   // reads every sequence anyway, plans the blocks as it goes, as far as
   // one block's tokens (PlanStretchBlocks does what it leaves).
-  const bool plan_here = kv_.TokenCapacity(1) >= kFirstStretchChunk;
-  const int64_t kChunk = plan_here ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
-                                   : kFirstStretchChunk;
+  // (With blocks planned by phase, PlanStretchBlocks plans that chunk.)
+  const bool phase_plan =
+      kv_.uniform_block_units() > 0 && std::has_single_bit(static_cast<uint64_t>(kv_.block_tokens()));
+  const bool big_blocks = kv_.TokenCapacity(1) >= kFirstStretchChunk;
+  const bool plan_here = big_blocks && !phase_plan;
+  const int64_t kChunk = big_blocks ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
+                                    : kFirstStretchChunk;
   st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
   st.leaves.clear();
   int64_t first_last = INT64_MAX, last_last = 0;  // the first and last sequences' last steps
@@ -502,6 +507,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.kv_limit = kMaxStretchSteps;
   st.last_step = last_last;
   st.free_units = kv_.capacity() - kv_.used();
+  st.phase_plan = phase_plan;
   if (plan_here) {
     st.units.resize(kChunk);
     for (int64_t j = 1; j < std::min(limit, kChunk); ++j) {
@@ -518,6 +524,12 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   } else {
     st.units.clear();
     st.planned = 0;
+    if (phase_plan) {
+      st.phase_changes.assign(static_cast<size_t>(kMaxStretchSteps), 0);
+      st.block_extra.assign(static_cast<size_t>(kMaxStretchSteps), 0);
+      st.phase_count.assign(static_cast<size_t>(kv_.block_tokens()), 0);
+      for (Work& w : lane.batch) PlanMemberBlocks(st, w);
+    }
     PlanStretchBlocks(lane, std::min(limit, kChunk));
   }
   if (st.limit < 2) return end_s;
@@ -570,18 +582,52 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   // walked again, uncounted).
   st.units.resize(static_cast<size_t>(steps), 0);
   int64_t* units = st.units.data();
+  if (st.phase_plan) {
+    // Each step: the block crossings of its residue's members, and those
+    // of members not yet in step (PlanMemberBlocks registered them all).
+    const int64_t mask = kv_.block_tokens() - 1, block_units = kv_.uniform_block_units();
+    const int64_t free_units = st.free_units;
+    int64_t* count = st.phase_count.data();
+    const int64_t* changes = st.phase_changes.data();
+    const int64_t* extra = st.block_extra.data();
+    st.planned = steps;
+    for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
+      const int64_t crossing = count[j & mask] += changes[j];
+      units[j] = units[j - 1] + crossing * block_units + extra[j];
+      if (units[j] > free_units) {
+        st.limit = st.kv_limit = j;
+        st.planned = j;
+        break;
+      }
+    }
+    return;
+  }
+  const int64_t block_tokens = kv_.block_tokens(), block_units = kv_.uniform_block_units();
   for (Work& w : lane.batch) {
     if (w.left) continue;
     const int64_t end = std::min(steps, w.last + 1);
     // In locals: the stores to units[] could alias the member's fields.
     const int64_t base = w.base;
     int64_t capacity = w.plan_capacity, held = w.plan_held;
-    for (int64_t j = capacity - base; j < end; j = capacity - base) {
+    int64_t j = capacity - base;
+    while (j < end) {
       const int64_t tokens = base + j + 1;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+      const int64_t units_for = kv_.UnitsFor(tokens);
+      const int64_t need = std::max<int64_t>(0, units_for - held);
       held += need;
       if (j >= from) units[j] += need;
       capacity = kv_.TokenCapacity(tokens);
+      j = capacity - base;
+      if (held == units_for && block_units > 0) {
+        // It holds its blocks' units exactly: from here each block takes
+        // block_units, at every block_tokens-th step (uniform_block_units).
+        for (; j < end; j += block_tokens) {
+          held += block_units;
+          capacity += block_tokens;
+          if (j >= from) units[j] += block_units;
+        }
+        break;
+      }
     }
     w.plan_capacity = capacity;
     w.plan_held = held;
@@ -595,6 +641,35 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
       break;
     }
   }
+}
+
+void Replica::PlanMemberBlocks(Stretch& st, Work& w) {
+  const int64_t block_tokens = kv_.block_tokens(), block_units = kv_.uniform_block_units();
+  const int64_t base = w.base;
+  const int64_t end = std::min(w.last + 1, kMaxStretchSteps);  // steps past these are never planned
+  int64_t capacity = w.plan_capacity, held = w.plan_held;
+  int64_t j = capacity - base;
+  while (j < end) {
+    if (held == kv_.UnitsFor(capacity)) {
+      // In step: block_units at j, j + block_tokens, ... up to its last.
+      const int64_t crossings = (end - j + block_tokens - 1) / block_tokens;
+      const int64_t stop = j + crossings * block_tokens;
+      ++st.phase_changes[static_cast<size_t>(j)];
+      if (stop < kMaxStretchSteps) --st.phase_changes[static_cast<size_t>(stop)];
+      held += crossings * block_units;
+      capacity += crossings * block_tokens;
+      break;
+    }
+    // As EnsureUnits would take it.
+    const int64_t tokens = base + j + 1;
+    const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+    held += need;
+    st.block_extra[static_cast<size_t>(j)] += need;
+    capacity = kv_.TokenCapacity(tokens);
+    j = capacity - base;
+  }
+  w.plan_capacity = capacity;
+  w.plan_held = held;
 }
 
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
@@ -928,6 +1003,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   }
   w.plan_capacity = capacity;
   w.plan_held = plan_held;
+  if (st.phase_plan) PlanMemberBlocks(st, w);  // the steps not planned yet
   lane.batch.push_back(w);
   const int64_t free_units = kv_.capacity() - (kv_.used() - st.synced_units);
   st.free_units = free_units;

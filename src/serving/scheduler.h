@@ -213,7 +213,7 @@ class Replica {
     // A stretch member's blocks as planned so far: its context at step 0
     // (step j sees base + j), its last step, and the token capacity and
     // units it holds after the blocks planned (PlanStretchBlocks goes on
-    // from there).
+    // from there; with Stretch::phase_plan, after all its blocks).
     int64_t base = 0;
     int64_t last = 0;
     int64_t plan_capacity = 0;
@@ -279,6 +279,18 @@ class Replica {
     // sequences leave or join).
     int64_t planned = 0;
     int64_t free_units = 0;
+    // Blocks by phase (phase_plan: every layer keeps every token and
+    // blocks are a power of two tokens): a member holding exactly its
+    // blocks' units takes a block's units at every block_tokens-th step,
+    // the steps of one residue mod block_tokens, up to its last step. Each
+    // member is registered once (PlanMemberBlocks) and planning adds, per
+    // step, the count of members of that step's residue: no pass over the
+    // members. phase_changes[j]: members starting (+1) or stopping (-1)
+    // such crossings at step j; phase_count[r]: members crossing at steps
+    // of residue r as planned so far; block_extra[j]: units of crossings
+    // before a member holds exactly its blocks' units (few).
+    bool phase_plan = false;
+    std::vector<int64_t> phase_changes, phase_count, block_extra;
     // Per step j < priced (the steps priced so far), in arrays of
     // kMaxStretchSteps kept from stretch to stretch (pricing a step
     // stores, it does not append):
@@ -331,6 +343,10 @@ class Replica {
   // lowers its limit to the first step whose blocks would need an
   // eviction (or fail).
   void PlanStretchBlocks(Lane& lane, int64_t steps);
+  // phase_plan: registers member w's blocks from its planned capacity on
+  // (steps the plan has not reached) and advances its plan past its last
+  // step.
+  void PlanMemberBlocks(Stretch& st, Work& w);
   // Prices the stretch's steps up to `steps` (planned already).
   void PriceStretch(Lane& lane, int64_t steps);
   // Notes the KV area and peak, the ITLs, the step counts and the
