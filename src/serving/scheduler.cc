@@ -821,6 +821,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   const int64_t* units = st.units.data();
   const int64_t* seqs = st.seqs.data();
   const int64_t restore_step = st.restore_step;
+  const bool observe = observe_steps_;
   double area_s = kv_area_s_;
   for (int64_t j = st.accounted; j < steps; ++j) {
     const size_t i = static_cast<size_t>(j);
@@ -840,7 +841,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
       gaps = 0;
     }
     gaps += seqs[i];
-    if (observe_steps_) {
+    if (observe) {
       StretchStep o;
       o.start_s = begin;
       o.end_s = end;
@@ -1007,12 +1008,12 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   lane.batch.push_back(w);
   const int64_t free_units = kv_.capacity() - (kv_.used() - st.synced_units);
   st.free_units = free_units;
-  for (int64_t j = b + 1; j < planned; ++j) {
-    if (units[j] > free_units) {
-      st.kv_limit = st.planned = j;
-      st.units.resize(static_cast<size_t>(j));
-      break;
-    }
+  // The first planned step whose blocks no longer fit: the units rise
+  // step by step (each step's are those before and its own), so a search.
+  if (planned > b + 1 && units[planned - 1] > free_units) {
+    const int64_t j = std::upper_bound(units + b + 1, units + planned, free_units) - units;
+    st.kv_limit = st.planned = j;
+    st.units.resize(static_cast<size_t>(j));
   }
   st.last_step = std::max(st.last_step, last);
   st.limit = std::min({st.kv_limit, kMaxStretchSteps, st.last_step + 1});
