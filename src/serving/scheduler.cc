@@ -694,21 +694,36 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
     for (int64_t j = st.priced; j < steps; ++j) {
       const int64_t contexts = bases + seqs * j;
       const double mean = static_cast<double>(contexts) / divisor;
-      if (!priced_seqs || !(mean >= cell_begin && mean < cell_end)) {
-        const uint32_t c = StepCache::GridIndex(mean);
-        const uint32_t bounded = cell;  // the cell [cell_begin, cell_end) is
+      const bool in_cell = mean >= cell_begin && mean < cell_end;
+      if (!priced_seqs || !in_cell) {
+        // The mean's cell: the one priced (a batch of another size whose
+        // mean stays in it), mostly else the next (contexts grow), else
+        // GridIndex's.
+        uint32_t c = cell;
+        double c_begin = cell_begin, c_end = cell_end;
+        if (!in_cell) {
+          const double next_end = mean >= cell_end ? StepCache::GridEnd(cell + 1) : 0;
+          if (mean < next_end) {
+            c = cell + 1;
+            c_begin = cell_end;
+            c_end = next_end;
+          } else {
+            c = StepCache::GridIndex(mean);
+            c_begin = c == 0 ? 0 : StepCache::GridEnd(c - 1);
+            c_end = StepCache::GridEnd(c);
+          }
+        }
         if (!priced_seqs || c != cell) {
           priced_seqs = true;
-          cell = c;
           BatchTotals t = st.decode;
           t.decode_seqs = seqs;
           t.decode_context_tokens = contexts;
-          st.priced_ms = steps_cache_->DecodeStepMs(t, cell, &recent_step_);
+          st.priced_ms = steps_cache_->DecodeStepMs(t, c, &recent_step_);
           step_s = st.priced_ms / 1e3;
         }
-        // (Contexts grow: mostly the cell after the last one.)
-        cell_begin = cell == 0 ? 0 : cell == bounded + 1 ? cell_end : StepCache::GridEnd(cell - 1);
-        cell_end = StepCache::GridEnd(cell);
+        cell = c;
+        cell_begin = c_begin;
+        cell_end = c_end;
       }
       const size_t i = static_cast<size_t>(j);
       const double begin = ends[i - 1];
