@@ -838,40 +838,64 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   const int64_t restore_step = st.restore_step;
   const bool observe = observe_steps_;
   double area_s = kv_area_s_;
-  for (int64_t j = st.accounted; j < steps; ++j) {
-    const size_t i = static_cast<size_t>(j);
-    const double begin = j == 0 ? lane.start_s : ends[i - 1];
-    const double end = ends[i];
-    const int64_t used = held + units[i];
-    // KV usage over the step as NoteKvChange sums it.
-    area_s += static_cast<double>(used) / capacity * (end - begin);
-    // As the step was formed (Launch notes the peak then, on_step sees it).
-    const int64_t formed = (j == restore_step ? st.restore_held : held) + units[i];
-    peak_units = std::max(peak_units, formed);
-    if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
-    const double ms = (end - begin) * 1e3;
-    if (ms != gap_ms) {
-      itl_ms_->Add(gap_ms, gaps);  // (none at first)
-      gap_ms = ms;
-      gaps = 0;
+  auto note_observed = [&](int64_t j, double begin, double end, int64_t formed) {
+    StretchStep o;
+    o.start_s = begin;
+    o.end_s = end;
+    o.batch = st.decode;
+    o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
+    o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
+    if (st.prompts[static_cast<size_t>(j)] > 0) {
+      o.batch.prefill_seqs = 1;
+      o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
     }
-    gaps += seqs[i];
-    if (observe) {
-      StretchStep o;
-      o.start_s = begin;
-      o.end_s = end;
-      o.batch = st.decode;
-      o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
-      o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
-      if (st.prompts[static_cast<size_t>(j)] > 0) {
-        o.batch.prefill_seqs = 1;
-        o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
+    o.kv_used_units = formed;
+    results->more.push_back(o);
+  };
+  if (st.accounted > 0 && !(restore_step >= st.accounted && restore_step < steps)) {
+    // The common case (neither step 0 nor a restore's step): every step
+    // was formed with the units it used, and those rise step by step, so
+    // the last step's are the peak.
+    peak_units = held + units[static_cast<size_t>(steps - 1)];
+    double begin = ends[static_cast<size_t>(st.accounted - 1)];
+    for (int64_t j = st.accounted; j < steps; ++j) {
+      const size_t i = static_cast<size_t>(j);
+      const double end = ends[i];
+      const int64_t used = held + units[i];
+      area_s += static_cast<double>(used) / capacity * (end - begin);  // as below
+      const double ms = (end - begin) * 1e3;
+      if (ms != gap_ms) {
+        if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
+        gap_ms = ms;
+        gaps = 0;
       }
-      o.kv_used_units = formed;
-      results->more.push_back(o);
+      gaps += seqs[i];
+      if (observe) note_observed(j, begin, end, used);
+      begin = end;
+    }
+  } else {
+    for (int64_t j = st.accounted; j < steps; ++j) {
+      const size_t i = static_cast<size_t>(j);
+      const double begin = j == 0 ? lane.start_s : ends[i - 1];
+      const double end = ends[i];
+      const int64_t used = held + units[i];
+      // KV usage over the step as NoteKvChange sums it.
+      area_s += static_cast<double>(used) / capacity * (end - begin);
+      // As the step was formed (Launch notes the peak then, on_step sees it).
+      const int64_t formed = (j == restore_step ? st.restore_held : held) + units[i];
+      peak_units = std::max(peak_units, formed);
+      if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
+      const double ms = (end - begin) * 1e3;
+      if (ms != gap_ms) {
+        if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
+        gap_ms = ms;
+        gaps = 0;
+      }
+      gaps += seqs[i];
+      if (observe) note_observed(j, begin, end, formed);
     }
   }
-  itl_ms_->Add(gap_ms, gaps);
+  if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
   kv_area_s_ = area_s;
   kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(peak_units) / capacity);
   kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
