@@ -560,6 +560,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     st.prompts.resize(steps);
   }
   st.priced = 1;
+  st.filled = 1;
   st.ends[0] = end_s;
   st.longest[0] = 0;
   st.block_longest[0] = 0;
@@ -686,11 +687,6 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
     double cell_begin = st.priced_cell_begin, cell_end = st.priced_cell_end;
     double step_s = st.priced_ms / 1e3;
     double* ends = st.ends.data();
-    double* longest = st.longest.data();
-    double* block_longest = st.block_longest.data();
-    int64_t* step_seqs = st.seqs.data();
-    int64_t* step_contexts = st.contexts.data();
-    int64_t* step_prompts = st.prompts.data();
     for (int64_t j = st.priced; j < steps; ++j) {
       const int64_t contexts = bases + seqs * j;
       const double mean = static_cast<double>(contexts) / divisor;
@@ -726,15 +722,7 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
         cell_end = c_end;
       }
       const size_t i = static_cast<size_t>(j);
-      const double begin = ends[i - 1];
-      const double end = begin + step_s;
-      const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
-      ends[i] = end;
-      longest[i] = std::max(longest[i - 1], ms);
-      block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_longest[i - 1], ms);
-      step_seqs[i] = seqs;
-      step_contexts[i] = contexts;
-      step_prompts[i] = 0;
+      ends[i] = ends[i - 1] + step_s;  // (the rest of its record: FillStretchSteps)
     }
     st.priced_seqs = seqs;
     st.priced_cell = cell;
@@ -818,9 +806,37 @@ void Replica::AssignUnits(Sequence& s, int64_t tokens) {
   s.token_capacity = kv_.TokenCapacity(tokens);
 }
 
+void Replica::FillStretchSteps(Stretch& st, int64_t steps) {
+  // Priced with the batch as it is now: it changes at events, which note
+  // the steps before first.
+  const int64_t seqs = st.price_seqs, bases = st.price_bases;
+  const double* ends = st.ends.data();
+  double* longest = st.longest.data();
+  double* block_longest = st.block_longest.data();
+  int64_t* step_seqs = st.seqs.data();
+  int64_t* step_contexts = st.contexts.data();
+  int64_t* step_prompts = st.prompts.data();
+  const size_t from = static_cast<size_t>(st.filled);
+  double begin = ends[from - 1], longest_ms = longest[from - 1], block_ms = block_longest[from - 1];
+  for (size_t i = from; i < static_cast<size_t>(steps); ++i) {
+    const double end = ends[i];
+    const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
+    longest_ms = std::max(longest_ms, ms);
+    block_ms = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_ms, ms);
+    longest[i] = longest_ms;
+    block_longest[i] = block_ms;
+    step_seqs[i] = seqs;
+    step_contexts[i] = bases + seqs * static_cast<int64_t>(i);
+    step_prompts[i] = 0;
+    begin = end;
+  }
+  st.filled = steps;
+}
+
 void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   Stretch& st = lane.stretch;
   if (steps <= st.accounted) return;
+  if (st.filled < steps) FillStretchSteps(st, steps);
   const double capacity = static_cast<double>(kv_.capacity());
   // The pool's units but for the steps' blocks not yet in it: constant
   // since the last event (sequences leave only at events, after this).
@@ -1076,6 +1092,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   st.seqs[i] = decodes;
   st.contexts[i] = t.decode_context_tokens;
   st.prompts[i] = s.prompt_tokens;
+  st.filled = b + 1;
   st.target = b + 1;
   ++st.price_seqs;
   st.price_bases += base;

@@ -293,8 +293,11 @@ class Replica {
     std::vector<int64_t> phase_changes, phase_count, block_extra;
     // Per step j < priced (the steps priced so far), in arrays of
     // kMaxStretchSteps kept from stretch to stretch (pricing a step
-    // stores, it does not append):
+    // stores, it does not append): its end; and for j < filled (steps an
+    // event has noted, FillStretchSteps: a cut wastes none of this on
+    // steps priced past it) the rest of its record.
     int64_t priced = 0;
+    int64_t filled = 0;
     std::vector<double> ends;     // ends[j]: end of step j
     std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
     // block_longest[j]: the longest of the steps (after step 0) from the
@@ -349,8 +352,13 @@ class Replica {
   void PlanMemberBlocks(Stretch& st, Work& w);
   // Prices the stretch's steps up to `steps` (planned already).
   void PriceStretch(Lane& lane, int64_t steps);
+  // The records of the stretch's steps from `filled` up to `steps` but
+  // their ends (priced with the batch as it is: it changes at events,
+  // after this).
+  void FillStretchSteps(Stretch& st, int64_t steps);
   // Notes the KV area and peak, the ITLs, the step counts and the
-  // observations of the stretch's steps up to `steps` (ended by now).
+  // observations of the stretch's steps up to `steps` (ended by now),
+  // filling in their records first.
   void AccountStretch(Lane& lane, int64_t steps, StepResults* results);
   // The pool takes the blocks of the stretch's steps before `steps`.
   void SyncStretchUnits(Stretch& st, int64_t steps);
