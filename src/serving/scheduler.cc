@@ -836,7 +836,6 @@ void Replica::FillStretchSteps(Stretch& st, int64_t steps) {
 void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   Stretch& st = lane.stretch;
   if (steps <= st.accounted) return;
-  if (st.filled < steps) FillStretchSteps(st, steps);
   const double capacity = static_cast<double>(kv_.capacity());
   // The pool's units but for the steps' blocks not yet in it: constant
   // since the last event (sequences leave only at events, after this).
@@ -872,24 +871,49 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
     // The common case (neither step 0 nor a restore's step): every step
     // was formed with the units it used, and those rise step by step, so
     // the last step's are the peak.
+    // The steps' records are filled in here as FillStretchSteps would
+    // (all but a joining request's step, filled already).
     peak_units = held + units[static_cast<size_t>(steps - 1)];
-    double begin = ends[static_cast<size_t>(st.accounted - 1)];
+    const int64_t filled = st.filled, price_seqs = st.price_seqs, price_bases = st.price_bases;
+    double* longest = st.longest.data();
+    double* block_longest = st.block_longest.data();
+    int64_t* step_seqs = st.seqs.data();
+    int64_t* step_contexts = st.contexts.data();
+    int64_t* step_prompts = st.prompts.data();
+    const size_t from = static_cast<size_t>(st.accounted);
+    double begin = ends[from - 1], longest_ms = longest[from - 1], block_ms = block_longest[from - 1];
     for (int64_t j = st.accounted; j < steps; ++j) {
       const size_t i = static_cast<size_t>(j);
       const double end = ends[i];
       const int64_t used = held + units[i];
       area_s += static_cast<double>(used) / capacity * (end - begin);  // as below
       const double ms = (end - begin) * 1e3;
+      int64_t decodes = price_seqs;
+      if (j >= filled) {
+        longest_ms = std::max(longest_ms, ms);
+        block_ms = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_ms, ms);
+        longest[i] = longest_ms;
+        block_longest[i] = block_ms;
+        step_seqs[i] = price_seqs;
+        step_contexts[i] = price_bases + price_seqs * j;
+        step_prompts[i] = 0;
+      } else {
+        longest_ms = longest[i];
+        block_ms = block_longest[i];
+        decodes = step_seqs[i];
+      }
       if (ms != gap_ms) {
         if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
         gap_ms = ms;
         gaps = 0;
       }
-      gaps += seqs[i];
+      gaps += decodes;
       if (observe) note_observed(j, begin, end, used);
       begin = end;
     }
+    st.filled = std::max(filled, steps);
   } else {
+    if (st.filled < steps) FillStretchSteps(st, steps);
     for (int64_t j = st.accounted; j < steps; ++j) {
       const size_t i = static_cast<size_t>(j);
       const double begin = j == 0 ? lane.start_s : ends[i - 1];
