@@ -465,7 +465,9 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   const int64_t kChunk = big_blocks ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
                                     : kFirstStretchChunk;
   st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
-  st.leaves.clear();
+  st.leave_first.assign(static_cast<size_t>(kMaxStretchSteps), -1);
+  st.leave_end.resize(static_cast<size_t>(kMaxStretchSteps));
+  st.first_leave = kNoLeave;
   int64_t first_last = INT64_MAX, last_last = 0;  // the first and last sequences' last steps
   int64_t base_sum = 0;
   for (size_t i = 0; i < lane.batch.size(); ++i) {
@@ -490,7 +492,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     w.plan_held = s.own_units + s.shared_units;
     first_last = std::min(first_last, last);
     last_last = std::max(last_last, last);
-    if (through_finishes && last < kMaxStretchSteps - 1) st.leaves.push_back({last, i, base});
+    if (through_finishes && last < kMaxStretchSteps - 1) AddLeave(lane, last, i);
     base_sum += base;
     if (plan_here) {
       // Its next block, at the step whose token no longer fits (j >= 1).
@@ -533,7 +535,6 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     PlanStretchBlocks(lane, std::min(limit, kChunk));
   }
   if (st.limit < 2) return end_s;
-  std::make_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
   st.active = true;
   st.through_finishes = through_finishes;
   st.cut = false;
@@ -568,9 +569,23 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.contexts[0] = t.decode_context_tokens;
   st.prompts[0] = t.prefill_tokens;
   int64_t first = std::min(st.limit, kFirstStretchChunk);
-  if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
+  if (st.first_leave != kNoLeave) first = std::min(first, st.first_leave + 1);
   PriceStretch(lane, first);
   return st.ends[static_cast<size_t>(st.target - 1)];
+}
+
+void Replica::AddLeave(Lane& lane, int64_t step, size_t index) {
+  Stretch& st = lane.stretch;
+  const size_t s = static_cast<size_t>(step);
+  const int32_t i = static_cast<int32_t>(index);
+  lane.batch[index].next_leave = -1;
+  if (st.leave_first[s] < 0) {
+    st.leave_first[s] = i;
+  } else {
+    lane.batch[static_cast<size_t>(st.leave_end[s])].next_leave = i;
+  }
+  st.leave_end[s] = i;
+  st.first_leave = std::min(st.first_leave, step);
 }
 
 void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
@@ -764,9 +779,9 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
       // The shape of the step it would join, mostly in no cache: its memo
       // slot loads while other events run (a hint; JoinStretch decides).
       int64_t decodes = st.price_seqs, bases = st.price_bases;
-      if (!st.leaves.empty() && st.leaves.front().step == begun - 1) {
+      if (st.first_leave == begun - 1) {
         --decodes;
-        bases -= st.leaves.front().base;
+        bases -= lane.batch[static_cast<size_t>(st.leave_first[static_cast<size_t>(begun - 1)])].base;
       }
       BatchTotals t = st.decode;
       t.decode_seqs = decodes;
@@ -976,18 +991,21 @@ void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
   AccountStretch(lane, m, results);SyncStretchUnits(st, m);
   int64_t itl_at_first = 0;
   const size_t finished_from = results->finished.size();
-  while (!st.leaves.empty() && st.leaves.front().step == m - 1) {
-    std::pop_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
-    const Leave leave = st.leaves.back();
-    st.leaves.pop_back();
+  // (Complete calls this when the first leaves are at step m - 1.)
+  int32_t next = st.leave_first[static_cast<size_t>(m - 1)];
+  st.leave_first[static_cast<size_t>(m - 1)] = -1;
+  while (next >= 0) {
+    Work& w = lane.batch[static_cast<size_t>(next)];
+    next = w.next_leave;
     // Not in the steps priced from here on.
     --st.price_seqs;
-    st.price_bases -= leave.base;
-    Work& w = lane.batch[leave.index];
+    st.price_bases -= w.base;
     w.left = true;
     ApplyStretchTo(w, lane, m, now, &itl_at_first);
     results->finished.push_back(w.seq);
   }
+  st.first_leave = m;
+  while (st.first_leave < kNoLeave && st.leave_first[static_cast<size_t>(st.first_leave)] < 0) ++st.first_leave;
   if (itl_at_first > 0) itl_ms_->Add((st.ends[0] - lane.start_s) * 1e3, itl_at_first);
   // The finished release their KV after the step, in batch order (as
   // Complete does).
@@ -1096,10 +1114,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   }
   st.last_step = std::max(st.last_step, last);
   st.limit = std::min({st.kv_limit, kMaxStretchSteps, st.last_step + 1});
-  if (last < kMaxStretchSteps - 1) {
-    st.leaves.push_back({last, lane.batch.size() - 1, base});
-    std::push_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
-  }
+  if (last < kMaxStretchSteps - 1) AddLeave(lane, last, lane.batch.size() - 1);
   // Step b again, with its prompt; from b + 1 it decodes.
   const size_t i = static_cast<size_t>(b);
   st.priced = b + 1;
@@ -1173,7 +1188,7 @@ double Replica::Complete(int li, double now, StepResults* results) {
     Stretch& st = lane.stretch;
     bool joined = false;
     if (st.target < st.limit) {
-      if (!st.leaves.empty() && st.leaves.front().step == st.target - 1) LeaveStretch(lane, now, results);
+      if (st.first_leave == st.target - 1) LeaveStretch(lane, now, results);
       if (st.cut) {
         st.cut = false;
         joined = JoinStretch(lane, li, now, results);
@@ -1185,7 +1200,7 @@ double Replica::Complete(int li, double now, StepResults* results) {
       // kMaxStretchChunk: an arrival cuts it about every ten steps), or of
       // the next step where a sequence finishes.
       int64_t next = std::min(st.limit, st.target + std::min(st.target, kMaxStretchChunk));
-      if (!st.leaves.empty()) next = std::min(next, st.leaves.front().step + 1);
+      if (st.first_leave != kNoLeave) next = std::min(next, st.first_leave + 1);
       // Blocks are planned a chunk ahead (a joining request adds its
       // blocks to every step planned after its own).
       if (next > st.planned) PlanStretchBlocks(lane, std::min(st.limit, std::max(next, st.planned + kMaxStretchChunk)));  // may lower the limit

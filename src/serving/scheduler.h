@@ -218,6 +218,7 @@ class Replica {
     int64_t last = 0;
     int64_t plan_capacity = 0;
     int64_t plan_held = 0;
+    int32_t next_leave = -1;  // the next member leaving at its last step (Stretch::leave_first)
   };
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
@@ -239,13 +240,6 @@ class Replica {
   // step also computes its whole prompt, and from the next it decodes.
   // The sequences' own fields stay as they were when they joined until
   // they leave or the stretch ends.
-  struct Leave {
-    int64_t step;   // its last step (the one sampling its last token)
-    size_t index;   // in lane.batch
-    int64_t base;   // StretchBase
-    // Later: for a min-heap by step, then batch order.
-    bool operator>(const Leave& o) const { return step > o.step || (step == o.step && index > o.index); }
-  };
   struct Stretch {
     bool active = false;
     bool through_finishes = false;  // goes on past finishes, takes arrivals in
@@ -258,11 +252,15 @@ class Replica {
     // contexts summed over them being decode.decode_context_tokens +
     // decode.decode_seqs * j.
     BatchTotals decode;
-    // Sequences yet to leave before the last step, a min-heap by step
-    // (std::greater). Events come at every such step's end, so steps are
-    // priced only as far as the first of them: the batch PriceStretch
-    // prices (price_seqs and the sum of their bases) changes at events.
-    std::vector<Leave> leaves;
+    // Sequences yet to leave before the last step, by their last step s:
+    // lists in batch order, leave_first[s] and leave_end[s] the first and
+    // last members (indices in lane.batch; -1: none), each member's
+    // next_leave the next; first_leave the least such step (kNoLeave:
+    // none). Events come at every such step's end, so steps are priced
+    // only as far as the first of them: the batch PriceStretch prices
+    // (price_seqs and the sum of their bases) changes at events.
+    std::vector<int32_t> leave_first, leave_end;
+    int64_t first_leave = 0;
     int64_t price_seqs = 0, price_bases = 0;
     // The last decode shape priced: its batch size, the grid cell of its
     // mean context (StepCache::GridIndex) and its time. Steps of the same
@@ -329,6 +327,10 @@ class Replica {
     Stretch stretch;
   };
   static constexpr int64_t kMaxStretchSteps = 256;
+  static constexpr int64_t kNoLeave = kMaxStretchSteps;
+  // Member `index` of the lane's batch leaves the stretch at its last
+  // step, `step` (< kMaxStretchSteps - 1), after those listed before it.
+  static void AddLeave(Lane& lane, int64_t step, size_t index);
   static constexpr int64_t kFirstStretchChunk = 8;
   static constexpr int64_t kMaxStretchChunk = 32;
 
