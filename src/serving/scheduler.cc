@@ -659,7 +659,7 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   }
 }
 
-void Replica::PlanMemberBlocks(Stretch& st, Work& w) {
+inline void Replica::PlanMemberBlocks(Stretch& st, Work& w) {
   const int64_t block_tokens = kv_.block_tokens(), block_units = kv_.uniform_block_units();
   const int64_t base = w.base;
   const int64_t end = std::min(w.last + 1, kMaxStretchSteps);  // steps past these are never planned
@@ -668,7 +668,7 @@ void Replica::PlanMemberBlocks(Stretch& st, Work& w) {
   while (j < end) {
     if (held == kv_.UnitsFor(capacity)) {
       // In step: block_units at j, j + block_tokens, ... up to its last.
-      const int64_t crossings = (end - j + block_tokens - 1) / block_tokens;
+      const int64_t crossings = kv_.BlocksFor(end - j);  // (end - j) / block_tokens, rounded up
       const int64_t stop = j + crossings * block_tokens;
       ++st.phase_changes[static_cast<size_t>(j)];
       if (stop < kMaxStretchSteps) --st.phase_changes[static_cast<size_t>(stop)];
