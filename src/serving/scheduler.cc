@@ -788,7 +788,7 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
       t.decode_context_tokens = bases + decodes * begun;
       t.prefill_seqs = 1;
       t.prefill_tokens = (*seqs_)[waiting_.front()].prompt_tokens;
-      steps_cache_->Prefetch(t);
+      steps_cache_->Prefetch(t, &prefetched_);
     }
     if (begun == st.target) continue;  // its event already falls there
     st.target = begun;
@@ -1124,7 +1124,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   t.prefill_seqs = 1;
   t.prefill_tokens = s.prompt_tokens;
   const double begin = st.ends[i - 1];
-  st.ends[i] = begin + steps_cache_->StepMs(t, &recent_step_) / 1e3;
+  st.ends[i] = begin + steps_cache_->StepMs(t, prefetched_, &recent_step_) / 1e3;
   const double ms = (st.ends[i] - begin) * 1e3;
   st.longest[i] = std::max(st.longest[i - 1], ms);
   st.block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(st.block_longest[i - 1], ms);

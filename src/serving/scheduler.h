@@ -449,6 +449,7 @@ class Replica {
   KvBlockPool kv_;
   StepCache* steps_cache_;
   StepCache::Recent recent_step_;  // this replica's last shape priced
+  StepCache::Prepared prefetched_;  // the step an arrival would join (CutStretch), for JoinStretch
   SequencePool* seqs_;
   LatencyStats* itl_ms_;
   // Draws accepted drafts; seeded by the replica's index, so runs repeat.
