@@ -1,7 +1,6 @@
 #include "serving/simulator.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -81,63 +80,28 @@ struct Event {
   int32_t arg;  // kStepDone: lane (EventQueue keeps its latest event only); kKvArrived, kOffloadLoaded: sequence
 };
 
-// The pending events, popped by (time, order). A lane has at most one
-// step event pending: it sits in the lane's slot of a tournament tree (each
-// node the slot of the earlier of its two children), so making it, moving
-// it (a cut stretch) or popping it is one pass up the tree of a few lanes'
-// keys, with no events copied. One arrival waits beside them (an open
-// loop has one pending, and replaces it by the next as it pops); the rest
-// (stage wake-ups, KV transfers, prefix loads) are a binary min-heap. The
-// order popped is that of one heap of them all.
+// The pending events, a binary min-heap by (time, order). A lane has at
+// most one step event pending, and the queue knows where it is: a cut
+// stretch moves its lane's event rather than leaving a stale copy to pop.
+// One arrival waits beside the heap (an open loop has one pending, and
+// replaces it by the next as it pops: a million requests, a million
+// pushes and pops saved); the order popped is the same.
 class EventQueue {
  public:
   // Lanes of replica r are slots lane_base[r], lane_base[r] + 1, ...
-  void Reset(const std::vector<int32_t>& lane_base, size_t lanes) {
-    leaves_ = std::bit_ceil(std::max<size_t>(lanes, 1));
-    slot_time_.assign(leaves_, kNoTime);
-    slot_order_.assign(leaves_, kNoOrder);
-    slot_created_.assign(leaves_, 0);
-    slot_replica_.assign(leaves_, -1);
-    slot_lane_.assign(leaves_, 0);
-    lane_base_ = lane_base;
-    for (size_t r = 0; r < lane_base.size(); ++r) {
-      const size_t end = r + 1 < lane_base.size() ? static_cast<size_t>(lane_base[r + 1]) : lanes;
-      for (size_t slot = static_cast<size_t>(lane_base[r]); slot < end; ++slot) {
-        slot_replica_[slot] = static_cast<int32_t>(r);
-        slot_lane_[slot] = static_cast<int32_t>(slot - static_cast<size_t>(lane_base[r]));
-      }
-    }
-    winner_.assign(2 * leaves_, 0);
-    for (size_t slot = 0; slot < leaves_; ++slot) winner_[leaves_ + slot] = static_cast<uint32_t>(slot);
-    for (size_t i = leaves_ - 1; i >= 1; --i) winner_[i] = Earlier(winner_[2 * i], winner_[2 * i + 1]);
-    steps_pending_ = 0;
+  void Reset(std::vector<int32_t> lane_base, size_t lanes) {
+    lane_base_ = std::move(lane_base);
+    where_.assign(lanes, -1);
   }
-  bool empty() const { return heap_.empty() && !has_arrival_ && steps_pending_ == 0; }
+  bool empty() const { return heap_.empty() && !has_arrival_; }
   // Removes and returns the first event.
   Event PopFirst() {
-    // The first of the lanes' step events, the heap's and the arrival.
-    const uint32_t slot = winner_[1];
-    int from = steps_pending_ > 0 ? 0 : -1;
-    double time_s = slot_time_[slot];
-    uint64_t order = slot_order_[slot];
-    if (!heap_.empty() && (from < 0 || KeyBefore(heap_.front().time_s, heap_.front().order, time_s, order))) {
-      from = 1;
-      time_s = heap_.front().time_s;
-      order = heap_.front().order;
-    }
-    if (has_arrival_ && (from < 0 || KeyBefore(arrival_.time_s, arrival_.order, time_s, order))) {
+    if (has_arrival_ && (heap_.empty() || Before(arrival_, heap_.front()))) {
       has_arrival_ = false;
       return arrival_;
     }
-    if (from == 0) {
-      const Event e{time_s, order, slot_created_[slot], EventKind::kStepDone, slot_replica_[slot], slot_lane_[slot]};
-      slot_time_[slot] = kNoTime;
-      slot_order_[slot] = kNoOrder;
-      --steps_pending_;
-      Update(slot);
-      return e;
-    }
     const Event first = heap_.front();
+    Forget(first);
     const Event last = heap_.back();
     heap_.pop_back();
     if (!heap_.empty()) SiftDown(0, last);
@@ -145,47 +109,47 @@ class EventQueue {
   }
   // Adds `e`; a step event replaces its lane's pending one.
   void Push(const Event& e) {
-    if (e.kind == EventKind::kStepDone) {
-      const size_t slot = static_cast<size_t>(lane_base_[e.replica] + e.arg);
-      if (slot_order_[slot] == kNoOrder) ++steps_pending_;
-      slot_time_[slot] = e.time_s;
-      slot_order_[slot] = e.order;
-      slot_created_[slot] = e.created_s;
-      Update(static_cast<uint32_t>(slot));
-      return;
-    }
     if (e.kind == EventKind::kArrival && !has_arrival_) {
       arrival_ = e;
       has_arrival_ = true;
       return;
+    }
+    if (e.kind == EventKind::kStepDone) {
+      const int32_t at = where_[Slot(e)];
+      if (at >= 0) {
+        const size_t i = static_cast<size_t>(at);
+        if (i > 0 && Before(e, heap_[(i - 1) / 2])) {
+          SiftUp(i, e);
+        } else {
+          SiftDown(i, e);
+        }
+        return;
+      }
     }
     heap_.push_back(e);
     SiftUp(heap_.size() - 1, e);
   }
 
  private:
-  // An empty slot: after every event (orders are unique, so no tie).
-  static constexpr double kNoTime = std::numeric_limits<double>::infinity();
-  static constexpr uint64_t kNoOrder = std::numeric_limits<uint64_t>::max();
-  static bool KeyBefore(double a_time, uint64_t a_order, double b_time, uint64_t b_order) {
-    return a_time < b_time || (a_time == b_time && a_order < b_order);
+  static bool Before(const Event& a, const Event& b) {
+    return a.time_s < b.time_s || (a.time_s == b.time_s && a.order < b.order);
   }
-  static bool Before(const Event& a, const Event& b) { return KeyBefore(a.time_s, a.order, b.time_s, b.order); }
-  uint32_t Earlier(uint32_t a, uint32_t b) const {
-    return KeyBefore(slot_time_[b], slot_order_[b], slot_time_[a], slot_order_[a]) ? b : a;
+  size_t Slot(const Event& e) const { return static_cast<size_t>(lane_base_[e.replica] + e.arg); }
+  void Place(size_t i, const Event& e) {
+    heap_[i] = e;
+    if (e.kind == EventKind::kStepDone) where_[Slot(e)] = static_cast<int32_t>(i);
   }
-  // Slot's key changed: the nodes above it play again.
-  void Update(uint32_t slot) {
-    for (size_t i = (leaves_ + slot) / 2; i >= 1; i /= 2) winner_[i] = Earlier(winner_[2 * i], winner_[2 * i + 1]);
+  void Forget(const Event& e) {
+    if (e.kind == EventKind::kStepDone) where_[Slot(e)] = -1;
   }
   void SiftUp(size_t i, const Event& e) {
     while (i > 0) {
       const size_t parent = (i - 1) / 2;
       if (!Before(e, heap_[parent])) break;
-      heap_[i] = heap_[parent];
+      Place(i, heap_[parent]);
       i = parent;
     }
-    heap_[i] = e;
+    Place(i, e);
   }
   void SiftDown(size_t i, const Event& e) {
     const size_t n = heap_.size();
@@ -194,26 +158,17 @@ class EventQueue {
       if (child >= n) break;
       if (child + 1 < n && Before(heap_[child + 1], heap_[child])) ++child;
       if (!Before(heap_[child], e)) break;
-      heap_[i] = heap_[child];
+      Place(i, heap_[child]);
       i = child;
     }
-    heap_[i] = e;
+    Place(i, e);
   }
 
-  // Step events by lane slot (leaves_ of them, a power of two; slots past
-  // the lanes stay empty), and winner_[i] the first slot under node i
-  // (node 1 the root, i's children 2i and 2i + 1, slot s at leaves_ + s).
-  size_t leaves_ = 1;
-  std::vector<double> slot_time_;
-  std::vector<uint64_t> slot_order_;
-  std::vector<double> slot_created_;
-  std::vector<int32_t> slot_replica_, slot_lane_;
-  std::vector<uint32_t> winner_;
-  int64_t steps_pending_ = 0;
-  std::vector<int32_t> lane_base_;
   std::vector<Event> heap_;
   Event arrival_{};
   bool has_arrival_ = false;
+  std::vector<int32_t> lane_base_;
+  std::vector<int32_t> where_;  // per lane: its step event's index in heap_, or -1
 };
 
 constexpr size_t kMaxKvSamples = 512;
@@ -418,7 +373,7 @@ Simulation::Simulation(const Setup& setup, RequestSource& source, const Workload
                                                   &result_.itl_ms));
     replicas_.back()->set_observe_steps(static_cast<bool>(options.on_step));
   }
-  events_.Reset(lane_base, static_cast<size_t>(lanes));
+  events_.Reset(std::move(lane_base), static_cast<size_t>(lanes));
   stage_wake_pending_.assign(total, false);
   round_robin_.assign(2, 0);
   closed_loop_ = !workload.arrival && workload.trace.empty() && workload.concurrency.has_value();
