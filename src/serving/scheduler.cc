@@ -562,6 +562,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   }
   st.priced = 1;
   st.filled = 1;
+  st.reached = 1;
   st.ends[0] = end_s;
   st.longest[0] = 0;
   st.block_longest[0] = 0;
@@ -752,8 +753,11 @@ int64_t Replica::StretchStepsBegun(const Lane& lane, double now, double created_
   const Stretch& st = lane.stretch;
   // Steps whose start is before now have begun (ends rise step by step);
   // one starting at exactly now, by the order its event was made in.
+  // (Steps before `reached` ended by the lane's last event, at or before
+  // now: the search starts at the last of them.)
   const auto first_end = st.ends.begin();
-  int64_t begun = 1 + (std::lower_bound(first_end, first_end + (st.target - 1), now) - first_end);
+  int64_t begun =
+      1 + (std::lower_bound(first_end + (st.reached - 1), first_end + (st.target - 1), now) - first_end);
   while (begun < st.target) {
     // Step `begun` starts where step begun - 1 ends, whose event the
     // step-by-step run made when step begun - 1 started.
@@ -1186,6 +1190,7 @@ double Replica::Complete(int li, double now, StepResults* results) {
   }
   if (lane.stretch.active) {
     Stretch& st = lane.stretch;
+    st.reached = st.target;  // (now is the end of step target - 1)
     bool joined = false;
     if (st.target < st.limit) {
       if (st.first_leave == st.target - 1) LeaveStretch(lane, now, results);

@@ -248,6 +248,7 @@ class Replica {
     int64_t kv_limit = 0;      // the first step whose blocks would not fit
     int64_t last_step = 0;     // its sequences' last steps, the latest
     int64_t target = 0;        // steps its pending event completes
+    int64_t reached = 1;       // steps its last event completed (1 before its first)
     // Steps 1.. as sums before anyone leaves: every sequence decodes, the
     // contexts summed over them being decode.decode_context_tokens +
     // decode.decode_seqs * j.
