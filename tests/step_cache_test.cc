@@ -50,6 +50,51 @@ TEST(StepCache, DecodeStepMsIsStepMs) {
   EXPECT_EQ(by_cell.DecodeStepMs(empty, 0, &recent_cell), 0);
 }
 
+// A joining request's step is priced with the key its arrival's prefetch
+// worked out (StepMs with a Prepared): the same times, lookups and misses
+// as StepMs, for the batch prepared and for batches that differ from it
+// in any field (then the key is worked out again).
+TEST(StepCache, PreparedKeyPricesAsStepMs) {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
+  const roofplan::Setup setup = ResolveScenario(s);
+  const StepTimeModel perf = setup.MakeStepTimeModel();
+  StepCache plain(perf), prepared(perf);
+  StepCache::Recent recent_plain, recent_prepared;
+  int differing = 0;
+  for (int64_t seqs : {0, 1, 27, 300}) {
+    for (int64_t prompt : {1, 63, 800, 5000}) {
+      BatchTotals b;
+      b.decode_seqs = seqs;
+      b.decode_context_tokens = seqs * 700;
+      b.prefill_seqs = 1;
+      b.prefill_tokens = prompt;
+      StepCache::Prepared p;
+      prepared.Prefetch(b, &p);
+      // The batch prepared, then each field changed in turn.
+      std::vector<BatchTotals> asked(7, b);
+      asked[1].decode_seqs += 1;
+      asked[2].decode_context_tokens += 900;
+      asked[3].prefill_seqs += 1;
+      asked[4].prefill_tokens += 3000;
+      asked[5].prefill_past_tokens += 2000;
+      asked[6].lora_adapters += 1;
+      for (const BatchTotals& a : asked) {
+        const double want = plain.StepMs(a, &recent_plain);
+        ASSERT_EQ(prepared.StepMs(a, p, &recent_prepared), want) << seqs << " " << prompt;
+        ASSERT_GT(want, 0);
+        differing += &a != &asked[0] && want != plain.StepMs(b, &recent_plain) ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_GT(differing, 50);  // the changed batches were priced as themselves
+  EXPECT_EQ(prepared.lookups() + 16 * 6, plain.lookups());  // (plain priced b again per changed batch)
+  EXPECT_EQ(prepared.misses(), plain.misses());
+  StepCache::Prepared p;
+  prepared.Prefetch(BatchTotals(), &p);
+  EXPECT_EQ(prepared.StepMs(BatchTotals(), p, &recent_prepared), 0);
+}
+
 // Large tables are 2 MB aligned (huge-page candidates); small ones are
 // ordinary allocations; contents survive growth either way.
 TEST(HugePageAllocator, HoldsLargeAndSmallArrays) {

@@ -60,6 +60,13 @@ class KvBlockPool {
                              : (tokens + geometry_.block_tokens - 1) / geometry_.block_tokens;
   }
 
+  int64_t block_tokens() const { return geometry_.block_tokens; }
+  // Units each block beyond a sequence's first takes, when that is the
+  // same for every block (every layer keeps every token); else 0. Then a
+  // sequence holding UnitsFor(tokens) takes exactly this many more at
+  // each multiple of block_tokens() it passes.
+  int64_t uniform_block_units() const { return geometry_.windows.empty() ? geometry_.full_units : 0; }
+
   int64_t capacity() const { return capacity_; }
   int64_t used() const { return used_; }  // sequences' units + cached prefixes
   int64_t cached_unreferenced() const { return evictable_units_; }

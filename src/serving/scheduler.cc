@@ -1,6 +1,7 @@
 #include "serving/scheduler.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 
 namespace roofplan {
@@ -456,11 +457,17 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   // sequence takes at most one block in the first chunk: this pass, which
   // reads every sequence anyway, plans the blocks as it goes, as far as
   // one block's tokens (PlanStretchBlocks does what it leaves).
-  const bool plan_here = kv_.TokenCapacity(1) >= kFirstStretchChunk;
-  const int64_t kChunk = plan_here ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
-                                   : kFirstStretchChunk;
+  // (With blocks planned by phase, PlanStretchBlocks plans that chunk.)
+  const bool phase_plan =
+      kv_.uniform_block_units() > 0 && std::has_single_bit(static_cast<uint64_t>(kv_.block_tokens()));
+  const bool big_blocks = kv_.TokenCapacity(1) >= kFirstStretchChunk;
+  const bool plan_here = big_blocks && !phase_plan;
+  const int64_t kChunk = big_blocks ? std::min<int64_t>(kv_.TokenCapacity(1), 4 * kFirstStretchChunk)
+                                    : kFirstStretchChunk;
   st.units.assign(kChunk + 1, 0);  // [kChunk]: blocks taken past the chunk, dropped
-  st.leaves.clear();
+  st.leave_first.assign(static_cast<size_t>(kMaxStretchSteps), -1);
+  st.leave_end.resize(static_cast<size_t>(kMaxStretchSteps));
+  st.first_leave = kNoLeave;
   int64_t first_last = INT64_MAX, last_last = 0;  // the first and last sequences' last steps
   int64_t base_sum = 0;
   for (size_t i = 0; i < lane.batch.size(); ++i) {
@@ -485,7 +492,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     w.plan_held = s.own_units + s.shared_units;
     first_last = std::min(first_last, last);
     last_last = std::max(last_last, last);
-    if (through_finishes && last < kMaxStretchSteps - 1) st.leaves.push_back({last, i, base});
+    if (through_finishes && last < kMaxStretchSteps - 1) AddLeave(lane, last, i);
     base_sum += base;
     if (plan_here) {
       // Its next block, at the step whose token no longer fits (j >= 1).
@@ -502,6 +509,7 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.kv_limit = kMaxStretchSteps;
   st.last_step = last_last;
   st.free_units = kv_.capacity() - kv_.used();
+  st.phase_plan = phase_plan;
   if (plan_here) {
     st.units.resize(kChunk);
     for (int64_t j = 1; j < std::min(limit, kChunk); ++j) {
@@ -518,10 +526,15 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   } else {
     st.units.clear();
     st.planned = 0;
+    if (phase_plan) {
+      st.phase_changes.assign(static_cast<size_t>(kMaxStretchSteps), 0);
+      st.block_extra.assign(static_cast<size_t>(kMaxStretchSteps), 0);
+      st.phase_count.assign(static_cast<size_t>(kv_.block_tokens()), 0);
+      for (Work& w : lane.batch) PlanMemberBlocks(st, w);
+    }
     PlanStretchBlocks(lane, std::min(limit, kChunk));
   }
   if (st.limit < 2) return end_s;
-  std::make_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
   st.active = true;
   st.through_finishes = through_finishes;
   st.cut = false;
@@ -548,6 +561,8 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
     st.prompts.resize(steps);
   }
   st.priced = 1;
+  st.filled = 1;
+  st.reached = 1;
   st.ends[0] = end_s;
   st.longest[0] = 0;
   st.block_longest[0] = 0;
@@ -555,9 +570,23 @@ double Replica::MaybeBeginStretch(Lane& lane, double end_s) {
   st.contexts[0] = t.decode_context_tokens;
   st.prompts[0] = t.prefill_tokens;
   int64_t first = std::min(st.limit, kFirstStretchChunk);
-  if (!st.leaves.empty()) first = std::min(first, st.leaves.front().step + 1);
+  if (st.first_leave != kNoLeave) first = std::min(first, st.first_leave + 1);
   PriceStretch(lane, first);
   return st.ends[static_cast<size_t>(st.target - 1)];
+}
+
+void Replica::AddLeave(Lane& lane, int64_t step, size_t index) {
+  Stretch& st = lane.stretch;
+  const size_t s = static_cast<size_t>(step);
+  const int32_t i = static_cast<int32_t>(index);
+  lane.batch[index].next_leave = -1;
+  if (st.leave_first[s] < 0) {
+    st.leave_first[s] = i;
+  } else {
+    lane.batch[static_cast<size_t>(st.leave_end[s])].next_leave = i;
+  }
+  st.leave_end[s] = i;
+  st.first_leave = std::min(st.first_leave, step);
 }
 
 void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
@@ -570,18 +599,52 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
   // walked again, uncounted).
   st.units.resize(static_cast<size_t>(steps), 0);
   int64_t* units = st.units.data();
+  if (st.phase_plan) {
+    // Each step: the block crossings of its residue's members, and those
+    // of members not yet in step (PlanMemberBlocks registered them all).
+    const int64_t mask = kv_.block_tokens() - 1, block_units = kv_.uniform_block_units();
+    const int64_t free_units = st.free_units;
+    int64_t* count = st.phase_count.data();
+    const int64_t* changes = st.phase_changes.data();
+    const int64_t* extra = st.block_extra.data();
+    st.planned = steps;
+    for (int64_t j = std::max<int64_t>(from, 1); j < steps; ++j) {
+      const int64_t crossing = count[j & mask] += changes[j];
+      units[j] = units[j - 1] + crossing * block_units + extra[j];
+      if (units[j] > free_units) {
+        st.limit = st.kv_limit = j;
+        st.planned = j;
+        break;
+      }
+    }
+    return;
+  }
+  const int64_t block_tokens = kv_.block_tokens(), block_units = kv_.uniform_block_units();
   for (Work& w : lane.batch) {
     if (w.left) continue;
     const int64_t end = std::min(steps, w.last + 1);
     // In locals: the stores to units[] could alias the member's fields.
     const int64_t base = w.base;
     int64_t capacity = w.plan_capacity, held = w.plan_held;
-    for (int64_t j = capacity - base; j < end; j = capacity - base) {
+    int64_t j = capacity - base;
+    while (j < end) {
       const int64_t tokens = base + j + 1;
-      const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+      const int64_t units_for = kv_.UnitsFor(tokens);
+      const int64_t need = std::max<int64_t>(0, units_for - held);
       held += need;
       if (j >= from) units[j] += need;
       capacity = kv_.TokenCapacity(tokens);
+      j = capacity - base;
+      if (held == units_for && block_units > 0) {
+        // It holds its blocks' units exactly: from here each block takes
+        // block_units, at every block_tokens-th step (uniform_block_units).
+        for (; j < end; j += block_tokens) {
+          held += block_units;
+          capacity += block_tokens;
+          if (j >= from) units[j] += block_units;
+        }
+        break;
+      }
     }
     w.plan_capacity = capacity;
     w.plan_held = held;
@@ -595,6 +658,35 @@ void Replica::PlanStretchBlocks(Lane& lane, int64_t steps) {
       break;
     }
   }
+}
+
+inline void Replica::PlanMemberBlocks(Stretch& st, Work& w) {
+  const int64_t block_tokens = kv_.block_tokens(), block_units = kv_.uniform_block_units();
+  const int64_t base = w.base;
+  const int64_t end = std::min(w.last + 1, kMaxStretchSteps);  // steps past these are never planned
+  int64_t capacity = w.plan_capacity, held = w.plan_held;
+  int64_t j = capacity - base;
+  while (j < end) {
+    if (held == kv_.UnitsFor(capacity)) {
+      // In step: block_units at j, j + block_tokens, ... up to its last.
+      const int64_t crossings = kv_.BlocksFor(end - j);  // (end - j) / block_tokens, rounded up
+      const int64_t stop = j + crossings * block_tokens;
+      ++st.phase_changes[static_cast<size_t>(j)];
+      if (stop < kMaxStretchSteps) --st.phase_changes[static_cast<size_t>(stop)];
+      held += crossings * block_units;
+      capacity += crossings * block_tokens;
+      break;
+    }
+    // As EnsureUnits would take it.
+    const int64_t tokens = base + j + 1;
+    const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(tokens) - held);
+    held += need;
+    st.block_extra[static_cast<size_t>(j)] += need;
+    capacity = kv_.TokenCapacity(tokens);
+    j = capacity - base;
+  }
+  w.plan_capacity = capacity;
+  w.plan_held = held;
 }
 
 void Replica::PriceStretch(Lane& lane, int64_t steps) {
@@ -611,40 +703,42 @@ void Replica::PriceStretch(Lane& lane, int64_t steps) {
     double cell_begin = st.priced_cell_begin, cell_end = st.priced_cell_end;
     double step_s = st.priced_ms / 1e3;
     double* ends = st.ends.data();
-    double* longest = st.longest.data();
-    double* block_longest = st.block_longest.data();
-    int64_t* step_seqs = st.seqs.data();
-    int64_t* step_contexts = st.contexts.data();
-    int64_t* step_prompts = st.prompts.data();
     for (int64_t j = st.priced; j < steps; ++j) {
       const int64_t contexts = bases + seqs * j;
       const double mean = static_cast<double>(contexts) / divisor;
-      if (!priced_seqs || !(mean >= cell_begin && mean < cell_end)) {
-        const uint32_t c = StepCache::GridIndex(mean);
-        const uint32_t bounded = cell;  // the cell [cell_begin, cell_end) is
+      const bool in_cell = mean >= cell_begin && mean < cell_end;
+      if (!priced_seqs || !in_cell) {
+        // The mean's cell: the one priced (a batch of another size whose
+        // mean stays in it), mostly else the next (contexts grow), else
+        // GridIndex's.
+        uint32_t c = cell;
+        double c_begin = cell_begin, c_end = cell_end;
+        if (!in_cell) {
+          const double next_end = mean >= cell_end ? StepCache::GridEnd(cell + 1) : 0;
+          if (mean < next_end) {
+            c = cell + 1;
+            c_begin = cell_end;
+            c_end = next_end;
+          } else {
+            c = StepCache::GridIndex(mean);
+            c_begin = c == 0 ? 0 : StepCache::GridEnd(c - 1);
+            c_end = StepCache::GridEnd(c);
+          }
+        }
         if (!priced_seqs || c != cell) {
           priced_seqs = true;
-          cell = c;
           BatchTotals t = st.decode;
           t.decode_seqs = seqs;
           t.decode_context_tokens = contexts;
-          st.priced_ms = steps_cache_->DecodeStepMs(t, cell, &recent_step_);
+          st.priced_ms = steps_cache_->DecodeStepMs(t, c, &recent_step_);
           step_s = st.priced_ms / 1e3;
         }
-        // (Contexts grow: mostly the cell after the last one.)
-        cell_begin = cell == 0 ? 0 : cell == bounded + 1 ? cell_end : StepCache::GridEnd(cell - 1);
-        cell_end = StepCache::GridEnd(cell);
+        cell = c;
+        cell_begin = c_begin;
+        cell_end = c_end;
       }
       const size_t i = static_cast<size_t>(j);
-      const double begin = ends[i - 1];
-      const double end = begin + step_s;
-      const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
-      ends[i] = end;
-      longest[i] = std::max(longest[i - 1], ms);
-      block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_longest[i - 1], ms);
-      step_seqs[i] = seqs;
-      step_contexts[i] = contexts;
-      step_prompts[i] = 0;
+      ends[i] = ends[i - 1] + step_s;  // (the rest of its record: FillStretchSteps)
     }
     st.priced_seqs = seqs;
     st.priced_cell = cell;
@@ -659,8 +753,11 @@ int64_t Replica::StretchStepsBegun(const Lane& lane, double now, double created_
   const Stretch& st = lane.stretch;
   // Steps whose start is before now have begun (ends rise step by step);
   // one starting at exactly now, by the order its event was made in.
+  // (Steps before `reached` ended by the lane's last event, at or before
+  // now: the search starts at the last of them.)
   const auto first_end = st.ends.begin();
-  int64_t begun = 1 + (std::lower_bound(first_end, first_end + (st.target - 1), now) - first_end);
+  int64_t begun =
+      1 + (std::lower_bound(first_end + (st.reached - 1), first_end + (st.target - 1), now) - first_end);
   while (begun < st.target) {
     // Step `begun` starts where step begun - 1 ends, whose event the
     // step-by-step run made when step begun - 1 started.
@@ -686,16 +783,16 @@ std::pair<int, double> Replica::CutStretch(double now, double created_s) {
       // The shape of the step it would join, mostly in no cache: its memo
       // slot loads while other events run (a hint; JoinStretch decides).
       int64_t decodes = st.price_seqs, bases = st.price_bases;
-      if (!st.leaves.empty() && st.leaves.front().step == begun - 1) {
+      if (st.first_leave == begun - 1) {
         --decodes;
-        bases -= st.leaves.front().base;
+        bases -= lane.batch[static_cast<size_t>(st.leave_first[static_cast<size_t>(begun - 1)])].base;
       }
       BatchTotals t = st.decode;
       t.decode_seqs = decodes;
       t.decode_context_tokens = bases + decodes * begun;
       t.prefill_seqs = 1;
       t.prefill_tokens = (*seqs_)[waiting_.front()].prompt_tokens;
-      steps_cache_->Prefetch(t);
+      steps_cache_->Prefetch(t, &prefetched_);
     }
     if (begun == st.target) continue;  // its event already falls there
     st.target = begun;
@@ -728,6 +825,33 @@ void Replica::AssignUnits(Sequence& s, int64_t tokens) {
   s.token_capacity = kv_.TokenCapacity(tokens);
 }
 
+void Replica::FillStretchSteps(Stretch& st, int64_t steps) {
+  // Priced with the batch as it is now: it changes at events, which note
+  // the steps before first.
+  const int64_t seqs = st.price_seqs, bases = st.price_bases;
+  const double* ends = st.ends.data();
+  double* longest = st.longest.data();
+  double* block_longest = st.block_longest.data();
+  int64_t* step_seqs = st.seqs.data();
+  int64_t* step_contexts = st.contexts.data();
+  int64_t* step_prompts = st.prompts.data();
+  const size_t from = static_cast<size_t>(st.filled);
+  double begin = ends[from - 1], longest_ms = longest[from - 1], block_ms = block_longest[from - 1];
+  for (size_t i = from; i < static_cast<size_t>(steps); ++i) {
+    const double end = ends[i];
+    const double ms = (end - begin) * 1e3;  // as the step-by-step run has it
+    longest_ms = std::max(longest_ms, ms);
+    block_ms = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_ms, ms);
+    longest[i] = longest_ms;
+    block_longest[i] = block_ms;
+    step_seqs[i] = seqs;
+    step_contexts[i] = bases + seqs * static_cast<int64_t>(i);
+    step_prompts[i] = 0;
+    begin = end;
+  }
+  st.filled = steps;
+}
+
 void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   Stretch& st = lane.stretch;
   if (steps <= st.accounted) return;
@@ -746,41 +870,91 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   const int64_t* units = st.units.data();
   const int64_t* seqs = st.seqs.data();
   const int64_t restore_step = st.restore_step;
+  const bool observe = observe_steps_;
   double area_s = kv_area_s_;
-  for (int64_t j = st.accounted; j < steps; ++j) {
-    const size_t i = static_cast<size_t>(j);
-    const double begin = j == 0 ? lane.start_s : ends[i - 1];
-    const double end = ends[i];
-    const int64_t used = held + units[i];
-    // KV usage over the step as NoteKvChange sums it.
-    area_s += static_cast<double>(used) / capacity * (end - begin);
-    // As the step was formed (Launch notes the peak then, on_step sees it).
-    const int64_t formed = (j == restore_step ? st.restore_held : held) + units[i];
-    peak_units = std::max(peak_units, formed);
-    if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
-    const double ms = (end - begin) * 1e3;
-    if (ms != gap_ms) {
-      itl_ms_->Add(gap_ms, gaps);  // (none at first)
-      gap_ms = ms;
-      gaps = 0;
+  auto note_observed = [&](int64_t j, double begin, double end, int64_t formed) {
+    StretchStep o;
+    o.start_s = begin;
+    o.end_s = end;
+    o.batch = st.decode;
+    o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
+    o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
+    if (st.prompts[static_cast<size_t>(j)] > 0) {
+      o.batch.prefill_seqs = 1;
+      o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
     }
-    gaps += seqs[i];
-    if (observe_steps_) {
-      StretchStep o;
-      o.start_s = begin;
-      o.end_s = end;
-      o.batch = st.decode;
-      o.batch.decode_seqs = st.seqs[static_cast<size_t>(j)];
-      o.batch.decode_context_tokens = st.contexts[static_cast<size_t>(j)];
-      if (st.prompts[static_cast<size_t>(j)] > 0) {
-        o.batch.prefill_seqs = 1;
-        o.batch.prefill_tokens = st.prompts[static_cast<size_t>(j)];
+    o.kv_used_units = formed;
+    results->more.push_back(o);
+  };
+  if (st.accounted > 0 && !(restore_step >= st.accounted && restore_step < steps)) {
+    // The common case (neither step 0 nor a restore's step): every step
+    // was formed with the units it used, and those rise step by step, so
+    // the last step's are the peak.
+    // The steps' records are filled in here as FillStretchSteps would
+    // (all but a joining request's step, filled already).
+    peak_units = held + units[static_cast<size_t>(steps - 1)];
+    const int64_t filled = st.filled, price_seqs = st.price_seqs, price_bases = st.price_bases;
+    double* longest = st.longest.data();
+    double* block_longest = st.block_longest.data();
+    int64_t* step_seqs = st.seqs.data();
+    int64_t* step_contexts = st.contexts.data();
+    int64_t* step_prompts = st.prompts.data();
+    const size_t from = static_cast<size_t>(st.accounted);
+    double begin = ends[from - 1], longest_ms = longest[from - 1], block_ms = block_longest[from - 1];
+    for (int64_t j = st.accounted; j < steps; ++j) {
+      const size_t i = static_cast<size_t>(j);
+      const double end = ends[i];
+      const int64_t used = held + units[i];
+      area_s += static_cast<double>(used) / capacity * (end - begin);  // as below
+      const double ms = (end - begin) * 1e3;
+      int64_t decodes = price_seqs;
+      if (j >= filled) {
+        longest_ms = std::max(longest_ms, ms);
+        block_ms = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(block_ms, ms);
+        longest[i] = longest_ms;
+        block_longest[i] = block_ms;
+        step_seqs[i] = price_seqs;
+        step_contexts[i] = price_bases + price_seqs * j;
+        step_prompts[i] = 0;
+      } else {
+        longest_ms = longest[i];
+        block_ms = block_longest[i];
+        decodes = step_seqs[i];
       }
-      o.kv_used_units = formed;
-      results->more.push_back(o);
+      if (ms != gap_ms) {
+        if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
+        gap_ms = ms;
+        gaps = 0;
+      }
+      gaps += decodes;
+      if (observe) note_observed(j, begin, end, used);
+      begin = end;
+    }
+    st.filled = std::max(filled, steps);
+  } else {
+    if (st.filled < steps) FillStretchSteps(st, steps);
+    for (int64_t j = st.accounted; j < steps; ++j) {
+      const size_t i = static_cast<size_t>(j);
+      const double begin = j == 0 ? lane.start_s : ends[i - 1];
+      const double end = ends[i];
+      const int64_t used = held + units[i];
+      // KV usage over the step as NoteKvChange sums it.
+      area_s += static_cast<double>(used) / capacity * (end - begin);
+      // As the step was formed (Launch notes the peak then, on_step sees it).
+      const int64_t formed = (j == restore_step ? st.restore_held : held) + units[i];
+      peak_units = std::max(peak_units, formed);
+      if (j == 0) continue;  // Launch counted step 0; its gaps are each sequence's own
+      const double ms = (end - begin) * 1e3;
+      if (ms != gap_ms) {
+        if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
+        gap_ms = ms;
+        gaps = 0;
+      }
+      gaps += seqs[i];
+      if (observe) note_observed(j, begin, end, formed);
     }
   }
-  itl_ms_->Add(gap_ms, gaps);
+  if (gaps > 0) itl_ms_->Add(gap_ms, gaps);
   kv_area_s_ = area_s;
   kv_usage_peak_ = std::max(kv_usage_peak_, static_cast<double>(peak_units) / capacity);
   kv_since_s_ = st.ends[static_cast<size_t>(steps - 1)];
@@ -821,18 +995,21 @@ void Replica::LeaveStretch(Lane& lane, double now, StepResults* results) {
   AccountStretch(lane, m, results);SyncStretchUnits(st, m);
   int64_t itl_at_first = 0;
   const size_t finished_from = results->finished.size();
-  while (!st.leaves.empty() && st.leaves.front().step == m - 1) {
-    std::pop_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
-    const Leave leave = st.leaves.back();
-    st.leaves.pop_back();
+  // (Complete calls this when the first leaves are at step m - 1.)
+  int32_t next = st.leave_first[static_cast<size_t>(m - 1)];
+  st.leave_first[static_cast<size_t>(m - 1)] = -1;
+  while (next >= 0) {
+    Work& w = lane.batch[static_cast<size_t>(next)];
+    next = w.next_leave;
     // Not in the steps priced from here on.
     --st.price_seqs;
-    st.price_bases -= leave.base;
-    Work& w = lane.batch[leave.index];
+    st.price_bases -= w.base;
     w.left = true;
     ApplyStretchTo(w, lane, m, now, &itl_at_first);
     results->finished.push_back(w.seq);
   }
+  st.first_leave = m;
+  while (st.first_leave < kNoLeave && st.leave_first[static_cast<size_t>(st.first_leave)] < 0) ++st.first_leave;
   if (itl_at_first > 0) itl_ms_->Add((st.ends[0] - lane.start_s) * 1e3, itl_at_first);
   // The finished release their KV after the step, in batch order (as
   // Complete does).
@@ -928,22 +1105,20 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   }
   w.plan_capacity = capacity;
   w.plan_held = plan_held;
+  if (st.phase_plan) PlanMemberBlocks(st, w);  // the steps not planned yet
   lane.batch.push_back(w);
   const int64_t free_units = kv_.capacity() - (kv_.used() - st.synced_units);
   st.free_units = free_units;
-  for (int64_t j = b + 1; j < planned; ++j) {
-    if (units[j] > free_units) {
-      st.kv_limit = st.planned = j;
-      st.units.resize(static_cast<size_t>(j));
-      break;
-    }
+  // The first planned step whose blocks no longer fit: the units rise
+  // step by step (each step's are those before and its own), so a search.
+  if (planned > b + 1 && units[planned - 1] > free_units) {
+    const int64_t j = std::upper_bound(units + b + 1, units + planned, free_units) - units;
+    st.kv_limit = st.planned = j;
+    st.units.resize(static_cast<size_t>(j));
   }
   st.last_step = std::max(st.last_step, last);
   st.limit = std::min({st.kv_limit, kMaxStretchSteps, st.last_step + 1});
-  if (last < kMaxStretchSteps - 1) {
-    st.leaves.push_back({last, lane.batch.size() - 1, base});
-    std::push_heap(st.leaves.begin(), st.leaves.end(), std::greater<Leave>());
-  }
+  if (last < kMaxStretchSteps - 1) AddLeave(lane, last, lane.batch.size() - 1);
   // Step b again, with its prompt; from b + 1 it decodes.
   const size_t i = static_cast<size_t>(b);
   st.priced = b + 1;
@@ -953,13 +1128,14 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   t.prefill_seqs = 1;
   t.prefill_tokens = s.prompt_tokens;
   const double begin = st.ends[i - 1];
-  st.ends[i] = begin + steps_cache_->StepMs(t, &recent_step_) / 1e3;
+  st.ends[i] = begin + steps_cache_->StepMs(t, prefetched_, &recent_step_) / 1e3;
   const double ms = (st.ends[i] - begin) * 1e3;
   st.longest[i] = std::max(st.longest[i - 1], ms);
   st.block_longest[i] = (i & ((size_t{1} << kLongestBlockBits) - 1)) == 0 ? ms : std::max(st.block_longest[i - 1], ms);
   st.seqs[i] = decodes;
   st.contexts[i] = t.decode_context_tokens;
   st.prompts[i] = s.prompt_tokens;
+  st.filled = b + 1;
   st.target = b + 1;
   ++st.price_seqs;
   st.price_bases += base;
@@ -1014,9 +1190,10 @@ double Replica::Complete(int li, double now, StepResults* results) {
   }
   if (lane.stretch.active) {
     Stretch& st = lane.stretch;
+    st.reached = st.target;  // (now is the end of step target - 1)
     bool joined = false;
     if (st.target < st.limit) {
-      if (!st.leaves.empty() && st.leaves.front().step == st.target - 1) LeaveStretch(lane, now, results);
+      if (st.first_leave == st.target - 1) LeaveStretch(lane, now, results);
       if (st.cut) {
         st.cut = false;
         joined = JoinStretch(lane, li, now, results);
@@ -1028,7 +1205,7 @@ double Replica::Complete(int li, double now, StepResults* results) {
       // kMaxStretchChunk: an arrival cuts it about every ten steps), or of
       // the next step where a sequence finishes.
       int64_t next = std::min(st.limit, st.target + std::min(st.target, kMaxStretchChunk));
-      if (!st.leaves.empty()) next = std::min(next, st.leaves.front().step + 1);
+      if (st.first_leave != kNoLeave) next = std::min(next, st.first_leave + 1);
       // Blocks are planned a chunk ahead (a joining request adds its
       // blocks to every step planned after its own).
       if (next > st.planned) PlanStretchBlocks(lane, std::min(st.limit, std::max(next, st.planned + kMaxStretchChunk)));  // may lower the limit

@@ -213,11 +213,12 @@ class Replica {
     // A stretch member's blocks as planned so far: its context at step 0
     // (step j sees base + j), its last step, and the token capacity and
     // units it holds after the blocks planned (PlanStretchBlocks goes on
-    // from there).
+    // from there; with Stretch::phase_plan, after all its blocks).
     int64_t base = 0;
     int64_t last = 0;
     int64_t plan_capacity = 0;
     int64_t plan_held = 0;
+    int32_t next_leave = -1;  // the next member leaving at its last step (Stretch::leave_first)
   };
   // A run of decode-only steps of the lane's batch (fast mode): the same
   // sequences, each one token longer every step, no prompt chunk, no
@@ -239,13 +240,6 @@ class Replica {
   // step also computes its whole prompt, and from the next it decodes.
   // The sequences' own fields stay as they were when they joined until
   // they leave or the stretch ends.
-  struct Leave {
-    int64_t step;   // its last step (the one sampling its last token)
-    size_t index;   // in lane.batch
-    int64_t base;   // StretchBase
-    // Later: for a min-heap by step, then batch order.
-    bool operator>(const Leave& o) const { return step > o.step || (step == o.step && index > o.index); }
-  };
   struct Stretch {
     bool active = false;
     bool through_finishes = false;  // goes on past finishes, takes arrivals in
@@ -254,15 +248,20 @@ class Replica {
     int64_t kv_limit = 0;      // the first step whose blocks would not fit
     int64_t last_step = 0;     // its sequences' last steps, the latest
     int64_t target = 0;        // steps its pending event completes
+    int64_t reached = 1;       // steps its last event completed (1 before its first)
     // Steps 1.. as sums before anyone leaves: every sequence decodes, the
     // contexts summed over them being decode.decode_context_tokens +
     // decode.decode_seqs * j.
     BatchTotals decode;
-    // Sequences yet to leave before the last step, a min-heap by step
-    // (std::greater). Events come at every such step's end, so steps are
-    // priced only as far as the first of them: the batch PriceStretch
-    // prices (price_seqs and the sum of their bases) changes at events.
-    std::vector<Leave> leaves;
+    // Sequences yet to leave before the last step, by their last step s:
+    // lists in batch order, leave_first[s] and leave_end[s] the first and
+    // last members (indices in lane.batch; -1: none), each member's
+    // next_leave the next; first_leave the least such step (kNoLeave:
+    // none). Events come at every such step's end, so steps are priced
+    // only as far as the first of them: the batch PriceStretch prices
+    // (price_seqs and the sum of their bases) changes at events.
+    std::vector<int32_t> leave_first, leave_end;
+    int64_t first_leave = 0;
     int64_t price_seqs = 0, price_bases = 0;
     // The last decode shape priced: its batch size, the grid cell of its
     // mean context (StepCache::GridIndex) and its time. Steps of the same
@@ -279,10 +278,25 @@ class Replica {
     // sequences leave or join).
     int64_t planned = 0;
     int64_t free_units = 0;
+    // Blocks by phase (phase_plan: every layer keeps every token and
+    // blocks are a power of two tokens): a member holding exactly its
+    // blocks' units takes a block's units at every block_tokens-th step,
+    // the steps of one residue mod block_tokens, up to its last step. Each
+    // member is registered once (PlanMemberBlocks) and planning adds, per
+    // step, the count of members of that step's residue: no pass over the
+    // members. phase_changes[j]: members starting (+1) or stopping (-1)
+    // such crossings at step j; phase_count[r]: members crossing at steps
+    // of residue r as planned so far; block_extra[j]: units of crossings
+    // before a member holds exactly its blocks' units (few).
+    bool phase_plan = false;
+    std::vector<int64_t> phase_changes, phase_count, block_extra;
     // Per step j < priced (the steps priced so far), in arrays of
     // kMaxStretchSteps kept from stretch to stretch (pricing a step
-    // stores, it does not append):
+    // stores, it does not append): its end; and for j < filled (steps an
+    // event has noted, FillStretchSteps: a cut wastes none of this on
+    // steps priced past it) the rest of its record.
     int64_t priced = 0;
+    int64_t filled = 0;
     std::vector<double> ends;     // ends[j]: end of step j
     std::vector<double> longest;  // longest[j]: longest of steps 1..j, ms
     // block_longest[j]: the longest of the steps (after step 0) from the
@@ -314,6 +328,10 @@ class Replica {
     Stretch stretch;
   };
   static constexpr int64_t kMaxStretchSteps = 256;
+  static constexpr int64_t kNoLeave = kMaxStretchSteps;
+  // Member `index` of the lane's batch leaves the stretch at its last
+  // step, `step` (< kMaxStretchSteps - 1), after those listed before it.
+  static void AddLeave(Lane& lane, int64_t step, size_t index);
   static constexpr int64_t kFirstStretchChunk = 8;
   static constexpr int64_t kMaxStretchChunk = 32;
 
@@ -331,10 +349,19 @@ class Replica {
   // lowers its limit to the first step whose blocks would need an
   // eviction (or fail).
   void PlanStretchBlocks(Lane& lane, int64_t steps);
+  // phase_plan: registers member w's blocks from its planned capacity on
+  // (steps the plan has not reached) and advances its plan past its last
+  // step.
+  void PlanMemberBlocks(Stretch& st, Work& w);
   // Prices the stretch's steps up to `steps` (planned already).
   void PriceStretch(Lane& lane, int64_t steps);
+  // The records of the stretch's steps from `filled` up to `steps` but
+  // their ends (priced with the batch as it is: it changes at events,
+  // after this).
+  void FillStretchSteps(Stretch& st, int64_t steps);
   // Notes the KV area and peak, the ITLs, the step counts and the
-  // observations of the stretch's steps up to `steps` (ended by now).
+  // observations of the stretch's steps up to `steps` (ended by now),
+  // filling in their records first.
   void AccountStretch(Lane& lane, int64_t steps, StepResults* results);
   // The pool takes the blocks of the stretch's steps before `steps`.
   void SyncStretchUnits(Stretch& st, int64_t steps);
@@ -423,6 +450,7 @@ class Replica {
   KvBlockPool kv_;
   StepCache* steps_cache_;
   StepCache::Recent recent_step_;  // this replica's last shape priced
+  StepCache::Prepared prefetched_;  // the step an arrival would join (CutStretch), for JoinStretch
   SequencePool* seqs_;
   LatencyStats* itl_ms_;
   // Draws accepted drafts; seeded by the replica's index, so runs repeat.

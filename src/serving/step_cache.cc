@@ -95,11 +95,21 @@ bool StepCache::KeyOfCells(const BatchTotals& b, const uint32_t cells[3], uint64
   return keyable;
 }
 
-void StepCache::Prefetch(const BatchTotals& b) const {
-  uint64_t key;
-  size_t memo;
-  uint32_t cells[3];
-  if (KeyOf(b, &key, &memo, cells) && memo < caches_.size()) caches_[memo].Prefetch(key);
+void StepCache::Prefetch(const BatchTotals& b, Prepared* p) const {
+  p->batch = b;
+  p->keyable = KeyOf(b, &p->key, &p->memo, p->cells);
+  if (p->keyable && p->memo < caches_.size()) caches_[p->memo].Prefetch(p->key);
+}
+
+double StepCache::StepMs(const BatchTotals& b, const Prepared& p, Recent* recent) {
+  const BatchTotals& q = p.batch;
+  if (b.decode_seqs != q.decode_seqs || b.decode_context_tokens != q.decode_context_tokens ||
+      b.prefill_seqs != q.prefill_seqs || b.prefill_tokens != q.prefill_tokens ||
+      b.prefill_past_tokens != q.prefill_past_tokens || b.lora_adapters != q.lora_adapters) {
+    return StepMs(b, recent);
+  }
+  if (b.decode_seqs == 0 && b.prefill_seqs == 0) return 0;
+  return Lookup(b, p.key, p.memo, p.keyable, p.cells, recent);
 }
 
 double StepCache::StepMs(const BatchTotals& b, Recent* recent) {

@@ -60,8 +60,19 @@ class StepCache {
   double DecodeStepMs(const BatchTotals& batch, uint32_t context_cell, Recent* recent);
   // Starts loading the memo's slot for `batch` into the CPU's caches: a
   // step about to be priced (a request's first, whose shape is mostly in
-  // no cache) then finds it there. Changes nothing.
-  void Prefetch(const BatchTotals& batch) const;
+  // no cache) then finds it there. Changes nothing but *prepared, which
+  // keeps the batch's memo key for a StepMs of the same batch.
+  struct Prepared {
+    BatchTotals batch;
+    uint64_t key = 0;
+    size_t memo = 0;
+    bool keyable = false;
+    uint32_t cells[3] = {0, 0, 0};
+  };
+  void Prefetch(const BatchTotals& batch, Prepared* prepared) const;
+  // StepMs, with the key `prepared` holds when it was prepared for this
+  // batch (else worked out again).
+  double StepMs(const BatchTotals& batch, const Prepared& prepared, Recent* recent);
 
   int64_t lookups() const { return lookups_; }
   int64_t misses() const { return misses_; }
