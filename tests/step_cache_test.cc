@@ -14,13 +14,17 @@
 namespace roofplan {
 namespace {
 
+// The step-time model of the 1M-request benchmark's scenario.
+StepTimeModel ChatBenchmarkPerf() {
+  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
+  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
+  return ResolveScenario(s).MakeStepTimeModel();
+}
+
 // A stretch prices its decode steps by the grid index it already has
 // (DecodeStepMs): the same times, lookups and misses as StepMs.
 TEST(StepCache, DecodeStepMsIsStepMs) {
-  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
-  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
-  const roofplan::Setup setup = ResolveScenario(s);
-  const StepTimeModel perf = setup.MakeStepTimeModel();
+  const StepTimeModel perf = ChatBenchmarkPerf();
   StepCache by_batch(perf), by_cell(perf);
   StepCache::Recent recent_batch, recent_cell;
   int checked = 0;
@@ -55,10 +59,7 @@ TEST(StepCache, DecodeStepMsIsStepMs) {
 // as StepMs, for the batch prepared and for batches that differ from it
 // in any field (then the key is worked out again).
 TEST(StepCache, PreparedKeyPricesAsStepMs) {
-  setenv("ROOFPLAN_DATA_DIR", ROOFPLAN_SOURCE_DIR, 0);
-  const Scenario s = LoadScenario(std::string(ROOFPLAN_SOURCE_DIR) + "/scenarios/chat-8xh100-1m.json");
-  const roofplan::Setup setup = ResolveScenario(s);
-  const StepTimeModel perf = setup.MakeStepTimeModel();
+  const StepTimeModel perf = ChatBenchmarkPerf();
   StepCache plain(perf), prepared(perf);
   StepCache::Recent recent_plain, recent_prepared;
   int differing = 0;
