@@ -77,9 +77,7 @@ double StackBytesPerGpu(const ModelConfig& m, const ParallelPlan& p, const Preci
 double MoeBufferBytesPerToken(const ModelConfig& m, const ParallelPlan& p, const Precision& prec,
                               const EnginePreset& e) {
   const double h = static_cast<double>(m.hidden_size);
-  const bool wide_ep = p.ep > p.tp;
-  const double inter = static_cast<double>(m.moe_intermediate_size) /
-                       (wide_ep ? 1.0 : static_cast<double>(std::max(1, p.tp / std::max(1, p.ep))));
+  const double inter = static_cast<double>(m.moe_intermediate_size) / p.expert_split();
   const double gated = m.mlp == MlpKind::kGated ? 2.0 : 1.0;
   const double act = BytesPerElement(prec.activation);
   double per_row = 0;

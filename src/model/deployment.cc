@@ -89,7 +89,7 @@ void ValidatePlan(const ModelConfig& m, const ParallelPlan& p) {
     }
   }
   if (m.is_moe() && p.ep <= p.tp) {
-    int64_t expert_tp = p.tp / p.ep;
+    int64_t expert_tp = p.expert_split();
     if (m.moe_intermediate_size % expert_tp != 0) {
       throw Error("tp/ep=" + s(expert_tp) + " does not divide the expert width " +
                   s(m.moe_intermediate_size) + " of " + m.slug);

@@ -50,6 +50,9 @@ struct ParallelPlan {
   CpStyle cp_style = CpStyle::kRing;
 
   int attention_dp() const { return ep > tp ? ep / tp : 1; }
+  // The GPUs each expert's width is split over: tp / ep, or 1 when ep
+  // spreads whole experts wider than tp.
+  int expert_split() const { return ep > tp ? 1 : tp / ep; }
   int gpus_per_replica() const { return tp * attention_dp() * pp * cp; }
   int num_gpus() const { return gpus_per_replica() * dp; }
   // The ways an attention layer's heads are split (tp, and cp under

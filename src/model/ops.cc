@@ -541,7 +541,7 @@ class StepOpBuilder {
     const double moe_tokens = wide_ep ? replica_tokens_ : tokens_;
     const double local_experts = experts / p_.ep;
     const double width = static_cast<double>(m_.moe_intermediate_size) /
-                         (wide_ep ? 1.0 : static_cast<double>(p_.tp / p_.ep));
+                         static_cast<double>(p_.expert_split());
     const double assignments =
         BusiestRankAssignments(moe_tokens * top_k, p_.ep, experts, e_.expert_load_cv);
     const double hit_probability = 1 - std::pow(1 - top_k / experts, moe_tokens);
