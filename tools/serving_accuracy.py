@@ -201,6 +201,20 @@ def quantile(values, q):
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
+def find_key(obj, key):
+    """The first value of `key` anywhere in a JSON result (None when absent)."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for v in obj:
+            found = find_key(v, key)
+            if found is not None:
+                return found
+    return None
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -254,7 +268,9 @@ def main():
                 by_engine.setdefault((s["engine"]["preset"], k), []).append(e)
                 line.append(f"{k} {pred[k]:.4g}/{v:.4g} {100 * e:+.0f}%")
             if args.rows:
-                print(row["id"], s["engine"]["preset"], "|", "; ".join(line))
+                n = find_key(result, "preemptions")
+                extra = f" | preemptions {n}" if n else ""
+                print(row["id"], s["engine"]["preset"], "|", "; ".join(line) + extra)
     compared = len(rows) - skipped - len(failed)
     print(f"{len(rows)} load points: {compared} simulated, {skipped} not in the catalog (model, GPU, engine) "
           f"or speculative, {len(failed)} refused by roofplan")

@@ -50,6 +50,17 @@ Enum Choice(const JsonObject& o, const std::string& key, Enum base, const char* 
   o.Fail(key, std::string("expected \"") + name_a + "\" or \"" + name_b + "\", got \"" + *value + "\"");
 }
 
+constexpr EnginePreset::PreemptedKv kPreemptedKvs[] = {
+    EnginePreset::PreemptedKv::kFreed, EnginePreset::PreemptedKv::kPromptCached,
+    EnginePreset::PreemptedKv::kCached};
+
+EnginePreset::PreemptedKv ParsePreemptedKv(const JsonObject& o, const std::string& value) {
+  for (const auto kv : kPreemptedKvs) {
+    if (value == EnginePreset::PreemptedKvName(kv)) return kv;
+  }
+  o.Fail("preempted_kv", "expected \"freed\", \"prompt_cached\" or \"cached\", got \"" + value + "\"");
+}
+
 int PositiveInt(const JsonObject& o, const std::string& key, int base, int max) {
   if (!o.Has(key)) return base;
   return o.PositiveInt(key, max);
@@ -72,7 +83,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "batch_limits_per_attention_rank", "memory_fraction",
                        "fraction_of_free_memory", "reserve_full_sequence",
                        "runtime_overhead_gib", "sliding_window_attention", "sliding_window_kernels",
-                       "chunked_attention_prefill", "preemption",
+                       "chunked_attention_prefill", "preemption", "preempted_kv",
                        "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
                        "draft_pass_overhead_us", "lora", "kv_offload", "sources"});
   EnginePreset e = base;
@@ -168,6 +179,9 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   }
   e.preemption = Choice(o, "preemption", base.preemption, "recompute", EnginePreset::Preemption::kRecompute,
                         "swap", EnginePreset::Preemption::kSwap);
+  if (const auto value = o.OptionalString("preempted_kv")) {
+    e.preempted_kv = ParsePreemptedKv(o, *value);
+  }
   e.swap_space_bytes = NonNegative(o, "swap_space_gib", base.swap_space_bytes / kGiB, kMaxGib) * kGiB;
   e.prefix_caching = o.OptionalBool("prefix_caching").value_or(base.prefix_caching);
   e.fraction_of_free_memory =
@@ -237,6 +251,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"sliding_window_attention", e.sliding_window_attention},
           {"sliding_window_kernels", e.sliding_window_kernels},
           {"preemption", e.preemption == EnginePreset::Preemption::kSwap ? "swap" : "recompute"},
+          {"preempted_kv", EnginePreset::PreemptedKvName(e.preempted_kv)},
           {"swap_space_gib", e.swap_space_bytes / kGiB},
           {"prefix_caching", e.prefix_caching},
           {"speculative", SpeculativeToJson(e.speculative)},

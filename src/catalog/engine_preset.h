@@ -148,6 +148,24 @@ struct EnginePreset {
   enum class Preemption { kRecompute, kSwap };
   Preemption preemption = Preemption::kRecompute;
   double swap_space_bytes = 4.0 * 1024 * 1024 * 1024;  // host memory per GPU for swapped KV
+  // What a recompute preemption leaves in the prefix cache, for the
+  // request to find when it is rescheduled (with prefix_caching only):
+  // kFreed nothing; kPromptCached its prompt's blocks (SGLang: retract_decode
+  // frees only what follows req.prefix_indices, the part the radix tree
+  // holds, which after a prefill is the whole prompt); kCached every
+  // computed full block, output included (vLLM V1: KVCacheManager.free
+  // keeps the blocks' hashes and frees them tail first, so the request
+  // finds what is not evicted by then).
+  enum class PreemptedKv { kFreed, kPromptCached, kCached };
+  PreemptedKv preempted_kv = PreemptedKv::kFreed;
+  static const char* PreemptedKvName(PreemptedKv kv) {
+    switch (kv) {
+      case PreemptedKv::kFreed: return "freed";
+      case PreemptedKv::kPromptCached: return "prompt_cached";
+      case PreemptedKv::kCached: return "cached";
+    }
+    return "?";
+  }
   // Full KV blocks of a prompt prefix are kept and reused by later
   // requests that start with the same tokens (vLLM automatic prefix
   // caching, SGLang radix cache, TensorRT-LLM block reuse).

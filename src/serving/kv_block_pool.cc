@@ -36,15 +36,35 @@ bool KvBlockPool::Allocate(int64_t units) {
 void KvBlockPool::Release(int64_t units) { used_ -= units; }
 
 void KvBlockPool::EvictUntilFree(int64_t units) {
+  const int64_t block_units = uniform_block_units();
+  const bool tail_first = block_units > 0 && !offload_.enabled();
   while (units > capacity_ - used_ && !lru_.empty()) {
-    auto oldest = lru_.begin();
-    auto it = prefixes_.find(oldest->second);
-    used_ -= it->second.units;
-    evictable_units_ -= it->second.units;
-    offload_.Put(it->first, it->second.tokens, it->second.units);
-    prefixes_.erase(it);
-    lru_.erase(oldest);
+    auto it = prefixes_.find(lru_.begin()->second);
+    Prefix& p = it->second;
+    const int64_t short_units = units - (capacity_ - used_);
+    if (tail_first) {
+      // Its last blocks, as many as make up the shortfall.
+      const int64_t blocks = (short_units + block_units - 1) / block_units;
+      const int64_t tokens = p.tokens - blocks * geometry_.block_tokens;
+      if (tokens > p.base_tokens && blocks * block_units < p.units) {
+        p.tokens = tokens;
+        p.units -= blocks * block_units;
+        used_ -= blocks * block_units;
+        evictable_units_ -= blocks * block_units;
+        continue;
+      }
+    }
+    EvictWhole(it);
   }
+}
+
+void KvBlockPool::EvictWhole(std::unordered_map<int64_t, Prefix>::iterator it) {
+  const Prefix& p = it->second;
+  used_ -= p.units;
+  evictable_units_ -= p.units;
+  if (!p.preempted) offload_.Put(it->first, p.tokens, p.units);
+  lru_.erase({p.last_used, it->first});
+  prefixes_.erase(it);
 }
 
 int64_t KvBlockPool::AcquirePrefix(int64_t prefix_id, int64_t now_tick) {
@@ -126,6 +146,46 @@ void KvBlockPool::AddUnreferenced(int64_t key, int64_t tokens, int64_t units, in
   evictable_units_ += units;
   lru_.insert({now_tick, key});
   prefixes_.emplace(key, p);
+}
+
+void KvBlockPool::KeepPreempted(int64_t key, int64_t base_tokens, int64_t end_tokens, int64_t own_units,
+                                int64_t now_tick) {
+  const int64_t block_units = uniform_block_units();
+  const int64_t whole = end_tokens / geometry_.block_tokens * geometry_.block_tokens;
+  // Sliding-window layers hold only their window's last blocks by now:
+  // the entry is whole or gone (EvictUntilFree evicts such entries whole,
+  // as a hit needs the window's blocks before its end).
+  const int64_t units = block_units > 0
+                            ? (whole - base_tokens) / geometry_.block_tokens * block_units
+                            : std::min(own_units, KvUnitsFor(whole) - KvUnitsFor(base_tokens));
+  if (units <= 0 || units > own_units || prefixes_.count(key)) {
+    used_ -= own_units;
+    return;
+  }
+  used_ -= own_units - units;
+  AddUnreferenced(key, whole, units, now_tick);
+  Prefix& p = prefixes_[key];
+  p.base_tokens = base_tokens;
+  p.preempted = true;
+}
+
+KvBlockPool::Kept KvBlockPool::FindKept(int64_t key) const {
+  auto it = prefixes_.find(key);
+  if (it == prefixes_.end() || !it->second.preempted) return Kept();
+  return {it->second.base_tokens, it->second.tokens, it->second.units};
+}
+
+void KvBlockPool::ReclaimKept(int64_t key) {
+  auto it = prefixes_.find(key);
+  if (it == prefixes_.end() || !it->second.preempted) return;
+  evictable_units_ -= it->second.units;
+  lru_.erase({it->second.last_used, key});
+  prefixes_.erase(it);
+}
+
+void KvBlockPool::DropKept(int64_t key) {
+  auto it = prefixes_.find(key);
+  if (it != prefixes_.end() && it->second.preempted) EvictWhole(it);
 }
 
 std::optional<KvOffloadTiers::Found> KvBlockPool::FindOffloaded(int64_t key) const {

@@ -75,7 +75,12 @@ class KvBlockPool {
 
   // Takes `units` for a sequence, evicting unreferenced cached prefixes
   // (least recently used first) if needed. False, and nothing taken, when
-  // even that leaves too little.
+  // even that leaves too little. Without offload tiers, and when every
+  // block takes the same units, an entry loses its tail blocks first and
+  // only as many as are needed (vLLM V1 frees a request's blocks in
+  // reverse order, so its tail is evicted first; SGLang's radix tree and
+  // TensorRT-LLM's block reuse evict leaves first); with offload tiers it
+  // goes down a tier whole.
   bool Allocate(int64_t units);
   // Whether Allocate(units) would succeed.
   bool CanAllocate(int64_t units) const { return units <= capacity_ - used_ + evictable_units_; }
@@ -104,6 +109,31 @@ class KvBlockPool {
   // it releases. Units beyond the entry are freed.
   void RetireAsPrefix(int64_t key, int64_t tokens, int64_t own_units, bool holds_entry, int64_t now_tick);
 
+  // A recompute-preempted sequence leaves its computed full blocks cached
+  // under `key` (vLLM V1: KVCacheManager.free keeps the blocks' hashes, so
+  // the request finds them again when it is rescheduled, unless they were
+  // evicted meanwhile). The blocks from token `base_tokens` (the end of
+  // the shared prefix it referenced, or 0) to `end_tokens` rounded down to
+  // a block become an unreferenced, evictable entry; the rest of its
+  // `own_units` is freed. With sliding-window layers the entry is evicted
+  // whole, not tail first.
+  void KeepPreempted(int64_t key, int64_t base_tokens, int64_t end_tokens, int64_t own_units,
+                     int64_t now_tick);
+  struct Kept {
+    int64_t base_tokens = 0;
+    int64_t tokens = 0;  // the entry ends here (whole blocks); 0: none
+    int64_t units = 0;
+  };
+  // The entry KeepPreempted left under `key` as it is now (tail blocks
+  // may have been evicted); tokens 0 when none is left.
+  Kept FindKept(int64_t key) const;
+  // The sequence takes the entry's units back as its own (they stay in
+  // used(), no longer evictable); the entry is gone.
+  void ReclaimKept(int64_t key);
+  // Frees the entry (its chain is broken: the shared prefix it extended
+  // is gone).
+  void DropKept(int64_t key);
+
   // Offload tiers below the GPU: evicted prefixes go there instead of
   // away (kv_offload_tiers.h).
   void SetOffload(KvOffloadTiers tiers) { offload_ = std::move(tiers); }
@@ -121,8 +151,13 @@ class KvBlockPool {
     int64_t tokens = 0;
     int64_t refs = 0;
     int64_t last_used = 0;
+    int64_t base_tokens = 0;  // a preempted sequence's entry starts here
+    bool preempted = false;   // left by KeepPreempted: never offloaded
   };
   void EvictUntilFree(int64_t units);
+  // Removes an unreferenced entry, freeing its units (offloading it when
+  // it may be).
+  void EvictWhole(std::unordered_map<int64_t, Prefix>::iterator it);
   // Adds `key`'s prefix, its `units` already counted in used_, as an
   // unreferenced entry: evictable, the most recently used.
   void AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick);

@@ -279,8 +279,17 @@ int32_t Replica::PreemptNewest(Lane& lane, double* extra_ms) {
     swapped_.push_back(id);
     return id;
   }
-  // Recompute: drop the cache; the prompt and the output so far are
-  // prefilled again when it is readmitted, ahead of new requests.
+  // Recompute: the prompt and the output so far are prefilled again when
+  // it is readmitted, ahead of new requests; what the engine keeps of its
+  // cache (config_.preempted_kv) spares that part, unless evicted by then.
+  if (config_.preempted_kv != EnginePreset::PreemptedKv::kFreed) {
+    const int64_t base = s.holds_prefix ? kv_.PrefixTokens(s.request.cache_key()) : 0;
+    const int64_t end = config_.preempted_kv == EnginePreset::PreemptedKv::kPromptCached
+                            ? std::min(s.computed, s.prompt_tokens)
+                            : s.computed;
+    kv_.KeepPreempted(KeptKey(s.request), base, end, s.own_units, ++prefix_tick_);
+    s.own_units = 0;  // kept or freed
+  }
   ReleaseKv(s);
   s.computed = 0;
   s.prefix_checked = false;  // it may find its prefix cached when it returns
@@ -398,16 +407,35 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
       shared_units = kv_.PrefixUnits(key);
     }
   }
+  // What it kept of its cache when it was preempted, if the blocks are
+  // still there and still follow the shared prefix it finds now (a block's
+  // hash chains to the blocks before it).
+  KvBlockPool::Kept kept;
+  if (s.preemptions > 0 && s.computed == 0 && config_.preempted_kv != EnginePreset::PreemptedKv::kFreed) {
+    kept = kv_.FindKept(KeptKey(r));
+    if (kept.tokens > 0 && kept.base_tokens != (acquired ? kv_.PrefixTokens(key) : 0)) {
+      kv_.DropKept(KeptKey(r));
+      kept = KvBlockPool::Kept();
+    }
+    if (kept.tokens > 0) start = std::min(kept.tokens, s.prompt_tokens - 1);
+  }
   const int64_t remaining = start < s.prompt_tokens ? s.prompt_tokens - start : 1;
   const bool chunked = MixedSteps();
   const int64_t n = chunked ? std::min(remaining, budget) : remaining;
   const int64_t reserve_tokens =
       config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : start + n;
-  const int64_t need = std::max<int64_t>(0, kv_.UnitsFor(reserve_tokens) - shared_units - s.own_units);
+  const int64_t need =
+      std::max<int64_t>(0, kv_.UnitsFor(reserve_tokens) - shared_units - s.own_units - kept.units);
   // Whole prompts only (prefill-first engines): it must fit the budget.
-  if ((!chunked && n > budget) || !kv_.CanAllocate(need)) {
+  // Taking the kept blocks back makes them no longer evictable.
+  if ((!chunked && n > budget) || !kv_.CanAllocate(need + kept.units)) {
     if (acquired) kv_.ReleasePrefix(key, ++prefix_tick_);
     return false;
+  }
+  if (kept.tokens > 0) {
+    kv_.ReclaimKept(KeptKey(r));
+    s.own_units += kept.units;
+    s.computed = start;
   }
   kv_.Allocate(need);
   s.own_units += need;

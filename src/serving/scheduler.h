@@ -73,6 +73,9 @@ struct ReplicaConfig {
   bool reserve_full_sequence = false;
   bool prefix_caching = true;
   EnginePreset::Preemption preemption = EnginePreset::Preemption::kRecompute;
+  // What a recompute-preempted request leaves cached (kFreed without
+  // prefix caching: nothing can find the blocks again).
+  EnginePreset::PreemptedKv preempted_kv = EnginePreset::PreemptedKv::kFreed;
   int64_t swap_capacity_units = 0;  // host memory for swapped KV
   double swap_ms_per_unit = 0;      // PCIe time to move one unit either way
   // Speculative decoding: a decoding sequence computes spec_verify_tokens
@@ -425,6 +428,9 @@ class Replica {
   bool MayReusePrefix(const Request& r) const {
     return config_.prefix_caching && r.has_cache_key() && r.prefix_tokens > 0;
   }
+  // The cache entry a recompute-preempted request keeps its blocks under
+  // (KvBlockPool::KeepPreempted): apart from prefix and conversation keys.
+  static int64_t KeptKey(const Request& r) { return INT64_MIN / 2 - r.id; }
   bool LoraOn() const { return config_.lora_slots > 0; }
   // The slot holding `adapter`, else the least recently used slot no
   // running request needs (to load it into); -1 when every slot serves

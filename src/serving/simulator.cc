@@ -284,6 +284,7 @@ Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()),
   // experimentally), so hybrid models recompute their prompts.
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
+  if (config.prefix_caching) config.preempted_kv = e.preempted_kv;
   if (e.lora.enabled()) {
     const LoraLoadMs load = LoraLoadTimes(m, s.gpu, e.lora, p.tp);
     config.lora_slots = e.lora.gpu_slots();
