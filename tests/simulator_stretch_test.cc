@@ -196,6 +196,20 @@ TEST(SimulatorStretches, FeaturesMatchStepByStep) {
     cases.push_back(c);
   }
   {
+    // Preempted requests find their kept blocks past a shared prefix (or
+    // not, when the prefix went first), and cached entries lose their tail.
+    Case c{"recompute preemption, kept blocks past shared prefixes", Llama8b(), Poisson(40, 400)};
+    c.scenario.memory_fraction = 0.26;
+    c.workload.prefix = PrefixSpec{600, 0.7, 3};
+    cases.push_back(c);
+  }
+  {
+    Case c{"recompute preemption, prompt kept", Llama8b(), Poisson(40, 400)};
+    c.scenario.memory_fraction = 0.26;
+    c.scenario.engine_overrides = {{"preset", "vllm"}, {"preempted_kv", "prompt_cached"}};
+    cases.push_back(c);
+  }
+  {
     Case c{"swap preemption", Llama8b(), Poisson(40, 300)};
     c.scenario.memory_fraction = 0.26;
     c.scenario.engine_overrides = {{"preset", "vllm"}, {"preemption", "swap"}};
@@ -272,7 +286,10 @@ TEST(SimulatorStretches, FeaturesMatchStepByStep) {
     EXPECT_EQ(fast.spec_accepted_tokens, slow.spec_accepted_tokens) << c.name;
     EXPECT_EQ(fast.lora_loads, slow.lora_loads) << c.name;
     // Each case exercises what it names.
-    if (c.name == "recompute preemption") EXPECT_GT(slow.preemptions, 0);
+    if (c.name.rfind("recompute preemption", 0) == 0) EXPECT_GT(slow.preemptions, 0) << c.name;
+    if (c.name == "recompute preemption, kept blocks past shared prefixes") {
+      EXPECT_GT(slow.cached_prompt_tokens, 0);
+    }
     if (c.name == "swap preemption") EXPECT_GT(slow.swaps, 0);
     if (c.name == "speculative decoding") EXPECT_GT(slow.spec_accepted_tokens, 0);
     if (c.name == "LoRA slots") EXPECT_GT(slow.lora_loads, 0);
