@@ -210,6 +210,15 @@ TEST(SimulatorStretches, FeaturesMatchStepByStep) {
     cases.push_back(c);
   }
   {
+    // SGLang: admission against the running requests' expected tokens, a
+    // ratio falling with decode steps (stretches count theirs) and set by
+    // retractions.
+    Case c{"SGLang admission, short cache", Llama8b(), Poisson(40, 400)};
+    c.scenario.engine = "sglang";
+    c.scenario.memory_fraction = 0.26;
+    cases.push_back(c);
+  }
+  {
     Case c{"swap preemption", Llama8b(), Poisson(40, 300)};
     c.scenario.memory_fraction = 0.26;
     c.scenario.engine_overrides = {{"preset", "vllm"}, {"preemption", "swap"}};
@@ -291,6 +300,7 @@ TEST(SimulatorStretches, FeaturesMatchStepByStep) {
       EXPECT_GT(slow.cached_prompt_tokens, 0);
     }
     if (c.name == "swap preemption") EXPECT_GT(slow.swaps, 0);
+    if (c.name == "SGLang admission, short cache") EXPECT_GT(slow.preemptions, 0);
     if (c.name == "speculative decoding") EXPECT_GT(slow.spec_accepted_tokens, 0);
     if (c.name == "LoRA slots") EXPECT_GT(slow.lora_loads, 0);
     if (c.name == "shared prefixes, least KV usage") EXPECT_GT(slow.cached_prompt_tokens, 0);

@@ -81,7 +81,7 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
                        "decode_attention_split_kv", "moe_all_to_all", "moe_kernel", "expert_load_cv", "kv_block_tokens", "max_num_seqs",
                        "max_num_batched_tokens", "chunked_prefill", "splits_long_prompts",
                        "batch_limits_per_attention_rank", "memory_fraction",
-                       "fraction_of_free_memory", "reserve_full_sequence",
+                       "fraction_of_free_memory", "reserve_full_sequence", "new_token_ratio",
                        "runtime_overhead_gib", "sliding_window_attention", "sliding_window_kernels",
                        "chunked_attention_prefill", "preemption", "preempted_kv",
                        "swap_space_gib", "prefix_caching", "speculative", "spec_step_overhead_us",
@@ -188,6 +188,10 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
       o.OptionalBool("fraction_of_free_memory").value_or(base.fraction_of_free_memory);
   e.reserve_full_sequence =
       o.OptionalBool("reserve_full_sequence").value_or(base.reserve_full_sequence);
+  if (o.Has("new_token_ratio")) {
+    e.new_token_ratio = ParseNewTokenRatio(o.raw().at("new_token_ratio"), o.file(), o.PathOf("new_token_ratio"),
+                                           base.new_token_ratio);
+  }
   e.sliding_window_attention =
       o.OptionalBool("sliding_window_attention").value_or(base.sliding_window_attention);
   e.sliding_window_kernels =
@@ -246,6 +250,7 @@ nlohmann::json EnginePresetToJson(const EnginePreset& e) {
           {"memory_fraction", e.memory_fraction},
           {"fraction_of_free_memory", e.fraction_of_free_memory},
           {"reserve_full_sequence", e.reserve_full_sequence},
+          {"new_token_ratio", NewTokenRatioToJson(e.new_token_ratio)},
           {"runtime_overhead_gib", e.runtime_overhead_bytes / kGiB},
           {"chunked_attention_prefill", e.chunked_attention_prefill},
           {"sliding_window_attention", e.sliding_window_attention},

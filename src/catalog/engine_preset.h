@@ -12,6 +12,7 @@
 
 #include "catalog/kv_offload.h"
 #include "catalog/lora.h"
+#include "catalog/new_token_ratio.h"
 #include "catalog/speculative.h"
 
 namespace roofplan {
@@ -179,6 +180,10 @@ struct EnginePreset {
   // Admission reserves KV for the whole sequence (isl + osl) up front
   // (TensorRT-LLM guaranteed-no-evict) rather than growing as tokens come.
   bool reserve_full_sequence = false;
+  // Or admission only while the pool holds a request's prompt and its
+  // whole max_new_tokens beside what the running requests are expected to
+  // still generate (SGLang; catalog/new_token_ratio.h).
+  NewTokenRatioConfig new_token_ratio;
   double runtime_overhead_bytes = 0;  // CUDA context, library workspaces, graph pools
   // Sliding-window layers attend to, and cache, only their window (vLLM's
   // hybrid allocator, SGLang's SWA pool). TensorRT-LLM 0.17 builds default

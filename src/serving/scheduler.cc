@@ -57,6 +57,7 @@ Replica::Replica(int index, const ReplicaConfig& config, int64_t kv_blocks,
       spec_rng_(0x5eedULL + static_cast<uint64_t>(index)),
       lanes_(static_cast<size_t>(std::max(1, config.lanes))) {
   lora_slots_.resize(static_cast<size_t>(std::max(0, config.lora_slots)));
+  ratio_base_ = config.new_token_ratio.init;
   if (!config.offload_tiers.empty()) kv_.SetOffload(KvOffloadTiers(config.offload_tiers));
 }
 
@@ -205,6 +206,7 @@ double Replica::Launch(double now, std::vector<std::pair<int, double>>* started)
     stage_free_s_ = lanes > 1 ? now + step_ms / 1e3 / lanes : end_s;
     started->emplace_back(li, end_s);
     ++steps_;
+    if (lane.totals.decode_seqs > 0) ++decode_steps_;
     if (lanes_busy_++ == 0) busy_since_s_ = now;
     next_lane_ = (li + 1) % lanes;
   }
@@ -322,7 +324,10 @@ double Replica::FormMixedBatch(Lane& lane, int li, double now) {
     ++i;
   }
   // Admitting more after a preemption would only preempt again.
-  if (preempted) return extra_ms;
+  if (preempted) {
+    if (config_.new_token_ratio.enabled) NoteRetraction();
+    return extra_ms;
+  }
   while (!swapped_.empty() && budget > 0 &&
          static_cast<int64_t>(run.size()) < config_.max_num_seqs) {
     const int32_t id = swapped_.front();
@@ -346,6 +351,7 @@ double Replica::FormMixedBatch(Lane& lane, int li, double now) {
   }
   // Requests of adapters with no slot to run in wait, and those behind
   // them go ahead (vLLM's scheduler skips them).
+  if (!waiting_.empty() && config_.new_token_ratio.enabled) BeginAdmissionRound();
   for (size_t i = 0; i < waiting_.size() && budget > 0 &&
                      static_cast<int64_t>(run.size()) < config_.max_num_seqs;) {
     const int32_t id = waiting_[i];
@@ -362,6 +368,56 @@ double Replica::FormMixedBatch(Lane& lane, int li, double now) {
   return extra_ms;
 }
 
+double Replica::NewTokenRatio() const {
+  const NewTokenRatioConfig& c = config_.new_token_ratio;
+  const double fallen = c.decay_per_step() * static_cast<double>(decode_steps_ - ratio_base_step_);
+  return std::max(c.min_ratio(), ratio_base_ - fallen);
+}
+
+void Replica::BeginAdmissionRound() {
+  const NewTokenRatioConfig& c = config_.new_token_ratio;
+  bool running = false;
+  for (const Lane& lane : lanes_) running = running || !lane.running.empty();
+  // With nothing running the scheduler has idled: the ratio starts over
+  // (Scheduler.self_check_during_idle).
+  if (!running) {
+    ratio_base_ = c.init;
+    ratio_base_step_ = decode_steps_;
+  }
+  const double ratio = NewTokenRatio();
+  double expected = 0;
+  for (const Lane& lane : lanes_) {
+    for (const int32_t id : lane.running) {
+      const Sequence& s = (*seqs_)[id];
+      expected += static_cast<double>(std::min(s.request.output_tokens - s.generated, c.clip_max_new_tokens)) * ratio;
+    }
+  }
+  // The pool's units as tokens (one block's worth of units holds
+  // block_tokens tokens).
+  const double free_units = static_cast<double>(kv_.capacity() - kv_.used() + kv_.cached_unreferenced());
+  const double free_tokens = free_units / kv_.units_per_block() * static_cast<double>(kv_.block_tokens());
+  admission_room_tokens_ = free_tokens - expected;
+}
+
+void Replica::NoteRetraction() {
+  // retract_decode: (tokens decoded + retract_decode_steps a request) /
+  // (max_new_tokens + 1) over those left running, at most 1. This step's
+  // decode does not lower it (update_running_batch decays only without a
+  // retraction).
+  const NewTokenRatioConfig& c = config_.new_token_ratio;
+  double decoded = 0, max_new = 0, left = 0;
+  for (const Lane& lane : lanes_) {
+    for (const int32_t id : lane.running) {
+      const Sequence& s = (*seqs_)[id];
+      decoded += static_cast<double>(s.generated);
+      max_new += static_cast<double>(s.request.output_tokens);
+      ++left;
+    }
+  }
+  ratio_base_ = std::min(1.0, (decoded + static_cast<double>(c.retract_decode_steps) * left) / (max_new + 1));
+  ratio_base_step_ = decode_steps_ + 1;
+}
+
 double Replica::FormPrefillFirstBatch(Lane& lane, int li, double now) {
   lane.batch.clear();
   lane.totals = BatchTotals();
@@ -371,6 +427,7 @@ double Replica::FormPrefillFirstBatch(Lane& lane, int li, double now) {
   std::vector<int32_t>& run = lane.running;
   if (swapped_.empty()) {
     double load_ms = 0;
+    if (!waiting_.empty() && config_.new_token_ratio.enabled) BeginAdmissionRound();
     for (size_t i = 0; i < waiting_.size() && static_cast<int64_t>(run.size()) < config_.max_num_seqs;) {
       const int32_t id = waiting_[i];
       const int32_t slot = LoraOn() ? FindLoraSlot((*seqs_)[id].request.adapter) : -1;
@@ -426,12 +483,22 @@ bool Replica::TryAdmit(Lane& lane, int li, int32_t id, int64_t budget, double no
       config_.reserve_full_sequence ? r.input_tokens + r.output_tokens - 1 : start + n;
   const int64_t need =
       std::max<int64_t>(0, kv_.UnitsFor(reserve_tokens) - shared_units - s.own_units - kept.units);
+  // SGLang: its prompt left to compute and its max_new_tokens must fit
+  // the round's room (PrefillAdder.add_one_req: NO_TOKEN when
+  // total_tokens >= rem_total_tokens).
+  const NewTokenRatioConfig& ratio = config_.new_token_ratio;
+  const double expected_tokens =
+      ratio.enabled ? static_cast<double>(std::max<int64_t>(1, s.prompt_tokens - start) +
+                                          std::min(r.output_tokens - s.generated, ratio.clip_max_new_tokens))
+                    : 0;
   // Whole prompts only (prefill-first engines): it must fit the budget.
   // Taking the kept blocks back makes them no longer evictable.
-  if ((!chunked && n > budget) || !kv_.CanAllocate(need + kept.units)) {
+  if ((!chunked && n > budget) || !kv_.CanAllocate(need + kept.units) ||
+      (ratio.enabled && expected_tokens >= admission_room_tokens_)) {
     if (acquired) kv_.ReleasePrefix(key, ++prefix_tick_);
     return false;
   }
+  admission_room_tokens_ -= expected_tokens;
   if (kept.tokens > 0) {
     kv_.ReclaimKept(KeptKey(r));
     s.own_units += kept.units;
@@ -989,6 +1056,7 @@ void Replica::AccountStretch(Lane& lane, int64_t steps, StepResults* results) {
   const int64_t counted = steps - std::max<int64_t>(1, st.accounted);
   results->more_steps += counted;
   steps_ += counted;
+  decode_steps_ += counted;  // a stretch's steps after its first are decode steps
   st.accounted = steps;
 }
 
@@ -1073,7 +1141,7 @@ bool Replica::JoinStretch(Lane& lane, int li, double now, StepResults* results) 
   Stretch& st = lane.stretch;
   const int64_t b = st.target;  // the step FormMixedBatch would form now
   if (!st.through_finishes || waiting_.size() != 1 || !swapped_.empty() ||
-      config_.role != ReplicaRole::kAggregated || !MixedSteps()) {
+      config_.role != ReplicaRole::kAggregated || !MixedSteps() || config_.new_token_ratio.enabled) {
     return false;
   }
   const int32_t id = waiting_.front();

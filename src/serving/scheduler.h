@@ -76,6 +76,9 @@ struct ReplicaConfig {
   // What a recompute-preempted request leaves cached (kFreed without
   // prefix caching: nothing can find the blocks again).
   EnginePreset::PreemptedKv preempted_kv = EnginePreset::PreemptedKv::kFreed;
+  // SGLang's admission against expected new tokens (off: vLLM's, admit
+  // while the prompt's blocks fit).
+  NewTokenRatioConfig new_token_ratio;
   int64_t swap_capacity_units = 0;  // host memory for swapped KV
   double swap_ms_per_unit = 0;      // PCIe time to move one unit either way
   // Speculative decoding: a decoding sequence computes spec_verify_tokens
@@ -414,6 +417,15 @@ class Replica {
   // with nothing changed, when its KV does not fit or (prefill-first) its
   // prompt exceeds the budget.
   bool TryAdmit(Lane& lane, int lane_index, int32_t id, int64_t budget, double now);
+  // SGLang's admission (config_.new_token_ratio): at the start of a
+  // round of admissions, the KV tokens free or evictable and what the
+  // running requests are expected to still generate; TryAdmit then admits
+  // a request only while its prompt left to compute and its max_new_tokens
+  // (clipped) stay under the difference, and counts them against it.
+  void BeginAdmissionRound();
+  double NewTokenRatio() const;
+  // A retraction sets the ratio from the requests left running.
+  void NoteRetraction();
   // Prompt chunks share steps with decodes: chunked-prefill engines, and
   // decode replicas (their requests arrive prefilled).
   bool MixedSteps() const {
@@ -475,6 +487,12 @@ class Replica {
   double stage_free_s_ = 0;
   int64_t outstanding_ = 0;
   int64_t prefix_tick_ = 0;
+  // SGLang's new_token_ratio: `ratio_base_` as of decode step
+  // `ratio_base_step_`, falling linearly with the decode steps since.
+  int64_t decode_steps_ = 0;
+  double ratio_base_ = 0;
+  int64_t ratio_base_step_ = 0;
+  double admission_room_tokens_ = 0;  // this round: free + evictable - expected, less those admitted
 
   int64_t steps_ = 0, preemptions_ = 0, swaps_ = 0, requests_ = 0, cached_prompt_tokens_ = 0;
   int64_t spec_verifications_ = 0, spec_accepted_ = 0;

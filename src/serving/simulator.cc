@@ -285,6 +285,7 @@ Simulation::Pool::Pool(const Setup& s) : setup(&s), perf(s.MakeStepTimeModel()),
   config.prefix_caching = e.prefix_caching && m.num_recurrent_layers() == 0;
   config.preemption = e.preemption;
   if (config.prefix_caching) config.preempted_kv = e.preempted_kv;
+  config.new_token_ratio = e.new_token_ratio;
   if (e.lora.enabled()) {
     const LoraLoadMs load = LoraLoadTimes(m, s.gpu, e.lora, p.tp);
     config.lora_slots = e.lora.gpu_slots();
