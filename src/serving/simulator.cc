@@ -93,19 +93,21 @@ class EventQueue {
     lane_base_ = std::move(lane_base);
     where_.assign(lanes, -1);
   }
-  bool empty() const { return heap_.empty() && !has_arrival_; }
+  bool empty() const { return heap_.size() == (top_taken_ ? 1 : 0) && !has_arrival_; }
   // Removes and returns the first event.
   Event PopFirst() {
+    TakeTop();
     if (has_arrival_ && (heap_.empty() || Before(arrival_, heap_.front()))) {
       has_arrival_ = false;
       return arrival_;
     }
-    const Event first = heap_.front();
-    Forget(first);
-    const Event last = heap_.back();
-    heap_.pop_back();
-    if (!heap_.empty()) SiftDown(0, last);
-    return first;
+    // The popped step's lane mostly pushes its next step at once: the
+    // event then replaces it at the root (one sift down) rather than the
+    // last leaf doing so now and the new event sifting up from a leaf.
+    // Any other change to the heap removes it first. (Ties are broken by
+    // `order`, so every heap of the same events pops in the same order.)
+    top_taken_ = true;
+    return heap_.front();
   }
   // Adds `e`; a step event replaces its lane's pending one.
   void Push(const Event& e) {
@@ -113,6 +115,14 @@ class EventQueue {
       arrival_ = e;
       has_arrival_ = true;
       return;
+    }
+    if (top_taken_) {
+      if (e.kind == EventKind::kStepDone && where_[Slot(e)] == 0) {
+        top_taken_ = false;  // the popped step's own lane: its slot is the root
+        SiftDown(0, e);
+        return;
+      }
+      TakeTop();
     }
     if (e.kind == EventKind::kStepDone) {
       const int32_t at = where_[Slot(e)];
@@ -142,6 +152,15 @@ class EventQueue {
   void Forget(const Event& e) {
     if (e.kind == EventKind::kStepDone) where_[Slot(e)] = -1;
   }
+  // Removes the root PopFirst returned, if still in the heap.
+  void TakeTop() {
+    if (!top_taken_) return;
+    top_taken_ = false;
+    Forget(heap_.front());
+    const Event last = heap_.back();
+    heap_.pop_back();
+    if (!heap_.empty()) SiftDown(0, last);
+  }
   void SiftUp(size_t i, const Event& e) {
     while (i > 0) {
       const size_t parent = (i - 1) / 2;
@@ -167,6 +186,7 @@ class EventQueue {
   std::vector<Event> heap_;
   Event arrival_{};
   bool has_arrival_ = false;
+  bool top_taken_ = false;  // heap_'s root was popped (TakeTop removes it)
   std::vector<int32_t> lane_base_;
   std::vector<int32_t> where_;  // per lane: its step event's index in heap_, or -1
 };

@@ -52,8 +52,10 @@ const double* StepCache::Memo::Find(uint64_t key) const {
 }
 
 void StepCache::Memo::Insert(uint64_t key, double ms) {
-  if ((size_ + 1) * 2 > slots_.size()) {
-    // Grow to keep the table at most half full.
+  if ((size_ + 1) * 4 > slots_.size() * 3) {
+    // Grow to keep the table at most three quarters full: a run's prompt
+    // shapes (~280,000 in the 1M benchmark) then fit 8 MB rather than 16,
+    // fewer cache and TLB misses than the longer probes cost.
     std::vector<Slot, HugePageAllocator<Slot>> old = std::move(slots_);
     const size_t capacity = old.empty() ? 1024 : old.size() * 2;
     slots_.assign(capacity, Slot());
