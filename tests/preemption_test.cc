@@ -28,17 +28,6 @@ Scenario SmallCacheLlama8b(const std::string& preempted_kv) {
   return s;
 }
 
-// The replica's KV blocks (one unit each for Llama).
-int64_t CacheBlocks(const Setup& setup) {
-  int64_t units = 0;
-  SimOptions options;
-  options.on_step = [&](const StepObservation& o) { units = o.kv_capacity_units; };
-  ListSource probe({Request{0, 0.0, 16, 2}});
-  WorkloadSpec w;
-  Simulate(setup, probe, w, options);
-  return units;
-}
-
 struct PairRun {
   int64_t prefill_tokens = 0;  // over every step: prompts and recomputation
   int64_t preemptions = 0;
@@ -48,7 +37,7 @@ struct PairRun {
 
 PairRun RunPair(const std::string& preempted_kv, int64_t* blocks_out = nullptr) {
   const Setup setup = ResolveScenario(SmallCacheLlama8b(preempted_kv));
-  const int64_t n = CacheBlocks(setup);
+  const int64_t n = KvCapacityUnits(setup);  // blocks: one unit each for Llama
   if (blocks_out) *blocks_out = n;
   // A: a prompt of N - 200 blocks, growing to exactly N - 10 blocks of
   // computed tokens (its last token is sampled, not cached).

@@ -33,20 +33,11 @@ Scenario SglangSmallCache() {
   return s;
 }
 
-int64_t CacheTokens(const Setup& setup) {
-  int64_t units = 0;
-  SimOptions options;
-  options.on_step = [&](const StepObservation& o) { units = o.kv_capacity_units; };
-  ListSource probe({Request{0, 0.0, 16, 2}});
-  WorkloadSpec w;
-  Simulate(setup, probe, w, options);
-  return units;  // sglang's blocks are one token, Llama's layers all alike: a unit is a token
-}
-
 // Decode steps the replica ran before B's prompt.
 int64_t DecodeStepsBeforeB(const Scenario& scenario, bool step_by_step) {
   const Setup setup = ResolveScenario(scenario);
-  const int64_t c = CacheTokens(setup);
+  // sglang's blocks are one token, Llama's layers all alike: a unit is a token.
+  const int64_t c = KvCapacityUnits(setup);
   EXPECT_GT(c, 10000);
   ListSource source({Request{0, 0.0, c / 2, 2000}, Request{1, 0.0, c / 2 - 2000, 1000}});
   WorkloadSpec w;
@@ -64,7 +55,7 @@ int64_t DecodeStepsBeforeB(const Scenario& scenario, bool step_by_step) {
 }
 
 TEST(SglangAdmission, ARequestWaitsForTheRunningOnesExpectedTokens) {
-  const int64_t c = CacheTokens(ResolveScenario(SglangSmallCache()));
+  const int64_t c = KvCapacityUnits(ResolveScenario(SglangSmallCache()));
   // The hand-worked k, from the rule and SGLang's defaults.
   const double threshold = static_cast<double>(c - 2 * (c / 2) + 1000);
   int64_t expected = -1;

@@ -175,6 +175,17 @@ class ListSource : public RequestSource {
 };
 
 // Simulates `w` on `setup` with the model's context as the length limit.
+// A replica's KV capacity in units (for a model whose layers are all
+// alike, blocks times the units a block takes), read off a tiny run.
+inline int64_t KvCapacityUnits(const Setup& setup) {
+  int64_t units = 0;
+  SimOptions options;
+  options.on_step = [&](const StepObservation& o) { units = o.kv_capacity_units; };
+  ListSource probe({Request{0, 0.0, 16, 2}});
+  Simulate(setup, probe, WorkloadSpec(), options);
+  return units;
+}
+
 inline SimResult RunWorkload(const Setup& setup, const WorkloadSpec& w, SimOptions options = SimOptions()) {
   WorkloadLimits limits;
   limits.max_context_tokens = setup.model.max_position_embeddings;
