@@ -1,6 +1,8 @@
 #include "catalog/engine_preset.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -39,26 +41,21 @@ double NonNegative(const JsonObject& o, const std::string& key, double base, dou
   return o.OptionalNumberIn(key, 0, max).value_or(base);
 }
 
-// A key whose value is one of two names, each standing for one enum value.
+// A key whose value is one of a few names, each standing for one enum
+// value; anything else fails, listing them ("a" or "b"; "a", "b" or "c").
 template <typename Enum>
-Enum Choice(const JsonObject& o, const std::string& key, Enum base, const char* name_a, Enum a,
-            const char* name_b, Enum b) {
+Enum Choice(const JsonObject& o, const std::string& key, Enum base,
+            std::initializer_list<std::pair<const char*, Enum>> names) {
   const auto value = o.OptionalString(key);
   if (!value) return base;
-  if (*value == name_a) return a;
-  if (*value == name_b) return b;
-  o.Fail(key, std::string("expected \"") + name_a + "\" or \"" + name_b + "\", got \"" + *value + "\"");
-}
-
-constexpr EnginePreset::PreemptedKv kPreemptedKvs[] = {
-    EnginePreset::PreemptedKv::kFreed, EnginePreset::PreemptedKv::kPromptCached,
-    EnginePreset::PreemptedKv::kCached};
-
-EnginePreset::PreemptedKv ParsePreemptedKv(const JsonObject& o, const std::string& value) {
-  for (const auto kv : kPreemptedKvs) {
-    if (value == EnginePreset::PreemptedKvName(kv)) return kv;
+  std::string expected;
+  size_t i = 0;
+  for (const auto& [name, kind] : names) {
+    if (*value == name) return kind;
+    expected += std::string(i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + "\"" + name + "\"";
+    ++i;
   }
-  o.Fail("preempted_kv", "expected \"freed\", \"prompt_cached\" or \"cached\", got \"" + value + "\"");
+  o.Fail(key, "expected " + expected + ", got \"" + *value + "\"");
 }
 
 int PositiveInt(const JsonObject& o, const std::string& key, int base, int max) {
@@ -93,8 +90,8 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.step_overhead_us = NonNegative(o, "step_overhead_us", base.step_overhead_us, kMaxOverheadUs);
   e.per_sequence_overhead_us =
       NonNegative(o, "per_sequence_overhead_us", base.per_sequence_overhead_us, kMaxOverheadUs);
-  e.host_runtime = Choice(o, "host_runtime", base.host_runtime, "python", HostRuntime::kPython, "cpp",
-                          HostRuntime::kCpp);
+  e.host_runtime = Choice(o, "host_runtime", base.host_runtime,
+                          {{"python", HostRuntime::kPython}, {"cpp", HostRuntime::kCpp}});
   e.overlap_scheduling = o.OptionalBool("overlap_scheduling").value_or(base.overlap_scheduling);
   e.moe_all_to_all = o.OptionalBool("moe_all_to_all").value_or(base.moe_all_to_all);
   if (o.Has("cuda_graph_max_batch")) {
@@ -159,10 +156,11 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
   e.draft_pass_overhead_us =
       NonNegative(o, "draft_pass_overhead_us", base.draft_pass_overhead_us, kMaxOverheadUs);
   e.expert_load_cv = NonNegative(o, "expert_load_cv", base.expert_load_cv, kMaxExpertLoadCv);
-  e.moe_kernel = Choice(o, "moe_kernel", base.moe_kernel, "triton", MoeKernel::kTriton, "cutlass",
-                        MoeKernel::kCutlass);
-  e.prefill_attention = Choice(o, "prefill_attention", base.prefill_attention, "fa2",
-                               AttentionKernel::kFlashAttention2, "fa3", AttentionKernel::kFlashAttention3);
+  e.moe_kernel = Choice(o, "moe_kernel", base.moe_kernel,
+                        {{"triton", MoeKernel::kTriton}, {"cutlass", MoeKernel::kCutlass}});
+  e.prefill_attention = Choice(o, "prefill_attention", base.prefill_attention,
+                               {{"fa2", AttentionKernel::kFlashAttention2},
+                                {"fa3", AttentionKernel::kFlashAttention3}});
   e.decode_attention_split_kv =
       o.OptionalBool("decode_attention_split_kv").value_or(base.decode_attention_split_kv);
   e.kv_block_tokens = PositiveInt(o, "kv_block_tokens", base.kv_block_tokens, kMaxBlockTokens);
@@ -177,11 +175,14 @@ EnginePreset ParseEnginePreset(const nlohmann::json& preset, const std::string& 
     if (!(*f > 0 && *f <= 1)) o.Fail("memory_fraction", "expected a number in (0, 1]");
     e.memory_fraction = *f;
   }
-  e.preemption = Choice(o, "preemption", base.preemption, "recompute", EnginePreset::Preemption::kRecompute,
-                        "swap", EnginePreset::Preemption::kSwap);
-  if (const auto value = o.OptionalString("preempted_kv")) {
-    e.preempted_kv = ParsePreemptedKv(o, *value);
-  }
+  e.preemption = Choice(o, "preemption", base.preemption,
+                        {{"recompute", EnginePreset::Preemption::kRecompute},
+                         {"swap", EnginePreset::Preemption::kSwap}});
+  using PreemptedKv = EnginePreset::PreemptedKv;
+  e.preempted_kv = Choice(o, "preempted_kv", base.preempted_kv,
+                          {{EnginePreset::PreemptedKvName(PreemptedKv::kFreed), PreemptedKv::kFreed},
+                           {EnginePreset::PreemptedKvName(PreemptedKv::kPromptCached), PreemptedKv::kPromptCached},
+                           {EnginePreset::PreemptedKvName(PreemptedKv::kCached), PreemptedKv::kCached}});
   e.swap_space_bytes = NonNegative(o, "swap_space_gib", base.swap_space_bytes / kGiB, kMaxGib) * kGiB;
   e.prefix_caching = o.OptionalBool("prefix_caching").value_or(base.prefix_caching);
   e.fraction_of_free_memory =

@@ -137,7 +137,7 @@ void KvBlockPool::RetireAsPrefix(int64_t key, int64_t tokens, int64_t own_units,
   offload_.Erase(key);  // superseded
 }
 
-void KvBlockPool::AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick) {
+KvBlockPool::Prefix& KvBlockPool::AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick) {
   Prefix p;
   p.tokens = tokens;
   p.units = units;
@@ -145,7 +145,7 @@ void KvBlockPool::AddUnreferenced(int64_t key, int64_t tokens, int64_t units, in
   p.last_used = now_tick;
   evictable_units_ += units;
   lru_.insert({now_tick, key});
-  prefixes_.emplace(key, p);
+  return prefixes_.emplace(key, p).first->second;
 }
 
 void KvBlockPool::KeepPreempted(int64_t key, int64_t base_tokens, int64_t end_tokens, int64_t own_units,
@@ -163,8 +163,7 @@ void KvBlockPool::KeepPreempted(int64_t key, int64_t base_tokens, int64_t end_to
     return;
   }
   used_ -= own_units - units;
-  AddUnreferenced(key, whole, units, now_tick);
-  Prefix& p = prefixes_[key];
+  Prefix& p = AddUnreferenced(key, whole, units, now_tick);
   p.base_tokens = base_tokens;
   p.preempted = true;
 }

@@ -159,8 +159,8 @@ class KvBlockPool {
   // it may be).
   void EvictWhole(std::unordered_map<int64_t, Prefix>::iterator it);
   // Adds `key`'s prefix, its `units` already counted in used_, as an
-  // unreferenced entry: evictable, the most recently used.
-  void AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick);
+  // unreferenced entry: evictable, the most recently used. Returns it.
+  Prefix& AddUnreferenced(int64_t key, int64_t tokens, int64_t units, int64_t now_tick);
   int64_t KvUnitsFor(int64_t tokens) const;  // UnitsFor without the state
   int64_t StateUnits(int64_t tokens) const { return tokens > 0 ? geometry_.state_units : 0; }
 
